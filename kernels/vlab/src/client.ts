@@ -1,0 +1,224 @@
+/**
+ * A small Jupyter client: starts a kernel process and drives it over ZMQ. `vlab run` executes
+ * notebooks with it, and the protocol tests use it to talk to the real kernel.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import * as zmq from "zeromq";
+import { decode, encode, endpoint, makeMessage, type ConnectionInfo, type Message } from "./wire.js";
+
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "cli.js");
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface StartOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Command line of the kernel; `{connection_file}` is replaced. Default: this package's kernel. */
+  argv?: string[];
+  startupTimeoutMs?: number;
+}
+
+export interface ExecuteResult {
+  reply: Message;
+  /** Every iopub message the request caused, in order (status messages left out). */
+  messages: Message[];
+}
+
+interface Waiter {
+  messages: Message[];
+  reply?: Message;
+  idle: boolean;
+  onMessage?: (m: Message) => void;
+  done: () => void;
+}
+
+export class KernelClient {
+  private waiters = new Map<string, Waiter>();
+  private replies = new Map<string, (m: Message) => void>();
+  private session = randomUUID();
+  private exited: Promise<number | null>;
+  stderr = "";
+
+  private constructor(
+    readonly proc: ChildProcess,
+    private conn: ConnectionInfo,
+    private connectionFile: string,
+    private shell: zmq.Dealer,
+    private control: zmq.Dealer,
+    private iopub: zmq.Subscriber,
+  ) {
+    this.exited = new Promise((resolve) => proc.once("exit", (code) => resolve(code)));
+    proc.stderr?.on("data", (d) => (this.stderr = (this.stderr + d).slice(-20000)));
+    void this.pump(shell);
+    void this.pump(control);
+    void this.listen();
+  }
+
+  static async start(opts: StartOptions = {}): Promise<KernelClient> {
+    const ports = await Promise.all([0, 1, 2, 3, 4].map(() => freePort()));
+    const conn: ConnectionInfo = {
+      transport: "tcp",
+      ip: "127.0.0.1",
+      shell_port: ports[0]!,
+      iopub_port: ports[1]!,
+      stdin_port: ports[2]!,
+      control_port: ports[3]!,
+      hb_port: ports[4]!,
+      key: randomBytes(16).toString("hex"),
+      signature_scheme: "hmac-sha256",
+    };
+    const connectionFile = path.join(os.tmpdir(), `vlab-kernel-${randomUUID()}.json`);
+    fs.writeFileSync(connectionFile, JSON.stringify(conn));
+    const argv = (opts.argv ?? [process.execPath, CLI, "kernel", "start", "{connection_file}"]).map((a) =>
+      a.replace("{connection_file}", connectionFile),
+    );
+    const proc = spawn(argv[0]!, argv.slice(1), {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ["ignore", "inherit", "pipe"],
+    });
+    const shell = new zmq.Dealer();
+    const control = new zmq.Dealer();
+    const iopub = new zmq.Subscriber();
+    shell.connect(endpoint(conn, conn.shell_port));
+    control.connect(endpoint(conn, conn.control_port));
+    iopub.connect(endpoint(conn, conn.iopub_port));
+    iopub.subscribe();
+    const client = new KernelClient(proc, conn, connectionFile, shell, control, iopub);
+    await client.waitReady(opts.startupTimeoutMs ?? 60_000);
+    return client;
+  }
+
+  /** Waits until the kernel answers kernel_info and its iopub messages reach us (ZMQ's slow joiner). */
+  private async waitReady(timeoutMs: number) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const msg = makeMessage("kernel_info_request", {}, this.session);
+      let sawIopub = false;
+      const waiter: Waiter = { messages: [], idle: false, done: () => {}, onMessage: () => (sawIopub = true) };
+      this.waiters.set(msg.header.msg_id, waiter);
+      const reply = this.sendAndWait(this.shell, msg);
+      const r = await Promise.race([reply, this.exited.then(() => "exit" as const), delay(1000).then(() => "slow" as const)]);
+      if (r === "exit") throw new Error(`the kernel exited during start-up:\n${this.stderr}`);
+      await delay(50);
+      this.waiters.delete(msg.header.msg_id);
+      if (r !== "slow" && sawIopub) return;
+    }
+    await this.kill();
+    throw new Error(`the kernel did not answer within ${timeoutMs} ms:\n${this.stderr}`);
+  }
+
+  private async pump(sock: zmq.Dealer) {
+    try {
+      for await (const frames of sock) {
+        const msg = decode(this.conn.key, frames as Buffer[]);
+        const id = msg.parent_header.msg_id ?? "";
+        this.replies.get(id)?.(msg);
+        this.replies.delete(id);
+        const w = this.waiters.get(id);
+        if (w && msg.header.msg_type.endsWith("_reply")) {
+          w.reply = msg;
+          if (w.idle) w.done();
+        }
+      }
+    } catch {
+      /* socket closed */
+    }
+  }
+
+  private async listen() {
+    try {
+      for await (const frames of this.iopub) {
+        const msg = decode(this.conn.key, frames as Buffer[]);
+        const w = this.waiters.get(msg.parent_header.msg_id ?? "");
+        if (!w) continue;
+        w.onMessage?.(msg);
+        if (msg.header.msg_type === "status") {
+          if (msg.content.execution_state === "idle") {
+            w.idle = true;
+            if (w.reply) w.done();
+          }
+        } else {
+          w.messages.push(msg);
+        }
+      }
+    } catch {
+      /* socket closed */
+    }
+  }
+
+  private sendAndWait(sock: zmq.Dealer, msg: Message): Promise<Message> {
+    const p = new Promise<Message>((resolve) => this.replies.set(msg.header.msg_id, resolve));
+    void sock.send(encode(this.conn.key, msg));
+    return p;
+  }
+
+  /** Sends a request on shell (or control) and waits for its reply and for the kernel to go idle. */
+  async request(
+    type: string,
+    content: Record<string, unknown>,
+    opts: { channel?: "shell" | "control"; timeoutMs?: number; onMessage?: (m: Message) => void } = {},
+  ): Promise<ExecuteResult> {
+    const msg = makeMessage(type, content, this.session);
+    const finished = new Promise<void>((resolve) => {
+      this.waiters.set(msg.header.msg_id, { messages: [], idle: false, onMessage: opts.onMessage, done: resolve });
+    });
+    void (opts.channel === "control" ? this.control : this.shell).send(encode(this.conn.key, msg));
+    const timeoutMs = opts.timeoutMs ?? 0;
+    const outcome = await Promise.race([
+      finished.then(() => "done" as const),
+      this.exited.then((code) => `exit:${code}` as const),
+      ...(timeoutMs > 0 ? [delay(timeoutMs).then(() => "timeout" as const)] : []),
+    ]);
+    const w = this.waiters.get(msg.header.msg_id)!;
+    this.waiters.delete(msg.header.msg_id);
+    if (outcome === "timeout") throw new Error(`${type} did not finish within ${timeoutMs / 1000} s`);
+    if (outcome !== "done") throw new Error(`the kernel died (${outcome}) while handling ${type}:\n${this.stderr.slice(-4000)}`);
+    return { reply: w.reply!, messages: w.messages };
+  }
+
+  execute(code: string, opts: { timeoutMs?: number; onMessage?: (m: Message) => void } = {}) {
+    return this.request("execute_request", { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true }, opts);
+  }
+
+  /** Interrupts the running cell the way Jupyter does for `interrupt_mode: "signal"`. */
+  interrupt() {
+    this.proc.kill("SIGINT");
+  }
+
+  async shutdown() {
+    try {
+      await this.request("shutdown_request", { restart: false }, { channel: "control", timeoutMs: 5000 });
+    } catch {
+      /* it may already be gone */
+    }
+    await Promise.race([this.exited, delay(3000)]);
+    await this.kill();
+  }
+
+  private async kill() {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill("SIGKILL");
+    for (const s of [this.shell, this.control, this.iopub]) s.close();
+    fs.rmSync(this.connectionFile, { force: true });
+  }
+}
+
+function delay(ms: number) {
+  return new Promise<void>((r) => setTimeout(r, ms).unref());
+}

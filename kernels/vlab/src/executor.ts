@@ -1,0 +1,106 @@
+/**
+ * Runs notebook cells: tslab's converter (type-checked TypeScript, re-runnable `const`, top-level
+ * await) and tslab's executor, with the outcome captured as data instead of printed, so the
+ * kernel can send `execute_result` and `error` messages as Jupyter expects.
+ *
+ * tslab's executor reports through the console object it is given: `log(value)` for the value of
+ * the cell's last expression, `error(...)` for compile diagnostics and thrown errors. We give it a
+ * console that records those calls.
+ */
+import { createRequire } from "node:module";
+import { format } from "node:util";
+import { addTypeFallback } from "./resolve.js";
+
+const require = createRequire(import.meta.url);
+
+export type Outcome =
+  | { status: "ok"; value?: unknown; hasValue: boolean }
+  | { status: "error"; ename: string; evalue: string; traceback: string[] };
+
+export interface CellExecutor {
+  execute(code: string): Promise<Outcome>;
+  /** Stops asynchronous code that is being awaited (synchronous code is stopped by SIGINT itself). */
+  interrupt(): void;
+  complete(code: string, cursor: number): { start: number; end: number; candidates: string[] };
+  inspect(code: string, cursor: number): string | undefined;
+  close(): void;
+}
+
+/** The TypeScript version tslab's converter compiles with. */
+export function typescriptVersion(): string {
+  return require("@tslab/typescript-for-tslab").version as string;
+}
+
+export function createCellExecutor(cwd = process.cwd()): CellExecutor {
+  const ts = require("@tslab/typescript-for-tslab");
+  addTypeFallback(ts.sys, cwd);
+  const { createConverter } = require("tslab/dist/converter.js");
+  const { createExecutor } = require("tslab/dist/executor.js");
+  const convs = {
+    node: createConverter({ isJS: false, isBrowser: false }),
+    browser: createConverter({ isJS: false, isBrowser: true }),
+    close() {
+      this.node.close();
+      this.browser.close();
+    },
+  };
+  // What tslab reported for the cell being executed.
+  const seen: { value?: { v: unknown }; errors: unknown[][] } = { errors: [] };
+  const recorder = {
+    log: (v: unknown) => (seen.value = { v }),
+    error: (...args: unknown[]) => seen.errors.push(args),
+  };
+  const executor = createExecutor(cwd, convs, recorder);
+
+  return {
+    async execute(code) {
+      seen.value = undefined;
+      seen.errors = [];
+      const ok: boolean = await executor.execute(code);
+      const got = seen.value as { v: unknown } | undefined; // set by tslab during execute()
+      if (ok) return { status: "ok", hasValue: got !== undefined, value: got?.v };
+      return describeFailure(seen.errors);
+    },
+    interrupt: () => executor.interrupt(),
+    complete(code, cursor) {
+      const info = executor.complete(code, cursor);
+      return { start: info.start, end: info.end, candidates: info.candidates };
+    },
+    inspect(code, cursor) {
+      const info = executor.inspect(code, cursor);
+      if (!info) return undefined;
+      const text = (parts?: { text: string }[]) => (parts ?? []).map((p) => p.text).join("");
+      return [text(info.displayParts), text(info.documentation)].filter(Boolean).join("\n\n");
+    },
+    close: () => executor.close(),
+  };
+}
+
+/** Turns what tslab printed on failure into Jupyter's ename / evalue / traceback. */
+function describeFailure(errors: unknown[][]): Outcome {
+  const thrown = errors.find((args) => args.length === 1 && args[0] instanceof Error)?.[0] as Error | undefined;
+  if (thrown) {
+    const interrupted =
+      thrown.message === "Interrupted asynchronously" ||
+      (thrown as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED";
+    return {
+      status: "error",
+      ename: interrupted ? "KeyboardInterrupt" : thrown.name || "Error",
+      evalue: interrupted ? "execution interrupted" : thrown.message,
+      traceback: cleanStack(thrown),
+    };
+  }
+  if (errors.length === 1 && errors[0]!.length === 1) {
+    // A thrown non-Error value (`throw "x"`, `throw {code: 1}`).
+    return { status: "error", ename: "Error", evalue: format(errors[0]![0]), traceback: [format(errors[0]![0])] };
+  }
+  const lines = errors.map((args) => format(...args));
+  return { status: "error", ename: "TypeScriptError", evalue: lines.join("\n"), traceback: lines };
+}
+
+/** The stack without the kernel's own frames. */
+function cleanStack(e: Error): string[] {
+  const lines = (e.stack ?? `${e.name}: ${e.message}`).split("\n");
+  const kept = lines.filter((l) => !/node_modules[\\/]tslab|kernels[\\/]vlab[\\/]dist|node:internal|node:vm|sigintHandlersWrap/.test(l));
+  return kept.length ? kept : lines.slice(0, 1);
+}

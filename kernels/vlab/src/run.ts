@@ -1,0 +1,75 @@
+/**
+ * `vlab run`: executes notebooks headlessly through the vlab kernel (the same process Jupyter
+ * starts), writes the executed notebooks, and fails naming the cell that failed.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { KernelClient } from "./client.js";
+import { KERNELSPEC, normalize, OutputCollector, readNotebook, sourceText, writeNotebook, type Notebook } from "./notebook.js";
+
+export type Budget = "quick" | "full";
+
+export interface RunOptions {
+  budget?: Budget;
+  /** Folder the executed notebooks are written to (same file names). */
+  outDir: string;
+  /** Per-cell limit; 0 for none. */
+  cellTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunResult {
+  notebook: string;
+  output: string;
+  ok: boolean;
+  seconds: number;
+  failedCell?: { index: number; id?: string; ename: string; evalue: string };
+}
+
+export async function runNotebook(file: string, opts: RunOptions): Promise<RunResult> {
+  const log = opts.log ?? (() => {});
+  const started = Date.now();
+  const nb: Notebook = normalize(readNotebook(file));
+  const name = path.basename(file);
+  fs.mkdirSync(opts.outDir, { recursive: true });
+  const output = path.join(opts.outDir, name);
+  const env = { ...process.env, VLAB_BUDGET: opts.budget ?? process.env.VLAB_BUDGET ?? "quick", VLAB_NOTEBOOK: file };
+  const kernel = await KernelClient.start({ cwd: path.dirname(path.resolve(file)), env });
+  const result: RunResult = { notebook: file, output, ok: true, seconds: 0 };
+  try {
+    const info = await kernel.request("kernel_info_request", {}, { timeoutMs: 30_000 });
+    nb.metadata.kernelspec = KERNELSPEC;
+    nb.metadata.language_info = info.reply.content.language_info;
+    for (const [index, cell] of nb.cells.entries()) {
+      if (cell.cell_type !== "code") continue;
+      const code = sourceText(cell);
+      const collector = new OutputCollector();
+      cell.outputs = collector.outputs;
+      const t0 = Date.now();
+      const { reply, messages } = await kernel.execute(code, { timeoutMs: opts.cellTimeoutMs ?? 0 });
+      for (const m of messages) collector.add(m);
+      cell.outputs = collector.outputs;
+      cell.execution_count = reply.content.execution_count ?? null;
+      log(`  cell ${index + 1}/${nb.cells.length} ${reply.content.status} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      if (reply.content.status !== "ok") {
+        result.ok = false;
+        result.failedCell = { index: index + 1, id: cell.id, ename: reply.content.ename, evalue: reply.content.evalue };
+        break;
+      }
+    }
+  } catch (e) {
+    result.ok = false;
+    result.failedCell ??= { index: -1, ename: "KernelError", evalue: (e as Error).message };
+  } finally {
+    await kernel.shutdown();
+    writeNotebook(output, nb);
+  }
+  result.seconds = (Date.now() - started) / 1000;
+  return result;
+}
+
+export function describeFailure(r: RunResult): string {
+  const f = r.failedCell!;
+  const where = f.index > 0 ? `cell ${f.index}${f.id ? ` (id ${f.id})` : ""}` : "the kernel";
+  return `${r.notebook}: ${where} failed: ${f.ename}: ${f.evalue.split("\n").slice(0, 8).join("\n")}\n  executed notebook with the error: ${r.output}`;
+}
