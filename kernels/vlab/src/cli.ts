@@ -68,11 +68,11 @@ export async function main(args: string[]): Promise<number> {
   return cmd === "--help" || cmd === "-h" ? 0 : 2;
 }
 
-// Run when executed directly (node cli.js ...), not when imported.
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+/** Runs `main` on this process's arguments and sets the exit code (used by the `vlab` bin). */
+export function cliEntry(): void {
   main(process.argv.slice(2)).then(
     (code) => {
-      if (code !== 0 || process.argv[2] !== "kernel") process.exitCode = code;
+      process.exitCode = code;
     },
     (e) => {
       console.error(`vlab: ${e instanceof Error ? e.message : e}`);
@@ -80,3 +80,6 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     },
   );
 }
+
+// Run when executed directly (node cli.js ...), not when imported.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) cliEntry();

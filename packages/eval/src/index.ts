@@ -1,2 +1,3 @@
 export * from "./budget.js";
 export * from "./report.js";
+export * from "./metrics.js";

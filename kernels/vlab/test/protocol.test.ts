@@ -1,0 +1,152 @@
+// Drives the real kernel process over ZMQ, as Jupyter does. Needs the kernel built (`npm run build`).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KernelClient } from "../src/client.js";
+import type { Message } from "../src/wire.js";
+
+let kernel: KernelClient;
+// A folder outside the repository: notebooks anywhere must still import the vlab packages.
+const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "vlab-nb-"));
+
+beforeAll(async () => {
+  kernel = await KernelClient.start({ cwd: elsewhere });
+});
+afterAll(async () => {
+  await kernel?.shutdown();
+  fs.rmSync(elsewhere, { recursive: true, force: true });
+});
+
+const of = (messages: Message[], type: string) => messages.filter((m) => m.header.msg_type === type);
+
+describe("vlab kernel over ZMQ", () => {
+  it("reports the real TypeScript version and language in kernel_info", async () => {
+    const { reply } = await kernel.request("kernel_info_request", {});
+    const tsVersion = createRequire(import.meta.url)("@tslab/typescript-for-tslab").version;
+    expect(reply.header.msg_type).toBe("kernel_info_reply");
+    expect(reply.content.protocol_version).toBe("5.3");
+    expect(reply.content.language_info.name).toBe("typescript");
+    expect(reply.content.language_info.version).toBe(tsVersion);
+    expect(reply.content.language_info.file_extension).toBe(".ts");
+  });
+
+  it("sends the last expression as execute_result with its execution_count", async () => {
+    const { reply, messages } = await kernel.execute("const a: number = 20;\na + 1");
+    expect(reply.content.status).toBe("ok");
+    const [result] = of(messages, "execute_result");
+    expect(result!.content.execution_count).toBe(reply.content.execution_count);
+    expect(result!.content.data["text/plain"]).toBe("21");
+  });
+
+  it("re-runs a cell that declares a const", async () => {
+    const first = await kernel.execute("const rerun = 1; rerun");
+    const second = await kernel.execute("const rerun = 2; rerun");
+    expect(second.reply.content.status).toBe("ok");
+    expect(second.reply.content.execution_count).toBe(first.reply.content.execution_count + 1);
+    expect(of(second.messages, "execute_result")[0]!.content.data["text/plain"]).toBe("2");
+  });
+
+  it("keeps values and types across cells, with top-level await", async () => {
+    await kernel.execute("const later = await Promise.resolve({ n: 41 });");
+    const { messages } = await kernel.execute("later.n + 1");
+    expect(of(messages, "execute_result")[0]!.content.data["text/plain"]).toBe("42");
+  });
+
+  it("sends a thrown error as an error message and in execute_reply", async () => {
+    const { reply, messages } = await kernel.execute("function f() { throw new RangeError('too far'); }\nf()");
+    expect(reply.content).toMatchObject({ status: "error", ename: "RangeError", evalue: "too far" });
+    const [err] = of(messages, "error");
+    expect(err!.content.ename).toBe("RangeError");
+    expect(err!.content.evalue).toBe("too far");
+    expect(err!.content.traceback.join("\n")).toContain("RangeError: too far");
+  });
+
+  it("reports a type error as an error without running the cell", async () => {
+    const { reply, messages } = await kernel.execute("console.log('must not print'); const s: number = 'text';");
+    expect(reply.content.status).toBe("error");
+    expect(reply.content.ename).toBe("TypeScriptError");
+    expect(reply.content.evalue).toContain("not assignable to type 'number'");
+    expect(of(messages, "stream")).toHaveLength(0);
+  });
+
+  it("turns stdout and stderr into stream messages of the cell", async () => {
+    const { messages } = await kernel.execute("console.log('to out'); console.error('to err');");
+    const streams = of(messages, "stream").map((m) => [m.content.name, m.content.text]);
+    expect(streams).toEqual([
+      ["stdout", "to out\n"],
+      ["stderr", "to err\n"],
+    ]);
+  });
+
+  it("displays multi-mime bundles, updates displays in place, and honours Symbol.for('Jupyter.display')", async () => {
+    const code = `
+      const hook = (globalThis as any)[Symbol.for("vlab.kernel")];
+      hook.display({ "text/plain": "one", "text/html": "<b>one</b>", "image/png": new Uint8Array([1, 2, 3]) }, { displayId: "p" });
+      hook.display({ "text/plain": "two" }, { displayId: "p", update: true });
+      ({ [Symbol.for("Jupyter.display")]() { return { "text/markdown": "# md", "text/plain": "md" }; } })`;
+    const { reply, messages } = await kernel.execute(code);
+    expect(reply.content.status).toBe("ok");
+    const [shown] = of(messages, "display_data");
+    expect(shown!.content.data).toEqual({ "text/plain": "one", "text/html": "<b>one</b>", "image/png": "AQID" });
+    expect(shown!.content.transient).toEqual({ display_id: "p" });
+    const [updated] = of(messages, "update_display_data");
+    expect(updated!.content).toMatchObject({ data: { "text/plain": "two" }, transient: { display_id: "p" } });
+    expect(of(messages, "execute_result")[0]!.content.data).toEqual({ "text/markdown": "# md", "text/plain": "md" });
+  });
+
+  it("answers comm_info_request with comm_info_reply", async () => {
+    const { reply } = await kernel.request("comm_info_request", {});
+    expect(reply.header.msg_type).toBe("comm_info_reply");
+    expect(reply.content).toEqual({ status: "ok", comms: {} });
+  });
+
+  it("answers is_complete and complete requests", async () => {
+    const open = await kernel.request("is_complete_request", { code: "function f() {" });
+    expect(open.reply.content.status).toBe("incomplete");
+    await kernel.execute("const completeMe = { alpha: 1, beta: 2 };");
+    const code = "completeMe.al";
+    const { reply } = await kernel.request("complete_request", { code, cursor_pos: code.length });
+    expect(reply.content.matches).toContain("alpha");
+  });
+
+  it("interrupts a synchronous loop and stays usable", async () => {
+    const running = kernel.execute("while (true) {}");
+    setTimeout(() => kernel.interrupt(), 300);
+    const { reply } = await running;
+    expect(reply.content).toMatchObject({ status: "error", ename: "KeyboardInterrupt" });
+    const after = await kernel.execute("'alive'");
+    expect(of(after.messages, "execute_result")[0]!.content.data["text/plain"]).toBe("'alive'");
+  });
+
+  it("lets an async loop that watches the interrupt flag stop cleanly (how training loops stop)", async () => {
+    const code = `
+      const k = (globalThis as any)[Symbol.for("vlab.kernel")];
+      let steps = 0;
+      while (!k.interrupted) { steps++; await new Promise((r) => setTimeout(r, 5)); }
+      console.log("stopped after", steps > 0 ? "some" : "no", "steps");`;
+    const running = kernel.execute(code);
+    setTimeout(() => kernel.interrupt(), 300);
+    const { reply, messages } = await running;
+    expect(reply.content.status).toBe("ok");
+    expect(of(messages, "stream")[0]!.content.text).toBe("stopped after some steps\n");
+  });
+
+  it("abandons async code that ignores the interrupt after a grace period", async () => {
+    const running = kernel.execute("for (;;) await new Promise((r) => setTimeout(r, 10));");
+    setTimeout(() => kernel.interrupt(), 200);
+    const { reply } = await running;
+    expect(reply.content).toMatchObject({ status: "error", ename: "KeyboardInterrupt" });
+    const after = await kernel.execute("1 + 1");
+    expect(after.reply.content.status).toBe("ok");
+  });
+
+  it("imports the vlab packages from a folder outside the repository", async () => {
+    const { reply, messages } = await kernel.execute(
+      'import { currentBudget } from "@vlab/eval";\nimport * as vlab from "vlab";\n[currentBudget(), typeof vlab.core.initBackend]',
+    );
+    expect(reply.content.status, JSON.stringify(reply.content)).toBe("ok");
+    expect(of(messages, "execute_result")[0]!.content.data["text/plain"]).toBe("[ 'quick', 'function' ]");
+  });
+});

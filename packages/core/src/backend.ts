@@ -1,0 +1,304 @@
+/**
+ * Choosing a tfjs backend: `tensorflow` (tfjs-node-gpu, else tfjs-node) → `wasm` → `cpu`.
+ *
+ *   await initBackend();            // the fastest one present (or $VLAB_BACKEND)
+ *   await initBackend("cpu");       // exactly this one, or an error saying why not
+ *   describeBackend();              // { name, threads, gpu, simd, version, registeredByVlab }
+ *
+ * Notes on tfjs in Node (tfjs 4.22, Node 20), measured while writing this file:
+ * - tfjs-core registers no gradients: the union package `@tensorflow/tfjs` does. It is imported here
+ *   so that `tf.grads` / `variableGrads` work whichever backend runs (tfjs-node imports it too).
+ * - `wasm` needs no configuration in Node: the node bundle reads its `.wasm` binaries from its own
+ *   folder (no `setWasmPaths`). SIMD is detected and used (the SIMD binary is chosen automatically).
+ * - Threads are off in Node as shipped (`WASM_HAS_MULTITHREAD_SUPPORT` is hard-wired false there,
+ *   tfjs#3830): the pthread workers are started from `blob:` URLs, which Node's `worker_threads`
+ *   refuses. `initBackend("wasm", { threads: n })` works around that (the worker script is written
+ *   to a temporary file, and the workers are unref'd so the process can still exit). Even then the
+ *   wasm backend caps its pool at half the logical cores, so this asks for 2n "cores". XNNPACK
+ *   (2-D matmul, conv) uses the pool: a 512x512 matmul went from 14 ms to 7.5 ms with 2 threads on
+ *   2 cores; element-wise kernels do not. Off by default; opt in with `threads` or
+ *   `VLAB_WASM_THREADS`.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs"; // registers every gradient (tfjs-core alone has none)
+import "@tensorflow/tfjs-backend-cpu";
+import * as tfwasm from "@tensorflow/tfjs-backend-wasm";
+import { createRequire } from "node:module";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { JUPYTER_DISPLAY, type MimeBundle } from "./kernel_hook.js";
+import { registerWasmKernels, vlabRegistrations } from "./wasm_kernels.js";
+
+registerWasmKernels();
+
+// Until initBackend() runs, tfjs would pick its highest-priority backend, wasm, whose start is
+// asynchronous: the first op would throw "backend 'wasm' has not yet been initialized". The cpu
+// backend starts synchronously, so make it the default now (only if nothing was chosen yet, e.g. by
+// tfjs-node at import): code that forgets `await initBackend()` is slow, not broken.
+if (tf.engine().backendName == null) {
+  void tf.setBackend("cpu");
+  const cpu = tf.engine().registry["cpu"] as unknown as { firstUse?: boolean } | undefined;
+  if (cpu) cpu.firstUse = false;
+}
+
+export type BackendName = "tensorflow" | "wasm" | "cpu";
+const BACKENDS: readonly BackendName[] = ["tensorflow", "wasm", "cpu"];
+
+export interface BackendInfo {
+  /** The tfjs backend in use (`tf.getBackend()`), or "none" before any is initialised. */
+  name: string;
+  /** Threads the backend computes with (wasm: its XNNPACK pool; tensorflow: the cores it may use). */
+  threads: number;
+  /** The GPU in use, or null (only tfjs-node-gpu uses one). */
+  gpu: string | null;
+  /** wasm only: whether the SIMD build is running. */
+  simd?: boolean;
+  /** tfjs-core version. */
+  version: string;
+  /** Kernels and gradients `@vlab/core` registered (see wasm_kernels.ts). */
+  registeredByVlab: string[];
+  [JUPYTER_DISPLAY](): MimeBundle;
+}
+
+export interface InitBackendOptions {
+  /** wasm only: threads for XNNPACK (default `$VLAB_WASM_THREADS` or 1). Fixed once wasm has started. */
+  threads?: number;
+}
+
+/** What initBackend learnt, for describeBackend. */
+const state: { gpu: string | null; simd?: boolean; chosen?: BackendName; wasmThreadsRequested?: number } = { gpu: null };
+/** One initialisation per backend name, shared by concurrent callers. */
+const pending = new Map<BackendName, Promise<boolean>>();
+const failures = new Map<BackendName, string>();
+
+function parseName(value: string | undefined, where: string): BackendName | undefined {
+  if (value === undefined || value === "") return undefined;
+  const v = value.trim().toLowerCase();
+  if (v === "node" || v === "tfjs-node") return "tensorflow";
+  if ((BACKENDS as readonly string[]).includes(v)) return v as BackendName;
+  throw new Error(`${where}: unknown backend "${value}"; expected one of ${BACKENDS.join(", ")}`);
+}
+
+/** Imports a package that may be absent, without the bundler or type checker resolving it. */
+async function optionalImport(specifier: string): Promise<unknown> {
+  return import(/* @vite-ignore */ specifier);
+}
+
+async function startTensorflow(): Promise<boolean> {
+  const errors: string[] = [];
+  for (const [pkg, gpu] of [["@tensorflow/tfjs-node-gpu", true], ["@tensorflow/tfjs-node", false]] as const) {
+    try {
+      await optionalImport(pkg);
+    } catch (e) {
+      errors.push(`${pkg}: ${(e as Error).message.split("\n")[0]}`);
+      continue;
+    }
+    if (tf.findBackendFactory("tensorflow") == null) {
+      errors.push(`${pkg} was imported but registered no 'tensorflow' backend (a second copy of tfjs-core?)`);
+      continue;
+    }
+    if (!(await tf.setBackend("tensorflow"))) {
+      errors.push(`${pkg}: the 'tensorflow' backend failed to initialise`);
+      continue;
+    }
+    state.gpu = gpu ? "CUDA (tfjs-node-gpu)" : null;
+    return true;
+  }
+  failures.set("tensorflow", errors.join("; "));
+  return false;
+}
+
+/**
+ * Node's worker_threads cannot start a worker from the `blob:` URL tfjs-backend-wasm makes, so the
+ * worker script goes to a temporary file; the worker loads the threaded module factory with
+ * `require` instead of `importScripts(blob)`. Returns a function undoing the temporary patches.
+ */
+function prepareWasmThreads(threads: number): (() => void) | null {
+  const require = createRequire(import.meta.url);
+  let pkgDir: string;
+  try {
+    pkgDir = path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json"));
+  } catch {
+    return null;
+  }
+  const factoryPath = path.join(pkgDir, "wasm-out", "tfjs-backend-wasm-threaded-simd.js");
+  const workerModule = path.join(pkgDir, "wasm-out", "tfjs-backend-wasm-threaded-simd.worker.js");
+  if (!fs.existsSync(factoryPath) || !fs.existsSync(workerModule)) return null;
+  const { wasmWorkerContents } = require(workerModule) as { wasmWorkerContents: string };
+  const loadMain = /if\(typeof e\.data\.urlOrBlob=="string"\)\{importScripts\(e\.data\.urlOrBlob\)\}else\{[^}]*\}/;
+  if (typeof wasmWorkerContents !== "string" || !loadMain.test(wasmWorkerContents)) return null;
+  const workerSource = wasmWorkerContents
+    .replace(/\n/g, "\\n") // the string holds a literal newline inside a JS string
+    .replace(loadMain, `global.WasmBackendModuleThreadedSimd=require(${JSON.stringify(factoryPath)});`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vlab-wasm-"));
+  const workerFile = path.join(dir, "worker.cjs");
+  fs.writeFileSync(workerFile, workerSource);
+
+  const originalCreateObjectURL = URL.createObjectURL;
+  const originalCpus = os.cpus;
+  URL.createObjectURL = () => workerFile;
+  // The wasm backend uses at most logicalCores / 2 threads.
+  const fakeCpus = () => {
+    const cpus = originalCpus();
+    return Array.from({ length: Math.max(2 * threads, cpus.length) }, (_, i) => cpus[i % cpus.length]!);
+  };
+  const osModule = require("node:os") as { cpus: typeof os.cpus };
+  osModule.cpus = fakeCpus;
+  tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
+  tfwasm.setThreadsCount(threads);
+  return () => {
+    URL.createObjectURL = originalCreateObjectURL;
+    osModule.cpus = originalCpus;
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+async function startWasm(threads: number): Promise<boolean> {
+  const already = tf.engine().registry["wasm"] != null;
+  let undo: (() => void) | null = null;
+  if (!already && threads > 1) undo = prepareWasmThreads(threads);
+  let ok = false;
+  try {
+    ok = await tf.setBackend("wasm");
+  } catch (e) {
+    failures.set("wasm", (e as Error).message);
+  } finally {
+    undo?.();
+  }
+  if (!ok && undo) {
+    // Threaded start failed: fall back to the single-threaded build.
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+    tfwasm.setThreadsCount(1);
+    try {
+      ok = await tf.setBackend("wasm");
+    } catch (e) {
+      failures.set("wasm", (e as Error).message);
+    }
+  }
+  if (!ok) {
+    if (!failures.has("wasm")) failures.set("wasm", "tf.setBackend('wasm') returned false");
+    return false;
+  }
+  // Pthread workers would keep Node alive after the script ends.
+  const pthread = (tf.backend() as unknown as { wasm?: { PThread?: { unusedWorkers: { unref?: () => void }[]; runningWorkers: { unref?: () => void }[] } } }).wasm?.PThread;
+  if (pthread) for (const w of [...pthread.unusedWorkers, ...pthread.runningWorkers]) w.unref?.();
+  state.simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
+  state.gpu = null;
+  return true;
+}
+
+async function startCpu(): Promise<boolean> {
+  const ok = await tf.setBackend("cpu");
+  if (!ok) {
+    failures.set("cpu", "tf.setBackend('cpu') returned false");
+    return false;
+  }
+  // The cpu backend's "install tfjs-node" banner: describeBackend() already says what runs.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  state.gpu = null;
+  return true;
+}
+
+async function start(name: BackendName, opts: InitBackendOptions): Promise<boolean> {
+  let p = pending.get(name);
+  if (!p) {
+    if (name === "tensorflow") p = startTensorflow();
+    else if (name === "wasm") {
+      const envThreads = Number(process.env.VLAB_WASM_THREADS ?? "");
+      const threads = Math.max(1, Math.floor(opts.threads ?? (Number.isFinite(envThreads) && envThreads > 0 ? envThreads : 1)));
+      state.wasmThreadsRequested = threads;
+      p = startWasm(threads);
+    } else p = startCpu();
+    pending.set(name, p);
+  }
+  const ok = await p;
+  if (!ok) {
+    pending.delete(name); // a later call may try again (e.g. after installing tfjs-node)
+    return false;
+  }
+  // Initialised before: make it current again (cheap; no re-initialisation).
+  if (tf.getBackend() !== name) await tf.setBackend(name);
+  return true;
+}
+
+/**
+ * Picks and initialises a backend and returns `describeBackend()`.
+ *
+ * Order of choice: the `name` argument, else `$VLAB_BACKEND`, else the fastest present:
+ * `tensorflow` (tfjs-node-gpu, then tfjs-node; both optional), `wasm`, `cpu`. A backend asked for by
+ * name that cannot start is an error. Idempotent: a second call returns at once.
+ */
+export async function initBackend(name?: BackendName, opts: InitBackendOptions = {}): Promise<BackendInfo> {
+  const requested = parseName(name, "initBackend") ?? parseName(process.env.VLAB_BACKEND, "VLAB_BACKEND");
+  if (requested) {
+    if (!(await start(requested, opts))) {
+      const why = failures.get(requested) ?? "unknown reason";
+      const hint =
+        requested === "tensorflow"
+          ? " Install @tensorflow/tfjs-node (or -gpu) to use it, or choose 'wasm' or 'cpu'."
+          : "";
+      throw new Error(`Backend '${requested}' is not available: ${why}.${hint}`);
+    }
+    state.chosen = requested;
+    return describeBackend();
+  }
+  if (state.chosen && tf.engine().backendName === state.chosen) return describeBackend();
+  for (const candidate of BACKENDS) {
+    if (await start(candidate, opts)) {
+      state.chosen = candidate;
+      return describeBackend();
+    }
+  }
+  throw new Error(`No tfjs backend could start: ${[...failures].map(([k, v]) => `${k}: ${v}`).join("; ")}`);
+}
+
+function wasmThreads(): number {
+  try {
+    return tfwasm.getThreadsCount();
+  } catch {
+    return 1;
+  }
+}
+
+/** The backend in use, what it runs with, and what vlab added to it. Displays itself in Jupyter. */
+export function describeBackend(): BackendInfo {
+  const name = tf.engine().backendName ?? "none";
+  const threads = name === "wasm" ? wasmThreads() : name === "tensorflow" ? (os.availableParallelism?.() ?? os.cpus().length) : 1;
+  const info: BackendInfo = {
+    name,
+    threads,
+    gpu: name === "tensorflow" ? state.gpu : null,
+    ...(name === "wasm" && state.simd !== undefined ? { simd: state.simd } : {}),
+    version: tf.version_core,
+    registeredByVlab: vlabRegistrations(),
+    [JUPYTER_DISPLAY]: () => backendBundle(info),
+  };
+  Object.defineProperty(info, JUPYTER_DISPLAY, { enumerable: false });
+  return info;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function backendBundle(info: BackendInfo): MimeBundle {
+  const parts = [`backend ${info.name}`, `${info.threads} thread${info.threads === 1 ? "" : "s"}`];
+  if (info.simd !== undefined) parts.push(info.simd ? "SIMD" : "no SIMD");
+  parts.push(info.gpu ? `GPU: ${info.gpu}` : "no GPU", `tfjs ${info.version}`);
+  const kernels = info.registeredByVlab;
+  const text = `${parts.join(" · ")}\nregistered by vlab: ${kernels.length ? kernels.join(", ") : "(none)"}`;
+  const rows: [string, string][] = [
+    ["backend", info.name],
+    ["threads", String(info.threads)],
+    ...(info.simd !== undefined ? [["SIMD", info.simd ? "yes" : "no"] as [string, string]] : []),
+    ["GPU", info.gpu ?? "none"],
+    ["tfjs", info.version],
+    ["registered by vlab", kernels.length ? kernels.join("<br>") : "(none)"],
+  ];
+  const html =
+    `<table style="text-align:left">` +
+    rows.map(([k, v]) => `<tr><th style="text-align:left;padding-right:1em">${k}</th><td style="text-align:left">${k === "registered by vlab" ? v.split("<br>").map(escapeHtml).join("<br>") : escapeHtml(v)}</td></tr>`).join("") +
+    `</table>`;
+  return { "text/plain": text, "text/html": html };
+}

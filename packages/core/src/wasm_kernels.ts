@@ -1,0 +1,349 @@
+/**
+ * Kernels that the `wasm` backend (tfjs-backend-wasm 4.22) lacks or runs very slowly for training,
+ * registered on import of this file.
+ *
+ * What was measured (Node 20, 2 cores; forward + `tf.variableGrads` on wasm of every op the vlab
+ * models use — gather, matMul with transposes, batched matMul, softmax / logSoftmax / cross-entropy,
+ * layer norm from moments, GELU (erf and tanh), sigmoid, slice / concat / split / 4-D transpose,
+ * where / maximum / minimum, cumsum, pad, tile, conv2d, pools):
+ *
+ * - Missing kernels (the tape stops with "Kernel 'X' not registered for backend 'wasm'"):
+ *   - `UnsortedSegmentSum`: the gradient of `gather`, i.e. of every embedding lookup.
+ *     (tfjs-backend-cpu's own version loops over all segments with full-size ops, O(V·N·D); this one
+ *     is a single O(N·D) scatter-add.)
+ *   - `Conv2DBackpropFilter`: the weight gradient of `conv2d` (a ViT patch embedding).
+ *   - `DepthwiseConv2dNativeBackpropFilter` / `...BackpropInput`, `Einsum`: run through the cpu
+ *     backend's kernel (inputs are copied out of the wasm heap, outputs copied back).
+ * - Slow kernel: `BatchMatMul`. tfjs-backend-wasm sends a matmul to XNNPACK only when neither operand
+ *   is transposed and both have batch size 1; everything else (every transposed operand, so the
+ *   backward pass of every matmul, and every batched matmul, so attention) runs a naive scalar loop,
+ *   10–20x slower. The replacement below transposes operands physically (cheap, O(size)) and splits
+ *   batches into XNNPACK calls, falling back to the original kernel for tiny problems.
+ * - Gradients missing on every backend: comparisons and logical ops (`Greater`, `Equal`, ...) have no
+ *   registered gradient, so `tf.where(tf.greater(x, 0), ...)` inside a loss throws. They are
+ *   piecewise constant: their gradient is zero, which is what is registered here.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+
+type TensorInfo = tf.TensorInfo;
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** What vlab registered, as `Kernel (backend)` or `grad:Kernel` strings, in registration order. */
+const registered: string[] = [];
+
+/** Names of the kernels and gradients core registered (for `describeBackend().registeredByVlab`). */
+export function vlabRegistrations(): string[] {
+  return [...registered];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers over the wasm heap
+// ---------------------------------------------------------------------------------------------
+
+/** A Float32Array/Int32Array view of a tensor on the wasm heap. Re-take views after any allocation:
+ *  growing the heap detaches earlier views. */
+function heap(backend: BackendWasm, t: TensorInfo): Float32Array | Int32Array | Uint8Array {
+  return backend.typedArrayFromHeap(t) as Float32Array | Int32Array | Uint8Array;
+}
+
+function size(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+function kernelFuncOf(name: string, backendName: string): tf.KernelFunc {
+  const k = tf.getKernel(name, backendName);
+  if (!k) throw new Error(`vlab: kernel '${name}' is not registered for backend '${backendName}'`);
+  return k.kernelFunc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// UnsortedSegmentSum: out[segmentIds[i], ...] += x[i, ...]
+// ---------------------------------------------------------------------------------------------
+
+function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const be = backend as BackendWasm;
+  const x = inputs.x!;
+  const ids = inputs.segmentIds!;
+  const numSegments = (attrs as { numSegments: number }).numSegments;
+  // segmentIds covers the leading dims of x; each id selects a row of `inner` values.
+  const nIds = size(ids.shape);
+  const inner = size(x.shape.slice(ids.shape.length));
+  const outShape = [numSegments, ...x.shape.slice(ids.shape.length)];
+  const out = be.makeOutput(outShape, x.dtype);
+  const o = heap(be, out);
+  o.fill(0);
+  const xv = heap(be, x);
+  const idv = heap(be, ids);
+  for (let i = 0; i < nIds; i++) {
+    const s = idv[i]!;
+    if (s < 0 || s >= numSegments) continue; // like TensorFlow: out-of-range ids are dropped
+    const src = i * inner;
+    const dst = s * inner;
+    for (let j = 0; j < inner; j++) o[dst + j] += xv[src + j]!;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv2DBackpropFilter (NHWC): dW[kh, kw, ci, co] = Σ_{n, oh, ow} x[n, ih, iw, ci] · dy[n, oh, ow, co]
+// with ih = oh·sh + kh·dh − padTop, iw = ow·sw + kw·dw − padLeft.
+// ---------------------------------------------------------------------------------------------
+
+interface Conv2DBackpropFilterAttrs {
+  strides: number | [number, number];
+  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+  dataFormat: "NHWC" | "NCHW";
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  filterShape: [number, number, number, number];
+}
+
+function conv2DBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const { inputs, backend, attrs } = args;
+  const a = attrs as unknown as Conv2DBackpropFilterAttrs;
+  if (a.dataFormat === "NCHW") return runOnCpu("Conv2DBackpropFilter", args);
+  const be = backend as BackendWasm;
+  const x = inputs.x!;
+  const dy = inputs.dy!;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false,
+    "channelsLast",
+  );
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: CI, outHeight: OH, outWidth: OW } = info;
+  const { outChannels: CO, filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
+  const { dilationHeight: dh, dilationWidth: dw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const out = be.makeOutput(a.filterShape, "float32");
+  const dW = heap(be, out) as Float32Array;
+  dW.fill(0);
+  const xv = heap(be, x) as Float32Array;
+  const dyv = heap(be, dy) as Float32Array;
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      const wBase = (kh * KW + kw) * CI * CO;
+      for (let n = 0; n < N; n++) {
+        for (let oh = 0; oh < OH; oh++) {
+          const ih = oh * sh + kh * dh - top;
+          if (ih < 0 || ih >= H) continue;
+          for (let ow = 0; ow < OW; ow++) {
+            const iw = ow * sw + kw * dw - left;
+            if (iw < 0 || iw >= W) continue;
+            const xBase = ((n * H + ih) * W + iw) * CI;
+            const dyBase = ((n * OH + oh) * OW + ow) * CO;
+            for (let ci = 0; ci < CI; ci++) {
+              const xval = xv[xBase + ci]!;
+              if (xval === 0) continue;
+              const row = wBase + ci * CO;
+              for (let co = 0; co < CO; co++) dW[row + co] += xval * dyv[dyBase + co]!;
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a cpu kernel on wasm tensors (for rarely used kernels)
+// ---------------------------------------------------------------------------------------------
+
+/** The cpu backend instance, created (synchronously) if needed. */
+function cpuBackend(): MathBackendCPU {
+  const cpu = tf.engine().findBackend("cpu") as MathBackendCPU | null;
+  if (!cpu) throw new Error("vlab: the cpu backend is needed to run this kernel on wasm but is not registered");
+  // The cpu backend prints a "use tfjs-node" banner on first use; here it is only a helper.
+  (cpu as unknown as { firstUse: boolean }).firstUse = false;
+  return cpu;
+}
+
+/** Runs the cpu backend's kernel `name`: copies inputs out of the wasm heap and outputs back in. */
+function runOnCpu(name: string, { inputs, backend, attrs }: KernelArgs): TensorInfo | TensorInfo[] {
+  const be = backend as BackendWasm;
+  const cpu = cpuBackend();
+  const kernel = kernelFuncOf(name, "cpu");
+  // Most kernels take named inputs; a few (Einsum, AddN, Concat) take an array.
+  const cpuInputs: Record<string, TensorInfo> | TensorInfo[] = Array.isArray(inputs) ? [] : {};
+  const made: TensorInfo[] = [];
+  for (const [key, t] of Object.entries(inputs)) {
+    if (!t) continue;
+    const values = be.readSync(t.dataId) as tf.backend_util.TypedArray; // a copy
+    const info = cpu.makeTensorInfo(t.shape, t.dtype, values);
+    (cpuInputs as Record<string, TensorInfo>)[key] = info;
+    made.push(info);
+  }
+  let result: TensorInfo | TensorInfo[] | undefined;
+  try {
+    result = kernel({ inputs: cpuInputs as tf.NamedTensorInfoMap, backend: cpu, attrs });
+    const outs = Array.isArray(result) ? result : [result];
+    const wasmOuts = outs.map((o) => {
+      const vals = cpu.readSync(o.dataId) as tf.backend_util.TypedArray;
+      return be.makeOutput(o.shape, o.dtype, undefined, vals);
+    });
+    return Array.isArray(result) ? wasmOuts : wasmOuts[0]!;
+  } finally {
+    for (const info of made) cpu.disposeData(info.dataId);
+    if (result) for (const o of Array.isArray(result) ? result : [result]) cpu.disposeData(o.dataId);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BatchMatMul through XNNPACK
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Below this many multiply-adds per batch entry the original kernel (scalar loop) is used: the
+ * XNNPACK path pays a fixed cost per call (operator creation, weight packing, copies).
+ */
+let minWorkPerBatch = 24 * 1024;
+/** Below this many multiply-adds in total, always use the original kernel. */
+let minWorkTotal = 32 * 1024;
+
+/** Tune (or with `enabled: false`, switch off) the XNNPACK routing of `BatchMatMul` on wasm. */
+export function configureWasmMatMul(opts: { enabled?: boolean; minWorkPerBatch?: number; minWorkTotal?: number }): void {
+  if (opts.enabled !== undefined) fastMatMulEnabled = opts.enabled;
+  if (opts.minWorkPerBatch !== undefined) minWorkPerBatch = opts.minWorkPerBatch;
+  if (opts.minWorkTotal !== undefined) minWorkTotal = opts.minWorkTotal;
+}
+let fastMatMulEnabled = process.env.VLAB_WASM_FAST_MATMUL !== "0";
+
+let originalBatchMatMul: tf.KernelFunc | null = null;
+
+function copyRows(be: BackendWasm, src: TensorInfo, offset: number, shape: number[]): TensorInfo {
+  const out = be.makeOutput(shape, "float32");
+  const n = size(shape);
+  (heap(be, out) as Float32Array).set((heap(be, src) as Float32Array).subarray(offset, offset + n));
+  return out;
+}
+
+/** Physically swaps the last two dims (wasm Transpose kernel). */
+function transposeLast2(be: BackendWasm, t: TensorInfo): TensorInfo {
+  const r = t.shape.length;
+  const perm = [...Array(r).keys()];
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return kernelFuncOf("Transpose", "wasm")({ inputs: { x: t }, backend: be, attrs: { perm } }) as TensorInfo;
+}
+
+function fastBatchMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const orig = originalBatchMatMul!;
+  const be = args.backend as BackendWasm;
+  const a = args.inputs.a!;
+  const b = args.inputs.b!;
+  const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+  if (!fastMatMulEnabled || a.dtype !== "float32" || b.dtype !== "float32") return orig(args);
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const M = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+  const K = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const N = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+  const batchA = size(a.shape.slice(0, -2));
+  const batchB = size(b.shape.slice(0, -2));
+  const batch = Math.max(batchA, batchB);
+  const plain = !transposeA && !transposeB && batchA === 1 && batchB === 1;
+  const work = M * N * K;
+  if (
+    plain || // already the XNNPACK path
+    (batchA !== batchB && batchA !== 1 && batchB !== 1) || // general broadcasting: leave to the original
+    work * batch < minWorkTotal ||
+    (batchB > 1 && work < minWorkPerBatch) ||
+    M === 0 || N === 0 || K === 0
+  ) {
+    return orig(args);
+  }
+  const outBatchShape = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const outShape = [...outBatchShape, M, N];
+  const temps: TensorInfo[] = [];
+  const aN = transposeA ? transposeLast2(be, a) : a; // [..., M, K]
+  const bN = transposeB ? transposeLast2(be, b) : b; // [..., K, N]
+  if (transposeA) temps.push(aN);
+  if (transposeB) temps.push(bN);
+  const noT = { transposeA: false, transposeB: false };
+  try {
+    if (batchB === 1) {
+      // One weight matrix for every batch entry: fold the batch into the rows of A.
+      const out = orig({
+        inputs: { a: { dataId: aN.dataId, shape: [batchA * M, K], dtype: "float32" }, b: { dataId: bN.dataId, shape: [K, N], dtype: "float32" } },
+        backend: be,
+        attrs: noT,
+      }) as TensorInfo;
+      out.shape = outShape;
+      return out;
+    }
+    const out = be.makeOutput(outShape, "float32");
+    for (let i = 0; i < batch; i++) {
+      const ai = batchA === 1 ? { dataId: aN.dataId, shape: [M, K], dtype: "float32" as const } : copyRows(be, aN, i * M * K, [M, K]);
+      const bi = copyRows(be, bN, i * K * N, [K, N]);
+      const oi = orig({ inputs: { a: ai, b: bi }, backend: be, attrs: noT }) as TensorInfo;
+      (heap(be, out) as Float32Array).set(heap(be, oi) as Float32Array, i * M * N);
+      if (batchA !== 1) be.disposeData(ai.dataId);
+      be.disposeData(bi.dataId);
+      be.disposeData(oi.dataId);
+    }
+    return out;
+  } finally {
+    for (const t of temps) be.disposeData(t.dataId);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration
+// ---------------------------------------------------------------------------------------------
+
+function registerWasmKernel(kernelName: string, kernelFunc: tf.KernelFunc): void {
+  if (tf.getKernel(kernelName, "wasm")) return; // tfjs gained it, or already registered
+  tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc });
+  registered.push(`${kernelName} (wasm)`);
+}
+
+/** Comparisons and logical ops (with their input names): piecewise constant, so their gradient is zero. */
+const ZERO_GRAD_KERNELS: Record<string, string[]> = {
+  Equal: ["a", "b"], NotEqual: ["a", "b"], Greater: ["a", "b"], GreaterEqual: ["a", "b"],
+  Less: ["a", "b"], LessEqual: ["a", "b"], LogicalAnd: ["a", "b"], LogicalOr: ["a", "b"],
+  LogicalXor: ["a", "b"], LogicalNot: ["x"], IsNan: ["x"], IsInf: ["x"], IsFinite: ["x"],
+};
+
+let done = false;
+
+/**
+ * Registers everything listed at the top of this file. Idempotent; runs on import. Kernel
+ * registrations are keyed by backend name, so this works before or after `wasm` is initialised.
+ */
+export function registerWasmKernels(): string[] {
+  if (done) return vlabRegistrations();
+  done = true;
+  registerWasmKernel("UnsortedSegmentSum", unsortedSegmentSum);
+  registerWasmKernel("Conv2DBackpropFilter", conv2DBackpropFilter);
+  for (const name of ["DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput", "Einsum"]) {
+    if (tf.getKernel(name, "cpu")) registerWasmKernel(name, (args) => runOnCpu(name, args));
+  }
+
+  const bmm = tf.getKernel("BatchMatMul", "wasm");
+  if (bmm && !originalBatchMatMul) {
+    originalBatchMatMul = bmm.kernelFunc;
+    tf.unregisterKernel("BatchMatMul", "wasm");
+    tf.registerKernel({ ...bmm, kernelFunc: fastBatchMatMul });
+    registered.push("BatchMatMul (wasm, XNNPACK for transposed and batched operands)");
+  }
+
+  for (const [kernelName, inputNames] of Object.entries(ZERO_GRAD_KERNELS)) {
+    if (tf.getGradient(kernelName)) continue;
+    tf.registerGradient({
+      kernelName,
+      inputsToSave: inputNames,
+      gradFunc: (_dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const grads: Record<string, () => tf.Tensor> = {};
+        inputNames.forEach((name, i) => (grads[name] = () => tf.zeros(saved[i]!.shape, "float32")));
+        return grads;
+      },
+    });
+    registered.push(`grad:${kernelName}`);
+  }
+  return vlabRegistrations();
+}
+
+registerWasmKernels();

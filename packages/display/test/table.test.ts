@@ -1,0 +1,61 @@
+import { describe, expect, it, vi } from "vitest";
+vi.mock("@vlab/core", () => import("../../core/src/kernel_hook.js"));
+import { toMimeBundle } from "../src/display.js";
+import { table } from "../src/table.js";
+
+describe("table()", () => {
+  const rows = [
+    { model: "clip", acc: 0.81234, params: 1200000, ok: true },
+    { model: "<b>blip2</b>", acc: 0.85, params: 35, ok: false },
+  ];
+
+  it("renders html (escaped), markdown and aligned text", () => {
+    const b = toMimeBundle(table(rows, { caption: "zero-shot" }));
+    expect(Object.keys(b).sort()).toEqual(["text/html", "text/markdown", "text/plain"]);
+    const html = b["text/html"] as string;
+    expect(html).toContain("<caption>zero-shot</caption>");
+    expect(html).toContain("&lt;b&gt;blip2&lt;/b&gt;");
+    expect(html).not.toContain("<b>blip2");
+    expect(html).toContain(">✓</td>");
+    expect(html).toContain(">✗</td>");
+    expect(html).toContain('<th style="text-align:right">acc</th>');
+    expect(b["text/markdown"]).toBe(
+      "**zero-shot**\n\n" +
+        "| model | acc | params | ok |\n" +
+        "| --- | ---: | ---: | :---: |\n" +
+        "| clip | 0.8123 | 1200000 | ✓ |\n" +
+        "| <b>blip2</b> | 0.85 | 35 | ✗ |",
+    );
+    expect(b["text/plain"]).toBe(
+      "zero-shot\n" +
+        "model            acc   params  ok\n" +
+        "------------  ------  -------  --\n" +
+        "clip          0.8123  1200000  ✓\n" +
+        "<b>blip2</b>    0.85       35  ✗",
+    );
+  });
+
+  it("takes array rows with columns, formatters, and odd values", () => {
+    const t = table(
+      [
+        [1e-7, null, "a|b"],
+        [123456789.5, undefined, { k: 1 }],
+      ],
+      { columns: ["x", "y", "z"], format: { y: () => "-" } },
+    );
+    expect(t.columns).toEqual(["x", "y", "z"]);
+    const md = t.toMarkdown().split("\n");
+    expect(md[2]).toBe("| 1e-7 | - | a\\|b |");
+    expect(md[3]).toBe("| 1.235e+8 | - | { k: 1 } |");
+    expect(table([[1, 2]]).columns).toEqual(["0", "1"]);
+    expect(table([{ a: NaN, b: Infinity }]).toText()).toContain("NaN  inf");
+    expect(table([], { columns: ["a"] }).toText()).toBe("a\n-");
+    const f = table([{ a: 0.5 }], { format: (v, c) => `${c}=${v}` });
+    expect(f.toText()).toContain("a=0.5");
+  });
+
+  it("rejects mixed rows", () => {
+    expect(() => table([{ a: 1 }, [1]] as any)).toThrow(/all objects or all arrays/);
+    expect(() => table("x" as any)).toThrow(/array/);
+  });
+});

@@ -1,0 +1,24 @@
+// Each package imports on its own, in a fresh Node process, as a user's code would.
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { ROOT } from "./helpers.js";
+
+const packages = ["@vlab/core", "@vlab/display", "@vlab/eval", "@vlab/kernel", "vlab"];
+
+describe("standalone imports", () => {
+  it.each(packages)("%s imports in a fresh process", (name) => {
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", `const m = await import(${JSON.stringify(name)}); console.log(Object.keys(m).length);`], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(Number(r.stdout.trim())).toBeGreaterThan(0);
+  });
+
+  it("the umbrella exposes each package as a namespace", async () => {
+    const vlab = await import("vlab");
+    expect(Object.keys(vlab).sort()).toEqual(["core", "display", "eval", "evaluation"]);
+    expect(typeof vlab.core.initBackend).toBe("function");
+    expect(typeof vlab.evaluation.report).toBe("function");
+  });
+});

@@ -1,0 +1,75 @@
+// `vlab run` executes notebooks through the real kernel, end to end.
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { CLI, jupyterPython, nbformatErrors, outputsOf, readJson, ROOT } from "./helpers.js";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vlab-run-"));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function vlabRun(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [CLI, "run", ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    timeout: 600_000,
+  });
+}
+
+describe("vlab run", () => {
+  it("runs the tour at the quick budget and writes a valid executed notebook and results", { timeout: 600_000 }, () => {
+    const resultsDir = path.join(tmp, "results");
+    const r = vlabRun(["notebooks/00-tour.ipynb", "--budget", "quick", "--out", path.join(tmp, "out")], { VLAB_RESULTS_DIR: resultsDir });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const file = path.join(tmp, "out", "00-tour.ipynb");
+    const nb = readJson(file);
+    expect(nb.nbformat).toBe(4);
+    expect(nb.nbformat_minor).toBeGreaterThanOrEqual(5);
+    expect(nb.metadata.kernelspec.name).toBe("vlab");
+    const py = jupyterPython();
+    if (py) expect(nbformatErrors(file, py)).toBe("");
+    const outputs = outputsOf(nb);
+    expect(outputs.some((o) => o.output_type === "execute_result")).toBe(true);
+    expect(outputs.some((o) => o.output_type === "error")).toBe(false);
+    const plot = outputs.find((o) => o.data?.["application/vnd.plotly.v1+json"]);
+    expect(plot, "a plotly bundle").toBeDefined();
+    expect(plot.data["image/svg+xml"] ?? plot.data["image/png"], "an image fallback").toBeDefined();
+    expect(outputs.some((o) => o.data?.["image/png"])).toBe(true);
+
+    const results = readJson(path.join(resultsDir, "00-tour.json"));
+    expect(results).toMatchObject({ notebook: "00-tour", budget: "quick" });
+    expect(results.claims.length).toBeGreaterThan(0);
+    for (const c of results.claims) expect(c.holds, `${c.id}: ${c.value} ${c.op} ${c.threshold}`).toBe(true);
+  });
+
+  it("fails naming the cell that threw, and still writes the executed notebook", { timeout: 120_000 }, () => {
+    const nbFile = path.join(tmp, "broken.ipynb");
+    const cell = (id: string, source: string) => ({ cell_type: "code", id, metadata: {}, source, outputs: [], execution_count: null });
+    fs.writeFileSync(
+      nbFile,
+      JSON.stringify({
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: {},
+        cells: [cell("ok-cell", "1 + 1"), cell("bad-cell", "throw new Error('broken on purpose')"), cell("never", "'not run'")],
+      }),
+    );
+    const r = vlabRun([nbFile, "--out", path.join(tmp, "out")]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("cell 2 (id bad-cell)");
+    expect(r.stderr).toContain("broken on purpose");
+    const nb = readJson(path.join(tmp, "out", "broken.ipynb"));
+    expect(nb.cells[1].outputs[0]).toMatchObject({ output_type: "error", ename: "Error", evalue: "broken on purpose" });
+    expect(nb.cells[2].outputs).toEqual([]);
+  });
+
+  it("refuses a file that is not a notebook with a clear message", () => {
+    const bad = path.join(tmp, "not-a-notebook.ipynb");
+    fs.writeFileSync(bad, "{ this is not json");
+    const r = vlabRun([bad, "--out", path.join(tmp, "out")]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("not-a-notebook.ipynb: not a readable notebook");
+  });
+});
