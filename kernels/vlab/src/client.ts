@@ -8,11 +8,10 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
+import { CLI } from "./install.js";
 import { decode, encode, endpoint, makeMessage, type ConnectionInfo, type Message } from "./wire.js";
 
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "cli.js");
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

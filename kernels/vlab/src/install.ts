@@ -5,7 +5,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { KERNELSPEC } from "./notebook.js";
 
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "cli.js");
+/** The built `vlab` CLI (also when this file runs from src/, as in the tests). */
+export const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli.js");
 
 /** Jupyter's per-user data folder (what `jupyter --data-dir` prints). */
 export function userDataDir(): string {
