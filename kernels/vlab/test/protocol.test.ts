@@ -133,6 +133,27 @@ describe("vlab kernel over ZMQ", () => {
     expect(of(messages, "stream")[0]!.content.text).toBe("stopped after some steps\n");
   });
 
+  it("stops a running core.train cleanly on interrupt and stays usable", { timeout: 60_000 }, async () => {
+    const setup = await kernel.execute(`
+      import * as core from "@vlab/core";
+      const { tf } = core;
+      await core.initBackend("cpu");
+      const w = tf.variable(tf.ones([64, 64]));
+      const x = tf.ones([32, 64]);`);
+    expect(setup.reply.content.status, JSON.stringify(setup.reply.content)).toBe("ok");
+    const code = `
+      const run = await core.train({ params: [w], steps: 1_000_000, logEvery: 1_000_000,
+        loss: () => tf.mean(tf.square(tf.matMul(x, w))) as core.tf.Scalar });
+      console.log(run.stopped, run.steps > 0 && run.steps < 1_000_000);`;
+    const running = kernel.execute(code);
+    setTimeout(() => kernel.interrupt(), 1500);
+    const { reply, messages } = await running;
+    expect(reply.content.status, JSON.stringify(reply.content)).toBe("ok");
+    expect(of(messages, "stream").map((m) => m.content.text).join("")).toContain("interrupted true");
+    const after = await kernel.execute("w.shape");
+    expect(of(after.messages, "execute_result")[0]!.content.data["text/plain"]).toBe("[ 64, 64 ]");
+  });
+
   it("abandons async code that ignores the interrupt after a grace period", async () => {
     const running = kernel.execute("for (;;) await new Promise((r) => setTimeout(r, 10));");
     setTimeout(() => kernel.interrupt(), 200);
