@@ -147,13 +147,24 @@ function logScale(lo: number, hi: number, p0: number, p1: number): Scale {
   return { kind: "log", map, ticks: vals.map((t) => ({ pos: map(t), label: formatNumber(Number(t.toPrecision(6)), 4) })), band: 0, categories: [] };
 }
 
+/** A category's tick label: long numbers (a heatmap's coordinates) are shortened to 3 significant digits. */
+function categoryLabel(c: string): string {
+  const v = Number(c);
+  return c.length > 6 && c.trim() !== "" && Number.isFinite(v) ? formatNumber(v, 3) : c;
+}
+
+/** Every how many categories a tick is drawn: all up to 30, else about 10. */
+function categoryTickEvery(n: number): number {
+  return n <= 30 ? 1 : Math.ceil(n / 10);
+}
+
 function categoryScale(categories: string[], p0: number, p1: number): Scale {
   const n = Math.max(1, categories.length);
   const band = (p1 - p0) / n;
   const index = new Map(categories.map((c, i) => [c, i]));
   const map = (v: Datum) => p0 + ((index.get(String(v)) ?? NaN) + 0.5) * band;
-  const every = Math.max(1, Math.ceil(n / 30));
-  const ticks = categories.filter((_, i) => i % every === 0).map((c) => ({ pos: map(c), label: c }));
+  const every = categoryTickEvery(n);
+  const ticks = categories.filter((_, i) => i % every === 0).map((c) => ({ pos: map(c), label: categoryLabel(c) }));
   return { kind: "category", map, ticks, band, categories };
 }
 
@@ -272,11 +283,12 @@ export function figureSvg(fig: Figure): string {
 
   // --- margins
   const tickFont = 11;
-  const longestXLabel = Math.max(0, ...xCats.map((c) => c.length));
-  const rotateX = xIsCategory && xCats.length * Math.min(longestXLabel, 24) * 6.5 > W * 0.75;
+  const longestXLabel = Math.max(0, ...xCats.map((c) => categoryLabel(c).length));
+  const xTicksShown = Math.ceil(xCats.length / categoryTickEvery(xCats.length));
+  const rotateX = xIsCategory && xTicksShown * Math.min(longestXLabel, 24) * 6.5 > W * 0.75;
   const mt = title ? 40 : 16;
   const mb = 30 + (xTitle ? 18 : 0) + (rotateX ? Math.min(70, Math.min(longestXLabel, 24) * 5) : 0);
-  const longestYLabel = yIsCategory ? Math.max(0, ...yCats.map((c) => Math.min(c.length, 16))) : 6;
+  const longestYLabel = yIsCategory ? Math.max(0, ...yCats.map((c) => Math.min(categoryLabel(c).length, 16))) : 6;
   const ml = 18 + longestYLabel * 6.2 + (yTitle ? 20 : 0);
   const legendNames = legendTraces.map((t, i) => t.name ?? `trace ${i}`);
   const legendW = showLegend ? Math.min(160, 34 + Math.max(...legendNames.map((n) => n.length)) * 6.5) : 0;
