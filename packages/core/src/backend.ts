@@ -30,6 +30,8 @@ import * as path from "node:path";
 import { JUPYTER_DISPLAY, type MimeBundle } from "./kernel_hook.js";
 import { registerWasmKernels, vlabRegistrations } from "./wasm_kernels.js";
 
+export { configureWasmMatMul, vlabRegistrations } from "./wasm_kernels.js";
+
 registerWasmKernels();
 
 // Until initBackend() runs, tfjs would pick its highest-priority backend, wasm, whose start is
@@ -67,7 +69,7 @@ export interface InitBackendOptions {
 }
 
 /** What initBackend learnt, for describeBackend. */
-const state: { gpu: string | null; simd?: boolean; chosen?: BackendName; wasmThreadsRequested?: number } = { gpu: null };
+const state: { gpu: string | null; simd?: boolean; chosen?: BackendName } = { gpu: null };
 /** One initialisation per backend name, shared by concurrent callers. */
 const pending = new Map<BackendName, Promise<boolean>>();
 const failures = new Map<BackendName, string>();
@@ -147,10 +149,11 @@ function prepareWasmThreads(threads: number): (() => void) | null {
   osModule.cpus = fakeCpus;
   tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
   tfwasm.setThreadsCount(threads);
+  // Workers read the file as they start: remove it only when the process ends.
+  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   return () => {
     URL.createObjectURL = originalCreateObjectURL;
     osModule.cpus = originalCpus;
-    fs.rmSync(dir, { recursive: true, force: true });
   };
 }
 
@@ -206,13 +209,16 @@ async function start(name: BackendName, opts: InitBackendOptions): Promise<boole
     if (name === "tensorflow") p = startTensorflow();
     else if (name === "wasm") {
       const envThreads = Number(process.env.VLAB_WASM_THREADS ?? "");
-      const threads = Math.max(1, Math.floor(opts.threads ?? (Number.isFinite(envThreads) && envThreads > 0 ? envThreads : 1)));
-      state.wasmThreadsRequested = threads;
+      // The wasm build pre-creates 8 workers: more threads than that cannot start.
+      const threads = Math.min(8, Math.max(1, Math.floor(opts.threads ?? (Number.isFinite(envThreads) && envThreads > 0 ? envThreads : 1))));
       p = startWasm(threads);
     } else p = startCpu();
     pending.set(name, p);
   }
   const ok = await p;
+  if (ok && name === "wasm" && opts.threads !== undefined && opts.threads !== wasmThreads()) {
+    console.warn(`vlab: wasm is already running with ${wasmThreads()} thread(s); threads can only be chosen before it starts`);
+  }
   if (!ok) {
     pending.delete(name); // a later call may try again (e.g. after installing tfjs-node)
     return false;

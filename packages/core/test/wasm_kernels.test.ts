@@ -89,6 +89,45 @@ describe("UnsortedSegmentSum (gradient of gather)", () => {
   });
 });
 
+describe("GatherV2 row copies", () => {
+  it("equals cpu for axis 0 (2-D ids, 3-D table, int32, narrow rows) and other axes", async () => {
+    await expectSameOnBoth(() => [
+      tf.gather(t(50, [6, 20]), tf.tensor2d([[5, 0, 0], [2, 2, 3]], [2, 3], "int32")),
+      tf.gather(t(51, [4, 3, 5]), tf.tensor1d([3, 1], "int32")),
+      tf.cast(tf.gather(tf.tensor2d([[1, 2], [3, 4], [5, 6]], [3, 2], "int32"), tf.tensor1d([2, 0, 2], "int32")), "float32"),
+      tf.gather(t(52, [5, 40]), tf.tensor1d([4, 1], "int32"), -2),
+      tf.gather(t(53, [3, 4, 5]), tf.tensor1d([3, 0], "int32"), 1),
+    ]);
+  });
+
+  it("rejects out-of-range indices", async () => {
+    await tf.setBackend("wasm");
+    const before = tf.engine().backend.numDataIds();
+    const x = t(54, [3, 20]);
+    const i = tf.tensor1d([0, 3], "int32");
+    expect(() => tf.gather(x, i)).toThrow(/index value 3 is not in \[0, 2\]/);
+    tf.dispose([x, i]);
+    expect(tf.engine().backend.numDataIds()).toBe(before);
+  });
+});
+
+describe("Sum over leading axes", () => {
+  it("equals cpu (leading axes, keepDims, negative axes, and the fallback)", async () => {
+    await expectSameOnBoth(() => [
+      tf.sum(t(60, [30, 7]), 0),
+      tf.sum(t(61, [4, 5, 6]), [0, 1]),
+      tf.sum(t(62, [4, 5, 6]), [1, 0], true),
+      tf.sum(t(63, [4, 5, 6]), -3),
+      tf.sum(t(64, [4, 5, 6]), [0, 2]), // not leading: original kernel
+      tf.sum(t(65, [4, 5]), [0, 1]), // everything: original kernel
+    ]);
+  });
+
+  it("bias gradient of a broadcast add equals cpu", async () => {
+    await expectSameOnBoth(withGrads(() => [t(66, [3, 4, 8]), t(67, [8])], (x, b) => tf.add(x!, b!)));
+  });
+});
+
 describe("Conv2DBackpropFilter", () => {
   const cases: [string, number[], number[], number, "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]]][] = [
     ["3x3 stride 1 same", [2, 7, 7, 3], [3, 3, 3, 4], 1, "same"],
