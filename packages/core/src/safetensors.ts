@@ -403,7 +403,8 @@ export interface AtomicWriteOptions {
  * the old file or the complete new one, never a torn write. If the process dies mid-write, a
  * `.<name>.tmp-*` file may remain next to the target; the target itself is untouched.
  */
-export function atomicWrite(file: string, bytes: Uint8Array, { chunkSize = 8 << 20, onChunk }: AtomicWriteOptions = {}): void {
+export function atomicWrite(file: string, data: Uint8Array | string, { chunkSize = 8 << 20, onChunk }: AtomicWriteOptions = {}): void {
+  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   const dir = path.dirname(path.resolve(file));
   fs.mkdirSync(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);

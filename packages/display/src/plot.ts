@@ -16,7 +16,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 import sharp from "sharp";
-import { JUPYTER_DISPLAY, kernelHook, type MimeBundle } from "@vlab/core";
+import { atomicWrite, JUPYTER_DISPLAY, kernelHook, type MimeBundle } from "@vlab/core";
 import { sendBundle } from "./display.js";
 import { escapeHtml, escapeXml, formatNumber, newDisplayId } from "./util.js";
 
@@ -684,8 +684,6 @@ export interface SaveFigureOptions {
  */
 export async function saveFigure(fig: Figure, file: string, opts: SaveFigureOptions = {}): Promise<string> {
   const ext = path.extname(file).toLowerCase();
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
   let content: string | Buffer;
   if (ext === ".svg") content = figureSvg(fig);
   else if (ext === ".png") content = await sharp(Buffer.from(figureSvg(fig)), { density: 72 * (opts.scale ?? 2) }).png().toBuffer();
@@ -694,8 +692,7 @@ export async function saveFigure(fig: Figure, file: string, opts: SaveFigureOpti
     const title = escapeHtml(titleText(fig.layout?.title) ?? "figure");
     content = `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${title}</title></head><body>\n${figureHtml(fig, { includeLibrary: true })}\n</body></html>\n`;
   } else throw new Error(`saveFigure(): unsupported extension "${ext}" (use .svg, .png, .json or .html)`);
-  fs.writeFileSync(tmp, content);
-  fs.renameSync(tmp, file);
+  atomicWrite(file, content);
   return file;
 }
 

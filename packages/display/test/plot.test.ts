@@ -3,7 +3,6 @@ import os from "node:os";
 import path from "node:path";
 import vm from "node:vm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-vi.mock("@vlab/core", () => import("../../core/src/kernel_hook.js"));
 import sharp from "sharp";
 import { toMimeBundle } from "../src/display.js";
 import { barPlot, figure, figureSvg, heatmap, linePlot, livePlot, niceTicks, resetPlotly, saveFigure, scatter, setPlotlyInlining } from "../src/plot.js";

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-vi.mock("@vlab/core", () => import("../../core/src/kernel_hook.js"));
 import { progressBar, progressText } from "../src/progress.js";
 import { installFakeKernel } from "./helpers.js";
 

@@ -1,5 +1,4 @@
 import { describe, expect, it, vi } from "vitest";
-vi.mock("@vlab/core", () => import("../../core/src/kernel_hook.js"));
 import { toMimeBundle } from "../src/display.js";
 import { table } from "../src/table.js";
 

@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it, vi } from "vitest";
-vi.mock("@vlab/core", () => import("../../core/src/kernel_hook.js"));
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { formatTensorValues, tensorBundle, tensorStats, tensorSummary } from "../src/tensor.js";

@@ -2,7 +2,7 @@
  * Classification metrics over labels: plain arrays, typed arrays, or tensors
  * (a rank-2 tensor of logits or one-hot rows is reduced with argmax over its last axis).
  */
-import * as tf from "@tensorflow/tfjs-core";
+import { tf } from "@vlab/core";
 
 export type Labels = ArrayLike<number> | tf.Tensor;
 

@@ -13,7 +13,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import * as tf from "@tensorflow/tfjs-core";
+import { atomicWrite, tf } from "@vlab/core";
 import { currentBudget, isBudget, type Budget } from "./budget.js";
 
 const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
@@ -232,19 +232,6 @@ export function resultsDir(cwd = process.cwd()): string {
   return path.resolve(cwd, "results");
 }
 
-/** Writes `text` to `file` through a temporary file in the same folder and a rename, so readers never see half a file. */
-export function writeFileAtomic(file: string, text: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`);
-  try {
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 function activeBackend(): string {
   try {
     return tf.getBackend() || "none";
@@ -417,7 +404,7 @@ export function report(opts: ReportOptions): ResultsReport {
   validateResults(results, where);
   const dir = path.resolve(opts.dir ?? resultsDir());
   const file = path.join(dir, `${notebook}.json`);
-  writeFileAtomic(file, JSON.stringify(results, null, 2) + "\n");
+  atomicWrite(file, JSON.stringify(results, null, 2) + "\n");
   return new ResultsReport(results, file);
 }
 
