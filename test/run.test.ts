@@ -44,6 +44,19 @@ describe("vlab run", () => {
     for (const c of results.claims) expect(c.holds, `${c.id}: ${c.value} ${c.op} ${c.threshold}`).toBe(true);
   });
 
+  // Every other notebook: runs at the quick budget without an error, and its claims hold.
+  const others = fs.readdirSync(path.join(ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb") && f !== "00-tour.ipynb").sort();
+  it.each(others)("runs %s at the quick budget with every claim holding", { timeout: 600_000 }, (name) => {
+    const resultsDir = path.join(tmp, "results");
+    const r = vlabRun([`notebooks/${name}`, "--budget", "quick", "--out", path.join(tmp, "out")], { VLAB_RESULTS_DIR: resultsDir });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const nb = readJson(path.join(tmp, "out", name));
+    expect(outputsOf(nb).filter((o) => o.output_type === "error")).toEqual([]);
+    const results = readJson(path.join(resultsDir, name.replace(/\.ipynb$/, ".json")));
+    expect(results.budget).toBe("quick");
+    for (const c of results.claims) expect(c.holds, `${c.id}: ${c.value} ${c.op} ${c.threshold}`).toBe(true);
+  });
+
   it("fails naming the cell that threw, and still writes the executed notebook", { timeout: 120_000 }, () => {
     const nbFile = path.join(tmp, "broken.ipynb");
     const cell = (id: string, source: string) => ({ cell_type: "code", id, metadata: {}, source, outputs: [], execution_count: null });

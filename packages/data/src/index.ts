@@ -1,0 +1,20 @@
+/**
+ * @vlab/data — the data every vlab notebook trains on, and the formats users bring.
+ *
+ * - shapes.ts     shapes world: shapes, colours, sizes; scenes, their geometry and rejection-sampled placement
+ * - render.ts     scene → SVG → pixels through sharp; batches as one atlas per few hundred scenes
+ * - captions.ts   captions in several phrasings ("a photo of a large red circle", "... left of ...")
+ * - questions.ts  question–answer pairs, counts, boxes, referring expressions
+ * - dataset.ts    `shapesDataset` (scenes + pixels + captions + questions), `classificationDataset`
+ * - splits.ts     held-out splits: unseen colour–shape pairs, more objects, other sizes, other aspect ratios
+ * - image.ts      loading images with clear errors, RGB conversion, bicubic resize, CLIP's preprocessing
+ * - tokenizer.ts  tokenizer.json through @huggingface/tokenizers, a word tokenizer, CLIP's `tokenize`
+ */
+export * from "./shapes.js";
+export * from "./render.js";
+export * from "./captions.js";
+export * from "./questions.js";
+export * from "./dataset.js";
+export * from "./splits.js";
+export * from "./image.js";
+export * from "./tokenizer.js";
