@@ -1,6 +1,7 @@
 /**
  * Classification metrics over labels: plain arrays, typed arrays, or tensors
- * (a rank-2 tensor of logits or one-hot rows is reduced with argmax over its last axis).
+ * (a rank-2 tensor of logits or one-hot rows is reduced with argmax over its last axis),
+ * and retrieval metrics over a similarity matrix (recall@k, image→text and text→image).
  */
 import { tf } from "@vlab/core";
 
@@ -66,4 +67,114 @@ export function perClassAccuracy(pred: Labels, target: Labels, numClasses?: numb
     const total = row.reduce((a, b) => a + b, 0);
     return total ? row[c]! / total : NaN;
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retrieval
+// ---------------------------------------------------------------------------------------------
+
+export type Similarity = ArrayLike<ArrayLike<number>> | tf.Tensor;
+
+function toMatrix(sim: Similarity, fn: string): number[][] {
+  let rows: number[][];
+  if (sim instanceof tf.Tensor) {
+    if (sim.rank !== 2) throw new Error(`${fn}(): similarity must be a rank-2 tensor [queries, candidates], got shape [${sim.shape.join(", ")}]`);
+    rows = sim.arraySync() as number[][];
+  } else {
+    rows = Array.from(sim, (r) => Array.from(r));
+  }
+  if (rows.length === 0 || rows[0]!.length === 0) throw new Error(`${fn}(): empty similarity matrix`);
+  const n = rows[0]!.length;
+  rows.forEach((r, i) => {
+    if (r.length !== n) throw new Error(`${fn}(): row ${i} has ${r.length} candidates, row 0 has ${n}`);
+    const j = r.findIndex((v) => Number.isNaN(v));
+    if (j >= 0) throw new Error(`${fn}(): similarity[${i}][${j}] is NaN`);
+  });
+  return rows;
+}
+
+export interface RecallOptions {
+  /**
+   * The correct candidate(s) of each query: one index, or a list of indices (e.g. the 5 captions of
+   * an image). Default: the diagonal, query i ↔ candidate i.
+   */
+  targets?: readonly (number | readonly number[])[];
+}
+
+/**
+ * Recall@k for retrieval: the fraction of queries (rows of `similarity` [Nq, Nc]) with a correct
+ * candidate among the k most similar columns. Ties are counted at their expected value under a
+ * random order (a query whose best correct candidate ties with t others, behind g strictly better
+ * wrong ones, scores clamp((k − g) / (t + 1), 0, 1)), so a constant matrix scores chance, k / Nc.
+ * Image→text on a [N_images, N_texts] matrix; text→image on its transpose (see `retrievalReport`).
+ */
+export function recallAtK(similarity: Similarity, k: number, opts: RecallOptions = {}): number {
+  const S = toMatrix(similarity, "recallAtK");
+  return recallOf(S, k, opts.targets, "recallAtK");
+}
+
+function recallOf(S: number[][], k: number, targets: RecallOptions["targets"], fn: string): number {
+  if (!Number.isInteger(k) || k < 1) throw new Error(`${fn}(): k must be a positive integer, got ${k}`);
+  const nc = S[0]!.length;
+  if (targets && targets.length !== S.length) throw new Error(`${fn}(): ${targets.length} targets for ${S.length} queries`);
+  if (!targets && S.length > nc) throw new Error(`${fn}(): the default diagonal targets need at least as many candidates (${nc}) as queries (${S.length})`);
+  let hits = 0;
+  S.forEach((row, i) => {
+    const t = targets ? targets[i]! : i;
+    const correct = typeof t === "number" ? [t] : [...t];
+    if (correct.length === 0) throw new Error(`${fn}(): query ${i} has no correct candidate`);
+    for (const c of correct) if (!Number.isInteger(c) || c < 0 || c >= nc) throw new Error(`${fn}(): target ${c} of query ${i} is not a candidate in 0..${nc - 1}`);
+    const best = Math.max(...correct.map((c) => row[c]!));
+    const isCorrect = new Set(correct);
+    let greater = 0;
+    let ties = 0;
+    row.forEach((v, j) => {
+      if (isCorrect.has(j)) return;
+      if (v > best) greater++;
+      else if (v === best) ties++;
+    });
+    hits += Math.min(1, Math.max(0, (k - greater) / (ties + 1)));
+  });
+  return hits / S.length;
+}
+
+export interface RetrievalReport {
+  /** Image → text: for each image (row), is a matching text among the top k? */
+  i2t: Record<number, number>;
+  /** Text → image: for each text (column), is its image among the top k? */
+  t2i: Record<number, number>;
+}
+
+/**
+ * Recall@k both ways from a similarity matrix [N_images, N_texts] (rows images, columns texts, as
+ * CLIP's `logitsPerImage`). By default text j matches image j; with `imageOfText` (one entry per
+ * text, e.g. COCO's 5 captions per image) text j matches image imageOfText[j], and image i matches
+ * every text whose image is i.
+ *
+ *   retrievalReport(sim)  →  { i2t: { 1: 0.62, 5: 0.9, 10: 0.97 }, t2i: { 1: 0.58, 5: 0.88, 10: 0.96 } }
+ */
+export function retrievalReport(similarity: Similarity, ks: readonly number[] = [1, 5, 10], opts: { imageOfText?: readonly number[] } = {}): RetrievalReport {
+  const S = toMatrix(similarity, "retrievalReport");
+  const nImages = S.length;
+  const nTexts = S[0]!.length;
+  const St = S[0]!.map((_, j) => S.map((r) => r[j]!)); // [N_texts, N_images]
+  let i2tTargets: number[][] | undefined;
+  let t2iTargets: number[] | undefined;
+  if (opts.imageOfText) {
+    if (opts.imageOfText.length !== nTexts) throw new Error(`retrievalReport(): imageOfText has ${opts.imageOfText.length} entries for ${nTexts} texts`);
+    t2iTargets = [...opts.imageOfText];
+    i2tTargets = Array.from({ length: nImages }, () => []);
+    t2iTargets.forEach((img, j) => {
+      if (!Number.isInteger(img) || img < 0 || img >= nImages) throw new Error(`retrievalReport(): imageOfText[${j}] = ${img} is not an image in 0..${nImages - 1}`);
+      i2tTargets![img]!.push(j);
+    });
+  } else if (nImages !== nTexts) {
+    throw new Error(`retrievalReport(): a ${nImages}×${nTexts} matrix needs imageOfText (which image each text describes)`);
+  }
+  const report: RetrievalReport = { i2t: {}, t2i: {} };
+  for (const k of ks) {
+    report.i2t[k] = recallOf(S, k, i2tTargets, "retrievalReport");
+    report.t2i[k] = recallOf(St, k, t2iTargets, "retrievalReport");
+  }
+  return report;
 }
