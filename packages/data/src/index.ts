@@ -9,6 +9,7 @@
  * - splits.ts     held-out splits: unseen colour–shape pairs, more objects, other sizes, other aspect ratios
  * - image.ts      loading images with clear errors, RGB conversion, bicubic resize, CLIP's preprocessing
  * - tokenizer.ts  tokenizer.json through @huggingface/tokenizers, a word tokenizer, CLIP's `tokenize`
+ * - instructions.ts LLaVA-style instruction data: conversations, detailed descriptions, reasoning questions
  */
 export * from "./shapes.js";
 export * from "./render.js";
@@ -18,3 +19,4 @@ export * from "./dataset.js";
 export * from "./splits.js";
 export * from "./image.js";
 export * from "./tokenizer.js";
+export * from "./instructions.js";

@@ -96,7 +96,7 @@ function countChoices(n: number): string[] {
 }
 
 /** True when a's centre lies past b's box edge on the side `rel` names (left of: a.x < b's left edge, ...). */
-function centreBeyond(a: ShapeObject, b: ShapeObject, rel: Relation): boolean {
+export function centreBeyond(a: ShapeObject, b: ShapeObject, rel: Relation): boolean {
   if (rel === "left of") return a.x < b.box[0];
   if (rel === "right of") return a.x > b.box[2];
   if (rel === "above") return a.y < b.box[1];
