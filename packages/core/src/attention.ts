@@ -12,6 +12,8 @@
  * Hugging Face does with `finfo.min`. Masks holding -Infinity are clamped to MASK_MIN before use.
  * A row with at least one visible key gives masked keys exactly zero weight.
  *
+ * Incremental decoding keeps the keys and values of earlier tokens in a `KvCache` (one per layer).
+ *
  * Shapes: q [B, H, T, hd], k and v [B, H, S, hd], masks broadcastable to [B, H, T, S]. Everything is
  * kept at most 4-D (batch and heads are folded for the matmuls): 5-D transposes are a known slow
  * path of tfjs-backend-wasm.
@@ -200,6 +202,57 @@ export interface MultiHeadAttentionOptions {
   rng?: Rng;
 }
 
+// ---------------------------------------------------------------------------------------------
+// KV cache
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The keys and values one attention layer has seen, for incremental decoding (Hugging Face's
+ * `DynamicCache` holds one of these per layer). Pass it as `cache` to `MultiHeadAttention.forward`:
+ * the new keys and values [B, Hkv, T, hd] (after the positional hook, before grouped-query
+ * repetition) are appended to the stored ones, and the queries attend over all S = past + T of them,
+ * so the mask must be broadcastable to [B, H, T, S] (`causalMask(T, S)` gives the causal part).
+ *
+ * The cache owns its tensors: they survive the tidy scopes of the forward pass, the previous ones
+ * are disposed on each update, and `dispose()` frees the last. It is for inference: a cached forward
+ * pass is not meant to be differentiated (the tensors it read are freed by the next update).
+ */
+export class KvCache {
+  /** Keys of every token seen so far [B, Hkv, S, hd]; null before the first update. */
+  k: tf.Tensor4D | null = null;
+  /** Values of every token seen so far [B, Hkv, S, hd_v]. */
+  v: tf.Tensor4D | null = null;
+
+  /** Number of cached positions S. */
+  get length(): number {
+    return this.k ? this.k.shape[2]! : 0;
+  }
+
+  /** Appends keys and values [B, Hkv, T, hd]; returns all of them [B, Hkv, S + T, hd] (owned by the cache). */
+  update(k: tf.Tensor4D, v: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
+    if (this.k && this.v) {
+      const [B, Hkv, , hd] = this.k.shape;
+      if (k.shape[0] !== B || k.shape[1] !== Hkv || k.shape[3] !== hd || v.shape[0] !== B || v.shape[1] !== Hkv) {
+        throw new Error(`KvCache: new keys [${k.shape}] / values [${v.shape}] do not match the cached [${this.k.shape}] / [${this.v.shape}]`);
+      }
+    }
+    const nextK = tf.keep(this.k ? tf.concat([this.k, k], 2) : tf.clone(k)) as tf.Tensor4D; // [B, Hkv, S+T, hd]
+    const nextV = tf.keep(this.v ? tf.concat([this.v, v], 2) : tf.clone(v)) as tf.Tensor4D;
+    this.k?.dispose();
+    this.v?.dispose();
+    this.k = nextK;
+    this.v = nextV;
+    return [nextK, nextV];
+  }
+
+  /** Frees the cached tensors; the cache is then empty and can be reused. */
+  dispose(): void {
+    this.k?.dispose();
+    this.v?.dispose();
+    this.k = this.v = null;
+  }
+}
+
 export interface AttentionCall {
   /** Additive mask broadcastable to [B, H, T, S] (see causalMask, paddingMask, blockDiagonalMask). */
   mask?: tf.Tensor;
@@ -207,6 +260,12 @@ export interface AttentionCall {
   context?: tf.Tensor;
   /** Applied to q [B, H, T, hd] and k [B, Hkv, S, hd] after projection (rotary embeddings). */
   positional?: (q: tf.Tensor4D, k: tf.Tensor4D) => [tf.Tensor4D, tf.Tensor4D];
+  /**
+   * Incremental decoding: keys and values of earlier tokens. The new ones (after `positional`) are
+   * appended to it and attended over together; `mask` must then cover all S = past + T keys.
+   * Self-attention only.
+   */
+  cache?: KvCache;
 }
 
 /**
@@ -294,6 +353,10 @@ export class MultiHeadAttention extends Module {
       v = splitHeads(this.v!.forward(src), B, S, Hkv, hd);
     }
     if (call.positional) [q, k] = call.positional(q, k);
+    if (call.cache) {
+      if (call.context) throw new Error("MultiHeadAttention: a KV cache is for self-attention (no context)");
+      [k, v] = call.cache.update(k, v); // [B, Hkv, past + T, hd]
+    }
     if (Hkv !== H) {
       k = repeatKv(k, H / Hkv); // [B, H, S, hd]
       v = repeatKv(v, H / Hkv);

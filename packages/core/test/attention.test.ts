@@ -5,6 +5,7 @@ import {
   blockDiagonalMask,
   causalMask,
   combineMasks,
+  KvCache,
   MASK_MIN,
   MultiHeadAttention,
   paddingMask,
@@ -269,6 +270,52 @@ describe("MultiHeadAttention", () => {
     expect(seen).toEqual([[1, 4, 3, 2], [1, 2, 3, 2]]);
     tf.dispose([x, y]);
     attn.dispose();
+  });
+
+  it("KV cache: decoding one token at a time equals one causal pass (grouped-query, with a positional hook)", () => {
+    const attn = new MultiHeadAttention(8, 4, { nKvHeads: 2, rng: new Rng(3) });
+    const T = 5;
+    const x = randn(19, [2, T, 8]);
+    // A position-dependent hook (adds 0.1·position to q and k), so a wrong position offset shows up.
+    const shift = (offset: number) => (q: tf.Tensor4D, k: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] => {
+      const pos = tf.reshape(tf.add(tf.range(0, q.shape[2]!), offset), [1, 1, -1, 1]);
+      return [tf.add(q, tf.mul(pos, 0.1)) as tf.Tensor4D, tf.add(k, tf.mul(pos, 0.1)) as tf.Tensor4D];
+    };
+    const full = tf.tidy(() => attn.forward(x, { mask: causalMask(T), positional: shift(0) })); // [2, T, 8]
+    const cache = new KvCache();
+    expect(cache.length).toBe(0);
+    const before = tf.memory().numTensors;
+    // Prefill the first 2 tokens, then 3 single-token steps.
+    const steps: tf.Tensor[] = [];
+    for (const [from, to] of [[0, 2], [2, 3], [3, 4], [4, 5]] as const) {
+      steps.push(
+        tf.tidy(() => {
+          const xs = tf.slice(x, [0, from, 0], [2, to - from, 8]);
+          return attn.forward(xs, { mask: causalMask(to - from, to), positional: shift(from), cache });
+        }),
+      );
+      expect(cache.length).toBe(to);
+      expect(cache.k!.shape).toEqual([2, 2, to, 2]); // kv heads are stored before repetition
+    }
+    // What stays: the outputs, and the cache's k and v.
+    expect(tf.memory().numTensors).toBe(before + steps.length + 2);
+    const cached = tf.concat(steps, 1);
+    close(cached.dataSync(), full.dataSync(), 1e-5);
+    cache.dispose();
+    expect(cache.length).toBe(0);
+    expect(tf.memory().numTensors).toBe(before + steps.length + 1); // + the concatenated outputs
+    tf.dispose([x, full, cached, ...steps]);
+    attn.dispose();
+  });
+
+  it("KV cache refuses keys of another batch or head layout", () => {
+    const cache = new KvCache();
+    const a = tf.zeros([1, 2, 3, 4]) as tf.Tensor4D;
+    const b = tf.zeros([2, 2, 1, 4]) as tf.Tensor4D;
+    cache.update(a, a);
+    expect(() => cache.update(b, b)).toThrow(/do not match the cached \[1,2,3,4\]/);
+    cache.dispose();
+    tf.dispose([a, b]);
   });
 
   for (const backend of ["cpu", "wasm"] as const) {

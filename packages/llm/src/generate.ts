@@ -1,0 +1,149 @@
+/**
+ * Batched generation with a KV cache (Hugging Face's `generate` for a decoder-only model):
+ *
+ *   1. left-pad the prompts (batch.ts); positions = cumsum(mask) − 1
+ *   2. prefill: one pass over the prompts fills the cache and gives the logits of the last column
+ *   3. repeat: pick one token per row from its logits (greedy, or sampled after temperature,
+ *      top-k and top-p), feed the B new tokens as a [B, 1] step; rows that emitted a stop id
+ *      are finished (they keep feeding padding, which is never returned)
+ *
+ * Sampling happens in plain JS on the last-position logits, read outside every tidy scope (reads
+ * inside a tidy are slow on wasm), with a seeded `Rng`: the same seed gives the same tokens.
+ *
+ * Logit processors, in Hugging Face's order:
+ *   temperature  logits / T                      (T = 0 or `greedy`: argmax, no sampling)
+ *   top-k        keep the k largest logits
+ *   top-p        keep the smallest set of most likely tokens whose probability reaches p
+ */
+import { getRng, Rng, tf } from "@vlab/core";
+import { leftPad } from "./batch.js";
+import type { CausalLM } from "./model.js";
+import { embedMultimodal } from "./multimodal.js";
+
+export interface SamplingOptions {
+  /** Softmax temperature (default 1); 0 means greedy. */
+  temperature?: number;
+  /** Keep only the k most likely tokens (default 0: off). */
+  topK?: number;
+  /** Nucleus sampling: keep the most likely tokens up to cumulative probability p (default 1: off). */
+  topP?: number;
+  /** Argmax decoding (also implied by temperature 0). Ties go to the lowest id. */
+  greedy?: boolean;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Tokens to generate at most per prompt (default 32). */
+  maxNewTokens?: number;
+  /** A row finishes after emitting one of these (kept in its output). Default: the config's eosTokenId. */
+  stopIds?: readonly number[];
+  /** Seed of the sampling rng (default: core's global rng, see `setSeed`). */
+  seed?: number;
+  /** The sampling rng itself (takes precedence over `seed`). */
+  rng?: Rng;
+  /** Padding id for the left padding (default: the config's padTokenId). */
+  padId?: number;
+  /** Image features for the placeholders in the prompts, in order (see embedMultimodal). */
+  imageEmbeds?: tf.Tensor;
+}
+
+export type FinishReason = "stop" | "length";
+
+export interface GenerateResult {
+  /** The new tokens of each prompt (no prompt, no padding), ending with the stop id when one was emitted. */
+  tokens: number[][];
+  /** "stop": a stop id was emitted; "length": maxNewTokens was reached. */
+  finishReasons: FinishReason[];
+}
+
+function argmax(row: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+  return best;
+}
+
+/**
+ * One token from one row of logits, after temperature, top-k and top-p (see the file comment).
+ * `rng.next()` is drawn exactly once per sampled token, so a seed fixes the sequence.
+ */
+export function sampleToken(logits: ArrayLike<number>, opts: SamplingOptions, rng: Rng): number {
+  const temperature = opts.temperature ?? 1;
+  if (opts.greedy || temperature === 0) return argmax(logits);
+  if (!(temperature > 0)) throw new RangeError(`sampleToken: temperature must be >= 0, got ${temperature}`);
+  const topK = opts.topK ?? 0;
+  const topP = opts.topP ?? 1;
+  if (!(topP > 0 && topP <= 1)) throw new RangeError(`sampleToken: topP must be in (0, 1], got ${topP}`);
+  const V = logits.length;
+  // Candidates, most likely first (a stable sort: ties keep the lower id first).
+  let order = Array.from({ length: V }, (_, i) => i);
+  if (topK > 0 || topP < 1) order.sort((a, b) => logits[b]! - logits[a]! || a - b);
+  if (topK > 0 && topK < V) order = order.slice(0, topK);
+  // Softmax over the candidates at this temperature.
+  let max = -Infinity;
+  for (const i of order) max = Math.max(max, logits[i]! / temperature);
+  const probs = order.map((i) => Math.exp(logits[i]! / temperature - max));
+  let total = probs.reduce((a, b) => a + b, 0);
+  if (topP < 1) {
+    // Keep a token while the probability of the tokens before it is still below p (at least one).
+    let before = 0;
+    let keep = 0;
+    while (keep < order.length && (keep === 0 || before < topP * total)) before += probs[keep++]!;
+    order = order.slice(0, keep);
+    probs.length = keep;
+    total = before;
+  }
+  let u = rng.next() * total;
+  for (let k = 0; k < order.length; k++) {
+    u -= probs[k]!;
+    if (u < 0) return order[k]!;
+  }
+  return order[order.length - 1]!; // rounding left u ≥ 0: the last candidate
+}
+
+/** Generates continuations of a batch of prompts; see the file comment and GenerateOptions. */
+export function generate(model: CausalLM, prompts: readonly (readonly number[])[], opts: GenerateOptions = {}): GenerateResult {
+  const maxNewTokens = opts.maxNewTokens ?? 32;
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`generate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+  const stop = new Set(opts.stopIds ?? model.config.eosTokenId);
+  const padId = opts.padId ?? model.config.padTokenId;
+  const rng = opts.rng ?? (opts.seed !== undefined ? new Rng(opts.seed) : getRng());
+  const B = prompts.length;
+  const tokens: number[][] = Array.from({ length: B }, () => []);
+  const finishReasons: FinishReason[] = new Array<FinishReason>(B).fill("length");
+  if (B === 0 || maxNewTokens === 0) return { tokens, finishReasons };
+
+  const batch = leftPad(prompts, padId);
+  const done = new Array<boolean>(B).fill(false);
+  const cache = model.newCache();
+  try {
+    // Prefill: logits of the last column only.
+    let logits = tf.tidy(() => {
+      const inputsEmbeds = opts.imageEmbeds ? embedMultimodal(model, batch.ids, opts.imageEmbeds) : undefined;
+      return model.forward(inputsEmbeds ? null : batch.ids, { attentionMask: batch.attentionMask, cache, inputsEmbeds, logitsToKeep: 1 });
+    }); // [B, 1, V]
+    for (let step = 0; step < maxNewTokens; step++) {
+      const V = logits.shape[2]!;
+      const data = logits.dataSync(); // read outside any tidy
+      logits.dispose();
+      const next = new Array<number>(B);
+      for (let b = 0; b < B; b++) {
+        if (done[b]) {
+          next[b] = padId;
+          continue;
+        }
+        const id = sampleToken(data.subarray(b * V, (b + 1) * V), opts, rng);
+        next[b] = id;
+        tokens[b]!.push(id);
+        if (stop.has(id)) {
+          done[b] = true;
+          finishReasons[b] = "stop";
+        }
+      }
+      if (done.every(Boolean) || step === maxNewTokens - 1) break;
+      // Decode: one new column; finished rows feed padding, masked out (nothing ever attends to it).
+      logits = model.forward(next.map((id) => [id]), { attentionMask: next.map((_, b) => [done[b] ? 0 : 1]), cache });
+    }
+  } finally {
+    cache.dispose();
+  }
+  return { tokens, finishReasons };
+}

@@ -1,0 +1,161 @@
+/**
+ * LLaVA (Liu et al. 2023, "Visual Instruction Tuning"; LLaVA-1.5, Liu et al. 2024), spec §5:
+ *
+ *   features = vision.patchFeatures(pixels, -2)    [B, g², w]   second-to-last layer, CLS dropped
+ *   tokens   = projector(features)                 [B, g², D]   v1: Linear;  v1.5: Linear → GELU → Linear
+ *   embeds   = splice(tokens into the text)        [B, T, D]    one placeholder token per image token
+ *   logits   = lm(embeds)                          [B, T, V]
+ *
+ * Two stages, the paper's recipe:
+ *   stage 1 (feature alignment)   train the projector only; vision and LM frozen; caption data, "plain" template
+ *   stage 2 (instruction tuning)  train the projector and the LM; vision frozen; chats, loss on the answers only
+ *
+ * Parameter names follow Hugging Face's `LlavaForConditionalGeneration`: `vision_tower.*`,
+ * `multi_modal_projector.linear_1` / `linear_2`, `language_model.*` (the LM's own `model.*` / `lm_head`).
+ */
+import { Linear, Module, gelu, tf, type Rng } from "@vlab/core";
+import type { VisionTransformer } from "@vlab/vision";
+import { IGNORE_INDEX } from "./sft.js";
+import type { ChatTokenizer } from "./chat.js";
+import type { GenerateOptions, GenerateResult } from "./generate.js";
+import type { CausalLM } from "./model.js";
+
+/** `linear` (LLaVA v1) or `mlp2x_gelu` (LLaVA-1.5). */
+export type ProjectorType = "linear" | "mlp2x_gelu";
+
+/** Vision width → LM width: one Linear, or Linear → GELU → Linear. */
+export class LlavaProjector extends Module {
+  readonly linear_1: Linear;
+  readonly linear_2: Linear | null;
+
+  constructor(
+    readonly visionWidth: number,
+    readonly lmWidth: number,
+    readonly type: ProjectorType = "mlp2x_gelu",
+    rng?: Rng,
+  ) {
+    super();
+    if (type !== "linear" && type !== "mlp2x_gelu") throw new RangeError(`projector must be "linear" or "mlp2x_gelu", got "${type}"`);
+    this.linear_1 = this.module("linear_1", new Linear(visionWidth, lmWidth, { rng }));
+    this.linear_2 = type === "mlp2x_gelu" ? this.module("linear_2", new Linear(lmWidth, lmWidth, { rng })) : null;
+  }
+
+  /** [..., visionWidth] → [..., lmWidth]. */
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const h = this.linear_1.forward(x);
+      return this.linear_2 ? this.linear_2.forward(gelu(h)) : h;
+    });
+  }
+
+  protected override extraRepr(): string {
+    return `${this.type}: ${this.visionWidth} → ${this.lmWidth}`;
+  }
+}
+
+export interface LlavaOptions {
+  vision: VisionTransformer;
+  lm: CausalLM;
+  /** Default "mlp2x_gelu" (LLaVA-1.5). */
+  projector?: ProjectorType;
+  /** Which hidden state of the vision tower (default -2, `mm_vision_select_layer`). */
+  selectLayer?: number;
+  rng?: Rng;
+}
+
+/** Pixels [B, 3, H, W], or vision features already computed with `visionFeatures` [B, g², w] (the tower is frozen, so they can be cached). */
+export type ImageInput = { pixels: tf.Tensor } | { features: tf.Tensor };
+
+export class Llava extends Module {
+  readonly vision_tower: VisionTransformer;
+  readonly multi_modal_projector: LlavaProjector;
+  readonly language_model: CausalLM;
+  readonly selectLayer: number;
+
+  constructor(opts: LlavaOptions) {
+    super();
+    this.vision_tower = this.module("vision_tower", opts.vision);
+    this.language_model = this.module("language_model", opts.lm);
+    this.multi_modal_projector = this.module("multi_modal_projector", new LlavaProjector(opts.vision.config.width, opts.lm.config.hiddenSize, opts.projector, opts.rng));
+    this.selectLayer = opts.selectLayer ?? -2;
+    if (opts.lm.config.imageTokenId === undefined) throw new Error("Llava: the LM config needs imageTokenId (the placeholder id)");
+  }
+
+  /** Image tokens per image: the vision grid's cells (CLS dropped). */
+  get imageTokens(): number {
+    return this.vision_tower.grid[0] * this.vision_tower.grid[1];
+  }
+
+  /** The placeholder id, from the LM's config. */
+  get imageTokenId(): number {
+    return this.language_model.config.imageTokenId!;
+  }
+
+  /**
+   * Freezes for a training stage: 1 = projector only, 2 = projector and LM. The vision tower stays frozen
+   * in both (LLaVA never trains it). Returns this.
+   */
+  stage(stage: 1 | 2): this {
+    if (stage !== 1 && stage !== 2) throw new RangeError(`Llava.stage: 1 or 2, got ${stage}`);
+    this.vision_tower.freeze();
+    this.multi_modal_projector.unfreeze();
+    if (stage === 1) this.language_model.freeze();
+    else this.language_model.unfreeze();
+    return this;
+  }
+
+  /** The vision tower's patch features at `selectLayer`, CLS dropped: [B, g², w]. */
+  visionFeatures(pixels: tf.Tensor): tf.Tensor3D {
+    return this.vision_tower.patchFeatures(pixels, this.selectLayer);
+  }
+
+  /** Projected image tokens, one row per placeholder: [B·g², D]. */
+  imageEmbeds(image: ImageInput): tf.Tensor2D {
+    return tf.tidy(() => {
+      const f = "pixels" in image ? this.visionFeatures(image.pixels) : image.features;
+      if (f.rank !== 3 || f.shape[2] !== this.vision_tower.config.width) {
+        throw new Error(`Llava: vision features must be [B, ${this.imageTokens}, ${this.vision_tower.config.width}], got [${f.shape.join(", ")}]`);
+      }
+      return tf.reshape(this.multi_modal_projector.forward(f), [-1, this.language_model.config.hiddenSize]) as tf.Tensor2D;
+    });
+  }
+
+  /** Logits [B, T, V] for ids [B, T] holding `imageTokens` placeholders per image. */
+  forward(ids: readonly (readonly number[])[], image: ImageInput | null, opts: { attentionMask?: readonly (readonly number[])[] } = {}): tf.Tensor3D {
+    return tf.tidy(() => {
+      const embeds = image ? this.imageEmbeds(image) : null;
+      const inputsEmbeds = this.language_model.embedMultimodal(ids, embeds);
+      return this.language_model.forward(null, { inputsEmbeds, attentionMask: opts.attentionMask });
+    });
+  }
+
+  /** Generation with the image tokens spliced into the prompts (greedy by default). */
+  generate(prompts: readonly (readonly number[])[], image: ImageInput | null, opts: GenerateOptions = {}): GenerateResult {
+    const imageEmbeds = image ? this.imageEmbeds(image) : undefined;
+    try {
+      return this.language_model.generate(prompts, { greedy: true, ...opts, imageEmbeds });
+    } finally {
+      imageEmbeds?.dispose();
+    }
+  }
+}
+
+/**
+ * LLaVA's `plain` template for stage 1, in token ids: the image placeholders, the caption, then `<|im_end|>`
+ * (the word tokenizer has no "\n"; the end token also teaches the model where a caption stops). Labels: −100 on
+ * the image, the caption and the end token supervised.
+ */
+export function plainSample(tokenizer: ChatTokenizer, caption: string, imageTokens: number): { ids: number[]; labels: number[] } {
+  const text = tokenizer.encode(caption);
+  const ids = [...new Array<number>(imageTokens).fill(tokenizer.imageTokenId), ...text, tokenizer.imEndId];
+  const labels = [...new Array<number>(imageTokens).fill(IGNORE_INDEX), ...text, tokenizer.imEndId];
+  return { ids, labels };
+}
+
+/**
+ * Labels that supervise every text token (the ablation of "loss on answers only"): all ids but the image
+ * placeholders and padding.
+ */
+export function wholeSequenceLabels(ids: readonly number[], tokenizer: ChatTokenizer): number[] {
+  return ids.map((id) => (id === tokenizer.imageTokenId || id === tokenizer.padId ? IGNORE_INDEX : id));
+}

@@ -1,0 +1,77 @@
+/**
+ * Per-token log-probabilities of given completions under the model — what GRPO's policy ratio and
+ * KL term need (TRL's `_get_per_token_logps`):
+ *
+ *   sequence   [pad… prompt | completion …pad]            prompt left-padded, completion right-padded
+ *   logits     the model's output at every position
+ *   log p(c_j) = log_softmax(logits[P + j − 1])[c_j]      the logit that PREDICTS token P + j sits one to the left
+ *
+ * Everything stays on the tensor path (no reads), so `tf.variableGrads` can differentiate it.
+ * Only the C hidden states that predict completion tokens go through lm_head, which matters when
+ * the vocabulary is large.
+ */
+import { tf } from "@vlab/core";
+import { leftPad, rightPad } from "./batch.js";
+import type { CausalLM } from "./model.js";
+import { embedMultimodal } from "./multimodal.js";
+
+/** log_softmax(logits)[i, targets[i]] for logits [N, V] → [N] (differentiable; one gather over the flat table). */
+export function gatherLogProbs(logits: tf.Tensor, targets: ArrayLike<number>): tf.Tensor1D {
+  if (logits.rank !== 2 || logits.shape[0] !== targets.length) {
+    throw new Error(`gatherLogProbs: logits must be [N, V] with N = ${targets.length} targets, got [${logits.shape.join(", ")}]`);
+  }
+  const [N, V] = logits.shape as [number, number];
+  const flat = new Int32Array(N);
+  for (let i = 0; i < N; i++) {
+    const t = targets[i]!;
+    if (!(t >= 0 && t < V) || !Number.isInteger(t)) throw new RangeError(`gatherLogProbs: target ${t} at row ${i} is not a token id in [0, ${V})`);
+    flat[i] = i * V + t;
+  }
+  return tf.tidy(() => tf.gather(tf.reshape(tf.logSoftmax(logits, -1), [-1]), tf.tensor1d(flat, "int32")) as tf.Tensor1D);
+}
+
+export interface LogProbsOptions {
+  /** Padding id (default: the config's `padTokenId`). */
+  padId?: number;
+  /** Image features for the placeholders in the prompts (see embedMultimodal). */
+  imageEmbeds?: tf.Tensor;
+  /** Divide the logits by this before log_softmax (TRL's GRPO uses the sampling temperature); default 1. */
+  temperature?: number;
+}
+
+export interface LogProbsResult {
+  /** [B, C]: log p of each completion token; 0 at padding. */
+  logProbs: tf.Tensor2D;
+  /** [B, C]: 1 for completion tokens, 0 for padding (float32). */
+  mask: tf.Tensor2D;
+}
+
+/**
+ * Per-token log-probabilities [B, C] of `completionIds` following `promptIds` (C = longest
+ * completion), with the padding mask. Differentiable with respect to the model's parameters.
+ */
+export function logProbs(model: CausalLM, promptIds: readonly (readonly number[])[], completionIds: readonly (readonly number[])[], opts: LogProbsOptions = {}): LogProbsResult {
+  if (promptIds.length !== completionIds.length) throw new Error(`logProbs: ${promptIds.length} prompts but ${completionIds.length} completions`);
+  const padId = opts.padId ?? model.config.padTokenId;
+  const temperature = opts.temperature ?? 1;
+  if (!(temperature > 0)) throw new RangeError(`logProbs: temperature must be > 0, got ${temperature}`);
+  const prompts = leftPad(promptIds, padId);
+  const completions = rightPad(completionIds, padId);
+  const B = promptIds.length;
+  const P = prompts.ids[0]!.length;
+  const C = completions.ids[0]!.length;
+  if (C === 0) return { logProbs: tf.zeros([B, 0]) as tf.Tensor2D, mask: tf.zeros([B, 0]) as tf.Tensor2D };
+  const ids = prompts.ids.map((r, b) => [...r, ...completions.ids[b]!]); // [B, P + C]
+  const attentionMask = prompts.attentionMask.map((r, b) => [...r, ...completions.attentionMask[b]!]);
+  const targets = completions.ids.flat(); // [B·C]
+  return tf.tidy(() => {
+    const inputsEmbeds = opts.imageEmbeds ? embedMultimodal(model, ids, opts.imageEmbeds) : undefined;
+    const h = model.hiddenStates(inputsEmbeds ? null : ids, { attentionMask, inputsEmbeds }); // [B, P + C, D]
+    const predicting = tf.slice(h, [0, P - 1, 0], [-1, C, -1]); // positions P−1 … P+C−2 predict the completion
+    let logits: tf.Tensor = model.logitsFromHidden(predicting); // [B, C, V]
+    if (temperature !== 1) logits = tf.div(logits, temperature);
+    const mask = tf.tensor2d(completions.attentionMask, [B, C], "float32");
+    const lp = tf.reshape(gatherLogProbs(tf.reshape(logits, [B * C, -1]), targets), [B, C]);
+    return { logProbs: tf.mul(lp, mask) as tf.Tensor2D, mask };
+  });
+}

@@ -1,0 +1,119 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend, Rng, tf } from "@vlab/core";
+import { sampleToken, type CausalLM } from "../src/index.js";
+import { randomIds, tinyModel } from "./helpers.js";
+
+beforeAll(async () => {
+  await initBackend(process.env.VLAB_TEST_BACKEND === "cpu" ? "cpu" : "wasm");
+});
+
+/** Greedy decoding the slow way: a full uncached forward pass per token, one prompt at a time. */
+function naiveGreedy(m: CausalLM, prompt: number[], n: number): number[] {
+  const seq = [...prompt];
+  for (let i = 0; i < n; i++) {
+    const logits = m.forward([seq], { logitsToKeep: 1 });
+    const id = tf.tidy(() => tf.argMax(tf.reshape(logits, [-1])).dataSync()[0]!);
+    logits.dispose();
+    seq.push(id);
+  }
+  return seq.slice(prompt.length);
+}
+
+describe("sampleToken", () => {
+  // logits ln[0.1, 0.2, 0.3, 0.4]: probabilities 0.1 … 0.4 at temperature 1.
+  const logits = [0.1, 0.2, 0.3, 0.4].map(Math.log);
+
+  it("greedy and temperature 0 take the argmax", () => {
+    const r = new Rng(0);
+    expect(sampleToken(logits, { greedy: true }, r)).toBe(3);
+    expect(sampleToken(logits, { temperature: 0 }, r)).toBe(3);
+  });
+
+  it("samples the softmax: frequencies over 4000 draws within 0.03 of 0.1 … 0.4", () => {
+    const r = new Rng(1);
+    const counts = [0, 0, 0, 0];
+    for (let i = 0; i < 4000; i++) counts[sampleToken(logits, {}, r)]!++;
+    counts.forEach((c, i) => expect(Math.abs(c / 4000 - (i + 1) / 10)).toBeLessThan(0.03));
+  });
+
+  it("top-k keeps the k largest; top-p keeps the smallest set reaching p", () => {
+    const r = new Rng(2);
+    const seen = (opts: object) => new Set(Array.from({ length: 400 }, () => sampleToken(logits, opts, r)));
+    expect(seen({ topK: 2 })).toEqual(new Set([3, 2]));
+    // sorted 0.4, 0.3, 0.2, 0.1: p = 0.5 needs 0.4 + 0.3 (0.4 alone is below 0.5)
+    expect(seen({ topP: 0.5 })).toEqual(new Set([3, 2]));
+    // p = 0.4 is reached by the first token alone
+    expect(seen({ topP: 0.4 })).toEqual(new Set([3]));
+    expect(seen({ topP: 0.75 })).toEqual(new Set([3, 2, 1]));
+  });
+});
+
+describe("generate", () => {
+  it("greedy: a left-padded batch gives each prompt the tokens it gets alone, and the tokens of uncached decoding", () => {
+    const m = tinyModel({}, 3);
+    const prompts = [randomIds(10, 3), randomIds(11, 7), randomIds(12, 1), randomIds(13, 5)];
+    const batched = m.generate(prompts, { maxNewTokens: 8, greedy: true });
+    expect(batched.finishReasons).toEqual(["length", "length", "length", "length"]);
+    prompts.forEach((p, i) => {
+      const alone = m.generate([p], { maxNewTokens: 8, greedy: true });
+      expect(batched.tokens[i]).toEqual(alone.tokens[0]);
+      expect(batched.tokens[i]).toHaveLength(8);
+      expect(alone.tokens[0]).toEqual(naiveGreedy(m, p, 8));
+    });
+    // the four continuations are not all the same (else the comparison above proves little)
+    expect(new Set(batched.tokens.map((t) => t.join(","))).size).toBeGreaterThan(1);
+    m.dispose();
+  });
+
+  it("stops after a stop id (kept), per row, with the finish reason", () => {
+    const m = tinyModel({}, 3);
+    const prompts = [randomIds(10, 3), randomIds(11, 7)];
+    const free = m.generate(prompts, { maxNewTokens: 8, greedy: true });
+    const stopId = free.tokens[0]![2]!; // row 0's third token
+    const firstStop = (t: number[]) => t.indexOf(stopId);
+    const r = m.generate(prompts, { maxNewTokens: 8, greedy: true, stopIds: [stopId] });
+    free.tokens.forEach((t, b) => {
+      const at = firstStop(t);
+      if (at >= 0) {
+        expect(r.tokens[b]).toEqual(t.slice(0, at + 1));
+        expect(r.finishReasons[b]).toBe("stop");
+      } else {
+        expect(r.tokens[b]).toEqual(t);
+        expect(r.finishReasons[b]).toBe("length");
+      }
+    });
+    expect(r.tokens[0]!.length).toBeLessThanOrEqual(3);
+    // the config's eos is the default stop id
+    const withEos = tinyModel({ eosTokenId: stopId }, 3);
+    expect(withEos.generate(prompts, { maxNewTokens: 8, greedy: true }).tokens).toEqual(r.tokens);
+    withEos.dispose();
+    m.dispose();
+  });
+
+  it("seeded sampling is reproducible, differs across seeds, and top-k = 1 equals greedy", () => {
+    const m = tinyModel({}, 4);
+    const prompts = [randomIds(20, 4), randomIds(21, 2)];
+    const opts = { maxNewTokens: 10, temperature: 1.5 };
+    const a = m.generate(prompts, { ...opts, seed: 7 });
+    const b = m.generate(prompts, { ...opts, seed: 7 });
+    const c = m.generate(prompts, { ...opts, seed: 8 });
+    expect(b.tokens).toEqual(a.tokens);
+    expect(c.tokens).not.toEqual(a.tokens);
+    const greedy = m.generate(prompts, { maxNewTokens: 10, greedy: true });
+    const top1 = m.generate(prompts, { maxNewTokens: 10, temperature: 1.5, topK: 1, seed: 9 });
+    expect(top1.tokens).toEqual(greedy.tokens);
+    expect(a.tokens).not.toEqual(greedy.tokens);
+    m.dispose();
+  });
+
+  it("leaks no tensors", () => {
+    const m = tinyModel();
+    const prompts = [randomIds(30, 4), randomIds(31, 6)];
+    m.generate(prompts, { maxNewTokens: 3, seed: 1 });
+    const before = tf.memory().numTensors;
+    m.generate(prompts, { maxNewTokens: 6, seed: 1, topP: 0.9, topK: 10 });
+    m.generate(prompts, { maxNewTokens: 6, greedy: true, stopIds: [1, 2, 3] });
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+  });
+});

@@ -1,0 +1,113 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { AdamW, Rng, initBackend, tf } from "@vlab/core";
+import { VisionTransformer } from "@vlab/vision";
+import { CausalLM, IGNORE_INDEX, Llava, LlavaProjector, buildChatTokenizer, plainSample, sftLoss, wholeSequenceLabels } from "../src/index.js";
+import { TINY, maxDiff } from "./helpers.js";
+
+beforeAll(async () => {
+  await initBackend(process.env.VLAB_TEST_BACKEND === "cpu" ? "cpu" : "wasm");
+});
+
+const tokenizer = buildChatTokenizer(["a red circle", "a blue square", "what color is the circle ?", "red"]);
+// 16×16 images, 8-px patches: 4 image tokens; vision width 24 ≠ LM width 32, so the projector must map them.
+const makeLlava = (projector?: "linear" | "mlp2x_gelu") =>
+  new Llava({
+    vision: new VisionTransformer({ imageSize: 16, patchSize: 8, width: 24, layers: 3, heads: 2, outputDim: 0, seed: 3 }),
+    lm: new CausalLM({ ...TINY, vocabSize: tokenizer.vocabSize, imageTokenId: tokenizer.imageTokenId, padTokenId: tokenizer.padId, eosTokenId: tokenizer.eosId }, { rng: new Rng(2) }),
+    projector,
+    rng: new Rng(4),
+  });
+const pixels = () => tf.randomNormal([2, 3, 16, 16], 0, 1, "float32", 7);
+
+describe("LLaVA", () => {
+  it("names its parts as Hugging Face's LlavaForConditionalGeneration and builds both projectors", () => {
+    const m = makeLlava();
+    const names = m.namedParameters().map(([n]) => n);
+    expect(names).toContain("multi_modal_projector.linear_1.weight");
+    expect(names).toContain("multi_modal_projector.linear_2.bias");
+    expect(names).toContain("language_model.model.embed_tokens.weight");
+    expect(names.some((n) => n.startsWith("vision_tower."))).toBe(true);
+    expect(m.imageTokens).toBe(4);
+    const v1 = new LlavaProjector(24, 32, "linear");
+    expect(v1.namedParameters().map(([n]) => n)).toEqual(["linear_1.weight", "linear_1.bias"]);
+    expect(() => new LlavaProjector(24, 32, "mlp3x" as never)).toThrow(/linear.*mlp2x_gelu/);
+    // mlp2x_gelu: linear_2(gelu(linear_1 x)), checked against the pieces.
+    const x = tf.randomNormal([3, 24], 0, 1, "float32", 1);
+    const p = m.multi_modal_projector;
+    const want = tf.tidy(() => p.linear_2!.forward(tf.mul(tf.mul(p.linear_1.forward(x), 0.5), tf.add(1, tf.erf(tf.div(p.linear_1.forward(x), Math.SQRT2))))));
+    const got = p.forward(x);
+    expect(maxDiff(got, want)).toBeLessThan(1e-5);
+    tf.dispose([x, want, got, v1]);
+    m.dispose();
+  });
+
+  it("takes vision features from the second-to-last layer without CLS, and cached features give the same logits", () => {
+    const m = makeLlava();
+    const px = pixels();
+    const feats = m.visionFeatures(px); // [2, 4, 24]
+    expect(feats.shape).toEqual([2, 4, 24]);
+    const hidden = m.vision_tower.forwardOutputs(px, { hiddenStates: true });
+    const penultimate = tf.slice(hidden.hiddenStates![2]!, [0, 1, 0], [-1, -1, -1]); // layers 3 → states 0..3; -2 is index 2
+    expect(maxDiff(feats, penultimate)).toBe(0);
+    const img = tokenizer.imageTokenId;
+    const ids = [[img, img, img, img, 5, 6], [img, img, img, img, 7, 8]];
+    const a = m.forward(ids, { pixels: px });
+    const b = m.forward(ids, { features: feats });
+    expect(a.shape).toEqual([2, 6, tokenizer.vocabSize]);
+    expect(maxDiff(a, b)).toBeLessThan(1e-6);
+    expect(() => m.forward([[img, img, img, 5, 6, 7]], { features: tf.slice(feats, [0, 0, 0], [1, -1, -1]) })).toThrow(/3 image placeholder tokens .* 4 rows/);
+    tf.dispose([px, feats, hidden.pooled, hidden.lastHiddenState, ...hidden.hiddenStates!, penultimate, a, b]);
+    m.dispose();
+  });
+
+  it("stage 1 trains the projector only; stage 2 the projector and the LM; the vision tower never", () => {
+    const m = makeLlava("linear");
+    const count = (prefix: string) => m.namedParameters().filter(([n, v]) => n.startsWith(prefix) && v.trainable).length;
+    m.stage(1);
+    expect([count("vision_tower"), count("multi_modal_projector"), count("language_model")]).toEqual([0, 2, 0]);
+    // One AdamW step of the stage-1 loss leaves the LM's weights exactly as they were and moves the projector.
+    const px = pixels();
+    const feats = m.visionFeatures(px);
+    const samples = ["a red circle", "a blue square"].map((c) => plainSample(tokenizer, c, m.imageTokens));
+    const before = m.namedParameters().map(([n, v]) => [n, v.clone()] as const);
+    const opt = new AdamW(m.namedParameters().filter(([, v]) => v.trainable), { lr: 1e-2 });
+    const n0 = tf.memory().numTensors;
+    const { value, grads } = tf.variableGrads(() => sftLoss(m.forward(samples.map((s) => s.ids), { features: feats }), samples.map((s) => s.labels)), m.trainableParameters());
+    opt.step(grads);
+    tf.dispose([value, ...Object.values(grads)]);
+    expect(tf.memory().numTensors).toBe(n0); // the step leaves no tensor behind (AdamW made its moments up front)
+    for (const [n, v] of before) {
+      const moved = maxDiff(v, m.namedParameters().find(([k]) => k === n)![1]) > 0;
+      expect(moved, n).toBe(n.startsWith("multi_modal_projector"));
+      v.dispose();
+    }
+    m.stage(2);
+    expect(count("vision_tower")).toBe(0);
+    expect(count("language_model")).toBe(m.language_model.namedParameters().length);
+    tf.dispose([px, feats]);
+    opt.dispose?.();
+    m.dispose();
+  });
+
+  it("labels: plain template supervises the caption and its end; the whole-sequence ablation all but images and padding", () => {
+    const s = plainSample(tokenizer, "a red circle", 4);
+    const words = tokenizer.encode("a red circle");
+    expect(s.ids).toEqual([...Array(4).fill(tokenizer.imageTokenId), ...words, tokenizer.imEndId]);
+    expect(s.labels).toEqual([...Array(4).fill(IGNORE_INDEX), ...words, tokenizer.imEndId]);
+    const ids = [tokenizer.padId, tokenizer.imStartId, tokenizer.imageTokenId, 9, tokenizer.imEndId];
+    expect(wholeSequenceLabels(ids, tokenizer)).toEqual([IGNORE_INDEX, tokenizer.imStartId, IGNORE_INDEX, 9, tokenizer.imEndId]);
+  });
+
+  it("generates from images batched as it does one by one", () => {
+    const m = makeLlava();
+    const px = pixels();
+    const feats = m.visionFeatures(px);
+    const img = tokenizer.imageTokenId;
+    const prompts = [[img, img, img, img, 5], [img, img, img, img, 6, 7, 8]];
+    const both = m.generate(prompts, { features: feats }, { maxNewTokens: 5, stopIds: [] });
+    const one = prompts.map((p, i) => m.generate([p], { features: tf.slice(feats, [i, 0, 0], [1, -1, -1]) }, { maxNewTokens: 5, stopIds: [] }).tokens[0]);
+    expect(both.tokens).toEqual(one);
+    tf.dispose([px, feats]);
+    m.dispose();
+  });
+});
