@@ -56,7 +56,7 @@ export function createCellExecutor(cwd = process.cwd()): CellExecutor {
     async execute(code) {
       seen.value = undefined;
       seen.errors = [];
-      const ok: boolean = await executor.execute(code);
+      const ok: boolean = await executor.execute(expandShorthandProperties(ts, code));
       const got = seen.value as { v: unknown } | undefined; // set by tslab during execute()
       if (ok) return { status: "ok", hasValue: got !== undefined, value: got?.v };
       return describeFailure(seen.errors);
@@ -74,6 +74,25 @@ export function createCellExecutor(cwd = process.cwd()): CellExecutor {
     },
     close: () => executor.close(),
   };
+}
+
+/**
+ * `{ lm }` → `{ lm: lm }` in object literals. tslab rewrites a reference to an earlier cell's
+ * variable `x` as `exports.x`, but it resolves identifiers with `getSymbolAtLocation`, which for a
+ * shorthand property gives the property, not the variable: `{ lm }` then throws "lm is not defined".
+ * Writing the property out in full means the same thing in JavaScript and lets tslab see the variable.
+ */
+export function expandShorthandProperties(ts: typeof import("typescript"), code: string): string {
+  const file = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const names: { end: number; text: string }[] = [];
+  const visit = (node: import("typescript").Node): void => {
+    if (ts.isShorthandPropertyAssignment(node)) names.push({ end: node.name.end, text: node.name.text });
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  let out = code;
+  for (const { end, text } of names.sort((a, b) => b.end - a.end)) out = `${out.slice(0, end)}: ${text}${out.slice(end)}`;
+  return out;
 }
 
 /** Turns what tslab printed on failure into Jupyter's ename / evalue / traceback. */

@@ -54,6 +54,13 @@ describe("vlab kernel over ZMQ", () => {
     expect(of(messages, "execute_result")[0]!.content.data["text/plain"]).toBe("42");
   });
 
+  it("resolves an earlier cell's variable in a shorthand property ({ x })", async () => {
+    await kernel.execute("const shorthandA = 5;");
+    const { reply, messages } = await kernel.execute("const shorthandB = 6;\nconst o = { shorthandA, shorthandB, c: 1 };\nJSON.stringify(o)");
+    expect(reply.content.status).toBe("ok");
+    expect(of(messages, "execute_result")[0]!.content.data["text/plain"]).toBe(`'{"shorthandA":5,"shorthandB":6,"c":1}'`);
+  });
+
   it("sends a thrown error as an error message and in execute_reply", async () => {
     const { reply, messages } = await kernel.execute("function f() { throw new RangeError('too far'); }\nf()");
     expect(reply.content).toMatchObject({ status: "error", ename: "RangeError", evalue: "too far" });
