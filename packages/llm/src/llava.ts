@@ -15,7 +15,7 @@
  */
 import { Linear, Module, gelu, tf, type Rng } from "@vlab/core";
 import type { VisionTransformer } from "@vlab/vision";
-import { IGNORE_INDEX } from "./sft.js";
+import { IGNORE_INDEX, buildLabels } from "./sft.js";
 import type { ChatTokenizer } from "./chat.js";
 import type { GenerateOptions, GenerateResult } from "./generate.js";
 import type { CausalLM } from "./model.js";
@@ -158,4 +158,35 @@ export function plainSample(tokenizer: ChatTokenizer, caption: string, imageToke
  */
 export function wholeSequenceLabels(ids: readonly number[], tokenizer: ChatTokenizer): number[] {
   return ids.map((id) => (id === tokenizer.imageTokenId || id === tokenizer.padId ? IGNORE_INDEX : id));
+}
+
+/** LLaVA's `conv_vicuna_v1` system prompt (the stage-2 template of LLaVA v1 and 1.5). */
+export const VICUNA_V1_SYSTEM =
+  "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the user's questions.";
+
+/**
+ * LLaVA's `v1` template (`SeparatorStyle.TWO`, sep " ", sep2 "</s>"), spec §5:
+ * `"{system} USER: {q1} ASSISTANT: {a1}</s>USER: {q2} ASSISTANT: {a2}</s>"`. The image placeholder moves to the
+ * front of the first user turn, followed by "\n" (`preprocess_multimodal`). Turns alternate user, assistant; a last
+ * user turn without its answer ends with "ASSISTANT:", the generation prompt.
+ */
+export function llavaV1Prompt(turns: readonly { role: "user" | "assistant"; content: string }[], { system = VICUNA_V1_SYSTEM, imageToken = "<image>", eos = "</s>" } = {}): string {
+  let out = `${system} `;
+  turns.forEach((t, i) => {
+    if (t.role !== (i % 2 === 0 ? "user" : "assistant")) throw new Error(`llavaV1Prompt: turn ${i} should be ${i % 2 === 0 ? "user" : "assistant"}, got ${t.role}`);
+    let content = t.content;
+    if (i === 0 && content.includes(imageToken)) content = `${imageToken}\n${content.replace(imageToken, "").trim()}`;
+    out += t.role === "user" ? `USER: ${content} ` : `ASSISTANT: ${content}${eos}`;
+  });
+  if (turns.length % 2 === 1) out += "ASSISTANT:";
+  return out;
+}
+
+/**
+ * Labels of a `v1` chat (spec T10): −100 up to and including each "ASSISTANT:" and on every image position; the
+ * answer and its "</s>" supervised. LLaVA's train.py computes the same by token counts per round ("instruction length
+ * − 2", a SentencePiece artifact); here the rounds are found by their tokens, which gives that mask on any tokenizer.
+ */
+export function llavaV1Labels(ids: readonly number[], tokens: { assistant: readonly number[]; eosId: number; imageTokenId?: number }): number[] {
+  return buildLabels(ids, { assistantHeader: tokens.assistant, endId: tokens.eosId, imageTokenId: tokens.imageTokenId });
 }

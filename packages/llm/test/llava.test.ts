@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { AdamW, Rng, initBackend, tf } from "@vlab/core";
 import { VisionTransformer } from "@vlab/vision";
-import { CausalLM, IGNORE_INDEX, Llava, LlavaProjector, buildChatTokenizer, plainSample, sftLoss, wholeSequenceLabels } from "../src/index.js";
+import { buildWordTokenizer } from "@vlab/data";
+import { CausalLM, IGNORE_INDEX, Llava, LlavaProjector, VICUNA_V1_SYSTEM, buildChatTokenizer, llavaV1Labels, llavaV1Prompt, plainSample, sftLoss, wholeSequenceLabels } from "../src/index.js";
 import { TINY, maxDiff } from "./helpers.js";
 
 beforeAll(async () => {
@@ -109,5 +110,42 @@ describe("LLaVA", () => {
     expect(both.tokens).toEqual(one);
     tf.dispose([px, feats]);
     m.dispose();
+  });
+});
+
+describe("LLaVA v1 template and labels (spec §5, T10)", () => {
+  it("renders the Vicuna v1 chat with the image first", () => {
+    const text = llavaV1Prompt([
+      { role: "user", content: "what color is the circle? <image>" },
+      { role: "assistant", content: "red" },
+      { role: "user", content: "how many shapes?" },
+      { role: "assistant", content: "2" },
+    ]);
+    expect(text).toBe(`${VICUNA_V1_SYSTEM} USER: <image>\nwhat color is the circle? ASSISTANT: red</s>USER: how many shapes? ASSISTANT: 2</s>`);
+    expect(llavaV1Prompt([{ role: "user", content: "hi" }], { system: "S" })).toBe("S USER: hi ASSISTANT:");
+    expect(() => llavaV1Prompt([{ role: "assistant", content: "x" }])).toThrow(/turn 0 should be user/);
+  });
+
+  it("masks everything up to and including each ASSISTANT:, supervises the answers and </s>, masks the image", () => {
+    const v1 = buildWordTokenizer([VICUNA_V1_SYSTEM, "USER: ASSISTANT: what color is the circle? red how many shapes? 2"], { specials: ["<pad>", "<image>", "<unk>", "</s>"], eot: "</s>", unk: "<unk>" });
+    const img = v1.tokenToId("<image>")!, eos = v1.tokenToId("</s>")!;
+    const text = llavaV1Prompt([
+      { role: "user", content: "<image> what color is the circle?" },
+      { role: "assistant", content: "red" },
+      { role: "user", content: "how many shapes?" },
+      { role: "assistant", content: "2" },
+    ]);
+    // The processor expands the one <image> to the image's token count (4 here; LLaVA-1.5: 576).
+    const one = v1.encode(text);
+    const ids = one.flatMap((id) => (id === img ? [img, img, img, img] : [id]));
+    const labels = llavaV1Labels(ids, { assistant: v1.encode("ASSISTANT:"), eosId: eos, imageTokenId: img });
+    const words = ids.map((id) => v1.idToToken(id));
+    const firstSupervised = labels.findIndex((l) => l !== IGNORE_INDEX);
+    // Worked by hand: the first supervised token is the first answer word, right after "assistant :".
+    expect(words.slice(firstSupervised - 2, firstSupervised + 2)).toEqual(["assistant", ":", "red", "</s>"]);
+    expect(labels.slice(0, firstSupervised).every((l) => l === IGNORE_INDEX)).toBe(true);
+    const supervised = words.filter((_, t) => labels[t] !== IGNORE_INDEX);
+    expect(supervised).toEqual(["red", "</s>", "2", "</s>"]);
+    expect(ids.filter((id, t) => id === img && labels[t] === IGNORE_INDEX)).toHaveLength(4);
   });
 });
