@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "./helpers.js";
 
-const packages = ["@vlab/core", "@vlab/data", "@vlab/display", "@vlab/eval", "@vlab/kernel", "@vlab/vision", "vlab"];
+const packages = ["@vlab/core", "@vlab/data", "@vlab/display", "@vlab/eval", "@vlab/grpo", "@vlab/kernel", "@vlab/llm", "@vlab/rewards", "@vlab/rope", "@vlab/vision", "vlab"];
 
 describe("standalone imports", () => {
   it.each(packages)("%s imports in a fresh process", (name) => {
@@ -17,7 +17,7 @@ describe("standalone imports", () => {
 
   it("the umbrella exposes each package as a namespace", async () => {
     const vlab = await import("vlab");
-    expect(Object.keys(vlab).sort()).toEqual(["core", "data", "display", "eval", "evaluation", "vision"]);
+    expect(Object.keys(vlab).sort()).toEqual(["core", "data", "display", "eval", "evaluation", "grpo", "llm", "rewards", "rope", "vision"]);
     expect(typeof vlab.core.initBackend).toBe("function");
     expect(typeof vlab.evaluation.report).toBe("function");
   });

@@ -1,7 +1,7 @@
 /**
  * vlab — every package as a namespace:
  *
- *   import { core, data, display, evaluation, vision } from "vlab";
+ *   import { core, data, display, evaluation, grpo, llm, rewards, rope, vision } from "vlab";
  *
  * `eval` is also exported under its package name for `import * as vlab from "vlab"; vlab.eval.report(...)`
  * (a binding cannot be called `eval`, hence the `evaluation` alias for named imports).
@@ -11,4 +11,8 @@ export * as data from "@vlab/data";
 export * as display from "@vlab/display";
 export * as eval from "@vlab/eval";
 export * as evaluation from "@vlab/eval";
+export * as grpo from "@vlab/grpo";
+export * as llm from "@vlab/llm";
+export * as rewards from "@vlab/rewards";
+export * as rope from "@vlab/rope";
 export * as vision from "@vlab/vision";

@@ -1,0 +1,25 @@
+/**
+ * @vlab/rewards — verifiable rewards for R1-style reinforcement learning of vision-language models.
+ * Plain strings and numbers: no tensors, no dependencies, and no reward function ever throws
+ * (garbage in, 0 out).
+ *
+ * - format.ts     think/answer format checks: R1-V (HEAD and first release), open-r1-multimodal,
+ *                 lenient, lmm-r1, VLM-R1's REC format — Python `re` semantics, in linear time
+ * - answer.ts     the `<answer>` span, numbers in it, and an approximation of Math-Verify's number pick
+ * - accuracy.ts   accuracy reward: vlab's `<answer>` checker (default), R1-V's, VisualThinker's
+ * - choice.ts     multiple-choice letters (VisualThinker)
+ * - iou.ts        IoU (plain and VLM-R1's pixel convention), VLM-R1's REC reward (threshold / continuous)
+ * - visual_rft.ts Visual-RFT's detection (IoU + confidence + format) and classification rewards
+ * - length.ts     VisualThinker's length reward
+ * - combine.ts    weighted sums of rewards, TRL style
+ * - text.ts       Python whitespace / digits / strip, and the input guard
+ */
+export * from "./format.js";
+export * from "./answer.js";
+export * from "./accuracy.js";
+export * from "./choice.js";
+export * from "./iou.js";
+export * from "./visual_rft.js";
+export * from "./length.js";
+export * from "./combine.js";
+export { MAX_TEXT_CHARS, PY_SPACE, isPySpace, pyStrip, pyInt } from "./text.js";
