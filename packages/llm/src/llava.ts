@@ -18,6 +18,7 @@ import type { VisionTransformer } from "@vlab/vision";
 import { IGNORE_INDEX, buildLabels } from "./sft.js";
 import type { ChatTokenizer } from "./chat.js";
 import type { GenerateOptions, GenerateResult } from "./generate.js";
+import type { LogProbsOptions, LogProbsResult } from "./logprobs.js";
 import type { CausalLM } from "./model.js";
 
 /** `linear` (LLaVA v1) or `mlp2x_gelu` (LLaVA-1.5). */
@@ -137,6 +138,12 @@ export class Llava extends Module {
     } finally {
       imageEmbeds?.dispose();
     }
+  }
+
+  /** Per-token log-probabilities of completions after prompts with images (differentiable; see logprobs.ts). */
+  logProbs(prompts: readonly (readonly number[])[], completions: readonly (readonly number[])[], image: ImageInput | null, opts: LogProbsOptions = {}): LogProbsResult {
+    const kept = tf.tidy(() => this.language_model.logProbs(prompts, completions, { ...opts, imageEmbeds: image ? this.imageEmbeds(image) : undefined }) as unknown as tf.TensorContainerObject);
+    return kept as unknown as LogProbsResult;
   }
 }
 

@@ -37,6 +37,8 @@ export interface LogProbsOptions {
   imageEmbeds?: tf.Tensor;
   /** Divide the logits by this before log_softmax (TRL's GRPO uses the sampling temperature); default 1. */
   temperature?: number;
+  /** Also return the entropy of each predicted distribution (GRPO logs it); default false. */
+  entropy?: boolean;
 }
 
 export interface LogProbsResult {
@@ -44,6 +46,8 @@ export interface LogProbsResult {
   logProbs: tf.Tensor2D;
   /** [B, C]: 1 for completion tokens, 0 for padding (float32). */
   mask: tf.Tensor2D;
+  /** [B, C]: −Σ p log p of the distribution each completion token was drawn from; 0 at padding (with `entropy: true`). */
+  entropy?: tf.Tensor2D;
 }
 
 /**
@@ -60,18 +64,24 @@ export function logProbs(model: CausalLM, promptIds: readonly (readonly number[]
   const B = promptIds.length;
   const P = prompts.ids[0]!.length;
   const C = completions.ids[0]!.length;
-  if (C === 0) return { logProbs: tf.zeros([B, 0]) as tf.Tensor2D, mask: tf.zeros([B, 0]) as tf.Tensor2D };
+  if (C === 0) return { logProbs: tf.zeros([B, 0]) as tf.Tensor2D, mask: tf.zeros([B, 0]) as tf.Tensor2D, ...(opts.entropy && { entropy: tf.zeros([B, 0]) as tf.Tensor2D }) };
   const ids = prompts.ids.map((r, b) => [...r, ...completions.ids[b]!]); // [B, P + C]
   const attentionMask = prompts.attentionMask.map((r, b) => [...r, ...completions.attentionMask[b]!]);
   const targets = completions.ids.flat(); // [B·C]
-  return tf.tidy(() => {
-    const inputsEmbeds = opts.imageEmbeds ? embedMultimodal(model, ids, opts.imageEmbeds) : undefined;
+  const kept = tf.tidy(() => {
+    const inputsEmbeds = opts.imageEmbeds ? embedMultimodal(model, ids, opts.imageEmbeds, { promptLength: P }) : undefined; // generated tokens are plain tokens
     const h = model.hiddenStates(inputsEmbeds ? null : ids, { attentionMask, inputsEmbeds }); // [B, P + C, D]
     const predicting = tf.slice(h, [0, P - 1, 0], [-1, C, -1]); // positions P−1 … P+C−2 predict the completion
     let logits: tf.Tensor = model.logitsFromHidden(predicting); // [B, C, V]
     if (temperature !== 1) logits = tf.div(logits, temperature);
     const mask = tf.tensor2d(completions.attentionMask, [B, C], "float32");
     const lp = tf.reshape(gatherLogProbs(tf.reshape(logits, [B * C, -1]), targets), [B, C]);
-    return { logProbs: tf.mul(lp, mask) as tf.Tensor2D, mask };
+    const out: LogProbsResult = { logProbs: tf.mul(lp, mask) as tf.Tensor2D, mask };
+    if (opts.entropy) {
+      const logp = tf.logSoftmax(logits, -1); // [B, C, V]
+      out.entropy = tf.mul(tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)), mask) as tf.Tensor2D;
+    }
+    return out as unknown as tf.TensorContainerObject; // tidy keeps the tensors of a returned object
   });
+  return kept as unknown as LogProbsResult;
 }

@@ -39,6 +39,12 @@ export function countImageTokens(ids: readonly (readonly number[])[] | readonly 
 export interface EmbedMultimodalOptions {
   /** The placeholder id (default: the model config's `imageTokenId`). */
   imageTokenId?: number;
+  /**
+   * Only the first `promptLength` columns hold placeholders (default: all). Columns after it are ordinary
+   * tokens even when they carry the placeholder id — a completion the model generated, where generation
+   * embedded that id as a plain token too.
+   */
+  promptLength?: number;
 }
 
 /**
@@ -61,7 +67,9 @@ export function embedMultimodal(model: CausalLM, ids: TokenIds, imageEmbeds: tf.
     }
     N = imageEmbeds.size / D;
   }
-  const n = countImageTokens(rows, imageTokenId);
+  const P = Math.min(opts.promptLength ?? T, T);
+  const isImage = (id: number, t: number) => id === imageTokenId && t < P;
+  const n = countImageTokens(P === T ? rows : rows.map((r) => r.slice(0, P)), imageTokenId);
   if (n !== N) {
     throw new Error(
       `embedMultimodal: the ids hold ${n} image placeholder token${n === 1 ? "" : "s"} (id ${imageTokenId}) but the image features have ${N} row${N === 1 ? "" : "s"}; ` +
@@ -69,14 +77,14 @@ export function embedMultimodal(model: CausalLM, ids: TokenIds, imageEmbeds: tf.
     );
   }
   // Placeholders look up token 0 (replaced below), so an id outside the vocabulary is harmless.
-  const safe = rows.map((r) => r.map((id) => (id === imageTokenId ? 0 : id)));
+  const safe = rows.map((r) => r.map((id, t) => (isImage(id, t) ? 0 : id)));
   if (N === 0) return model.embed(safe);
   const index = new Int32Array(B * T);
   let k = 0;
   rows.forEach((r, b) =>
     r.forEach((id, t) => {
       const p = b * T + t;
-      index[p] = id === imageTokenId ? B * T + k++ : p; // image row k sits after the B·T text rows
+      index[p] = isImage(id, t) ? B * T + k++ : p; // image row k sits after the B·T text rows
     }),
   );
   return tf.tidy(() => {

@@ -108,6 +108,15 @@ describe("LLaVA", () => {
     const both = m.generate(prompts, { features: feats }, { maxNewTokens: 5, stopIds: [] });
     const one = prompts.map((p, i) => m.generate([p], { features: tf.slice(feats, [i, 0, 0], [1, -1, -1]) }, { maxNewTokens: 5, stopIds: [] }).tokens[0]);
     expect(both.tokens).toEqual(one);
+    // Log-probs with the image spliced in equal the LM's with the same embeddings. A completion may hold the
+    // placeholder id (a sampled token): it is an ordinary token there, as it was when generated.
+    const completions = both.tokens.map((t) => [...t, img]);
+    const viaLlava = m.logProbs(prompts, completions, { features: feats });
+    const embeds = m.imageEmbeds({ features: feats });
+    const viaLm = m.language_model.logProbs(prompts, completions, { imageEmbeds: embeds });
+    expect(maxDiff(viaLlava.logProbs, viaLm.logProbs)).toBeLessThan(1e-6);
+    expect(viaLlava.logProbs.shape).toEqual([2, 6]);
+    tf.dispose([viaLlava.logProbs, viaLlava.mask, viaLm.logProbs, viaLm.mask, embeds]);
     tf.dispose([px, feats]);
     m.dispose();
   });

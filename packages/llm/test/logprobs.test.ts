@@ -35,6 +35,27 @@ describe("logProbs", () => {
     m.dispose();
   });
 
+  it("gives each predicted distribution's entropy on request, 0 at padding", () => {
+    const m = tinyModel({}, 7);
+    const prompts = [randomIds(50, 3), randomIds(51, 4)];
+    const completions = [randomIds(52, 3), randomIds(53, 1)];
+    const r = m.logProbs(prompts, completions, { entropy: true });
+    const got = r.entropy!.arraySync();
+    prompts.forEach((p, b) => {
+      const c = completions[b]!;
+      const probs = tf.tidy(() => tf.softmax(m.forward([[...p, ...c]]), -1).arraySync()[0]!); // [P + C, V]
+      c.forEach((_, j) => {
+        const row = probs[p.length + j - 1]!;
+        const h = -row.reduce((s, q) => s + (q > 0 ? q * Math.log(q) : 0), 0);
+        expect(Math.abs(got[b]![j]! - h)).toBeLessThan(1e-4);
+      });
+    });
+    expect(got[1]!.slice(1)).toEqual([0, 0]);
+    expect(m.logProbs(prompts, completions).entropy).toBeUndefined();
+    tf.dispose([r.logProbs, r.mask, r.entropy!]);
+    m.dispose();
+  });
+
   it("is differentiable and leaks nothing", () => {
     const m = tinyModel({}, 6);
     const prompts = [randomIds(44, 4), randomIds(45, 2)];
