@@ -133,15 +133,21 @@ export interface WordTokenizerOptions {
   eot?: string;
   /** Words seen fewer times than this become `unk` (default 1: keep every word). */
   minFrequency?: number;
+  /**
+   * Tokens kept whole although the pre-tokeniser would split them (`<think>`, `</answer>`), and kept by `decode`
+   * (unlike the specials): Hugging Face's added tokens with `special: false`. They take the ids after the specials.
+   */
+  addedTokens?: readonly string[];
 }
 
 /** The tokenizer.json skeleton shared by the vocabulary count and the final tokenizer. */
-function wordLevelJson(vocab: Record<string, number>, specials: readonly string[], ids: Map<string, number>, lowercase: boolean, unk: string): TokenizerJson {
+function wordLevelJson(vocab: Record<string, number>, specials: readonly string[], ids: Map<string, number>, lowercase: boolean, unk: string, added: readonly string[] = []): TokenizerJson {
+  const entry = (content: string, special: boolean) => ({ id: ids.get(content)!, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special });
   return {
     version: "1.0",
     truncation: null,
     padding: null,
-    added_tokens: specials.map((content) => ({ id: ids.get(content)!, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    added_tokens: [...specials.map((c) => entry(c, true)), ...added.map((c) => entry(c, false))],
     normalizer: lowercase ? { type: "Lowercase" } : null,
     pre_tokenizer: { type: "Whitespace" },
     post_processor: null,
@@ -160,27 +166,28 @@ export function buildWordTokenizer(corpus: readonly string[], opts: WordTokenize
   const unk = opts.unk ?? "<unk>";
   const eot = opts.eot ?? EOT_TOKEN;
   const minFrequency = opts.minFrequency ?? 1;
-  if (new Set(specials).size !== specials.length) throw new RangeError(`buildWordTokenizer: duplicate special tokens in ${JSON.stringify(specials)}`);
+  const added = [...(opts.addedTokens ?? [])];
+  if (new Set([...specials, ...added]).size !== specials.length + added.length) throw new RangeError(`buildWordTokenizer: duplicate special or added tokens in ${JSON.stringify([...specials, ...added])}`);
   for (const [what, t] of [["unk", unk], ["eot", eot]] as const) {
     if (!specials.includes(t)) throw new RangeError(`buildWordTokenizer: the ${what} token "${t}" must be one of the specials ${JSON.stringify(specials)}`);
   }
   // 1. Split the corpus with the library's own normaliser and pre-tokeniser (specials kept whole, then dropped).
   const pre = specials.filter((s) => s !== eot);
-  const bootIds = new Map(specials.map((s, i) => [s, i]));
-  const boot = new HfTokenizer(wordLevelJson(Object.fromEntries(bootIds), specials, bootIds, lowercase, unk), {});
+  const bootIds = new Map([...specials, ...added].map((s, i) => [s, i]));
+  const boot = new HfTokenizer(wordLevelJson(Object.fromEntries(bootIds), specials, bootIds, lowercase, unk, added), {});
   const freq = new Map<string, number>();
   for (const text of corpus) {
     for (const t of boot.tokenize(text, { add_special_tokens: false })) {
       if (!bootIds.has(t)) freq.set(t, (freq.get(t) ?? 0) + 1);
     }
   }
-  // 2. Ids: the specials but EOT, the words (most frequent first), EOT last.
+  // 2. Ids: the specials but EOT, the added tokens, the words (most frequent first), EOT last.
   const words = [...freq.entries()].filter(([, c]) => c >= minFrequency).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const ids = new Map<string, number>();
-  for (const s of pre) ids.set(s, ids.size);
+  for (const s of [...pre, ...added]) ids.set(s, ids.size);
   for (const [w] of words) ids.set(w, ids.size);
   ids.set(eot, ids.size);
-  const json = wordLevelJson(Object.fromEntries(ids), specials, ids, lowercase, unk);
+  const json = wordLevelJson(Object.fromEntries(ids), specials, ids, lowercase, unk, added);
   return new TextTokenizer(json, { unk_token: unk }, { eot }, "word tokenizer");
 }
 

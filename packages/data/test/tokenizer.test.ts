@@ -35,6 +35,15 @@ describe("word tokenizer", () => {
     expect(tok.encode("a zebra")).toEqual([tok.tokenToId("a"), 2]);
   });
 
+  it("keeps added tokens whole, after the specials, and decode keeps them (specials it drops)", () => {
+    const r1 = buildWordTokenizer(["<think> there are 3 shapes. </think> <answer> 3 </answer>"], { addedTokens: ["<think>", "</think>", "<answer>", "</answer>"] });
+    expect(["<think>", "</think>", "<answer>", "</answer>"].map((t) => r1.tokenToId(t))).toEqual([3, 4, 5, 6]); // specials 0..2, EOT last
+    const ids = r1.encode("<think>3 shapes</think><answer> 3 </answer><|endoftext|>");
+    expect(ids.map((i) => r1.idToToken(i))).toEqual(["<think>", "3", "shapes", "</think>", "<answer>", "3", "</answer>", EOT_TOKEN]);
+    expect(r1.decode(ids)).toBe("<think> 3 shapes </think> <answer> 3 </answer>");
+    expect(() => buildWordTokenizer([], { addedTokens: ["<pad>"] })).toThrow(/duplicate special or added tokens/);
+  });
+
   it("round trips the corpus", () => {
     for (const text of corpus.slice(0, 200)) {
       const ids = tok.encode(text);

@@ -164,6 +164,7 @@ export class ChatTokenizer {
  * the role names, then the corpus words by frequency, `<|endoftext|>` last.
  */
 export function buildChatTokenizer(corpus: readonly string[], opts: Omit<WordTokenizerOptions, "specials" | "eot" | "unk"> = {}): ChatTokenizer {
+  // (opts.addedTokens, e.g. R1-V's "<think>" "</think>" "<answer>" "</answer>", stay whole and survive decode.)
   const tok = buildWordTokenizer([...corpus, "system user assistant"], { ...opts, specials: CHAT_SPECIALS, eot: ENDOFTEXT, unk: "<unk>" });
   return new ChatTokenizer(tok);
 }
