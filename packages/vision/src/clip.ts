@@ -33,7 +33,7 @@
  * tower lives under `text.` and core's fused attention projection is `attn.in_proj.weight`; the
  * explicit map between the two is `CLIP_NAME_MAP` below.
  */
-import { Module, tf, Rng, type AdamW } from "@vlab/core";
+import { AdamW, Module, tf, Rng, train, warmupCosine, type Progress, type TrainResult } from "@vlab/core";
 import { clipLoss } from "./clip_loss.js";
 import { loadClipSafetensors, loadClipStateDict, type LoadClipOptions } from "./clip_checkpoint.js";
 import { TextTransformer } from "./text.js";
@@ -255,4 +255,50 @@ export async function clipTrainStep(
   const loss = (await value.data())[0]!;
   value.dispose();
   return { loss, logitScale: clip.logit_scale.dataSync()[0]! };
+}
+
+export interface PretrainClipOptions {
+  /** Normalised images [N, 3, H, W]. */
+  images: tf.Tensor4D;
+  /** Every phrasing of each image's caption; a step draws one at random per image. */
+  captions: readonly (readonly string[])[];
+  /** Text → ids [B, context] (e.g. `data.tokenize` with a word tokenizer). */
+  tokenize: (texts: string[]) => tf.Tensor | number[][];
+  steps: number;
+  /** Pairs per step (default 64). */
+  batch?: number;
+  /** Peak learning rate of the warmup + cosine schedule (default 2e-3); AdamW weight decay 0.1, clip 1. */
+  lr?: number;
+  seed?: number;
+  progress?: Progress;
+}
+
+/**
+ * Contrastive pre-training as notebook 02 does it, step by step, in one call (for notebooks that need a
+ * CLIP encoder and are about something else): random pairs, one random phrasing per image, the logit
+ * scale clamped before every step. Returns core's training result (history of losses).
+ */
+export function pretrainClip(clip: Clip, opts: PretrainClipOptions): Promise<TrainResult> {
+  const { images, captions, tokenize, steps } = opts;
+  const batch = opts.batch ?? 64;
+  const lr = opts.lr ?? 2e-3;
+  const n = images.shape[0];
+  if (captions.length !== n) throw new Error(`pretrainClip: ${n} images but ${captions.length} caption lists`);
+  const rng = new Rng(opts.seed ?? 0);
+  return train({
+    params: clip,
+    steps,
+    optimizer: new AdamW(clip.namedParameters(), { lr, weightDecay: 0.1 }),
+    lr: warmupCosine({ lr, warmupSteps: Math.round(steps / 10), totalSteps: steps }),
+    clip: 1,
+    progress: opts.progress,
+    logEvery: opts.progress ? undefined : Math.max(1, Math.round(steps / 5)),
+    loss: () => {
+      clip.clampLogitScale();
+      const picks = Array.from({ length: batch }, () => rng.int(n));
+      const texts = picks.map((i) => captions[i]![rng.int(captions[i]!.length)]!);
+      const { logitsPerImage, logitsPerText } = clip.forward(tf.gather(images, tf.tensor1d(picks, "int32")), tokenize(texts));
+      return clipLoss(logitsPerImage, logitsPerText);
+    },
+  });
 }

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { AdamW, countTensors, expectNoLeak, initBackend, Rng, tf } from "@vlab/core";
-import { Clip, clipLoss, clipTrainStep, SHAPES_TEMPLATES, zeroShotClassify, zeroShotWeights } from "../src/index.js";
+import { Clip, clipLoss, clipTrainStep, pretrainClip, SHAPES_TEMPLATES, zeroShotClassify, zeroShotWeights } from "../src/index.js";
 
 beforeAll(async () => {
   await initBackend("wasm");
@@ -42,6 +42,24 @@ describe("training a tiny CLIP", () => {
     });
     expect(now).toBeLessThan(last.loss + 1e-3);
     opt.dispose();
+    clip.dispose();
+  });
+
+  it("pretrainClip: image–caption pairs drawn at random, one phrasing each, loss falls, nothing leaks", async () => {
+    const clip = new Clip(config);
+    const { pixels, ids } = batch();
+    const rows = ids.arraySync();
+    // Each image has two "phrasings" that tokenize to its own caption: the pairing is learnable.
+    const captions = rows.map((_, i) => [`${i}`, `${i} `]);
+    const tokenize = (texts: string[]) => texts.map((t) => rows[Number(t.trim())]!);
+    const before = countTensors();
+    const run = await pretrainClip(clip, { images: pixels, captions, tokenize, steps: 30, batch: 6, lr: 3e-3, seed: 1 });
+    expect(run.history).toHaveLength(30);
+    expect(run.history.at(-1)!.loss).toBeLessThan(0.6 * run.history[0]!.loss);
+    run.optimizer.dispose();
+    expect(countTensors()).toBe(before);
+    expect(() => pretrainClip(clip, { images: pixels, captions: captions.slice(1), tokenize, steps: 1 })).toThrow(/6 images but 5 caption lists/);
+    tf.dispose([pixels, ids]);
     clip.dispose();
   });
 
