@@ -51,7 +51,7 @@ export class KernelClient {
   private waiters = new Map<string, Waiter>();
   private replies = new Map<string, (m: Message) => void>();
   private session = randomUUID();
-  private exited: Promise<number | null>;
+  private exited: Promise<number | NodeJS.Signals | null>;
   stderr = "";
 
   private constructor(
@@ -62,7 +62,8 @@ export class KernelClient {
     private control: zmq.Dealer,
     private iopub: zmq.Subscriber,
   ) {
-    this.exited = new Promise((resolve) => proc.once("exit", (code) => resolve(code)));
+    // The exit code, or the signal that ended it (a kernel killed by SIGKILL or SIGSEGV has no code).
+    this.exited = new Promise((resolve) => proc.once("exit", (code, signal) => resolve(code ?? signal)));
     proc.stderr?.on("data", (d) => (this.stderr = (this.stderr + d).slice(-20000)));
     void this.pump(shell);
     void this.pump(control);
