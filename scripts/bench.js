@@ -4,8 +4,15 @@
  *
  *   npm run bench                      # builds, then: node scripts/bench.js
  *   node scripts/bench.js --vs-torch   # also runs ../shared/bench/torch_ref_step.py when PyTorch is installed
+ *   node scripts/bench.js --ablation   # also times the wasm step with vlab's native / fused kernels off
  *
- * Prints one JSON object on stdout (progress goes to stderr) and writes it to results/bench.json.
+ * Prints one JSON object on stdout (progress goes to stderr) and writes it to results/bench.json:
+ * per backend, matmul GFLOP/s (128, 512, 1024; 512 with B transposed), the reference training
+ * step (median of timed steps after warm-up), a batch-1 forward pass, the kernels one step runs,
+ * and vlab's native kernels in use; decode tokens/s of @vlab/llm with and without its KV cache; then peak RSS and, with --vs-torch, PyTorch on the same machine
+ * in the same run: its step with 2 threads (before and after vlab's, averaged) and with 1, its
+ * batch-1 forward (scripts/torch_ref_forward.py, best of 1 and 2 threads), and the ratios
+ * vlab / PyTorch.
  *
  * The reference step is the model of shared/bench/torch_ref_step.py, op for op: a 2-layer pre-LN
  * transformer (width 128, 4 heads, MLP 512 with exact GELU), vocab 256, learned positions [T, D],
@@ -21,6 +28,7 @@ import { fileURLToPath } from "node:url";
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
 const vsTorch = argv.includes("--vs-torch");
+const ablation = argv.includes("--ablation");
 
 // stdout carries exactly one JSON object: send everything else (tfjs banners included) to stderr.
 const print = (s) => process.stdout.write(s);
@@ -28,6 +36,7 @@ console.log = (...a) => console.error(...a);
 const log = (...a) => console.error("[bench]", ...a);
 
 const core = await import("@vlab/core");
+const { benchDecode } = await import("./bench_decode.js");
 const { tf } = core;
 
 const median = (xs) => {
@@ -35,20 +44,27 @@ const median = (xs) => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
+const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 const round = (x, d = 2) => (x == null || !Number.isFinite(x) ? x : Math.round(x * 10 ** d) / 10 ** d);
 const now = () => performance.now();
 
 // ---------------------------------------------------------------------------------------------
 // matmul throughput
 
-/** GFLOP/s of an n×n by n×n matmul (b transposed if asked): median over repeats within a time budget. */
+/**
+ * GFLOP/s of an n×n by n×n matmul (b transposed if asked): median over repeats within a time budget.
+ * Completion is forced by reading one element of the product (an asynchronous backend must finish
+ * it first); reading all of it back would add a copy of n² floats that is not the multiply (on
+ * wasm, `dataSync` of a 1024² result alone takes ~14 ms on this 2-core VM, longer than the product).
+ */
 function matmulGflops(n, { transposeB = false, budgetMs = 600, maxReps = 50 } = {}) {
   const a = tf.randomNormal([n, n]);
   const b = tf.randomNormal([n, n]);
   const run = () => {
     const c = tf.matMul(a, b, false, transposeB);
-    c.dataSync(); // wait for the result (read outside any tidy)
-    c.dispose();
+    const corner = tf.slice(c, [n - 1, n - 1], [1, 1]);
+    corner.dataSync(); // wait for the result (read outside any tidy)
+    tf.dispose([c, corner]);
   };
   const t0 = now();
   run();
@@ -170,14 +186,16 @@ function buildRawModel(rng) {
 const haveCoreLayers = ["Module", "Linear", "Embedding", "LayerNorm", "MultiHeadAttention", "gelu", "causalMask"].every((k) => k in core);
 const buildRefModel = haveCoreLayers ? buildCoreModel : buildRawModel;
 
-/** Mean cross-entropy of logits [b, T, V] against targets [b, T] (F.cross_entropy). */
+/** Mean cross-entropy of logits [b, T, V] against targets [b, T] (F.cross_entropy): @vlab/core's
+ *  when it has one (fused into one kernel on wasm), else from raw ops. */
 function crossEntropy(logits, targets) {
+  if (typeof core.crossEntropy === "function") return core.crossEntropy(logits, targets);
   const logp = tf.logSoftmax(tf.reshape(logits, [-1, V])); // [b·T, V]
   return tf.neg(tf.mean(tf.sum(tf.mul(logp, tf.oneHot(tf.reshape(targets, [-1]), V)), -1)));
 }
 
 /** Times the reference step (median of `timed` after `warmup`) and the batch-1 forward pass. */
-function benchRefStep({ warmup, timed, fwdReps, skipStepIfWarmupMs = Infinity }) {
+async function benchRefStep({ warmup, timed, fwdReps, skipStepIfWarmupMs = Infinity, profileKernels = false }) {
   const rng = new core.Rng(0);
   const model = buildRefModel(rng);
   const vars = model.params.map(([, v]) => v);
@@ -212,9 +230,22 @@ function benchRefStep({ warmup, timed, fwdReps, skipStepIfWarmupMs = Infinity })
     }
     out.ref_step_ms = round(median(times), 1);
     out.ref_step_timed = timed;
+    out.ref_step_range_ms = [round(Math.min(...times), 1), round(Math.max(...times), 1)];
     out.ref_loss_first = round(losses[0], 4); // ≈ ln 256 = 5.545 at init
     out.ref_loss_last = round(losses[losses.length - 1], 4);
     out.ref_step_leaked_tensors = tf.memory().numTensors - before;
+  }
+  if (profileKernels && out.ref_step_ms != null) {
+    // Which kernels one step runs, and how often (tf.profile records every kernel call).
+    let loss;
+    const info = await tf.profile(() => {
+      loss = step();
+    });
+    losses.push(loss);
+    const counts = {};
+    for (const k of info.kernels) counts[k.name] = (counts[k.name] ?? 0) + 1;
+    out.ref_step_kernel_calls = info.kernels.length;
+    out.ref_step_kernels = Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]));
   }
   const ids1 = tf.tidy(() => tf.slice(ids, [0, 0], [1, T]));
   const fwd = () => {
@@ -222,8 +253,7 @@ function benchRefStep({ warmup, timed, fwdReps, skipStepIfWarmupMs = Infinity })
     logits.dataSync();
     logits.dispose();
   };
-  fwd();
-  fwd();
+  for (let i = 0; i < 5; i++) fwd();
   const ft = [];
   for (let i = 0; i < fwdReps; i++) {
     t = now();
@@ -231,6 +261,8 @@ function benchRefStep({ warmup, timed, fwdReps, skipStepIfWarmupMs = Infinity })
     ft.push(now() - t);
   }
   out.ref_forward_b1_ms = round(median(ft), 2);
+  out.ref_forward_b1_reps = fwdReps;
+  out.ref_forward_b1_p10_p90_ms = [round(quantile(ft, 0.1), 2), round(quantile(ft, 0.9), 2)];
   tf.dispose([ids, targets, ids1]);
   model.dispose();
   opt.dispose();
@@ -239,18 +271,37 @@ function benchRefStep({ warmup, timed, fwdReps, skipStepIfWarmupMs = Infinity })
 
 // ---------------------------------------------------------------------------------------------
 
-function torchRefStep() {
-  try {
-    execFileSync("python3", ["-c", "import torch"], { stdio: "ignore" });
-  } catch {
-    return { torch_ref_step_ms: null, torch_note: "unavailable: python3 cannot import torch" };
+/** The first Python that imports torch: $VLAB_PYTHON, python3 on PATH, then Debian's /usr/bin/python3
+ *  (python3-torch installs there; a pyenv or venv python3 earlier on PATH would not see it). */
+function findTorchPython() {
+  const candidates = [process.env.VLAB_PYTHON, "python3", "/usr/bin/python3"].filter(Boolean);
+  for (const py of [...new Set(candidates)]) {
+    try {
+      execFileSync(py, ["-c", "import torch"], { stdio: "ignore" });
+      return py;
+    } catch {
+      // next
+    }
   }
-  const script = path.resolve(repo, "../shared/bench/torch_ref_step.py");
-  if (!fs.existsSync(script)) return { torch_ref_step_ms: null, torch_note: `unavailable: ${script} not found` };
-  const threads = String(Math.min(2, os.availableParallelism?.() ?? os.cpus().length));
-  log(`torch reference step (${threads} threads) ...`);
-  const outText = execFileSync("python3", [script, threads], { cwd: repo, encoding: "utf8", timeout: 300_000 });
-  return { torch_ref_step_ms: Number(outText.trim().split("\n").pop()), torch_threads: Number(threads) };
+  return null;
+}
+
+/** One run of shared/bench/torch_ref_step.py (median of 5 steps after 2 warm-up), in ms. */
+function torchRefStep(python, script, threads) {
+  const outText = execFileSync(python, [script, String(threads)], { cwd: repo, encoding: "utf8", timeout: 300_000 });
+  return Number(outText.trim().split("\n").pop());
+}
+
+/** One run of scripts/torch_ref_forward.py: median ms of a batch-1 forward pass (no_grad). */
+function torchForward(python, threads) {
+  const script = path.join(repo, "scripts", "torch_ref_forward.py");
+  const outText = execFileSync(python, [script, String(threads), "100"], { cwd: repo, encoding: "utf8", timeout: 300_000 });
+  return Number(outText.trim().split("\n").pop());
+}
+
+function torchInfo(python) {
+  const v = execFileSync(python, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" }).trim();
+  return { torch_version: v, torch_python: python };
 }
 
 async function main() {
@@ -260,13 +311,30 @@ async function main() {
     node: process.version,
     cpus: os.availableParallelism?.() ?? os.cpus().length,
     cpu_model: os.cpus()[0]?.model ?? "unknown",
+    loadavg_start: os.loadavg().map((x) => round(x, 2)),
     backends: {},
     unavailable: {},
     default_backend: defaultInfo.name,
     model_source: haveCoreLayers
-      ? "@vlab/core layers (Embedding, LayerNorm, MultiHeadAttention with fused qkv, Linear, gelu, causalMask)"
+      ? "@vlab/core layers (Embedding, LayerNorm, MultiHeadAttention with fused qkv, Linear, gelu, causalMask, crossEntropy)"
       : "raw tf ops in scripts/bench.js (@vlab/core has no layers)",
   };
+
+  // PyTorch, when asked for: before vlab's measurements here and again after, averaged, so that a
+  // change in the machine's load during the run weighs on both sides.
+  let torch = null;
+  if (vsTorch) {
+    const script = path.resolve(repo, "../shared/bench/torch_ref_step.py");
+    const python = findTorchPython();
+    if (!python) Object.assign(result, { torch_ref_step_ms: null, torch_note: "unavailable: no python3 can import torch (Debian: apt-get install python3-torch)" });
+    else if (!fs.existsSync(script)) Object.assign(result, { torch_ref_step_ms: null, torch_note: `unavailable: ${script} not found` });
+    else {
+      const threads = Math.min(2, result.cpus);
+      torch = { python, script, threads, runs: [] };
+      log(`torch reference step (${threads} threads, ${python}) ...`);
+      torch.runs.push(torchRefStep(python, script, threads));
+    }
+  }
 
   for (const name of ["tensorflow", "wasm", "cpu"]) {
     let info;
@@ -279,38 +347,91 @@ async function main() {
     }
     const slow = name === "cpu";
     log(`${name}: matmul ...`);
-    const r = { threads: info.threads, ...(info.simd !== undefined ? { simd: info.simd } : {}) };
+    const r = { threads: info.threads, ...(info.simd !== undefined ? { simd: info.simd } : {}), ...(info.native ? { native: info.native } : {}) };
     r.matmul_gflops = {};
     for (const n of [128, 512, 1024]) r.matmul_gflops[n] = round(matmulGflops(n, { budgetMs: slow ? 1500 : 600 }));
     r.matmul_t_gflops = { 512: round(matmulGflops(512, { transposeB: true, budgetMs: slow ? 1500 : 600 })) };
     log(`${name}: reference step ...`);
     // The pure-JS cpu backend needs seconds per step: 1 warm-up + 2 timed steps there, or none if
     // the warm-up step alone is over 15 s (the whole bench should stay within ~3 minutes).
-    const ref = slow ? benchRefStep({ warmup: 1, timed: 2, fwdReps: 3, skipStepIfWarmupMs: 15_000 }) : benchRefStep({ warmup: 2, timed: 5, fwdReps: 10 });
+    const ref = slow
+      ? await benchRefStep({ warmup: 1, timed: 2, fwdReps: 3, skipStepIfWarmupMs: 15_000 })
+      : await benchRefStep({ warmup: 3, timed: 9, fwdReps: 100, profileKernels: true });
     if (slow && ref.ref_step_ms != null) ref.ref_step_note = "cpu backend: median of 2 timed steps after 1 warm-up (pure JS is slow)";
     Object.assign(r, ref);
+    if (name === "wasm" && ablation) r.ablation = await ablate();
     result.backends[name] = r;
-    log(`${name}: ${JSON.stringify(r)}`);
+    log(`${name}: ${JSON.stringify({ ...r, ref_step_kernels: undefined })}`);
+    if (torch && name === result.default_backend) {
+      log(`torch reference step again ...`);
+      torch.runs.push(torchRefStep(torch.python, torch.script, torch.threads));
+    }
   }
   await core.initBackend(defaultInfo.name);
 
-  if (vsTorch) {
-    const torch = torchRefStep();
-    Object.assign(result, torch);
-    const ours = result.backends[result.default_backend]?.ref_step_ms;
-    if (torch.torch_ref_step_ms && ours) result.ratio_vs_torch = round(ours / torch.torch_ref_step_ms, 2);
+  if (torch) {
+    if (torch.runs.length < 2) torch.runs.push(torchRefStep(torch.python, torch.script, torch.threads));
+    // PyTorch with one thread too: on a loaded machine its OpenMP threads can lose more than they
+    // gain, and the fair comparison is against its better setting.
+    log(`torch with 1 thread, and batch-1 forward passes ...`);
+    const oneThread = torchRefStep(torch.python, torch.script, 1);
+    const fwd = { [torch.threads]: torchForward(torch.python, torch.threads), 1: torchForward(torch.python, 1) };
+    Object.assign(result, torchInfo(torch.python), {
+      torch_ref_step_ms: round(torch.runs.reduce((a, b) => a + b, 0) / torch.runs.length, 1),
+      torch_ref_step_runs_ms: torch.runs,
+      torch_threads: torch.threads,
+      torch_ref_step_1thread_ms: oneThread,
+      torch_forward_b1_ms: round(Math.min(...Object.values(fwd)), 3),
+      torch_forward_b1_by_threads_ms: fwd,
+    });
+    const ours = result.backends[result.default_backend];
+    if (ours?.ref_step_ms) {
+      result.ratio_vs_torch = round(ours.ref_step_ms / result.torch_ref_step_ms, 2);
+      result.ratio_vs_torch_best = round(ours.ref_step_ms / Math.min(result.torch_ref_step_ms, oneThread), 2);
+      log(`reference step: vlab (${result.default_backend}) ${ours.ref_step_ms} ms, PyTorch ${result.torch_ref_step_ms} ms (${torch.threads} threads; ${oneThread} ms with 1): ratio ${result.ratio_vs_torch} (${result.ratio_vs_torch_best} vs its best)`);
+    }
+    if (ours?.ref_forward_b1_ms) {
+      result.ratio_forward_b1_vs_torch = round(ours.ref_forward_b1_ms / result.torch_forward_b1_ms, 2);
+      log(`batch-1 forward: vlab ${ours.ref_forward_b1_ms} ms, PyTorch ${result.torch_forward_b1_ms} ms (best of 1 and ${torch.threads} threads): ratio ${result.ratio_forward_b1_vs_torch}`);
+    }
   }
+  // Decode throughput of @vlab/llm on the default backend, with and without the KV cache (bench_decode.js).
+  await core.initBackend(defaultInfo.name);
+  result.decode = await benchDecode({ tf, log });
+
+  const described = core.describeBackend();
   result.kernels_registered = {
-    by_vlab: core.describeBackend().registeredByVlab,
+    by_vlab: described.registeredByVlab,
     per_backend: Object.fromEntries(Object.keys(result.backends).map((b) => [b, tf.getKernelsForBackend(b).length])),
   };
+  if (described.native) result.native = described.native;
   result.peak_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
+  result.loadavg_end = os.loadavg().map((x) => round(x, 2));
   result.wall_s = round((now() - t0) / 1000, 1);
 
   const json = JSON.stringify(result, null, 2);
   fs.mkdirSync(path.join(repo, "results"), { recursive: true });
   fs.writeFileSync(path.join(repo, "results", "bench.json"), json + "\n");
   print(json + "\n");
+}
+
+/** The wasm reference step with vlab's native kernels off, then also its fused ops off (what a
+ *  machine without a C++ compiler gets, and roughly the kernels before them), in this process. */
+async function ablate() {
+  const out = {};
+  const configs = [
+    ["no_native", () => core.configureNativeKernels({ enabled: false })],
+    ["no_native_no_fused", () => core.configureFusedOps({ enabled: false })],
+  ];
+  for (const [label, apply] of configs) {
+    apply();
+    log(`wasm ablation ${label} ...`);
+    const r = await benchRefStep({ warmup: 2, timed: 5, fwdReps: 30 });
+    out[label] = { ref_step_ms: r.ref_step_ms, ref_forward_b1_ms: r.ref_forward_b1_ms };
+  }
+  core.configureNativeKernels({ enabled: true });
+  core.configureFusedOps({ enabled: true });
+  return out;
 }
 
 await main();

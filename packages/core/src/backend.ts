@@ -3,7 +3,7 @@
  *
  *   await initBackend();            // the fastest one present (or $VLAB_BACKEND)
  *   await initBackend("cpu");       // exactly this one, or an error saying why not
- *   describeBackend();              // { name, threads, gpu, simd, version, registeredByVlab }
+ *   describeBackend();              // { name, threads, gpu, simd, native, version, registeredByVlab }
  *
  * Notes on tfjs in Node (tfjs 4.22, Node 20), measured while writing this file:
  * - tfjs-core registers no gradients: the union package `@tensorflow/tfjs` does. It is imported here
@@ -18,6 +18,9 @@
  *   (2-D matmul, conv) uses the pool: a 512x512 matmul went from 14 ms to 7.5 ms with 2 threads on
  *   2 cores; element-wise kernels do not. Off by default; opt in with `threads` or
  *   `VLAB_WASM_THREADS`.
+ * - On wasm, matrix multiplies run in vlab's optional C++ addon when it was built (native_kernels.ts;
+ *   `describeBackend().native` says whether; `VLAB_NATIVE=0` turns it off). It uses its own threads
+ *   (`VLAB_NATIVE_THREADS`, default: every core), independent of the XNNPACK pool above.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs"; // registers every gradient (tfjs-core alone has none)
@@ -29,10 +32,25 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { JUPYTER_DISPLAY, type MimeBundle } from "./kernel_hook.js";
 import { registerWasmKernels, vlabRegistrations } from "./wasm_kernels.js";
+import { copyKernelRegistrations, registerCopyKernels } from "./wasm_copy_kernels.js";
+import { fusedRegistrations } from "./fused/kernel_util.js";
+import "./fused/gelu.js";
+import "./fused/layer_norm.js";
+import "./fused/softmax_cross_entropy.js";
+import "./fused/adamw.js";
+import "./fused/masked_softmax.js";
+import { nativeKernelsActive, nativeRegistrations, registerNativeKernels } from "./native_kernels.js";
+import { nativeStatus } from "./native_addon.js";
 
 export { configureWasmMatMul, vlabRegistrations } from "./wasm_kernels.js";
+export { nativeKernelsActive } from "./native_kernels.js";
+export { configureFusedOps } from "./fused/kernel_util.js";
+export { configureNativeKernels, nativeStatus, setNativeThreads, type NativeStatus } from "./native_addon.js";
 
 registerWasmKernels();
+registerCopyKernels();
+// After the wasm kernels: the native matmuls fall back to what is registered before them.
+registerNativeKernels();
 
 // Until initBackend() runs, tfjs would pick its highest-priority backend, wasm, whose start is
 // asynchronous: the first op would throw "backend 'wasm' has not yet been initialized". The cpu
@@ -58,8 +76,13 @@ export interface BackendInfo {
   simd?: boolean;
   /** tfjs-core version. */
   version: string;
-  /** Kernels and gradients `@vlab/core` registered (see wasm_kernels.ts). */
+  /** Kernels and gradients `@vlab/core` registered (see wasm_kernels.ts, wasm_copy_kernels.ts, native_kernels.ts, fused/). */
   registeredByVlab: string[];
+  /**
+   * wasm only: vlab's native C++ kernels (native_kernels.ts): whether they run, with which
+   * micro-kernel and how many threads, or why not (not built, `VLAB_NATIVE=0`, switched off).
+   */
+  native?: { active: boolean; kernel?: string; threads?: number; reason?: string };
   [JUPYTER_DISPLAY](): MimeBundle;
 }
 
@@ -277,11 +300,23 @@ export function describeBackend(): BackendInfo {
     gpu: name === "tensorflow" ? state.gpu : null,
     ...(name === "wasm" && state.simd !== undefined ? { simd: state.simd } : {}),
     version: tf.version_core,
-    registeredByVlab: vlabRegistrations(),
+    registeredByVlab: [...vlabRegistrations(), ...copyKernelRegistrations(), ...nativeRegistrations(), ...fusedRegistrations()],
+    ...(name === "wasm" ? { native: nativeInfo() } : {}),
     [JUPYTER_DISPLAY]: () => backendBundle(info),
   };
   Object.defineProperty(info, JUPYTER_DISPLAY, { enumerable: false });
   return info;
+}
+
+function nativeInfo(): NonNullable<BackendInfo["native"]> {
+  const st = nativeStatus();
+  if (!st.loaded) return { active: false, reason: st.reason };
+  if (!nativeKernelsActive()) return { active: false, kernel: st.kernel, threads: st.threads, reason: "switched off (configureNativeKernels)" };
+  return { active: true, kernel: st.kernel, threads: st.threads };
+}
+
+function nativeText(n: NonNullable<BackendInfo["native"]>): string {
+  return n.active ? `native kernels (${n.kernel}, ${n.threads} thread${n.threads === 1 ? "" : "s"})` : `no native kernels: ${n.reason}`;
 }
 
 function escapeHtml(s: string): string {
@@ -291,6 +326,7 @@ function escapeHtml(s: string): string {
 function backendBundle(info: BackendInfo): MimeBundle {
   const parts = [`backend ${info.name}`, `${info.threads} thread${info.threads === 1 ? "" : "s"}`];
   if (info.simd !== undefined) parts.push(info.simd ? "SIMD" : "no SIMD");
+  if (info.native) parts.push(nativeText(info.native));
   parts.push(info.gpu ? `GPU: ${info.gpu}` : "no GPU", `tfjs ${info.version}`);
   const kernels = info.registeredByVlab;
   const text = `${parts.join(" · ")}\nregistered by vlab: ${kernels.length ? kernels.join(", ") : "(none)"}`;
@@ -298,6 +334,7 @@ function backendBundle(info: BackendInfo): MimeBundle {
     ["backend", info.name],
     ["threads", String(info.threads)],
     ...(info.simd !== undefined ? [["SIMD", info.simd ? "yes" : "no"] as [string, string]] : []),
+    ...(info.native ? [["native", nativeText(info.native)] as [string, string]] : []),
     ["GPU", info.gpu ?? "none"],
     ["tfjs", info.version],
     ["registered by vlab", kernels.length ? kernels.join("<br>") : "(none)"],

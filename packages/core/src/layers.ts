@@ -20,14 +20,17 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { Module } from "./module.js";
 import { getRng, type Rng } from "./rng.js";
+import { geluFused } from "./fused/gelu.js";
+import { layerNormFused } from "./fused/layer_norm.js";
 
 // ---------------------------------------------------------------------------------------------
 // Activations
 // ---------------------------------------------------------------------------------------------
 
-/** GELU, exact (erf) form, PyTorch's default: x · Φ(x) = ½x(1 + erf(x/√2)). */
+/** GELU, exact (erf) form, PyTorch's default: x · Φ(x) = ½x(1 + erf(x/√2)). One fused kernel on
+ *  wasm (fused/gelu.ts), tfjs ops elsewhere. */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
+  return geluFused(x) ?? tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
 }
 
 /** GELU, tanh approximation (GPT-2's `gelu_new`, PyTorch's `approximate="tanh"`):
@@ -139,10 +142,10 @@ export class Linear extends Module {
       throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}): input has shape [${shape.join(", ")}]`);
     }
     return tf.tidy(() => {
-      // 2-D keeps the matmul on the fast (batch 1) path of every backend.
+      // 2-D keeps the matmul on the fast (batch 1) path of every backend; the bias is added in the
+      // same kernel (`_FusedMatMul`; on wasm with vlab's native kernels, in the same pass).
       const x2 = tf.reshape(x, [-1, this.inFeatures]); // [N, in]
-      let y = tf.matMul(x2, this.weight, false, true); // [N, out]
-      if (this.bias) y = tf.add(y, this.bias);
+      const y = tf.fused.matMul({ a: x2, b: this.weight, transposeB: true, bias: this.bias ?? undefined }); // [N, out]
       return tf.reshape(y, [...shape.slice(0, -1), this.outFeatures]); // [..., out]
     });
   }
@@ -191,7 +194,8 @@ export interface NormOptions {
   affine?: boolean;
 }
 
-/** Layer normalisation over the last axis: (x − mean) / √(var + eps) · weight + bias (biased var). */
+/** Layer normalisation over the last axis: (x − mean) / √(var + eps) · weight + bias (biased var).
+ *  With weight and bias it is one fused kernel on wasm (fused/layer_norm.ts), tfjs ops elsewhere. */
 export class LayerNorm extends Module {
   readonly weight: tf.Variable | null; // [dim]
   readonly bias: tf.Variable | null; // [dim]
@@ -209,6 +213,8 @@ export class LayerNorm extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
+    const fused = this.weight && this.bias ? layerNormFused(x, this.weight, this.bias, this.eps) : null;
+    if (fused) return fused;
     return tf.tidy(() => {
       const x32 = x.dtype === "float32" ? x : tf.cast(x, "float32");
       const mean = tf.mean(x32, -1, true); // [..., 1]

@@ -10,6 +10,7 @@
  *   p ← p − (lr / (1 − β1^t)) · m / ( √v / √(1 − β2^t) + ε )     bias-corrected; ε outside the sqrt
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { adamwUpdateFused } from "./fused/adamw.js";
 
 /** Gradients by name (as `tf.variableGrads` returns them), or an array aligned with the parameters. */
 export type Grads = Map<string, tf.Tensor> | Record<string, tf.Tensor> | (tf.Tensor | null | undefined)[];
@@ -108,6 +109,16 @@ export class AdamW {
       const s = st;
       tf.tidy(() => {
         const g32 = g.dtype === "float32" ? g : tf.cast(g, "float32");
+        // On wasm: one kernel for the whole update (fused/adamw.ts), same arithmetic as below.
+        const fused = p.dtype === "float32"
+          ? adamwUpdateFused(p, g32, s.expAvg, s.expAvgSq, { beta1: b1, beta2: b2, eps, lrDecay: lr * wd, stepSize, bc2Sqrt })
+          : null;
+        if (fused) {
+          s.expAvg.assign(fused[1]);
+          s.expAvgSq.assign(fused[2]);
+          p.assign(fused[0]);
+          return;
+        }
         const m = tf.add(tf.mul(s.expAvg, b1), tf.mul(g32, 1 - b1)); // [..p.shape]
         const v = tf.add(tf.mul(s.expAvgSq, b2), tf.mul(tf.square(g32), 1 - b2));
         const decayed = wd !== 0 ? tf.mul(p, 1 - lr * wd) : p;

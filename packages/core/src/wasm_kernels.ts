@@ -26,6 +26,10 @@
  *   along axis 0 whole rows are copied instead (13 ms → well under 1 ms for 1024 rows of 128).
  * - Slow kernel: `Sum` over leading axes (every bias gradient) transposes before reducing; it is
  *   accumulated row by row instead.
+ * - Wrong results: `_FusedMatMul` (`tf.fused.matMul`) with a bias and a transposed operand or a
+ *   batch adds the bias to the wrong elements (e.g. [3, 4]ᵀ·[4, 2] + [1, 2]: 2,0,7,0,1,5 instead of
+ *   2,0,6,0,0,5), and it rejects any bias that is not rank 1. Everything but one plain product with
+ *   a rank-1 bias runs as BatchMatMul (so the XNNPACK route above), then Add and the activation.
  * - Gradients missing on every backend: comparisons and logical ops (`Greater`, `Equal`, ...) have no
  *   registered gradient, so `tf.where(tf.greater(x, 0), ...)` inside a loss throws. They are
  *   piecewise constant: their gradient is zero, which is what is registered here.
@@ -36,6 +40,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { address, heapBytes } from "./wasm_copy_kernels.js";
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -307,7 +312,7 @@ function fastBatchMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
 let originalGatherV2: tf.KernelFunc | null = null;
 
 /** tfjs-backend-wasm's Gather computes every element's address in a generic loop (~100 ns per
- *  element: 13 ms for 1024 rows of 128); copying whole rows is ~50x faster. */
+ *  element: 13 ms for 1024 rows of 128); copying whole rows (one memmove each) is ~50x faster. */
 function gatherRows(args: KernelArgs): TensorInfo | TensorInfo[] {
   const be = args.backend as BackendWasm;
   const x = args.inputs.x!;
@@ -321,19 +326,68 @@ function gatherRows(args: KernelArgs): TensorInfo | TensorInfo[] {
   const inner = size(x.shape.slice(1));
   const n = size(indices.shape);
   const out = be.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
-  const o = heap(be, out);
-  const xv = heap(be, x);
-  const idx = heap(be, indices);
+  const idx = heap(be, indices); // views and addresses after makeOutput (it may grow the memory)
+  const bytes = heapBytes(be);
+  const rowBytes = inner * 4;
+  const src = address(be, x);
+  const dst = address(be, out);
   for (let i = 0; i < n; i++) {
     const r = idx[i]!;
     if (!(r >= 0 && r < rowsIn)) {
       be.disposeData(out.dataId);
       throw new Error(`GatherV2: the index value ${r} is not in [0, ${rowsIn - 1}]`);
     }
-    if (inner >= 16) o.set(xv.subarray(r * inner, r * inner + inner), i * inner);
-    else for (let j = 0; j < inner; j++) o[i * inner + j] = xv[r * inner + j]!;
+    bytes.copyWithin(dst + i * rowBytes, src + r * rowBytes, src + (r + 1) * rowBytes);
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// _FusedMatMul with a bias and transposes: BatchMatMul, Add, activation
+// ---------------------------------------------------------------------------------------------
+
+let originalFusedMatMul: tf.KernelFunc | null = null;
+
+/** wasm kernels applying each fusable activation. */
+const ACTIVATION_KERNELS: Record<string, string> = { relu: "Relu", relu6: "Relu6", elu: "Elu", sigmoid: "Sigmoid", leakyrelu: "LeakyRelu", prelu: "Prelu" };
+
+/**
+ * y + bias, then the activation, with the registered wasm kernels; `y` is consumed (disposed when
+ * replaced). Shared with native_kernels.ts for the cases its addon does not fuse.
+ */
+export function applyBiasAndActivation(
+  be: BackendWasm, y: TensorInfo, bias: TensorInfo | undefined, activation: string, prelu: TensorInfo | undefined, leakyAlpha: number,
+): TensorInfo {
+  if (bias) {
+    const withBias = kernelFuncOf("Add", "wasm")({ inputs: { a: y, b: bias }, backend: be, attrs: {} }) as TensorInfo;
+    be.disposeData(y.dataId);
+    y = withBias;
+  }
+  if (activation && activation !== "linear") {
+    const kernelName = ACTIVATION_KERNELS[activation];
+    if (!kernelName) {
+      be.disposeData(y.dataId);
+      throw new Error(`_FusedMatMul: unknown activation '${activation}'`);
+    }
+    const inputs = activation === "prelu" ? { x: y, alpha: prelu! } : { x: y };
+    const attrs: tf.NamedAttrMap = activation === "leakyrelu" ? { alpha: leakyAlpha } : {};
+    const activated = kernelFuncOf(kernelName, "wasm")({ inputs, backend: be, attrs }) as TensorInfo;
+    be.disposeData(y.dataId);
+    y = activated;
+  }
+  return y;
+}
+
+function fusedMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const { a, b, bias, preluActivationWeights } = args.inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const { transposeA, transposeB, activation, leakyreluAlpha } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean; activation: string; leakyreluAlpha?: number };
+  // The original is right (and uses XNNPACK) for one plain product; with transposes or batches it
+  // is wrong as soon as there is a bias, and slow either way.
+  const single = size(a.shape.slice(0, -2)) === 1 && size(b.shape.slice(0, -2)) === 1;
+  if (!transposeA && !transposeB && single && (!bias || bias.shape.length === 1)) return originalFusedMatMul!(args);
+  const be = args.backend as BackendWasm;
+  const y = kernelFuncOf("BatchMatMul", "wasm")({ inputs: { a, b }, backend: be, attrs: { transposeA, transposeB } }) as TensorInfo;
+  return applyBiasAndActivation(be, y, bias, activation, preluActivationWeights, leakyreluAlpha ?? 0.2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,6 +467,14 @@ export function registerWasmKernels(): string[] {
     tf.unregisterKernel("GatherV2", "wasm");
     tf.registerKernel({ ...gather, kernelFunc: gatherRows });
     registered.push("GatherV2 (wasm, row copies for axis 0)");
+  }
+
+  const fused = tf.getKernel("_FusedMatMul", "wasm");
+  if (fused && !originalFusedMatMul) {
+    originalFusedMatMul = fused.kernelFunc;
+    tf.unregisterKernel("_FusedMatMul", "wasm");
+    tf.registerKernel({ ...fused, kernelFunc: fusedMatMul });
+    registered.push("_FusedMatMul (wasm, BatchMatMul + Add + activation unless one plain product)");
   }
 
   const sum = tf.getKernel("Sum", "wasm");

@@ -2,14 +2,19 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend.js";
 import { configureWasmMatMul, vlabRegistrations } from "../src/wasm_kernels.js";
+import { configureNativeKernels } from "../src/native_addon.js";
 import { Rng } from "../src/rng.js";
 
+// These tests are about the kernels in wasm_kernels.ts: keep the native ones (native_kernels.ts,
+// tested in native_kernels.test.ts), which sit on top of them, out of the way.
 beforeAll(async () => {
   await initBackend("wasm");
+  configureNativeKernels({ enabled: false });
 });
 
 afterAll(() => {
   configureWasmMatMul({ enabled: true, minWorkPerBatch: 24 * 1024, minWorkTotal: 32 * 1024 });
+  configureNativeKernels({ enabled: true });
 });
 
 /** Deterministic inputs: the same numbers on both backends. */
