@@ -79,12 +79,16 @@ if (r.error || r.status !== 0 || !fs.existsSync(built)) {
     pick(/^stack Error:/) ?? pick(/error/i) ?? `node-gyp exited with ${r.status}`;
   skip(detail.slice(0, 160));
 }
+// Install it under a temporary name, check that it loads (a broken binary would otherwise only
+// show up as a reason at run time), then rename it into place: processes that have the previous
+// addon loaded keep their mapping of the old file, and none can load a half-written one.
 fs.mkdirSync(path.dirname(target), { recursive: true });
-fs.copyFileSync(built, target);
-// Check that it loads here (a broken binary would otherwise only show up as a reason at run time).
-const check = spawnSync(process.execPath, ["-e", `console.log(require(${JSON.stringify(target)}).info().kernel)`], { encoding: "utf8" });
+const staged = `${target}.${process.pid}.tmp`;
+fs.copyFileSync(built, staged);
+const check = spawnSync(process.execPath, ["-e", `console.log(require(${JSON.stringify(staged)}).info().kernel)`], { encoding: "utf8" });
 if (check.status !== 0) {
-  fs.rmSync(target, { force: true });
+  fs.rmSync(staged, { force: true });
   skip(`built but does not load: ${(check.stderr ?? "").split("\n").find((l) => l.trim()) ?? "unknown error"}`);
 }
+fs.renameSync(staged, target);
 say(`built (${check.stdout.trim()}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
