@@ -83,7 +83,7 @@ if (r.error || r.status !== 0 || !fs.existsSync(built)) {
 // show up as a reason at run time), then rename it into place: processes that have the previous
 // addon loaded keep their mapping of the old file, and none can load a half-written one.
 fs.mkdirSync(path.dirname(target), { recursive: true });
-const staged = `${target}.${process.pid}.tmp`;
+const staged = path.join(path.dirname(target), `vlab_native.${process.pid}.tmp.node`);
 fs.copyFileSync(built, staged);
 const check = spawnSync(process.execPath, ["-e", `console.log(require(${JSON.stringify(staged)}).info().kernel)`], { encoding: "utf8" });
 if (check.status !== 0) {

@@ -63,6 +63,9 @@ export type NativeStatus =
   | { loaded: false; reason: string };
 
 const FILE = "vlab_native.node";
+/** Every function the TypeScript side calls: an addon built from older sources lacks some. */
+const REQUIRED = ["matmul", "gelu", "geluGrad", "layerNorm", "layerNormGrad", "softmaxXent", "softmaxXentGrad", "columnSum", "adamw",
+  "maskedSoftmax", "maskedSoftmaxGrad", "transpose", "info", "setThreads"] as const;
 
 /** Where the addon may be, relative to this file (which runs from src/ in tests, dist/ otherwise). */
 function candidates(): string[] {
@@ -98,6 +101,11 @@ export function nativeAddon(): NativeAddon | null {
   }
   try {
     const loaded = createRequire(import.meta.url)(file) as NativeAddon;
+    const missing = REQUIRED.filter((name) => typeof (loaded as unknown as Record<string, unknown>)[name] !== "function");
+    if (missing.length) {
+      status = { loaded: false, reason: `${file} is out of date (no ${missing.join(", ")}): rebuild @vlab/core` };
+      return addon;
+    }
     loaded.setThreads(defaultThreads());
     const info = loaded.info();
     addon = loaded;
