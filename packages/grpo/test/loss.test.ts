@@ -1,4 +1,4 @@
-import { tf } from "@vlab/core";
+import { Rng, tf } from "@vlab/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { groupAdvantages } from "../src/advantages.js";
 import { LOSS_TYPES, grpoLoss, type GrpoLossInput, type GrpoLossOutput, type LossType } from "../src/loss.js";
@@ -8,12 +8,10 @@ beforeAll(async () => {
   await tf.setBackend("cpu");
 });
 
+/** Uniform [0, 1) numbers from core's seeded generator. */
 function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    return x / 4294967296;
-  };
+  const rng = new Rng(seed);
+  return () => rng.next();
 }
 
 type ArrayInput = GrpoLossInput<number[][], number[]>;
