@@ -78,8 +78,11 @@ export function detailedDescription(scene: Scene): string {
   return [head, ...objs.map((o) => `${withArticle(describeObject(o, { size: true }))} ${atPosition(o, scene)}.`)].join(" ");
 }
 
+/** The question kinds conversations ask by default (all but boxes). */
+export const CONVERSATION_KINDS: readonly QuestionKind[] = ["color", "shape", "size", "count", "exists", "relation"];
+
 /** A conversation of up to `turns` question–answer pairs of different kinds (fewer when the scene supports fewer). */
-export function conversation(scene: Scene, rng: Rng, { turns = 3, kinds = ["color", "shape", "size", "count", "exists", "relation"] as QuestionKind[] } = {}): InstructionSample | undefined {
+export function conversation(scene: Scene, rng: Rng, { turns = 3, kinds = CONVERSATION_KINDS }: { turns?: number; kinds?: readonly QuestionKind[] } = {}): InstructionSample | undefined {
   const pool = rng.shuffle([...kinds]).flatMap((k) => {
     const qs = questionsOfKind(scene, k, rng);
     return qs.length > 0 ? [qs[rng.int(qs.length)]!] : [];
@@ -170,10 +173,14 @@ export function reasoning(scene: Scene, rng: Rng): InstructionSample | undefined
 }
 
 /** One sample of each requested kind that the scene supports. */
-export function instructions(scene: Scene, rng: Rng, { kinds = INSTRUCTION_KINDS, turns = 3 }: { kinds?: readonly InstructionKind[]; turns?: number } = {}): InstructionSample[] {
+export function instructions(
+  scene: Scene,
+  rng: Rng,
+  { kinds = INSTRUCTION_KINDS, turns = 3, questionKinds }: { kinds?: readonly InstructionKind[]; turns?: number; questionKinds?: readonly QuestionKind[] } = {},
+): InstructionSample[] {
   const out: InstructionSample[] = [];
   for (const kind of kinds) {
-    const s = kind === "conversation" ? conversation(scene, rng, { turns }) : kind === "detail" ? detail(scene, rng) : kind === "reasoning" ? reasoning(scene, rng) : undefined;
+    const s = kind === "conversation" ? conversation(scene, rng, { turns, kinds: questionKinds }) : kind === "detail" ? detail(scene, rng) : kind === "reasoning" ? reasoning(scene, rng) : undefined;
     if (s === undefined && !INSTRUCTION_KINDS.includes(kind)) throw new RangeError(`unknown instruction kind "${kind}"; expected one of ${INSTRUCTION_KINDS.join(", ")}`);
     if (s) out.push(s);
   }
@@ -188,10 +195,13 @@ export interface InstructionDataset extends ShapesDataset {
 /**
  * Scenes with their instruction samples. Deterministic in `(seed, split)`; the samples draw from their own stream
  * (`<split>/instructions`), so captions and questions are those `shapesDataset` gives for the same options.
+ * `questionKinds` limits what conversations ask (default `CONVERSATION_KINDS`; e.g. leave out "size" in a world of one size).
  */
-export async function instructionDataset(opts: ShapesDatasetOptions & { kinds?: readonly InstructionKind[]; turns?: number }): Promise<InstructionDataset> {
-  const { kinds, turns, ...rest } = opts;
+export async function instructionDataset(
+  opts: ShapesDatasetOptions & { kinds?: readonly InstructionKind[]; turns?: number; questionKinds?: readonly QuestionKind[] },
+): Promise<InstructionDataset> {
+  const { kinds, turns, questionKinds, ...rest } = opts;
   const ds = await shapesDataset(rest);
   const rng = streamRng(opts.seed, `${ds.split}/instructions`);
-  return Object.assign(ds, { instructions: ds.scenes.map((s) => instructions(s, rng.fork(), { kinds, turns })) });
+  return Object.assign(ds, { instructions: ds.scenes.map((s) => instructions(s, rng.fork(), { kinds, turns, questionKinds })) });
 }

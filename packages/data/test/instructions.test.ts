@@ -68,4 +68,14 @@ describe("instruction data", () => {
     expect(a.instructions).not.toEqual(c.instructions);
     expect(a.instructions.every((list) => list.some((s) => s.kind === "detail"))).toBe(true);
   });
+
+  it("asks only the question kinds it is given", async () => {
+    const kindsOf = (ds: { instructions: { questionKinds: string[] }[][] }) => new Set(ds.instructions.flat().flatMap((s) => s.questionKinds));
+    const all = await instructionDataset({ seed: 5, n: 40, render: false });
+    const noSize = await instructionDataset({ seed: 5, n: 40, render: false, questionKinds: ["color", "shape", "count", "exists", "relation"] });
+    expect(kindsOf(all).has("size")).toBe(true);
+    expect(kindsOf(noSize).has("size")).toBe(false);
+    expect(kindsOf(noSize).has("shape")).toBe(true);
+    expect(noSize.scenes).toEqual(all.scenes); // the scenes do not depend on what is asked
+  });
 });
