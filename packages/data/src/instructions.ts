@@ -22,7 +22,7 @@
 import type { Rng } from "@vlab/core";
 import { describeObject, leftToRight, numberWord, relations, withArticle, type Relation } from "./captions.js";
 import { shapesDataset, type ShapesDataset, type ShapesDatasetOptions } from "./dataset.js";
-import { centreBeyond, counts, questionsOfKind, referringExpression, type QuestionKind } from "./questions.js";
+import { QUESTION_KINDS, centreBeyond, counts, questionsOfKind, referringExpression, type QuestionKind } from "./questions.js";
 import { streamRng, type Scene, type ShapeObject } from "./shapes.js";
 
 export type InstructionKind = "conversation" | "detail" | "reasoning";
@@ -83,6 +83,7 @@ export const CONVERSATION_KINDS: readonly QuestionKind[] = ["color", "shape", "s
 
 /** A conversation of up to `turns` question–answer pairs of different kinds (fewer when the scene supports fewer). */
 export function conversation(scene: Scene, rng: Rng, { turns = 3, kinds = CONVERSATION_KINDS }: { turns?: number; kinds?: readonly QuestionKind[] } = {}): InstructionSample | undefined {
+  for (const k of kinds) if (!QUESTION_KINDS.includes(k)) throw new RangeError(`unknown question kind "${k}"; expected some of ${QUESTION_KINDS.join(", ")}`);
   const pool = rng.shuffle([...kinds]).flatMap((k) => {
     const qs = questionsOfKind(scene, k, rng);
     return qs.length > 0 ? [qs[rng.int(qs.length)]!] : [];

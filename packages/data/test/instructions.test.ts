@@ -77,5 +77,6 @@ describe("instruction data", () => {
     expect(kindsOf(noSize).has("size")).toBe(false);
     expect(kindsOf(noSize).has("shape")).toBe(true);
     expect(noSize.scenes).toEqual(all.scenes); // the scenes do not depend on what is asked
+    await expect(instructionDataset({ seed: 5, n: 2, render: false, questionKinds: ["colour" as never] })).rejects.toThrow(/unknown question kind "colour"/);
   });
 });
