@@ -12,6 +12,10 @@
  *                and one relation per clearly separated pair: "a blue square left of a red circle",
  *                "a red circle right of a blue square", "a green star above a red circle", "... below ...".
  *
+ * `{ varied: true }` adds what web text has on top: the shape named before its colour ("a circle that is red",
+ * "a circle in red", "a photo of a circle that is red", for one object), and every phrasing also with a full stop
+ * ("a photo of a red circle."). CLIP's default prompt "a photo of a {}." then reads like training text.
+ *
  * A relation is only stated when it is unambiguous: A is "left of" B when A's box ends before B's box begins
  * (boxes disjoint along x), "above" when A's box ends above B's. Every caption names at least one object of the
  * scene and no object that is not in it, so a caption picks out its scene well enough for contrastive training.
@@ -59,11 +63,16 @@ export function leftToRight(scene: Scene): ShapeObject[] {
   return [...scene.objects].sort((p, q) => p.x - q.x || p.y - q.y);
 }
 
+export interface CaptionOptions {
+  /** Also the shape-first word orders and a full-stop copy of every phrasing (see the file comment). */
+  varied?: boolean;
+}
+
 /**
  * Every caption of the scene. Without `rng` the order is fixed; with it the list is shuffled (the relation
  * captions then also come from a randomly chosen pair rather than the first separated pair).
  */
-export function captions(scene: Scene, rng?: Rng): string[] {
+export function captions(scene: Scene, rng?: Rng, { varied = false }: CaptionOptions = {}): string[] {
   const objs = leftToRight(scene);
   if (objs.length === 0) return ["an empty picture", "a photo of nothing"];
   const out: string[] = [];
@@ -76,6 +85,7 @@ export function captions(scene: Scene, rng?: Rng): string[] {
       `a photo of ${withArticle(describeObject(o, { size: true }))}`,
       `a picture of ${withArticle(describeObject(o))}`,
     );
+    if (varied) out.push(`${withArticle(o.shape)} that is ${o.color}`, `${withArticle(o.shape)} in ${o.color}`, `a photo of ${withArticle(o.shape)} that is ${o.color}`);
   } else {
     const list = listPhrase(objs.map((o) => withArticle(describeObject(o))));
     const n = numberWord(objs.length);
@@ -93,11 +103,12 @@ export function captions(scene: Scene, rng?: Rng): string[] {
       }
     }
   }
+  if (varied) out.push(...out.map((c) => `${c}.`));
   return rng ? rng.shuffle(out) : out;
 }
 
 /** One caption, chosen by rng among `captions(scene)`. */
-export function caption(scene: Scene, rng: Rng): string {
-  const all = captions(scene);
+export function caption(scene: Scene, rng: Rng, opts: CaptionOptions = {}): string {
+  const all = captions(scene, undefined, opts);
   return all[rng.int(all.length)]!;
 }

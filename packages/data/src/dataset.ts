@@ -31,6 +31,8 @@ export interface ShapesDatasetOptions extends SceneOptions, RenderOptions {
   render?: boolean;
   /** Also wrap the pixels in a tensor `images` (default true). */
   tensor?: boolean;
+  /** Captions with more word orders and full stops (`captions(scene, rng, { varied: true })`; default false). */
+  variedCaptions?: boolean;
   /** Options for the questions generated per scene, or false for none (default one question per kind). */
   questions?: QuestionOptions | false;
 }
@@ -68,7 +70,7 @@ export async function shapesDataset(opts: ShapesDatasetOptions): Promise<ShapesD
     const rng = stream.fork();
     const scene = sampleScene(rng, sceneOpts);
     scenes.push(scene);
-    all.push(captions(scene, rng));
+    all.push(captions(scene, rng, { varied: opts.variedCaptions }));
     qa.push(opts.questions === false ? [] : questions(scene, rng, opts.questions ?? {}));
   }
   const ds: ShapesDataset = {

@@ -1,5 +1,6 @@
 import { initBackend, tf } from "@vlab/core";
 import { beforeAll, describe, expect, it } from "vitest";
+import { captions } from "../src/captions.js";
 import { classNames, classificationDataset, shapesDataset } from "../src/dataset.js";
 import { chooseHeldOutPairs, compositionalSplit, moreObjects, otherAspect, otherSizes } from "../src/splits.js";
 import { COLOR_NAMES, SHAPES, pairName, radiusOf } from "../src/shapes.js";
@@ -33,6 +34,13 @@ describe("shapesDataset", () => {
     expect(test.scenes).not.toEqual(small.scenes);
     expect(other.scenes).not.toEqual(small.scenes);
     expect(small.images).toBeUndefined();
+  });
+
+  it("variedCaptions: the same scenes, each with the varied phrasings", async () => {
+    const plain = await shapesDataset({ seed: 4, n: 20, render: false, objects: [1, 2] });
+    const varied = await shapesDataset({ seed: 4, n: 20, render: false, objects: [1, 2], variedCaptions: true });
+    expect(varied.scenes).toEqual(plain.scenes);
+    varied.scenes.forEach((s, i) => expect([...varied.allCaptions[i]!].sort()).toEqual(captions(s, undefined, { varied: true }).sort()));
   });
 
   it("classification: one object per image, labels index the class names", async () => {

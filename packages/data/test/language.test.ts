@@ -26,6 +26,15 @@ describe("captions", () => {
     ]);
   });
 
+  it("varied: shape-first word orders for one object, and every phrasing also with a full stop", () => {
+    const v = captions(single, undefined, { varied: true });
+    const base = [...captions(single), "a triangle that is orange", "a triangle in orange", "a photo of a triangle that is orange"];
+    expect(v).toEqual([...base, ...base.map((c) => `${c}.`)]);
+    const multi = captions(scene, undefined, { varied: true });
+    expect(multi).toEqual([...captions(scene), ...captions(scene).map((c) => `${c}.`)]);
+    expect(captions(single, new Rng(3), { varied: true }).sort()).toEqual([...v].sort());
+  });
+
   it("list objects left to right and state clear relations", () => {
     const all = captions(scene);
     expect(all).toContain("three shapes: a red circle, a red star and a blue square");
