@@ -104,8 +104,10 @@ export interface RecallOptions {
 /**
  * Recall@k for retrieval: the fraction of queries (rows of `similarity` [Nq, Nc]) with a correct
  * candidate among the k most similar columns. Ties are counted at their expected value under a
- * random order (a query whose best correct candidate ties with t others, behind g strictly better
- * wrong ones, scores clamp((k − g) / (t + 1), 0, 1)), so a constant matrix scores chance, k / Nc.
+ * random order: a query whose best score is shared by c correct and t wrong candidates, behind g
+ * strictly better wrong ones, fills its m = k − g remaining places from those c + t at random and
+ * scores 1 − C(t, m) / C(c + t, m) (for c = 1: m / (t + 1)). So a constant matrix scores chance,
+ * 1 − C(Nc − c, k) / C(Nc, k) for c correct candidates (k / Nc for one).
  * Image→text on a [N_images, N_texts] matrix; text→image on its transpose (see `retrievalReport`).
  */
 export function recallAtK(similarity: Similarity, k: number, opts: RecallOptions = {}): number {
@@ -126,6 +128,7 @@ function recallOf(S: number[][], k: number, targets: RecallOptions["targets"], f
     for (const c of correct) if (!Number.isInteger(c) || c < 0 || c >= nc) throw new Error(`${fn}(): target ${c} of query ${i} is not a candidate in 0..${nc - 1}`);
     const best = Math.max(...correct.map((c) => row[c]!));
     const isCorrect = new Set(correct);
+    const correctTied = new Set(correct.filter((c) => row[c] === best)).size;
     let greater = 0;
     let ties = 0;
     row.forEach((v, j) => {
@@ -133,9 +136,28 @@ function recallOf(S: number[][], k: number, targets: RecallOptions["targets"], f
       if (v > best) greater++;
       else if (v === best) ties++;
     });
-    hits += Math.min(1, Math.max(0, (k - greater) / (ties + 1)));
+    hits += hitChance(k - greater, correctTied, ties);
   });
   return hits / S.length;
+}
+
+/**
+ * Recall@k of a random ranking for a query with `correct` right answers among `candidates`:
+ * 1 − C(candidates − correct, k) / C(candidates, k) (k / candidates for one right answer).
+ */
+export function recallChance(k: number, correct: number, candidates: number): number {
+  if (!Number.isInteger(correct) || !Number.isInteger(candidates) || correct < 0 || correct > candidates) {
+    throw new Error(`recallChance(): need 0 <= correct <= candidates (integers), got ${correct} of ${candidates}`);
+  }
+  return hitChance(k, correct, candidates - correct);
+}
+
+/** Chance that m places drawn at random from c correct and t wrong candidates take a correct one: 1 − C(t, m) / C(c + t, m). */
+function hitChance(m: number, c: number, t: number): number {
+  if (m <= 0) return 0;
+  let miss = 1;
+  for (let j = 0; j < m && miss > 0; j++) miss *= Math.max(0, t - j) / (c + t - j);
+  return 1 - miss;
 }
 
 export interface RetrievalReport {

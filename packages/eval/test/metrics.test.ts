@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { accuracy, confusionMatrix, perClassAccuracy, recallAtK, retrievalReport } from "../src/metrics.js";
+import { accuracy, confusionMatrix, perClassAccuracy, recallAtK, recallChance, retrievalReport } from "../src/metrics.js";
 
 beforeAll(async () => {
   tf.env().set("IS_TEST", true);
@@ -64,6 +64,21 @@ describe("retrieval", () => {
     // one wrong candidate tied with the right one at the top: half a hit at k = 1
     expect(recallAtK([[1, 1, 0]], 1, { targets: [0] })).toBe(0.5);
     expect(recallAtK([[1, 1, 0]], 2, { targets: [0] })).toBe(1);
+    // several correct candidates tied at the top: a constant row with 2 correct of 5 scores 2/5 at k = 1,
+    // and 1 − C(3, 2)/C(5, 2) = 0.7 at k = 2 (was 1/4 and 1/2: the other correct candidate counted as absent)
+    const row5 = [new Array(5).fill(1)];
+    expect(recallAtK(row5, 1, { targets: [[0, 3]] })).toBeCloseTo(0.4, 12);
+    expect(recallAtK(row5, 2, { targets: [[0, 3]] })).toBeCloseTo(0.7, 12);
+    expect(recallAtK(row5, 4, { targets: [[0, 3]] })).toBe(1);
+    // a correct candidate below the best one changes nothing; wrong ones above push the tie down
+    expect(recallAtK([[0.9, 0.5, 0.9, 0.9, 0.1]], 2, { targets: [[0, 1]] })).toBeCloseTo(1 - 1 / 3, 12);
+    expect(recallAtK([[0.2, 0.9, 0.2, 0.2, 0.2]], 2, { targets: [[0, 2]] })).toBeCloseTo(0.5, 12);
+    // recallChance is what a constant matrix scores
+    expect(recallChance(1, 16, 112)).toBeCloseTo(1 / 7, 12);
+    expect(recallChance(2, 2, 5)).toBeCloseTo(0.7, 12);
+    expect(recallChance(5, 1, 20)).toBeCloseTo(0.25, 12);
+    expect(recallChance(3, 0, 4)).toBe(0);
+    expect(() => recallChance(1, 6, 5)).toThrow(/0 <= correct <= candidates/);
   });
 
   it("retrievalReport: both directions", () => {
