@@ -146,6 +146,7 @@ function recallOf(S: number[][], k: number, targets: RecallOptions["targets"], f
  * 1 − C(candidates − correct, k) / C(candidates, k) (k / candidates for one right answer).
  */
 export function recallChance(k: number, correct: number, candidates: number): number {
+  if (!Number.isInteger(k) || k < 1) throw new Error(`recallChance(): k must be a positive integer, got ${k}`);
   if (!Number.isInteger(correct) || !Number.isInteger(candidates) || correct < 0 || correct > candidates) {
     throw new Error(`recallChance(): need 0 <= correct <= candidates (integers), got ${correct} of ${candidates}`);
   }
@@ -154,7 +155,7 @@ export function recallChance(k: number, correct: number, candidates: number): nu
 
 /** Chance that m places drawn at random from c correct and t wrong candidates take a correct one: 1 − C(t, m) / C(c + t, m). */
 function hitChance(m: number, c: number, t: number): number {
-  if (m <= 0) return 0;
+  if (m <= 0 || c <= 0) return 0;
   let miss = 1;
   for (let j = 0; j < m && miss > 0; j++) miss *= Math.max(0, t - j) / (c + t - j);
   return 1 - miss;

@@ -78,7 +78,9 @@ describe("retrieval", () => {
     expect(recallChance(2, 2, 5)).toBeCloseTo(0.7, 12);
     expect(recallChance(5, 1, 20)).toBeCloseTo(0.25, 12);
     expect(recallChance(3, 0, 4)).toBe(0);
+    expect(recallChance(1, 0, 0)).toBe(0);
     expect(() => recallChance(1, 6, 5)).toThrow(/0 <= correct <= candidates/);
+    expect(() => recallChance(1.5, 1, 5)).toThrow(/k must be a positive integer, got 1.5/);
   });
 
   it("retrievalReport: both directions", () => {
