@@ -84,7 +84,13 @@ function matmulGflops(n, { transposeB = false, budgetMs = 600, maxReps = 50 } = 
 // ---------------------------------------------------------------------------------------------
 // the reference model (shared/bench/torch_ref_step.py)
 
-const B = 32, T = 64, D = 128, H = 4, L = 2, V = 256, FF = 512;
+const B = 32,
+  T = 64,
+  D = 128,
+  H = 4,
+  L = 2,
+  V = 256,
+  FF = 512;
 
 /**
  * The model from @vlab/core's own layers (Linear, Embedding, LayerNorm, MultiHeadAttention with a
@@ -112,7 +118,10 @@ function buildCoreModel(rng) {
       super();
       this.emb = this.module("emb", new Embedding(V, D, { rng }));
       this.pos = this.param("pos", [T, D]); // zeros, as torch.zeros(T, D)
-      this.blocks = this.moduleList("blocks", Array.from({ length: L }, () => new Block()));
+      this.blocks = this.moduleList(
+        "blocks",
+        Array.from({ length: L }, () => new Block()),
+      );
       this.ln = this.module("ln", new LayerNorm(D));
       this.head = this.module("head", new Linear(D, V, { bias: false, rng }));
     }
@@ -141,16 +150,25 @@ function buildRawModel(rng) {
   };
   const linear = (name, inF, outF, bias = true) => {
     const k = 1 / Math.sqrt(inF); // torch.nn.Linear: U(±1/√in) for weight and bias
-    return { w: add(`${name}.weight`, rng.uniformArray(inF * outF, -k, k), [inF, outF]), b: bias ? add(`${name}.bias`, rng.uniformArray(outF, -k, k), [outF]) : null };
+    return {
+      w: add(`${name}.weight`, rng.uniformArray(inF * outF, -k, k), [inF, outF]),
+      b: bias ? add(`${name}.bias`, rng.uniformArray(outF, -k, k), [outF]) : null,
+    };
   };
-  const layerNorm = (name) => ({ g: add(`${name}.weight`, new Float32Array(D).fill(1), [D]), b: add(`${name}.bias`, new Float32Array(D), [D]) });
+  const layerNorm = (name) => ({
+    g: add(`${name}.weight`, new Float32Array(D).fill(1), [D]),
+    b: add(`${name}.bias`, new Float32Array(D), [D]),
+  });
   const m = {
     emb: add("emb.weight", rng.normalArray(V * D), [V, D]),
     pos: add("pos", new Float32Array(T * D), [T, D]),
     blocks: Array.from({ length: L }, (_, i) => ({
-      ln1: layerNorm(`blocks.${i}.ln1`), ln2: layerNorm(`blocks.${i}.ln2`),
-      qkv: linear(`blocks.${i}.qkv`, D, 3 * D), o: linear(`blocks.${i}.o`, D, D),
-      f1: linear(`blocks.${i}.f1`, D, FF), f2: linear(`blocks.${i}.f2`, FF, D),
+      ln1: layerNorm(`blocks.${i}.ln1`),
+      ln2: layerNorm(`blocks.${i}.ln2`),
+      qkv: linear(`blocks.${i}.qkv`, D, 3 * D),
+      o: linear(`blocks.${i}.o`, D, D),
+      f1: linear(`blocks.${i}.f1`, D, FF),
+      f2: linear(`blocks.${i}.f2`, FF, D),
     })),
     ln: layerNorm("ln"),
     head: linear("head", D, V, false),
@@ -183,7 +201,9 @@ function buildRawModel(rng) {
   return { params, forward, dispose: () => tf.dispose([maskBias, ...params.map(([, v]) => v)]) };
 }
 
-const haveCoreLayers = ["Module", "Linear", "Embedding", "LayerNorm", "MultiHeadAttention", "gelu", "causalMask"].every((k) => k in core);
+const haveCoreLayers = ["Module", "Linear", "Embedding", "LayerNorm", "MultiHeadAttention", "gelu", "causalMask"].every(
+  (k) => k in core,
+);
 const buildRefModel = haveCoreLayers ? buildCoreModel : buildRawModel;
 
 /** Mean cross-entropy of logits [b, T, V] against targets [b, T] (F.cross_entropy): @vlab/core's
@@ -199,10 +219,19 @@ async function benchRefStep({ warmup, timed, fwdReps, skipStepIfWarmupMs = Infin
   const rng = new core.Rng(0);
   const model = buildRefModel(rng);
   const vars = model.params.map(([, v]) => v);
-  if (vars.length !== 4 + L * 12 + 1) throw new Error(`reference model has ${vars.length} parameters, expected ${4 + L * 12 + 1}`);
+  if (vars.length !== 4 + L * 12 + 1)
+    throw new Error(`reference model has ${vars.length} parameters, expected ${4 + L * 12 + 1}`);
   const opt = new core.AdamW(model.params, { lr: 1e-3, weightDecay: 0.01 });
-  const ids = tf.tensor(Int32Array.from({ length: B * T }, () => rng.int(V)), [B, T], "int32");
-  const targets = tf.tensor(Int32Array.from({ length: B * T }, () => rng.int(V)), [B, T], "int32");
+  const ids = tf.tensor(
+    Int32Array.from({ length: B * T }, () => rng.int(V)),
+    [B, T],
+    "int32",
+  );
+  const targets = tf.tensor(
+    Int32Array.from({ length: B * T }, () => rng.int(V)),
+    [B, T],
+    "int32",
+  );
   const step = () => {
     const { value, grads } = tf.tidy(() => tf.variableGrads(() => crossEntropy(model.forward(ids), targets), vars));
     opt.step(grads);
@@ -295,7 +324,11 @@ function torchRefStep(python, script, threads) {
 /** One run of scripts/torch_ref_forward.py: median ms of a batch-1 forward pass (no_grad). */
 function torchForward(python, threads) {
   const script = path.join(repo, "scripts", "torch_ref_forward.py");
-  const outText = execFileSync(python, [script, String(threads), "100"], { cwd: repo, encoding: "utf8", timeout: 300_000 });
+  const outText = execFileSync(python, [script, String(threads), "100"], {
+    cwd: repo,
+    encoding: "utf8",
+    timeout: 300_000,
+  });
   return Number(outText.trim().split("\n").pop());
 }
 
@@ -326,8 +359,13 @@ async function main() {
   if (vsTorch) {
     const script = path.resolve(repo, "../shared/bench/torch_ref_step.py");
     const python = findTorchPython();
-    if (!python) Object.assign(result, { torch_ref_step_ms: null, torch_note: "unavailable: no python3 can import torch (Debian: apt-get install python3-torch)" });
-    else if (!fs.existsSync(script)) Object.assign(result, { torch_ref_step_ms: null, torch_note: `unavailable: ${script} not found` });
+    if (!python)
+      Object.assign(result, {
+        torch_ref_step_ms: null,
+        torch_note: "unavailable: no python3 can import torch (Debian: apt-get install python3-torch)",
+      });
+    else if (!fs.existsSync(script))
+      Object.assign(result, { torch_ref_step_ms: null, torch_note: `unavailable: ${script} not found` });
     else {
       const threads = Math.min(2, result.cpus);
       torch = { python, script, threads, runs: [] };
@@ -347,7 +385,11 @@ async function main() {
     }
     const slow = name === "cpu";
     log(`${name}: matmul ...`);
-    const r = { threads: info.threads, ...(info.simd !== undefined ? { simd: info.simd } : {}), ...(info.native ? { native: info.native } : {}) };
+    const r = {
+      threads: info.threads,
+      ...(info.simd !== undefined ? { simd: info.simd } : {}),
+      ...(info.native ? { native: info.native } : {}),
+    };
     r.matmul_gflops = {};
     for (const n of [128, 512, 1024]) r.matmul_gflops[n] = round(matmulGflops(n, { budgetMs: slow ? 1500 : 600 }));
     r.matmul_t_gflops = { 512: round(matmulGflops(512, { transposeB: true, budgetMs: slow ? 1500 : 600 })) };
@@ -357,7 +399,8 @@ async function main() {
     const ref = slow
       ? await benchRefStep({ warmup: 1, timed: 2, fwdReps: 3, skipStepIfWarmupMs: 15_000 })
       : await benchRefStep({ warmup: 3, timed: 9, fwdReps: 100, profileKernels: true });
-    if (slow && ref.ref_step_ms != null) ref.ref_step_note = "cpu backend: median of 2 timed steps after 1 warm-up (pure JS is slow)";
+    if (slow && ref.ref_step_ms != null)
+      ref.ref_step_note = "cpu backend: median of 2 timed steps after 1 warm-up (pure JS is slow)";
     Object.assign(r, ref);
     if (name === "wasm" && ablation) r.ablation = await ablate();
     result.backends[name] = r;
@@ -388,11 +431,15 @@ async function main() {
     if (ours?.ref_step_ms) {
       result.ratio_vs_torch = round(ours.ref_step_ms / result.torch_ref_step_ms, 2);
       result.ratio_vs_torch_best = round(ours.ref_step_ms / Math.min(result.torch_ref_step_ms, oneThread), 2);
-      log(`reference step: vlab (${result.default_backend}) ${ours.ref_step_ms} ms, PyTorch ${result.torch_ref_step_ms} ms (${torch.threads} threads; ${oneThread} ms with 1): ratio ${result.ratio_vs_torch} (${result.ratio_vs_torch_best} vs its best)`);
+      log(
+        `reference step: vlab (${result.default_backend}) ${ours.ref_step_ms} ms, PyTorch ${result.torch_ref_step_ms} ms (${torch.threads} threads; ${oneThread} ms with 1): ratio ${result.ratio_vs_torch} (${result.ratio_vs_torch_best} vs its best)`,
+      );
     }
     if (ours?.ref_forward_b1_ms) {
       result.ratio_forward_b1_vs_torch = round(ours.ref_forward_b1_ms / result.torch_forward_b1_ms, 2);
-      log(`batch-1 forward: vlab ${ours.ref_forward_b1_ms} ms, PyTorch ${result.torch_forward_b1_ms} ms (best of 1 and ${torch.threads} threads): ratio ${result.ratio_forward_b1_vs_torch}`);
+      log(
+        `batch-1 forward: vlab ${ours.ref_forward_b1_ms} ms, PyTorch ${result.torch_forward_b1_ms} ms (best of 1 and ${torch.threads} threads): ratio ${result.ratio_forward_b1_vs_torch}`,
+      );
     }
   }
   // Decode throughput of @vlab/llm on the default backend, with and without the KV cache (bench_decode.js).

@@ -10,7 +10,15 @@ export async function benchDecode({ tf, log = () => {} }) {
   const llm = await import("@vlab/llm");
   const { Rng } = await import("@vlab/core");
   const model = new llm.CausalLM(
-    { vocabSize: 256, hiddenSize: 128, intermediateSize: 512, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 512 },
+    {
+      vocabSize: 256,
+      hiddenSize: 128,
+      intermediateSize: 512,
+      numHiddenLayers: 2,
+      numAttentionHeads: 4,
+      numKeyValueHeads: 2,
+      maxPositionEmbeddings: 512,
+    },
     { rng: new Rng(0) },
   );
   const rng = new Rng(1);
@@ -47,6 +55,8 @@ export async function benchDecode({ tf, log = () => {} }) {
     same_tokens: same,
   };
   result.kv_cache_speedup = Math.round((result.tokens_per_s_kv_cache / result.tokens_per_s_no_cache) * 100) / 100;
-  log(`decode: ${result.tokens_per_s_kv_cache} tok/s with the KV cache, ${result.tokens_per_s_no_cache} without (same tokens: ${same})`);
+  log(
+    `decode: ${result.tokens_per_s_kv_cache} tok/s with the KV cache, ${result.tokens_per_s_no_cache} without (same tokens: ${same})`,
+  );
   return result;
 }

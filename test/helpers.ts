@@ -20,9 +20,13 @@ export function hasJupyterNbconvert(): boolean {
 
 /** Validates a notebook file against the nbformat schema; returns the error text, or "" when valid. */
 export function nbformatErrors(file: string, py: string): string {
-  const r = spawnSync(py, ["-c", "import sys, nbformat; nbformat.validate(nbformat.read(sys.argv[1], as_version=nbformat.NO_CONVERT))", file], {
-    encoding: "utf8",
-  });
+  const r = spawnSync(
+    py,
+    ["-c", "import sys, nbformat; nbformat.validate(nbformat.read(sys.argv[1], as_version=nbformat.NO_CONVERT))", file],
+    {
+      encoding: "utf8",
+    },
+  );
   return r.status === 0 ? "" : r.stderr || "invalid";
 }
 

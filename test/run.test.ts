@@ -22,7 +22,9 @@ function vlabRun(args: string[], env: NodeJS.ProcessEnv = {}) {
 describe("vlab run", () => {
   it("runs the tour at the quick budget and writes a valid executed notebook and results", { timeout: 600_000 }, () => {
     const resultsDir = path.join(tmp, "results");
-    const r = vlabRun(["notebooks/00-tour.ipynb", "--budget", "quick", "--out", path.join(tmp, "out")], { VLAB_RESULTS_DIR: resultsDir });
+    const r = vlabRun(["notebooks/00-tour.ipynb", "--budget", "quick", "--out", path.join(tmp, "out")], {
+      VLAB_RESULTS_DIR: resultsDir,
+    });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const file = path.join(tmp, "out", "00-tour.ipynb");
     const nb = readJson(file);
@@ -47,10 +49,15 @@ describe("vlab run", () => {
 
   // Every other notebook runs at the quick budget without an error and reports valid results. Whether its claims hold
   // is judged on the full budget (the committed results); at the quick budget they are reported as measured.
-  const others = fs.readdirSync(path.join(ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb") && f !== "00-tour.ipynb").sort();
+  const others = fs
+    .readdirSync(path.join(ROOT, "notebooks"))
+    .filter((f) => f.endsWith(".ipynb") && f !== "00-tour.ipynb")
+    .sort();
   it.each(others)("runs %s at the quick budget and reports its claims", { timeout: 600_000 }, (name) => {
     const resultsDir = path.join(tmp, "results");
-    const r = vlabRun([`notebooks/${name}`, "--budget", "quick", "--out", path.join(tmp, "out")], { VLAB_RESULTS_DIR: resultsDir });
+    const r = vlabRun([`notebooks/${name}`, "--budget", "quick", "--out", path.join(tmp, "out")], {
+      VLAB_RESULTS_DIR: resultsDir,
+    });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const nb = readJson(path.join(tmp, "out", name));
     expect(outputsOf(nb).filter((o) => o.output_type === "error")).toEqual([]);
@@ -62,14 +69,25 @@ describe("vlab run", () => {
 
   it("fails naming the cell that threw, and still writes the executed notebook", { timeout: 120_000 }, () => {
     const nbFile = path.join(tmp, "broken.ipynb");
-    const cell = (id: string, source: string) => ({ cell_type: "code", id, metadata: {}, source, outputs: [], execution_count: null });
+    const cell = (id: string, source: string) => ({
+      cell_type: "code",
+      id,
+      metadata: {},
+      source,
+      outputs: [],
+      execution_count: null,
+    });
     fs.writeFileSync(
       nbFile,
       JSON.stringify({
         nbformat: 4,
         nbformat_minor: 5,
         metadata: {},
-        cells: [cell("ok-cell", "1 + 1"), cell("bad-cell", "throw new Error('broken on purpose')"), cell("never", "'not run'")],
+        cells: [
+          cell("ok-cell", "1 + 1"),
+          cell("bad-cell", "throw new Error('broken on purpose')"),
+          cell("never", "'not run'"),
+        ],
       }),
     );
     const r = vlabRun([nbFile, "--out", path.join(tmp, "out")]);

@@ -23,7 +23,10 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (cmd === "kernel" && rest[0] === "install") {
-    const { values } = parseArgs({ args: rest.slice(1), options: { user: { type: "boolean" }, prefix: { type: "string" } } });
+    const { values } = parseArgs({
+      args: rest.slice(1),
+      options: { user: { type: "boolean" }, prefix: { type: "string" } },
+    });
     const { installKernel } = await import("./install.js");
     const dir = installKernel({ prefix: values.prefix, user: values.user });
     console.log(`installed kernelspec "vlab" (TypeScript (vlab)) in ${dir}`);
@@ -40,7 +43,8 @@ export async function main(args: string[]): Promise<number> {
         "cell-timeout": { type: "string", default: "0" },
       },
     });
-    if (values.budget !== "quick" && values.budget !== "full") throw new Error(`--budget must be quick or full, not ${values.budget}`);
+    if (values.budget !== "quick" && values.budget !== "full")
+      throw new Error(`--budget must be quick or full, not ${values.budget}`);
     if (positionals.length === 0) throw new Error("vlab run: name at least one notebook");
     const { runNotebook, describeFailure } = await import("./run.js");
     let failed = 0;

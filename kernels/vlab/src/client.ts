@@ -12,7 +12,6 @@ import * as zmq from "zeromq";
 import { CLI } from "./install.js";
 import { decode, encode, endpoint, makeMessage, type ConnectionInfo, type Message } from "./wire.js";
 
-
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -114,7 +113,11 @@ export class KernelClient {
       const waiter: Waiter = { messages: [], idle: false, done: () => {}, onMessage: () => (sawIopub = true) };
       this.waiters.set(msg.header.msg_id, waiter);
       const reply = this.sendAndWait(this.shell, msg);
-      const r = await Promise.race([reply, this.exited.then(() => "exit" as const), delay(1000).then(() => "slow" as const)]);
+      const r = await Promise.race([
+        reply,
+        this.exited.then(() => "exit" as const),
+        delay(1000).then(() => "slow" as const),
+      ]);
       if (r === "exit") throw new Error(`the kernel exited during start-up:\n${this.stderr}`);
       await delay(50);
       this.waiters.delete(msg.header.msg_id);
@@ -189,12 +192,17 @@ export class KernelClient {
     const w = this.waiters.get(msg.header.msg_id)!;
     this.waiters.delete(msg.header.msg_id);
     if (outcome === "timeout") throw new Error(`${type} did not finish within ${timeoutMs / 1000} s`);
-    if (outcome !== "done") throw new Error(`the kernel died (${outcome}) while handling ${type}:\n${this.stderr.slice(-4000)}`);
+    if (outcome !== "done")
+      throw new Error(`the kernel died (${outcome}) while handling ${type}:\n${this.stderr.slice(-4000)}`);
     return { reply: w.reply!, messages: w.messages };
   }
 
   execute(code: string, opts: { timeoutMs?: number; onMessage?: (m: Message) => void } = {}) {
-    return this.request("execute_request", { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true }, opts);
+    return this.request(
+      "execute_request",
+      { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
+      opts,
+    );
   }
 
   /** Interrupts the running cell the way Jupyter does for `interrupt_mode: "signal"`. */

@@ -91,7 +91,8 @@ export function expandShorthandProperties(ts: typeof import("typescript"), code:
   };
   visit(file);
   let out = code;
-  for (const { end, text } of names.sort((a, b) => b.end - a.end)) out = `${out.slice(0, end)}: ${text}${out.slice(end)}`;
+  for (const { end, text } of names.sort((a, b) => b.end - a.end))
+    out = `${out.slice(0, end)}: ${text}${out.slice(end)}`;
   return out;
 }
 
@@ -120,6 +121,8 @@ function describeFailure(errors: unknown[][]): Outcome {
 /** The stack without the kernel's own frames. */
 function cleanStack(e: Error): string[] {
   const lines = (e.stack ?? `${e.name}: ${e.message}`).split("\n");
-  const kept = lines.filter((l) => !/node_modules[\\/]tslab|kernels[\\/]vlab[\\/]dist|node:internal|node:vm|sigintHandlersWrap/.test(l));
+  const kept = lines.filter(
+    (l) => !/node_modules[\\/]tslab|kernels[\\/]vlab[\\/]dist|node:internal|node:vm|sigintHandlersWrap/.test(l),
+  );
   return kept.length ? kept : lines.slice(0, 1);
 }

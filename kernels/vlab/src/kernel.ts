@@ -35,7 +35,13 @@ export function normalizeBundle(bundle: Bundle): Bundle {
 }
 
 function isTensorLike(v: unknown): v is { shape: number[]; dtype: string; toString(): string } {
-  return typeof v === "object" && v !== null && Array.isArray((v as any).shape) && typeof (v as any).dtype === "string" && typeof (v as any).dataSync === "function";
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    Array.isArray((v as any).shape) &&
+    typeof (v as any).dtype === "string" &&
+    typeof (v as any).dataSync === "function"
+  );
 }
 
 /** The mime bundle for a cell's value: its own `Symbol.for("Jupyter.display")`, else plain text. */
@@ -151,7 +157,12 @@ export async function startKernel(connectionFile: string): Promise<void> {
         publish("execute_result", { execution_count: count, data: await bundleOf(outcome.value), metadata: {} }, msg);
       }
     } catch (e) {
-      outcome = { status: "error", ename: (e as Error)?.name ?? "Error", evalue: String((e as Error)?.message ?? e), traceback: [String((e as Error)?.stack ?? e)] };
+      outcome = {
+        status: "error",
+        ename: (e as Error)?.name ?? "Error",
+        evalue: String((e as Error)?.message ?? e),
+        traceback: [String((e as Error)?.stack ?? e)],
+      };
     } finally {
       running = false;
     }
@@ -160,7 +171,12 @@ export async function startKernel(connectionFile: string): Promise<void> {
       publish("error", { ename, evalue, traceback }, msg);
       reply(sendShell, msg, "execute_reply", { status: "error", execution_count: count, ename, evalue, traceback });
     } else {
-      reply(sendShell, msg, "execute_reply", { status: "ok", execution_count: count, user_expressions: {}, payload: [] });
+      reply(sendShell, msg, "execute_reply", {
+        status: "ok",
+        execution_count: count,
+        user_expressions: {},
+        payload: [],
+      });
     }
   }
 
@@ -195,17 +211,33 @@ export async function startKernel(connectionFile: string): Promise<void> {
         case "is_complete_request": {
           const { isCompleteCode } = require("tslab/dist/converter.js");
           const r = isCompleteCode(msg.content.code ?? "");
-          reply(send, msg, "is_complete_reply", r.completed ? { status: "complete" } : { status: "incomplete", indent: r.indent ?? "" });
+          reply(
+            send,
+            msg,
+            "is_complete_reply",
+            r.completed ? { status: "complete" } : { status: "incomplete", indent: r.indent ?? "" },
+          );
           break;
         }
         case "complete_request": {
           const r = executor.complete(msg.content.code ?? "", msg.content.cursor_pos ?? 0);
-          reply(send, msg, "complete_reply", { status: "ok", matches: r.candidates, cursor_start: r.start, cursor_end: r.end, metadata: {} });
+          reply(send, msg, "complete_reply", {
+            status: "ok",
+            matches: r.candidates,
+            cursor_start: r.start,
+            cursor_end: r.end,
+            metadata: {},
+          });
           break;
         }
         case "inspect_request": {
           const text = executor.inspect(msg.content.code ?? "", msg.content.cursor_pos ?? 0);
-          reply(send, msg, "inspect_reply", { status: "ok", found: !!text, data: text ? { "text/plain": text } : {}, metadata: {} });
+          reply(send, msg, "inspect_reply", {
+            status: "ok",
+            found: !!text,
+            data: text ? { "text/plain": text } : {},
+            metadata: {},
+          });
           break;
         }
         case "comm_info_request":

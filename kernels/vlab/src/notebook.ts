@@ -62,7 +62,8 @@ export function toLines(text: string): string[] {
 
 function mimeData(data: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [mime, v] of Object.entries(data)) out[mime] = typeof v === "string" && !mime.startsWith("image/") ? toLines(v) : v;
+  for (const [mime, v] of Object.entries(data))
+    out[mime] = typeof v === "string" && !mime.startsWith("image/") ? toLines(v) : v;
   return out;
 }
 
@@ -105,7 +106,12 @@ export class OutputCollector {
         }
         break;
       case "execute_result":
-        this.outputs.push({ output_type: "execute_result", execution_count: c.execution_count, data: mimeData(c.data), metadata: c.metadata ?? {} });
+        this.outputs.push({
+          output_type: "execute_result",
+          execution_count: c.execution_count,
+          data: mimeData(c.data),
+          metadata: c.metadata ?? {},
+        });
         break;
       case "error":
         this.outputs.push({ output_type: "error", ename: c.ename, evalue: c.evalue, traceback: c.traceback ?? [] });

@@ -5,7 +5,15 @@
 import fs from "node:fs";
 import path from "node:path";
 import { KernelClient } from "./client.js";
-import { KERNELSPEC, normalize, OutputCollector, readNotebook, sourceText, writeNotebook, type Notebook } from "./notebook.js";
+import {
+  KERNELSPEC,
+  normalize,
+  OutputCollector,
+  readNotebook,
+  sourceText,
+  writeNotebook,
+  type Notebook,
+} from "./notebook.js";
 
 export type Budget = "quick" | "full";
 
@@ -50,7 +58,9 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<RunRe
       for (const m of messages) collector.add(m);
       cell.outputs = collector.outputs;
       cell.execution_count = reply.content.execution_count ?? null;
-      log(`  cell ${index + 1}/${nb.cells.length} ${reply.content.status} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      log(
+        `  cell ${index + 1}/${nb.cells.length} ${reply.content.status} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+      );
       if (reply.content.status !== "ok") {
         result.ok = false;
         result.failedCell = { index: index + 1, id: cell.id, ename: reply.content.ename, evalue: reply.content.evalue };

@@ -90,7 +90,8 @@ export function encode(key: string, msg: Message<unknown>): Buffer[] {
 
 export function decode(key: string, raw: Buffer[]): Message {
   const at = raw.findIndex((b) => b.toString() === DELIM);
-  if (at < 0 || raw.length < at + 6) throw new Error("malformed Jupyter message: no <IDS|MSG> delimiter or too few frames");
+  if (at < 0 || raw.length < at + 6)
+    throw new Error("malformed Jupyter message: no <IDS|MSG> delimiter or too few frames");
   const frames = raw.slice(at + 2, at + 6);
   const signature = raw[at + 1]!.toString();
   if (key && signature !== sign(key, frames)) throw new Error("Jupyter message with a bad signature was dropped");

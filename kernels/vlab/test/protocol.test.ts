@@ -56,9 +56,13 @@ describe("vlab kernel over ZMQ", () => {
 
   it("resolves an earlier cell's variable in a shorthand property ({ x })", async () => {
     await kernel.execute("const shorthandA = 5;");
-    const { reply, messages } = await kernel.execute("const shorthandB = 6;\nconst o = { shorthandA, shorthandB, c: 1 };\nJSON.stringify(o)");
+    const { reply, messages } = await kernel.execute(
+      "const shorthandB = 6;\nconst o = { shorthandA, shorthandB, c: 1 };\nJSON.stringify(o)",
+    );
     expect(reply.content.status).toBe("ok");
-    expect(of(messages, "execute_result")[0]!.content.data["text/plain"]).toBe(`'{"shorthandA":5,"shorthandB":6,"c":1}'`);
+    expect(of(messages, "execute_result")[0]!.content.data["text/plain"]).toBe(
+      `'{"shorthandA":5,"shorthandB":6,"c":1}'`,
+    );
   });
 
   it("sends a thrown error as an error message and in execute_reply", async () => {
@@ -156,7 +160,11 @@ describe("vlab kernel over ZMQ", () => {
     setTimeout(() => kernel.interrupt(), 1500);
     const { reply, messages } = await running;
     expect(reply.content.status, JSON.stringify(reply.content)).toBe("ok");
-    expect(of(messages, "stream").map((m) => m.content.text).join("")).toContain("interrupted true");
+    expect(
+      of(messages, "stream")
+        .map((m) => m.content.text)
+        .join(""),
+    ).toContain("interrupted true");
     const after = await kernel.execute("w.shape");
     expect(of(after.messages, "execute_result")[0]!.content.data["text/plain"]).toBe("[ 64, 64 ]");
   });

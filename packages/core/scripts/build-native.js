@@ -32,7 +32,10 @@ function findNodeGyp() {
   const roots = [];
   if (process.env.npm_execpath) roots.push(path.resolve(path.dirname(process.env.npm_execpath), ".."));
   const prefix = path.resolve(path.dirname(process.execPath), "..");
-  roots.push(path.join(prefix, "lib", "node_modules", "npm"), path.join(path.dirname(process.execPath), "node_modules", "npm"));
+  roots.push(
+    path.join(prefix, "lib", "node_modules", "npm"),
+    path.join(path.dirname(process.execPath), "node_modules", "npm"),
+  );
   for (const root of roots) {
     const p = path.join(root, "node_modules", "node-gyp", "bin", "node-gyp.js");
     if (fs.existsSync(p)) return p;
@@ -47,7 +50,11 @@ function findNodeDir() {
   if (fromNpm && hasHeaders(fromNpm)) return fromNpm;
   const prefix = path.resolve(path.dirname(process.execPath), "..");
   if (hasHeaders(prefix)) return prefix;
-  const cache = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "node-gyp", process.versions.node);
+  const cache = path.join(
+    process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"),
+    "node-gyp",
+    process.versions.node,
+  );
   if (hasHeaders(cache)) return cache;
   return null;
 }
@@ -60,7 +67,11 @@ function sourcesTime() {
   for (const f of fs.readdirSync(path.join(nativeDir, "src"))) files.push(path.join(nativeDir, "src", f));
   return Math.max(...files.map((f) => fs.statSync(f).mtimeMs));
 }
-if (fs.existsSync(target) && fs.statSync(target).mtimeMs >= sourcesTime() && process.env.VLAB_NATIVE_BUILD !== "force") {
+if (
+  fs.existsSync(target) &&
+  fs.statSync(target).mtimeMs >= sourcesTime() &&
+  process.env.VLAB_NATIVE_BUILD !== "force"
+) {
   say("up to date");
   process.exit(0);
 }
@@ -69,14 +80,24 @@ if (!nodeGyp) skip("node-gyp not found next to npm");
 const nodedir = findNodeDir();
 const args = [nodeGyp, "rebuild", "--loglevel=error", ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
 const t0 = Date.now();
-const r = spawnSync(process.execPath, args, { cwd: nativeDir, encoding: "utf8", timeout: 180_000, env: { ...process.env, JOBS: String(os.availableParallelism?.() ?? 2) } });
+const r = spawnSync(process.execPath, args, {
+  cwd: nativeDir,
+  encoding: "utf8",
+  timeout: 180_000,
+  env: { ...process.env, JOBS: String(os.availableParallelism?.() ?? 2) },
+});
 const built = path.join(nativeDir, "build", "Release", "vlab_native.node");
 if (r.error || r.status !== 0 || !fs.existsSync(built)) {
-  const lines = `${r.error?.message ?? ""}\n${r.stderr ?? ""}\n${r.stdout ?? ""}`.split("\n").map((l) => l.replace(/^gyp ERR! /, "").trim());
+  const lines = `${r.error?.message ?? ""}\n${r.stderr ?? ""}\n${r.stdout ?? ""}`
+    .split("\n")
+    .map((l) => l.replace(/^gyp ERR! /, "").trim());
   const pick = (re) => lines.find((l) => re.test(l));
   const detail =
-    pick(/need to install .*Python/i) ?? pick(/not found|No such file|ENOENT|ETIMEDOUT|EAI_AGAIN/i) ??
-    pick(/^stack Error:/) ?? pick(/error/i) ?? `node-gyp exited with ${r.status}`;
+    pick(/need to install .*Python/i) ??
+    pick(/not found|No such file|ENOENT|ETIMEDOUT|EAI_AGAIN/i) ??
+    pick(/^stack Error:/) ??
+    pick(/error/i) ??
+    `node-gyp exited with ${r.status}`;
   skip(detail.slice(0, 160));
 }
 // Install it under a temporary name, check that it loads (a broken binary would otherwise only
@@ -85,7 +106,9 @@ if (r.error || r.status !== 0 || !fs.existsSync(built)) {
 fs.mkdirSync(path.dirname(target), { recursive: true });
 const staged = path.join(path.dirname(target), `vlab_native.${process.pid}.tmp.node`);
 fs.copyFileSync(built, staged);
-const check = spawnSync(process.execPath, ["-e", `console.log(require(${JSON.stringify(staged)}).info().kernel)`], { encoding: "utf8" });
+const check = spawnSync(process.execPath, ["-e", `console.log(require(${JSON.stringify(staged)}).info().kernel)`], {
+  encoding: "utf8",
+});
 if (check.status !== 0) {
   fs.rmSync(staged, { force: true });
   skip(`built but does not load: ${(check.stderr ?? "").split("\n").find((l) => l.trim()) ?? "unknown error"}`);

@@ -91,7 +91,12 @@ export function blockDiagonalMask(segments: number[] | { cuSeqlens: number[] }):
 export function combineMasks(...masks: (tf.Tensor | undefined | null)[]): tf.Tensor | undefined {
   const present = masks.filter((m): m is tf.Tensor => m != null);
   if (present.length === 0) return undefined;
-  return tf.tidy(() => tf.maximum(present.reduce((a, b) => tf.add(a, b)), MASK_MIN));
+  return tf.tidy(() =>
+    tf.maximum(
+      present.reduce((a, b) => tf.add(a, b)),
+      MASK_MIN,
+    ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,7 +244,9 @@ export class KvCache {
     if (this.k && this.v) {
       const [B, Hkv, , hd] = this.k.shape;
       if (k.shape[0] !== B || k.shape[1] !== Hkv || k.shape[3] !== hd || v.shape[0] !== B || v.shape[1] !== Hkv) {
-        throw new Error(`KvCache: new keys [${k.shape}] / values [${v.shape}] do not match the cached [${this.k.shape}] / [${this.v.shape}]`);
+        throw new Error(
+          `KvCache: new keys [${k.shape}] / values [${v.shape}] do not match the cached [${this.k.shape}] / [${this.v.shape}]`,
+        );
       }
     }
     const nextK = tf.keep(this.k ? tf.concat([this.k, k], 2) : tf.clone(k)) as tf.Tensor4D; // [B, Hkv, S+T, hd]
@@ -299,8 +306,10 @@ export class MultiHeadAttention extends Module {
     super();
     this.nHeads = nHeads;
     this.nKvHeads = opts.nKvHeads ?? nHeads;
-    if (nHeads % this.nKvHeads !== 0) throw new Error(`nHeads (${nHeads}) must be a multiple of nKvHeads (${this.nKvHeads})`);
-    if (opts.headDim === undefined && dim % nHeads !== 0) throw new Error(`dim (${dim}) must be divisible by nHeads (${nHeads})`);
+    if (nHeads % this.nKvHeads !== 0)
+      throw new Error(`nHeads (${nHeads}) must be a multiple of nKvHeads (${this.nKvHeads})`);
+    if (opts.headDim === undefined && dim % nHeads !== 0)
+      throw new Error(`dim (${dim}) must be divisible by nHeads (${nHeads})`);
     this.headDim = opts.headDim ?? dim / nHeads;
     this.qkvFused = opts.qkvFused ?? false;
     const bias = opts.bias ?? true;
@@ -309,7 +318,8 @@ export class MultiHeadAttention extends Module {
     const kvWidth = this.nKvHeads * this.headDim;
     const rng = opts.rng;
     if (this.qkvFused) {
-      if (opts.kvDim !== undefined && opts.kvDim !== dim) throw new Error("kvDim needs separate q/k/v projections (qkvFused: false)");
+      if (opts.kvDim !== undefined && opts.kvDim !== dim)
+        throw new Error("kvDim needs separate q/k/v projections (qkvFused: false)");
       this.qkv = this.module(names.qkv, new Linear(dim, qWidth + 2 * kvWidth, { bias, rng }));
       this.q = this.k = this.v = null;
     } else {
@@ -335,7 +345,11 @@ export class MultiHeadAttention extends Module {
     });
   }
 
-  private attend(x: tf.Tensor, call: AttentionCall, wantWeights: boolean): { output: tf.Tensor3D; weights?: tf.Tensor4D } {
+  private attend(
+    x: tf.Tensor,
+    call: AttentionCall,
+    wantWeights: boolean,
+  ): { output: tf.Tensor3D; weights?: tf.Tensor4D } {
     if (x.rank !== 3) throw new Error(`MultiHeadAttention expects [B, T, dim], got [${x.shape.join(", ")}]`);
     const [B, T] = x.shape as [number, number, number];
     const H = this.nHeads;
@@ -352,7 +366,8 @@ export class MultiHeadAttention extends Module {
       v = splitHeads(vx!, B, T, Hkv, hd);
     } else {
       const src = call.context ?? x; // [B, S, kvDim]
-      if (src.rank !== 3 || src.shape[0] !== B) throw new Error(`context must be [B, S, kvDim], got [${src.shape.join(", ")}]`);
+      if (src.rank !== 3 || src.shape[0] !== B)
+        throw new Error(`context must be [B, S, kvDim], got [${src.shape.join(", ")}]`);
       S = src.shape[1]!;
       q = splitHeads(this.q!.forward(x), B, T, H, hd); // [B, H, T, hd]
       k = splitHeads(this.k!.forward(src), B, S, Hkv, hd); // [B, Hkv, S, hd]

@@ -112,7 +112,10 @@ async function optionalImport(specifier: string): Promise<unknown> {
 
 async function startTensorflow(): Promise<boolean> {
   const errors: string[] = [];
-  for (const [pkg, gpu] of [["@tensorflow/tfjs-node-gpu", true], ["@tensorflow/tfjs-node", false]] as const) {
+  for (const [pkg, gpu] of [
+    ["@tensorflow/tfjs-node-gpu", true],
+    ["@tensorflow/tfjs-node", false],
+  ] as const) {
     try {
       await optionalImport(pkg);
     } catch (e) {
@@ -207,7 +210,11 @@ async function startWasm(threads: number): Promise<boolean> {
     return false;
   }
   // Pthread workers would keep Node alive after the script ends.
-  const pthread = (tf.backend() as unknown as { wasm?: { PThread?: { unusedWorkers: { unref?: () => void }[]; runningWorkers: { unref?: () => void }[] } } }).wasm?.PThread;
+  const pthread = (
+    tf.backend() as unknown as {
+      wasm?: { PThread?: { unusedWorkers: { unref?: () => void }[]; runningWorkers: { unref?: () => void }[] } };
+    }
+  ).wasm?.PThread;
   if (pthread) for (const w of [...pthread.unusedWorkers, ...pthread.runningWorkers]) w.unref?.();
   state.simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
   state.gpu = null;
@@ -233,14 +240,19 @@ async function start(name: BackendName, opts: InitBackendOptions): Promise<boole
     else if (name === "wasm") {
       const envThreads = Number(process.env.VLAB_WASM_THREADS ?? "");
       // The wasm build pre-creates 8 workers: more threads than that cannot start.
-      const threads = Math.min(8, Math.max(1, Math.floor(opts.threads ?? (Number.isFinite(envThreads) && envThreads > 0 ? envThreads : 1))));
+      const threads = Math.min(
+        8,
+        Math.max(1, Math.floor(opts.threads ?? (Number.isFinite(envThreads) && envThreads > 0 ? envThreads : 1))),
+      );
       p = startWasm(threads);
     } else p = startCpu();
     pending.set(name, p);
   }
   const ok = await p;
   if (ok && name === "wasm" && opts.threads !== undefined && opts.threads !== wasmThreads()) {
-    console.warn(`vlab: wasm is already running with ${wasmThreads()} thread(s); threads can only be chosen before it starts`);
+    console.warn(
+      `vlab: wasm is already running with ${wasmThreads()} thread(s); threads can only be chosen before it starts`,
+    );
   }
   if (!ok) {
     pending.delete(name); // a later call may try again (e.g. after installing tfjs-node)
@@ -293,14 +305,20 @@ function wasmThreads(): number {
 /** The backend in use, what it runs with, and what vlab added to it. Displays itself in Jupyter. */
 export function describeBackend(): BackendInfo {
   const name = tf.engine().backendName ?? "none";
-  const threads = name === "wasm" ? wasmThreads() : name === "tensorflow" ? (os.availableParallelism?.() ?? os.cpus().length) : 1;
+  const threads =
+    name === "wasm" ? wasmThreads() : name === "tensorflow" ? (os.availableParallelism?.() ?? os.cpus().length) : 1;
   const info: BackendInfo = {
     name,
     threads,
     gpu: name === "tensorflow" ? state.gpu : null,
     ...(name === "wasm" && state.simd !== undefined ? { simd: state.simd } : {}),
     version: tf.version_core,
-    registeredByVlab: [...vlabRegistrations(), ...copyKernelRegistrations(), ...nativeRegistrations(), ...fusedRegistrations()],
+    registeredByVlab: [
+      ...vlabRegistrations(),
+      ...copyKernelRegistrations(),
+      ...nativeRegistrations(),
+      ...fusedRegistrations(),
+    ],
     ...(name === "wasm" ? { native: nativeInfo() } : {}),
     [JUPYTER_DISPLAY]: () => backendBundle(info),
   };
@@ -311,12 +329,15 @@ export function describeBackend(): BackendInfo {
 function nativeInfo(): NonNullable<BackendInfo["native"]> {
   const st = nativeStatus();
   if (!st.loaded) return { active: false, reason: st.reason };
-  if (!nativeKernelsActive()) return { active: false, kernel: st.kernel, threads: st.threads, reason: "switched off (configureNativeKernels)" };
+  if (!nativeKernelsActive())
+    return { active: false, kernel: st.kernel, threads: st.threads, reason: "switched off (configureNativeKernels)" };
   return { active: true, kernel: st.kernel, threads: st.threads };
 }
 
 function nativeText(n: NonNullable<BackendInfo["native"]>): string {
-  return n.active ? `native kernels (${n.kernel}, ${n.threads} thread${n.threads === 1 ? "" : "s"})` : `no native kernels: ${n.reason}`;
+  return n.active
+    ? `native kernels (${n.kernel}, ${n.threads} thread${n.threads === 1 ? "" : "s"})`
+    : `no native kernels: ${n.reason}`;
 }
 
 function escapeHtml(s: string): string {
@@ -341,7 +362,12 @@ function backendBundle(info: BackendInfo): MimeBundle {
   ];
   const html =
     `<table style="text-align:left">` +
-    rows.map(([k, v]) => `<tr><th style="text-align:left;padding-right:1em">${k}</th><td style="text-align:left">${k === "registered by vlab" ? v.split("<br>").map(escapeHtml).join("<br>") : escapeHtml(v)}</td></tr>`).join("") +
+    rows
+      .map(
+        ([k, v]) =>
+          `<tr><th style="text-align:left;padding-right:1em">${k}</th><td style="text-align:left">${k === "registered by vlab" ? v.split("<br>").map(escapeHtml).join("<br>") : escapeHtml(v)}</td></tr>`,
+      )
+      .join("") +
     `</table>`;
   return { "text/plain": text, "text/html": html };
 }

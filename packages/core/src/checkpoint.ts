@@ -10,7 +10,14 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { AdamW } from "./optim.js";
-import { atomicWrite, encodeSafetensors, loadSafetensors, readSafetensorsHeader, tensorToEncode, type TensorToEncode } from "./safetensors.js";
+import {
+  atomicWrite,
+  encodeSafetensors,
+  loadSafetensors,
+  readSafetensorsHeader,
+  tensorToEncode,
+  type TensorToEncode,
+} from "./safetensors.js";
 
 export const CHECKPOINT_FORMAT = "vlab.checkpoint/1";
 const OPTIM = "optim.";
@@ -41,14 +48,20 @@ export interface LoadedCheckpoint {
 }
 
 /** Saves a training checkpoint to `path` atomically (`dtype` applies to the model's float tensors). */
-export function saveCheckpoint(path: string, state: CheckpointState, { dtype = "F32" }: { dtype?: "F32" | "F16" | "BF16" } = {}): void {
+export function saveCheckpoint(
+  path: string,
+  state: CheckpointState,
+  { dtype = "F32" }: { dtype?: "F32" | "F16" | "BF16" } = {},
+): void {
   const { model, optimizer, step, history, extra } = state;
-  if (!Number.isInteger(step) || step < 0) throw new Error(`saveCheckpoint: step must be a non-negative integer, got ${step}`);
+  if (!Number.isInteger(step) || step < 0)
+    throw new Error(`saveCheckpoint: step must be a non-negative integer, got ${step}`);
   tf.tidy(() => {
     // Inside a tidy: an optimizer's stateDict() hands out fresh handles, freed when we are done.
     const enc: Record<string, TensorToEncode> = {};
     for (const [k, t] of Object.entries(model)) {
-      if (k.startsWith(OPTIM)) throw new Error(`saveCheckpoint: model tensor "${k}" uses the reserved prefix "${OPTIM}"`);
+      if (k.startsWith(OPTIM))
+        throw new Error(`saveCheckpoint: model tensor "${k}" uses the reserved prefix "${OPTIM}"`);
       enc[k] = tensorToEncode(k, t, dtype);
     }
     const metadata: Record<string, string> = { format: CHECKPOINT_FORMAT, step: String(step) };
@@ -81,13 +94,17 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   const header = readSafetensorsHeader(path);
   const meta = header.metadata ?? {};
   if (meta.format !== CHECKPOINT_FORMAT) {
-    throw new Error(`checkpoint ${path}: not a vlab checkpoint (__metadata__.format is ${JSON.stringify(meta.format)}, expected "${CHECKPOINT_FORMAT}")`);
+    throw new Error(
+      `checkpoint ${path}: not a vlab checkpoint (__metadata__.format is ${JSON.stringify(meta.format)}, expected "${CHECKPOINT_FORMAT}")`,
+    );
   }
   const step = Number(meta.step);
-  if (!Number.isInteger(step) || step < 0) throw new Error(`checkpoint ${path}: invalid step ${JSON.stringify(meta.step)}`);
+  if (!Number.isInteger(step) || step < 0)
+    throw new Error(`checkpoint ${path}: invalid step ${JSON.stringify(meta.step)}`);
   const history = parseJson(path, "history", meta.history);
   const extra = (parseJson(path, "extra", meta.extra) ?? {}) as Record<string, unknown>;
-  const optimizerHparams = parseJson(path, "optim.hparams", meta["optim.hparams"]) as Record<string, unknown> | undefined;
+  const optimizerHparams = parseJson(path, "optim.hparams", meta["optim.hparams"]) as
+    Record<string, unknown> | undefined;
   const all = loadSafetensors(path);
   const tensors: Record<string, tf.Tensor> = {};
   const optimizerState: Record<string, tf.Tensor> = {};
@@ -108,8 +125,14 @@ export type Restorable =
  * Assigns tensors to variables by name (`[name, variable]` pairs, or a plain array named "0", "1", ...
  * as `AdamW` names it). With `strict` (default), every variable must be present and every tensor used.
  */
-export function assignByName(vars: [string, tf.Variable][] | tf.Variable[], tensors: Record<string, tf.Tensor>, { strict = true, label = "assignByName" }: { strict?: boolean; label?: string } = {}): void {
-  const named = vars.map((v, i): [string, tf.Variable] => (Array.isArray(v) ? (v as [string, tf.Variable]) : [String(i), v as tf.Variable]));
+export function assignByName(
+  vars: [string, tf.Variable][] | tf.Variable[],
+  tensors: Record<string, tf.Tensor>,
+  { strict = true, label = "assignByName" }: { strict?: boolean; label?: string } = {},
+): void {
+  const named = vars.map((v, i): [string, tf.Variable] =>
+    Array.isArray(v) ? (v as [string, tf.Variable]) : [String(i), v as tf.Variable],
+  );
   const used = new Set<string>();
   for (const [name, v] of named) {
     const t = tensors[name];
@@ -125,7 +148,10 @@ export function assignByName(vars: [string, tf.Variable][] | tf.Variable[], tens
   }
   if (strict) {
     const unused = Object.keys(tensors).filter((k) => !used.has(k));
-    if (unused.length) throw new Error(`${label}: unexpected tensors ${unused.slice(0, 5).join(", ")}${unused.length > 5 ? ", ..." : ""}`);
+    if (unused.length)
+      throw new Error(
+        `${label}: unexpected tensors ${unused.slice(0, 5).join(", ")}${unused.length > 5 ? ", ..." : ""}`,
+      );
   }
 }
 

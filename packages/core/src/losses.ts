@@ -19,7 +19,9 @@ export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor | number[]): 
     const t = targets instanceof tf.Tensor ? targets : tf.tensor(targets, undefined, "int32");
     const y = tf.reshape(t.dtype === "int32" ? t : tf.cast(t, "int32"), [-1]) as tf.Tensor1D; // [N]
     if (y.shape[0] !== z.shape[0]) {
-      throw new Error(`crossEntropy: ${y.shape[0]} targets for ${z.shape[0]} rows of logits [${logits.shape.join(", ")}]`);
+      throw new Error(
+        `crossEntropy: ${y.shape[0]} targets for ${z.shape[0]} rows of logits [${logits.shape.join(", ")}]`,
+      );
     }
     const perRow = softmaxCrossEntropyFused(z, y) ?? tf.neg(tf.sum(tf.mul(tf.logSoftmax(z), tf.oneHot(y, V)), -1)); // [N]
     return tf.mean(perRow) as tf.Scalar;

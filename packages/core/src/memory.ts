@@ -27,7 +27,9 @@ export async function expectNoLeak<T>(fn: () => T | Promise<T>, label = "expectN
   const after = countTensors();
   const leaked = after - before - returned;
   if (leaked > 0) {
-    throw new Error(`${label}: leaked ${leaked} tensor${leaked === 1 ? "" : "s"} (${before} live before, ${after} after${returned ? `, ${returned} returned` : ""})`);
+    throw new Error(
+      `${label}: leaked ${leaked} tensor${leaked === 1 ? "" : "s"} (${before} live before, ${after} after${returned ? `, ${returned} returned` : ""})`,
+    );
   }
   return result;
 }
@@ -40,7 +42,8 @@ function countResultTensors(x: unknown, seen = new Set<unknown>()): number {
   let n = 0;
   if (Array.isArray(x)) for (const v of x) n += countResultTensors(v, seen);
   else if (x instanceof Map) for (const v of x.values()) n += countResultTensors(v, seen);
-  else if (Object.getPrototypeOf(x) === Object.prototype) for (const v of Object.values(x)) n += countResultTensors(v, seen);
+  else if (Object.getPrototypeOf(x) === Object.prototype)
+    for (const v of Object.values(x)) n += countResultTensors(v, seen);
   return n;
 }
 
@@ -70,6 +73,7 @@ function collectTensors(x: unknown, out: tf.Tensor[] = [], seen = new Set<unknow
   if (x instanceof tf.Tensor) out.push(x);
   else if (Array.isArray(x)) for (const v of x) collectTensors(v, out, seen);
   else if (x instanceof Map) for (const v of x.values()) collectTensors(v, out, seen);
-  else if (Object.getPrototypeOf(x) === Object.prototype) for (const v of Object.values(x)) collectTensors(v, out, seen);
+  else if (Object.getPrototypeOf(x) === Object.prototype)
+    for (const v of Object.values(x)) collectTensors(v, out, seen);
   return out;
 }

@@ -198,7 +198,9 @@ export class Module {
     if (strict && missingKeys.length) problems.push(`missing keys: ${missingKeys.join(", ")}`);
     if (strict && unexpectedKeys.length) problems.push(`unexpected keys: ${unexpectedKeys.join(", ")}`);
     if (problems.length) {
-      throw new Error(`loadStateDict into ${this.constructor.name} failed (nothing was loaded): ${problems.join("; ")}`);
+      throw new Error(
+        `loadStateDict into ${this.constructor.name} failed (nothing was loaded): ${problems.join("; ")}`,
+      );
     }
     for (const [name, v] of Object.entries(own)) {
       const t = tensors[name];

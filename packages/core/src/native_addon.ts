@@ -25,32 +25,98 @@ export interface NativeAddon {
    * activation: 0 linear, 1 relu, 2 relu6, 4 leakyrelu (slope alpha), 5 sigmoid, 6 elu.
    */
   matmul(
-    a: Float32Array, b: Float32Array, out: Float32Array, bias: Float32Array | null,
-    m: number, n: number, k: number, transA: number, transB: number,
-    batch: number, aStride: number, bStride: number, activation: number, alpha: number,
-    aIndex?: Int32Array | null, bIndex?: Int32Array | null,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    bias: Float32Array | null,
+    m: number,
+    n: number,
+    k: number,
+    transA: number,
+    transB: number,
+    batch: number,
+    aStride: number,
+    bStride: number,
+    activation: number,
+    alpha: number,
+    aIndex?: Int32Array | null,
+    bIndex?: Int32Array | null,
   ): void;
   /** y = gelu(x) (exact, erf form). */
   gelu(x: Float32Array, y: Float32Array): void;
   /** dx = dy · gelu'(x). */
   geluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   /** Layer norm of each of `rows` rows of `cols` values; gamma / beta may be null. */
-  layerNorm(x: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array, rows: number, cols: number, eps: number): void;
+  layerNorm(
+    x: Float32Array,
+    gamma: Float32Array | null,
+    beta: Float32Array | null,
+    y: Float32Array,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
   /** Its gradient; dgamma / dbeta (overwritten) may be null. */
-  layerNormGrad(dy: Float32Array, x: Float32Array, gamma: Float32Array | null, dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null, rows: number, cols: number, eps: number): void;
+  layerNormGrad(
+    dy: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array | null,
+    dx: Float32Array,
+    dgamma: Float32Array | null,
+    dbeta: Float32Array | null,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
   /** loss[r] = logsumexp(logits[r]) − logits[r, labels[r]]; throws if a label is outside [0, cols). */
   softmaxXent(logits: Float32Array, labels: Int32Array, loss: Float32Array, rows: number, cols: number): void;
   /** dlogits[r] = dloss[r] · (softmax(logits[r]) − onehot(labels[r])). */
-  softmaxXentGrad(dloss: Float32Array, logits: Float32Array, labels: Int32Array, dlogits: Float32Array, rows: number, cols: number): void;
+  softmaxXentGrad(
+    dloss: Float32Array,
+    logits: Float32Array,
+    labels: Int32Array,
+    dlogits: Float32Array,
+    rows: number,
+    cols: number,
+  ): void;
   /** out[j] = Σ_r x[r, j]. */
   columnSum(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   /** One AdamW update into pOut, mOut, vOut; keep = 1 − lr·λ (fused/adamw.ts). */
-  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
-    beta1: number, beta2: number, eps: number, keep: number, stepSize: number, bc2Sqrt: number): void;
+  adamw(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    pOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    keep: number,
+    stepSize: number,
+    bc2Sqrt: number,
+  ): void;
   /** y = softmax(scale·x + max(mask, maskMin)) per row; row r adds mask row maskRows[r] (fused/masked_softmax.ts). */
-  maskedSoftmax(x: Float32Array, mask: Float32Array | null, maskRows: Int32Array | null, y: Float32Array, rows: number, cols: number, scale: number, maskMin: number): void;
+  maskedSoftmax(
+    x: Float32Array,
+    mask: Float32Array | null,
+    maskRows: Int32Array | null,
+    y: Float32Array,
+    rows: number,
+    cols: number,
+    scale: number,
+    maskMin: number,
+  ): void;
   /** dx = scale · y ⊙ (dy − Σ dy⊙y) per row. */
-  maskedSoftmaxGrad(dy: Float32Array, y: Float32Array, dx: Float32Array, rows: number, cols: number, scale: number): void;
+  maskedSoftmaxGrad(
+    dy: Float32Array,
+    y: Float32Array,
+    dx: Float32Array,
+    rows: number,
+    cols: number,
+    scale: number,
+  ): void;
   /** y = x with axes permuted (output axis d is input axis perm[d]); 4-byte elements. */
   transpose(x: Float32Array | Int32Array, y: Float32Array | Int32Array, shape: Int32Array, perm: Int32Array): void;
   /** The micro-kernel chosen for this CPU (e.g. "avx2+fma 6x16") and the thread count. */
@@ -59,13 +125,26 @@ export interface NativeAddon {
 }
 
 export type NativeStatus =
-  | { loaded: true; kernel: string; threads: number; path: string }
-  | { loaded: false; reason: string };
+  { loaded: true; kernel: string; threads: number; path: string } | { loaded: false; reason: string };
 
 const FILE = "vlab_native.node";
 /** Every function the TypeScript side calls: an addon built from older sources lacks some. */
-const REQUIRED = ["matmul", "gelu", "geluGrad", "layerNorm", "layerNormGrad", "softmaxXent", "softmaxXentGrad", "columnSum", "adamw",
-  "maskedSoftmax", "maskedSoftmaxGrad", "transpose", "info", "setThreads"] as const;
+const REQUIRED = [
+  "matmul",
+  "gelu",
+  "geluGrad",
+  "layerNorm",
+  "layerNormGrad",
+  "softmaxXent",
+  "softmaxXentGrad",
+  "columnSum",
+  "adamw",
+  "maskedSoftmax",
+  "maskedSoftmaxGrad",
+  "transpose",
+  "info",
+  "setThreads",
+] as const;
 
 /** Where the addon may be, relative to this file (which runs from src/ in tests, dist/ otherwise). */
 function candidates(): string[] {
@@ -101,7 +180,9 @@ export function nativeAddon(): NativeAddon | null {
   }
   try {
     const loaded = createRequire(import.meta.url)(file) as NativeAddon;
-    const missing = REQUIRED.filter((name) => typeof (loaded as unknown as Record<string, unknown>)[name] !== "function");
+    const missing = REQUIRED.filter(
+      (name) => typeof (loaded as unknown as Record<string, unknown>)[name] !== "function",
+    );
     if (missing.length) {
       status = { loaded: false, reason: `${file} is out of date (no ${missing.join(", ")}): rebuild @vlab/core` };
       return addon;

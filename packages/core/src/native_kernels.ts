@@ -111,14 +111,19 @@ function planMatMul(a: TensorInfo, b: TensorInfo, transposeA: boolean, transpose
   const kB = transposeB ? b.shape[rb - 1]! : b.shape[rb - 2]!;
   const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
   if (kA !== kB) {
-    throw new Error(`Error in matMul: inner shapes (${kA}) and (${kB}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`);
+    throw new Error(
+      `Error in matMul: inner shapes (${kA}) and (${kB}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+    );
   }
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
   const outBatch = tf.backend_util.assertAndGetBroadcastShape(batchA, batchB);
   const batch = size(outBatch);
   return {
-    m, n, k: kA, batch,
+    m,
+    n,
+    k: kA,
+    batch,
     aStride: size(batchA) === 1 ? 0 : m * kA,
     bStride: size(batchB) === 1 ? 0 : kA * n,
     aIndex: batchIndex(batchA, outBatch),
@@ -128,13 +133,37 @@ function planMatMul(a: TensorInfo, b: TensorInfo, transposeA: boolean, transpose
 }
 
 /** Runs the plan on the heap views; `out` must already be allocated. */
-function run(addon: NativeAddon, be: BackendWasm, p: MatMulPlan, a: TensorInfo, b: TensorInfo, out: TensorInfo,
-  transposeA: boolean, transposeB: boolean, bias: TensorInfo | null, activation: number, alpha: number): void {
+function run(
+  addon: NativeAddon,
+  be: BackendWasm,
+  p: MatMulPlan,
+  a: TensorInfo,
+  b: TensorInfo,
+  out: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  bias: TensorInfo | null,
+  activation: number,
+  alpha: number,
+): void {
   if (size(p.outShape) === 0) return;
   addon.matmul(
-    f32(be, a), f32(be, b), f32(be, out), bias ? f32(be, bias) : null,
-    p.m, p.n, p.k, transposeA ? 1 : 0, transposeB ? 1 : 0,
-    p.batch, p.aStride, p.bStride, activation, alpha, p.aIndex, p.bIndex,
+    f32(be, a),
+    f32(be, b),
+    f32(be, out),
+    bias ? f32(be, bias) : null,
+    p.m,
+    p.n,
+    p.k,
+    transposeA ? 1 : 0,
+    transposeB ? 1 : 0,
+    p.batch,
+    p.aStride,
+    p.bStride,
+    activation,
+    alpha,
+    p.aIndex,
+    p.bIndex,
   );
 }
 
@@ -157,9 +186,20 @@ function makeBatchMatMul(addon: NativeAddon, fallback: tf.KernelFunc): tf.Kernel
 
 function makeFusedMatMul(addon: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
   return (args: KernelArgs) => {
-    const { a, b, bias, preluActivationWeights } = args.inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
-    if (!activeAddon() || a.dtype !== "float32" || b.dtype !== "float32" || (bias && bias.dtype !== "float32")) return fallback(args);
-    const attrs = args.attrs as unknown as { transposeA: boolean; transposeB: boolean; activation: string; leakyreluAlpha?: number };
+    const { a, b, bias, preluActivationWeights } = args.inputs as {
+      a: TensorInfo;
+      b: TensorInfo;
+      bias?: TensorInfo;
+      preluActivationWeights?: TensorInfo;
+    };
+    if (!activeAddon() || a.dtype !== "float32" || b.dtype !== "float32" || (bias && bias.dtype !== "float32"))
+      return fallback(args);
+    const attrs = args.attrs as unknown as {
+      transposeA: boolean;
+      transposeB: boolean;
+      activation: string;
+      leakyreluAlpha?: number;
+    };
     const { transposeA, transposeB } = attrs;
     const activation = attrs.activation ?? "linear";
     const alpha = attrs.leakyreluAlpha ?? 0.2;
@@ -168,7 +208,10 @@ function makeFusedMatMul(addon: NativeAddon, fallback: tf.KernelFunc): tf.Kernel
     const outRank = p.outShape.length;
     // A bias the addon adds itself: one value per column ([N], [1, N], ...) or a single value.
     const biasSize = bias ? size(bias.shape) : 0;
-    const simpleBias = !bias || (bias.shape.length <= outRank && (biasSize === 1 || (biasSize === p.n && bias.shape[bias.shape.length - 1] === p.n)));
+    const simpleBias =
+      !bias ||
+      (bias.shape.length <= outRank &&
+        (biasSize === 1 || (biasSize === p.n && bias.shape[bias.shape.length - 1] === p.n)));
     const code = ACTIVATION_CODES[activation];
     if (code !== undefined && simpleBias) {
       const out = be.makeOutput(p.outShape, "float32");
@@ -188,7 +231,9 @@ function makeSum(addon: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
     const x = args.inputs.x!;
     const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
     const rank = x.shape.length;
-    const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+    const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort(
+      (p, q) => p - q,
+    );
     const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
     if (!activeAddon() || !leading || x.dtype !== "float32") return fallback(args);
     const be = args.backend as BackendWasm;
@@ -208,9 +253,18 @@ function makeTranspose(addon: NativeAddon, fallback: tf.KernelFunc): tf.KernelFu
   return (args: KernelArgs) => {
     const x = args.inputs.x!;
     const { perm } = args.attrs as unknown as { perm: number[] };
-    if (!activeAddon() || (x.dtype !== "float32" && x.dtype !== "int32") || perm.every((p, i) => p === i) || x.shape.length > 16) return fallback(args);
+    if (
+      !activeAddon() ||
+      (x.dtype !== "float32" && x.dtype !== "int32") ||
+      perm.every((p, i) => p === i) ||
+      x.shape.length > 16
+    )
+      return fallback(args);
     const be = args.backend as BackendWasm;
-    const out = be.makeOutput(perm.map((p) => x.shape[p]!), x.dtype);
+    const out = be.makeOutput(
+      perm.map((p) => x.shape[p]!),
+      x.dtype,
+    );
     if (size(x.shape) > 0) {
       const view = (t: TensorInfo) => be.typedArrayFromHeap(t) as Float32Array | Int32Array;
       addon.transpose(view(x), view(out), Int32Array.from(x.shape), Int32Array.from(perm));
@@ -224,7 +278,12 @@ function makeTranspose(addon: NativeAddon, fallback: tf.KernelFunc): tf.KernelFu
 // ---------------------------------------------------------------------------------------------
 
 /** Puts `make(addon, previous kernel)` in place of the wasm kernel `name`, keeping its setup. */
-function override(name: string, addon: NativeAddon, make: (addon: NativeAddon, fallback: tf.KernelFunc) => tf.KernelFunc, label: string): void {
+function override(
+  name: string,
+  addon: NativeAddon,
+  make: (addon: NativeAddon, fallback: tf.KernelFunc) => tf.KernelFunc,
+  label: string,
+): void {
   const current = tf.getKernel(name, "wasm");
   if (!current) return;
   tf.unregisterKernel(name, "wasm");

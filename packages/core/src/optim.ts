@@ -54,9 +54,7 @@ export class AdamW {
     this.betas = [betas[0], betas[1]];
     this.eps = eps;
     this.weightDecay = weightDecay;
-    this.params = params.map((p, i): [string, tf.Variable] =>
-      Array.isArray(p) ? [p[0], p[1]] : [String(i), p],
-    );
+    this.params = params.map((p, i): [string, tf.Variable] => (Array.isArray(p) ? [p[0], p[1]] : [String(i), p]));
     const seen = new Set<string>();
     for (const [name] of this.params) {
       if (seen.has(name)) throw new Error(`AdamW: duplicate parameter name "${name}"`);
@@ -71,7 +69,11 @@ export class AdamW {
   private stateFor(name: string, p: tf.Variable): ParamState {
     let st = this.state.get(name);
     if (!st) {
-      st = { expAvg: ownedVariable(tf.zeros(p.shape, "float32")), expAvgSq: ownedVariable(tf.zeros(p.shape, "float32")), step: 0 };
+      st = {
+        expAvg: ownedVariable(tf.zeros(p.shape, "float32")),
+        expAvgSq: ownedVariable(tf.zeros(p.shape, "float32")),
+        step: 0,
+      };
       this.state.set(name, st);
     }
     return st;
@@ -110,9 +112,17 @@ export class AdamW {
       tf.tidy(() => {
         const g32 = g.dtype === "float32" ? g : tf.cast(g, "float32");
         // On wasm: one kernel for the whole update (fused/adamw.ts), same arithmetic as below.
-        const fused = p.dtype === "float32"
-          ? adamwUpdateFused(p, g32, s.expAvg, s.expAvgSq, { beta1: b1, beta2: b2, eps, lrDecay: lr * wd, stepSize, bc2Sqrt })
-          : null;
+        const fused =
+          p.dtype === "float32"
+            ? adamwUpdateFused(p, g32, s.expAvg, s.expAvgSq, {
+                beta1: b1,
+                beta2: b2,
+                eps,
+                lrDecay: lr * wd,
+                stepSize,
+                bc2Sqrt,
+              })
+            : null;
         if (fused) {
           s.expAvg.assign(fused[1]);
           s.expAvgSq.assign(fused[2]);
@@ -162,7 +172,10 @@ export class AdamW {
       if (!m || !v || !s) {
         throw new Error(`AdamW.loadStateDict: incomplete state for "${name}" (need exp_avg, exp_avg_sq and step)`);
       }
-      for (const [k, t] of [["exp_avg", m], ["exp_avg_sq", v]] as const) {
+      for (const [k, t] of [
+        ["exp_avg", m],
+        ["exp_avg_sq", v],
+      ] as const) {
         if (!arraysEqual(t.shape, p.shape)) {
           throw new Error(`AdamW.loadStateDict: "${name}.${k}" has shape [${t.shape}], parameter has [${p.shape}]`);
         }
@@ -183,7 +196,9 @@ export class AdamW {
     if (strict) {
       const unknown = Object.keys(state).filter((k) => !used.has(k));
       if (unknown.length) {
-        throw new Error(`AdamW.loadStateDict: keys match no parameter: ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? ", ..." : ""}`);
+        throw new Error(
+          `AdamW.loadStateDict: keys match no parameter: ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? ", ..." : ""}`,
+        );
       }
     }
   }
@@ -278,7 +293,12 @@ export interface WarmupCosineOptions {
  *   step < warmup:  lr · step / warmup
  *   otherwise:      minLr + (lr − minLr) · ½ (1 + cos(π · min(1, (step − warmup) / (total − warmup))))
  */
-export function warmupCosine({ lr, warmupSteps, totalSteps, minLr = 0 }: WarmupCosineOptions): (step: number) => number {
+export function warmupCosine({
+  lr,
+  warmupSteps,
+  totalSteps,
+  minLr = 0,
+}: WarmupCosineOptions): (step: number) => number {
   return (step: number) => {
     if (step < warmupSteps) return (lr * step) / warmupSteps;
     const span = totalSteps - warmupSteps;

@@ -52,8 +52,28 @@ export type SafetensorsDtype = keyof typeof DTYPE_SIZE;
  * Following it exactly makes our files byte-identical to the reference writer's.
  */
 const DTYPE_RANK: readonly string[] = [
-  "BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ",
-  "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "C64", "F64", "I64", "U64",
+  "BOOL",
+  "F4",
+  "F6_E2M3",
+  "F6_E3M2",
+  "U8",
+  "I8",
+  "F8_E5M2",
+  "F8_E4M3",
+  "F8_E8M0",
+  "F8_E4M3FNUZ",
+  "F8_E5M2FNUZ",
+  "I16",
+  "U16",
+  "F16",
+  "BF16",
+  "I32",
+  "U32",
+  "F32",
+  "C64",
+  "F64",
+  "I64",
+  "U64",
 ];
 
 /** Byte size of one element of `dtype`, or undefined for a dtype this module does not know. */
@@ -183,7 +203,17 @@ function view<T>(bytes: Uint8Array, size: number, make: (b: ArrayBufferLike, off
  */
 export function rawToTypedArray(
   raw: RawTensor,
-): Float32Array | Float64Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | Uint8Array {
+):
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+  | Uint8Array {
   const b = raw.bytes;
   switch (raw.dtype) {
     case "F32":
@@ -229,14 +259,21 @@ export function rawToTypedArray(
 // decode
 
 /** Parses and validates the header of a safetensors byte buffer (`bytes` may hold only the start of the file when `fileSize` is given). */
-export function parseSafetensorsHeader(bytes: Uint8Array, { name = "<buffer>", fileSize }: { name?: string; fileSize?: number } = {}): SafetensorsHeader {
+export function parseSafetensorsHeader(
+  bytes: Uint8Array,
+  { name = "<buffer>", fileSize }: { name?: string; fileSize?: number } = {},
+): SafetensorsHeader {
   const size = fileSize ?? bytes.byteLength;
   if (size < 8) fail(name, `file is ${size} bytes, shorter than the 8-byte header length field`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = dv.getBigUint64(0, true);
   if (n64 > BigInt(MAX_HEADER)) fail(name, `header length ${n64} is over the 100 MB limit (not a safetensors file?)`);
   const n = Number(n64);
-  if (8 + n > size) fail(name, `header length ${n} runs past the end of the file (file is ${size} bytes; truncated or not a safetensors file)`);
+  if (8 + n > size)
+    fail(
+      name,
+      `header length ${n} runs past the end of the file (file is ${size} bytes; truncated or not a safetensors file)`,
+    );
   if (8 + n > bytes.byteLength) fail(name, `internal: only ${bytes.byteLength} bytes given for a ${n}-byte header`);
   let json: unknown;
   try {
@@ -252,7 +289,8 @@ export function parseSafetensorsHeader(bytes: Uint8Array, { name = "<buffer>", f
   let metadata: Record<string, string> | undefined;
   for (const [key, value] of Object.entries(json as Record<string, unknown>)) {
     if (key === "__metadata__") {
-      if (value === null || typeof value !== "object" || Array.isArray(value)) fail(name, `__metadata__ is not an object`);
+      if (value === null || typeof value !== "object" || Array.isArray(value))
+        fail(name, `__metadata__ is not an object`);
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         if (typeof v !== "string") fail(name, `__metadata__["${k}"] is not a string`);
       }
@@ -267,41 +305,64 @@ export function parseSafetensorsHeader(bytes: Uint8Array, { name = "<buffer>", f
       fail(name, `tensor "${key}" has an invalid shape ${JSON.stringify(e.shape)}`);
     }
     const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[0]! > off[1]!) {
+    if (
+      !Array.isArray(off) ||
+      off.length !== 2 ||
+      !off.every((d) => Number.isInteger(d) && d >= 0) ||
+      off[0]! > off[1]!
+    ) {
       fail(name, `tensor "${key}" has invalid data_offsets ${JSON.stringify(off)}`);
     }
     const count = e.shape.reduce((a, b) => a * b, 1);
     if (count * elem !== off[1]! - off[0]!) {
-      fail(name, `tensor "${key}": shape [${e.shape}] × ${e.dtype} (${elem} B) = ${count * elem} bytes, but data_offsets [${off}] span ${off[1]! - off[0]!}`);
+      fail(
+        name,
+        `tensor "${key}": shape [${e.shape}] × ${e.dtype} (${elem} B) = ${count * elem} bytes, but data_offsets [${off}] span ${off[1]! - off[0]!}`,
+      );
     }
     tensors[key] = { dtype: e.dtype as SafetensorsDtype, shape: e.shape, data_offsets: [off[0]!, off[1]!] };
   }
 
   // The tensors must tile [0, dataSize) exactly.
-  const sorted = Object.entries(tensors).sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0] || a[1].data_offsets[1] - b[1].data_offsets[1]);
+  const sorted = Object.entries(tensors).sort(
+    (a, b) => a[1].data_offsets[0] - b[1].data_offsets[0] || a[1].data_offsets[1] - b[1].data_offsets[1],
+  );
   const needed = sorted.reduce((m, [, e]) => Math.max(m, e.data_offsets[1]), 0);
   if (needed > dataSize) {
-    fail(name, `file is truncated: the header needs ${dataStart + needed} bytes, the file has ${size} (${dataStart + needed - size} missing)`);
+    fail(
+      name,
+      `file is truncated: the header needs ${dataStart + needed} bytes, the file has ${size} (${dataStart + needed - size} missing)`,
+    );
   }
   let pos = 0;
   for (const [key, e] of sorted) {
     const [begin, end] = e.data_offsets;
-    if (begin < pos) fail(name, `tensor "${key}" (bytes [${begin}, ${end})) overlaps the previous tensor, which ends at ${pos}`);
-    if (begin > pos) fail(name, `hole in the data buffer: bytes [${pos}, ${begin}) belong to no tensor (before "${key}")`);
+    if (begin < pos)
+      fail(name, `tensor "${key}" (bytes [${begin}, ${end})) overlaps the previous tensor, which ends at ${pos}`);
+    if (begin > pos)
+      fail(name, `hole in the data buffer: bytes [${pos}, ${begin}) belong to no tensor (before "${key}")`);
     pos = end;
   }
-  if (pos !== dataSize) fail(name, `${dataSize - pos} trailing bytes after the last tensor (data ends at ${pos}, buffer is ${dataSize})`);
+  if (pos !== dataSize)
+    fail(name, `${dataSize - pos} trailing bytes after the last tensor (data ends at ${pos}, buffer is ${dataSize})`);
 
   return metadata ? { tensors, metadata, dataStart } : { tensors, dataStart };
 }
 
 /** Decodes a whole safetensors buffer into raw tensors (views into `bytes`) and its metadata. */
-export function decodeSafetensors(bytes: Uint8Array, { name = "<buffer>" }: { name?: string } = {}): { tensors: Record<string, RawTensor>; metadata?: Record<string, string> } {
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  { name = "<buffer>" }: { name?: string } = {},
+): { tensors: Record<string, RawTensor>; metadata?: Record<string, string> } {
   const header = parseSafetensorsHeader(bytes, { name });
   const tensors: Record<string, RawTensor> = {};
   for (const [key, e] of Object.entries(header.tensors)) {
     const [begin, end] = e.data_offsets;
-    tensors[key] = { dtype: e.dtype, shape: e.shape, bytes: bytes.subarray(header.dataStart + begin, header.dataStart + end) };
+    tensors[key] = {
+      dtype: e.dtype,
+      shape: e.shape,
+      bytes: bytes.subarray(header.dataStart + begin, header.dataStart + end),
+    };
   }
   return header.metadata ? { tensors, metadata: header.metadata } : { tensors };
 }
@@ -326,8 +387,15 @@ function toBytes(name: string, t: TensorToEncode): Uint8Array {
     out = new Uint8Array(h.buffer);
   } else {
     const ctor = {
-      F32: Float32Array, F64: Float64Array, I8: Int8Array, I16: Int16Array, U16: Uint16Array,
-      I32: Int32Array, U32: Uint32Array, I64: BigInt64Array, U64: BigUint64Array,
+      F32: Float32Array,
+      F64: Float64Array,
+      I8: Int8Array,
+      I16: Int16Array,
+      U16: Uint16Array,
+      I32: Int32Array,
+      U32: Uint32Array,
+      I64: BigInt64Array,
+      U64: BigUint64Array,
     }[t.dtype as string];
     if (!ctor) throw new Error(`encodeSafetensors: tensor "${name}": pass ${t.dtype} data as raw bytes (Uint8Array)`);
     let arr: ArrayBufferView;
@@ -338,7 +406,9 @@ function toBytes(name: string, t: TensorToEncode): Uint8Array {
     out = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
   }
   if (out.byteLength !== count * elem) {
-    throw new Error(`encodeSafetensors: tensor "${name}": shape [${t.shape}] × ${t.dtype} needs ${count * elem} bytes, data has ${out.byteLength}`);
+    throw new Error(
+      `encodeSafetensors: tensor "${name}": shape [${t.shape}] × ${t.dtype} needs ${count * elem} bytes, data has ${out.byteLength}`,
+    );
   }
   return out;
 }
@@ -348,9 +418,13 @@ function toBytes(name: string, t: TensorToEncode): Uint8Array {
  * descending dtype (alignment, then the reference enum order) then name, header space-padded to a
  * multiple of 8 bytes. The output is byte-identical to the reference Python/Rust writer's.
  */
-export function encodeSafetensors(tensors: Record<string, TensorToEncode>, metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(
+  tensors: Record<string, TensorToEncode>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   for (const [k, t] of Object.entries(tensors)) {
-    if (dtypeSize(t.dtype) === undefined) throw new Error(`encodeSafetensors: tensor "${k}" has unknown dtype ${t.dtype}`);
+    if (dtypeSize(t.dtype) === undefined)
+      throw new Error(`encodeSafetensors: tensor "${k}" has unknown dtype ${t.dtype}`);
   }
   const names = Object.keys(tensors).sort((a, b) => {
     const d = DTYPE_RANK.indexOf(tensors[b]!.dtype) - DTYPE_RANK.indexOf(tensors[a]!.dtype);
@@ -403,7 +477,11 @@ export interface AtomicWriteOptions {
  * the old file or the complete new one, never a torn write. If the process dies mid-write, a
  * `.<name>.tmp-*` file may remain next to the target; the target itself is untouched.
  */
-export function atomicWrite(file: string, data: Uint8Array | string, { chunkSize = 8 << 20, onChunk }: AtomicWriteOptions = {}): void {
+export function atomicWrite(
+  file: string,
+  data: Uint8Array | string,
+  { chunkSize = 8 << 20, onChunk }: AtomicWriteOptions = {},
+): void {
   const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   const dir = path.dirname(path.resolve(file));
   fs.mkdirSync(dir, { recursive: true });
@@ -476,7 +554,8 @@ export function readSafetensorsHeader(source: Source, { name }: { name?: string 
     fs.readSync(fd, head, 0, head.byteLength, 0);
     if (size < 8) return parseSafetensorsHeader(head, { name: label, fileSize: size });
     const n = new DataView(head.buffer).getBigUint64(0, true);
-    if (n > BigInt(MAX_HEADER) || 8 + Number(n) > size) return parseSafetensorsHeader(head, { name: label, fileSize: size });
+    if (n > BigInt(MAX_HEADER) || 8 + Number(n) > size)
+      return parseSafetensorsHeader(head, { name: label, fileSize: size });
     const buf = new Uint8Array(8 + Number(n));
     fs.readSync(fd, buf, 0, buf.byteLength, 0);
     return parseSafetensorsHeader(buf, { name: label, fileSize: size });
@@ -486,7 +565,10 @@ export function readSafetensorsHeader(source: Source, { name }: { name?: string 
 }
 
 /** Converts one raw tensor to a tf.Tensor (float types → float32, integers → int32, BOOL → bool). */
-export function rawToTensor(raw: RawTensor, { key = "?", name = "<buffer>" }: { key?: string; name?: string } = {}): tf.Tensor {
+export function rawToTensor(
+  raw: RawTensor,
+  { key = "?", name = "<buffer>" }: { key?: string; name?: string } = {},
+): tf.Tensor {
   const { dtype, shape } = raw;
   switch (dtype) {
     case "F32": {
@@ -521,7 +603,11 @@ export function rawToTensor(raw: RawTensor, { key = "?", name = "<buffer>" }: { 
       return tf.tensor(out, shape, "int32");
     }
     case "BOOL":
-      return tf.tensor(Uint8Array.from(raw.bytes, (b) => (b ? 1 : 0)), shape, "bool");
+      return tf.tensor(
+        Uint8Array.from(raw.bytes, (b) => (b ? 1 : 0)),
+        shape,
+        "bool",
+      );
     default:
       fail(name, `tensor "${key}" has dtype ${dtype}, which vlab cannot load into tfjs`);
   }
@@ -566,14 +652,23 @@ export function tensorToEncode(name: string, t: tf.Tensor, floatDtype: "F32" | "
 }
 
 /** Encodes tf.Tensors into safetensors bytes (reads their data synchronously; nothing is disposed). */
-export function tensorsToSafetensors(tensors: Record<string, tf.Tensor>, metadata?: Record<string, string>, { dtype = "F32" }: SaveSafetensorsOptions = {}): Uint8Array {
+export function tensorsToSafetensors(
+  tensors: Record<string, tf.Tensor>,
+  metadata?: Record<string, string>,
+  { dtype = "F32" }: SaveSafetensorsOptions = {},
+): Uint8Array {
   const enc: Record<string, TensorToEncode> = {};
   for (const [k, t] of Object.entries(tensors)) enc[k] = tensorToEncode(k, t, dtype);
   return encodeSafetensors(enc, metadata);
 }
 
 /** Saves tf.Tensors (not disposed) to a safetensors file, atomically. */
-export function saveSafetensors(file: string, tensors: Record<string, tf.Tensor>, metadata?: Record<string, string>, options: SaveSafetensorsOptions = {}): void {
+export function saveSafetensors(
+  file: string,
+  tensors: Record<string, tf.Tensor>,
+  metadata?: Record<string, string>,
+  options: SaveSafetensorsOptions = {},
+): void {
   atomicWrite(file, tensorsToSafetensors(tensors, metadata, options));
 }
 
@@ -606,7 +701,10 @@ export function loadSafetensorsSharded(dirOrIndex: string): Record<string, tf.Te
       }
     }
     const missing = Object.keys(weightMap).filter((k) => !(k in out));
-    if (missing.length) throw new Error(`safetensors index ${index}: tensors listed but not found in their shard: ${missing.slice(0, 5).join(", ")}`);
+    if (missing.length)
+      throw new Error(
+        `safetensors index ${index}: tensors listed but not found in their shard: ${missing.slice(0, 5).join(", ")}`,
+      );
   } catch (e) {
     tf.dispose(out);
     throw e;

@@ -108,7 +108,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const vars = named.map(([, v]) => v);
   if (vars.length === 0) throw new Error("train: no trainable parameters");
   const optimizer = opts.optimizer ?? new AdamW(named, { lr: typeof opts.lr === "number" ? opts.lr : 1e-3 });
-  const lrAt = (step: number) => (typeof opts.lr === "function" ? opts.lr(step) : opts.lr ?? optimizer.lr);
+  const lrAt = (step: number) => (typeof opts.lr === "function" ? opts.lr(step) : (opts.lr ?? optimizer.lr));
   const logEvery = opts.logEvery ?? Math.max(1, Math.round(steps / 10));
 
   let history: HistoryEntry[] = [];
@@ -124,7 +124,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const save = (completed: number) => {
     if (!checkpoint) return;
     // A tidy: tensors that state() creates (copies, casts) are freed once written.
-    tf.tidy(() => saveCheckpoint(checkpoint.path, { model: modelState(), optimizer, step: completed, history: { history, evals } }));
+    tf.tidy(() =>
+      saveCheckpoint(checkpoint.path, { model: modelState(), optimizer, step: completed, history: { history, evals } }),
+    );
   };
 
   if (resume && checkpoint && existsSync(checkpoint.path)) {
@@ -132,7 +134,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     try {
       const p = opts.params;
       if (isTrainableModule(p) && typeof p.loadStateDict === "function") p.loadStateDict(ck.tensors, { strict: true });
-      else assignByName(optimizer.params, ck.tensors, { strict: !checkpoint.state, label: `checkpoint ${checkpoint.path}` });
+      else
+        assignByName(optimizer.params, ck.tensors, {
+          strict: !checkpoint.state,
+          label: `checkpoint ${checkpoint.path}`,
+        });
       optimizer.loadStateDict(ck.optimizerState);
     } finally {
       tf.dispose(ck.tensors);
@@ -177,7 +183,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (!Number.isFinite(lossVal) || !Number.isFinite(normVal)) {
         tf.dispose([value, grads, norm]);
         const what = !Number.isFinite(lossVal) ? `loss is ${lossVal}` : `gradient norm is ${normVal} (loss ${lossVal})`;
-        throw new Error(`train: ${what} at step ${step}; stopped before applying that update (parameters keep their step-${step} values)`);
+        throw new Error(
+          `train: ${what} at step ${step}; stopped before applying that update (parameters keep their step-${step} values)`,
+        );
       }
 
       // 3. Clip (as clip_grad_norm_: scale by clip / (norm + 1e-6) when norm > clip) and update.
@@ -201,8 +209,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       } else if (completed % logEvery === 0 || completed === steps) {
         const now = performance.now();
         const n = completed % logEvery === 0 ? logEvery : completed % logEvery;
-        const ev = Object.entries(lastEval).map(([k, v]) => ` | ${k} ${fmt(v)}`).join("");
-        console.log(`step ${completed}/${steps} | loss ${fmt(lossVal)} | lr ${lr.toExponential(2)} | gnorm ${fmt(normVal)}${ev} | ${((now - tLog) / n).toFixed(1)} ms/step`);
+        const ev = Object.entries(lastEval)
+          .map(([k, v]) => ` | ${k} ${fmt(v)}`)
+          .join("");
+        console.log(
+          `step ${completed}/${steps} | loss ${fmt(lossVal)} | lr ${lr.toExponential(2)} | gnorm ${fmt(normVal)}${ev} | ${((now - tLog) / n).toFixed(1)} ms/step`,
+        );
         tLog = now;
       }
       if (checkpoint && completed % checkpoint.every === 0 && completed !== steps) save(completed);

@@ -120,6 +120,7 @@ function makeSlice(original: tf.KernelFunc): tf.KernelFunc {
     if (x.dtype === "string") return original(args);
     const { begin, size: sz } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
     const [b, s] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, sz);
+    if (b === undefined || s === undefined) throw new Error("Slice: parseSliceParams gave no begin/size");
     return sliceFromHeap(args.backend as BackendWasm, x, b, s);
   };
 }
@@ -145,11 +146,18 @@ function makeSplitV(original: tf.KernelFunc): tf.KernelFunc {
 function makeConcat(original: tf.KernelFunc): tf.KernelFunc {
   return (args: KernelArgs) => {
     const inputs = args.inputs as unknown as TensorInfo[];
-    if (inputs.length === 0 || inputs.some((t) => t.dtype === "string" || t.dtype !== inputs[0]!.dtype)) return original(args);
+    if (inputs.length === 0 || inputs.some((t) => t.dtype === "string" || t.dtype !== inputs[0]!.dtype))
+      return original(args);
     const be = args.backend as BackendWasm;
     const axis = tf.util.parseAxisParam((args.attrs as unknown as { axis: number }).axis, inputs[0]!.shape)[0]!;
-    tf.backend_util.assertParamsConsistent(inputs.map((t) => t.shape), axis);
-    const outShape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), axis);
+    tf.backend_util.assertParamsConsistent(
+      inputs.map((t) => t.shape),
+      axis,
+    );
+    const outShape = tf.backend_util.computeOutShape(
+      inputs.map((t) => t.shape),
+      axis,
+    );
     const out = be.makeOutput(outShape, inputs[0]!.dtype);
     if (size(outShape) === 0) return out;
     const bytes = heapBytes(be);

@@ -124,7 +124,13 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
   const x = inputs.x!;
   const dy = inputs.dy!;
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false,
+    x.shape as [number, number, number, number],
+    a.filterShape,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
     "channelsLast",
   );
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: CI, outHeight: OH, outWidth: OW } = info;
@@ -219,7 +225,11 @@ let minWorkPerBatch = 24 * 1024;
 let minWorkTotal = 32 * 1024;
 
 /** Tune (or with `enabled: false`, switch off) the XNNPACK routing of `BatchMatMul` on wasm. */
-export function configureWasmMatMul(opts: { enabled?: boolean; minWorkPerBatch?: number; minWorkTotal?: number }): void {
+export function configureWasmMatMul(opts: {
+  enabled?: boolean;
+  minWorkPerBatch?: number;
+  minWorkTotal?: number;
+}): void {
   if (opts.enabled !== undefined) fastMatMulEnabled = opts.enabled;
   if (opts.minWorkPerBatch !== undefined) minWorkPerBatch = opts.minWorkPerBatch;
   if (opts.minWorkTotal !== undefined) minWorkTotal = opts.minWorkTotal;
@@ -266,7 +276,9 @@ function fastBatchMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
     (batchA !== batchB && batchA !== 1 && batchB !== 1) || // general broadcasting: leave to the original
     work * batch < minWorkTotal ||
     (batchB > 1 && work < minWorkPerBatch) ||
-    M === 0 || N === 0 || K === 0
+    M === 0 ||
+    N === 0 ||
+    K === 0
   ) {
     return orig(args);
   }
@@ -282,7 +294,10 @@ function fastBatchMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
     if (batchB === 1) {
       // One weight matrix for every batch entry: fold the batch into the rows of A.
       const out = orig({
-        inputs: { a: { dataId: aN.dataId, shape: [batchA * M, K], dtype: "float32" }, b: { dataId: bN.dataId, shape: [K, N], dtype: "float32" } },
+        inputs: {
+          a: { dataId: aN.dataId, shape: [batchA * M, K], dtype: "float32" },
+          b: { dataId: bN.dataId, shape: [K, N], dtype: "float32" },
+        },
         backend: be,
         attrs: noT,
       }) as TensorInfo;
@@ -291,7 +306,10 @@ function fastBatchMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
     }
     const out = be.makeOutput(outShape, "float32");
     for (let i = 0; i < batch; i++) {
-      const ai = batchA === 1 ? { dataId: aN.dataId, shape: [M, K], dtype: "float32" as const } : copyRows(be, aN, i * M * K, [M, K]);
+      const ai =
+        batchA === 1
+          ? { dataId: aN.dataId, shape: [M, K], dtype: "float32" as const }
+          : copyRows(be, aN, i * M * K, [M, K]);
       const bi = copyRows(be, bN, i * K * N, [K, N]);
       const oi = orig({ inputs: { a: ai, b: bi }, backend: be, attrs: noT }) as TensorInfo;
       (heap(be, out) as Float32Array).set(heap(be, oi) as Float32Array, i * M * N);
@@ -319,7 +337,12 @@ function gatherRows(args: KernelArgs): TensorInfo | TensorInfo[] {
   const indices = args.inputs.indices!;
   const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
   const parsedAxis = axis < 0 ? axis + x.shape.length : axis;
-  if (parsedAxis !== 0 || (batchDims ?? 0) !== 0 || (x.dtype !== "float32" && x.dtype !== "int32") || x.shape.length === 0) {
+  if (
+    parsedAxis !== 0 ||
+    (batchDims ?? 0) !== 0 ||
+    (x.dtype !== "float32" && x.dtype !== "int32") ||
+    x.shape.length === 0
+  ) {
     return originalGatherV2!(args);
   }
   const rowsIn = x.shape[0]!;
@@ -349,14 +372,26 @@ function gatherRows(args: KernelArgs): TensorInfo | TensorInfo[] {
 let originalFusedMatMul: tf.KernelFunc | null = null;
 
 /** wasm kernels applying each fusable activation. */
-const ACTIVATION_KERNELS: Record<string, string> = { relu: "Relu", relu6: "Relu6", elu: "Elu", sigmoid: "Sigmoid", leakyrelu: "LeakyRelu", prelu: "Prelu" };
+const ACTIVATION_KERNELS: Record<string, string> = {
+  relu: "Relu",
+  relu6: "Relu6",
+  elu: "Elu",
+  sigmoid: "Sigmoid",
+  leakyrelu: "LeakyRelu",
+  prelu: "Prelu",
+};
 
 /**
  * y + bias, then the activation, with the registered wasm kernels; `y` is consumed (disposed when
  * replaced). Shared with native_kernels.ts for the cases its addon does not fuse.
  */
 export function applyBiasAndActivation(
-  be: BackendWasm, y: TensorInfo, bias: TensorInfo | undefined, activation: string, prelu: TensorInfo | undefined, leakyAlpha: number,
+  be: BackendWasm,
+  y: TensorInfo,
+  bias: TensorInfo | undefined,
+  activation: string,
+  prelu: TensorInfo | undefined,
+  leakyAlpha: number,
 ): TensorInfo {
   if (bias) {
     const withBias = kernelFuncOf("Add", "wasm")({ inputs: { a: y, b: bias }, backend: be, attrs: {} }) as TensorInfo;
@@ -379,14 +414,27 @@ export function applyBiasAndActivation(
 }
 
 function fusedMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
-  const { a, b, bias, preluActivationWeights } = args.inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
-  const { transposeA, transposeB, activation, leakyreluAlpha } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean; activation: string; leakyreluAlpha?: number };
+  const { a, b, bias, preluActivationWeights } = args.inputs as {
+    a: TensorInfo;
+    b: TensorInfo;
+    bias?: TensorInfo;
+    preluActivationWeights?: TensorInfo;
+  };
+  const { transposeA, transposeB, activation, leakyreluAlpha } = args.attrs as unknown as {
+    transposeA: boolean;
+    transposeB: boolean;
+    activation: string;
+    leakyreluAlpha?: number;
+  };
   // The original is right (and uses XNNPACK) for one plain product; with transposes or batches it
   // is wrong as soon as there is a bias, and slow either way.
   const single = size(a.shape.slice(0, -2)) === 1 && size(b.shape.slice(0, -2)) === 1;
   if (!transposeA && !transposeB && single && (!bias || bias.shape.length === 1)) return originalFusedMatMul!(args);
   const be = args.backend as BackendWasm;
-  const y = kernelFuncOf("BatchMatMul", "wasm")({ inputs: { a, b }, backend: be, attrs: { transposeA, transposeB } }) as TensorInfo;
+  const y = kernelFuncOf(
+    "BatchMatMul",
+    "wasm",
+  )({ inputs: { a, b }, backend: be, attrs: { transposeA, transposeB } }) as TensorInfo;
   return applyBiasAndActivation(be, y, bias, activation, preluActivationWeights, leakyreluAlpha ?? 0.2);
 }
 
@@ -403,7 +451,9 @@ function sumLeading(args: KernelArgs): TensorInfo | TensorInfo[] {
   const x = args.inputs.x!;
   const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
   const rank = x.shape.length;
-  const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
+  const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort(
+    (a, b) => a - b,
+  );
   const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
   if (!leading || x.dtype !== "float32") return originalSum!(args);
   const k = axes.length;
@@ -433,9 +483,19 @@ function registerWasmKernel(kernelName: string, kernelFunc: tf.KernelFunc): void
 
 /** Comparisons and logical ops (with their input names): piecewise constant, so their gradient is zero. */
 const ZERO_GRAD_KERNELS: Record<string, string[]> = {
-  Equal: ["a", "b"], NotEqual: ["a", "b"], Greater: ["a", "b"], GreaterEqual: ["a", "b"],
-  Less: ["a", "b"], LessEqual: ["a", "b"], LogicalAnd: ["a", "b"], LogicalOr: ["a", "b"],
-  LogicalXor: ["a", "b"], LogicalNot: ["x"], IsNan: ["x"], IsInf: ["x"], IsFinite: ["x"],
+  Equal: ["a", "b"],
+  NotEqual: ["a", "b"],
+  Greater: ["a", "b"],
+  GreaterEqual: ["a", "b"],
+  Less: ["a", "b"],
+  LessEqual: ["a", "b"],
+  LogicalAnd: ["a", "b"],
+  LogicalOr: ["a", "b"],
+  LogicalXor: ["a", "b"],
+  LogicalNot: ["x"],
+  IsNan: ["x"],
+  IsInf: ["x"],
+  IsFinite: ["x"],
 };
 
 let done = false;

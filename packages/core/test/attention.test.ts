@@ -19,12 +19,15 @@ beforeAll(async () => {
   await initBackend("cpu");
 });
 
-const randn = (seed: number, shape: number[]) => tf.tensor(new Rng(seed).normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+const randn = (seed: number, shape: number[]) =>
+  tf.tensor(new Rng(seed).normalArray(shape.reduce((a, b) => a * b, 1)), shape);
 
 function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-5): void {
   expect(actual.length).toBe(expected.length);
   for (let i = 0; i < expected.length; i++) {
-    expect(Math.abs(actual[i]! - expected[i]!), `index ${i}: ${actual[i]} vs ${expected[i]}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(expected[i]!)));
+    expect(Math.abs(actual[i]! - expected[i]!), `index ${i}: ${actual[i]} vs ${expected[i]}`).toBeLessThanOrEqual(
+      tol * Math.max(1, Math.abs(expected[i]!)),
+    );
   }
 }
 
@@ -45,7 +48,10 @@ describe("masks", () => {
   });
 
   it("paddingMask hides padded keys from every query", () => {
-    const m = paddingMask([[1, 1, 0], [1, 0, 0]]);
+    const m = paddingMask([
+      [1, 1, 0],
+      [1, 0, 0],
+    ]);
     expect(m.shape).toEqual([2, 1, 1, 3]);
     expect(Array.from(m.dataSync())).toEqual([0, 0, MASK_MIN, 0, MASK_MIN, MASK_MIN]);
     const fromTensor = paddingMask(tf.tensor2d([[1, 0]], [1, 2], "int32"));
@@ -57,13 +63,7 @@ describe("masks", () => {
     const a = blockDiagonalMask([2, 1, 2]);
     const b = blockDiagonalMask({ cuSeqlens: [0, 2, 3, 5] });
     const X = MASK_MIN;
-    const expected = [
-      0, 0, X, X, X,
-      0, 0, X, X, X,
-      X, X, 0, X, X,
-      X, X, X, 0, 0,
-      X, X, X, 0, 0,
-    ];
+    const expected = [0, 0, X, X, X, 0, 0, X, X, X, X, X, 0, X, X, X, X, X, 0, 0, X, X, X, 0, 0];
     expect(a.shape).toEqual([1, 1, 5, 5]);
     expect(Array.from(a.dataSync())).toEqual(expected);
     expect(Array.from(b.dataSync())).toEqual(expected);
@@ -73,7 +73,10 @@ describe("masks", () => {
 
   it("combineMasks broadcasts, adds and clamps; -Infinity is safe", () => {
     const c = causalMask(3);
-    const p = paddingMask([[1, 1, 0], [1, 1, 1]]);
+    const p = paddingMask([
+      [1, 1, 0],
+      [1, 1, 1],
+    ]);
     const m = combineMasks(c, undefined, p)!;
     expect(m.shape).toEqual([2, 1, 3, 3]);
     const v = m.dataSync();
@@ -95,7 +98,10 @@ describe("scaledDotProductAttention", () => {
     const out = scaledDotProductAttention(q, k, v);
     const s = 1 / Math.sqrt(2);
     const expected: number[] = [];
-    for (const scores of [[1 * s, 0, 1 * s], [0, 2 * s, 2 * s]]) {
+    for (const scores of [
+      [1 * s, 0, 1 * s],
+      [0, 2 * s, 2 * s],
+    ]) {
       const e = scores.map(Math.exp);
       const z = e[0]! + e[1]! + e[2]!;
       const w = e.map((x) => x / z);
@@ -115,7 +121,13 @@ describe("scaledDotProductAttention", () => {
   it("masked positions get exactly zero weight", () => {
     const q = randn(1, [2, 3, 4, 8]);
     const k = randn(2, [2, 3, 4, 8]);
-    const m = combineMasks(causalMask(4), paddingMask([[1, 1, 1, 1], [1, 1, 1, 0]]))!;
+    const m = combineMasks(
+      causalMask(4),
+      paddingMask([
+        [1, 1, 1, 1],
+        [1, 1, 1, 0],
+      ]),
+    )!;
     const w = attentionWeights(q, k, m);
     expect(w.shape).toEqual([2, 3, 4, 4]);
     const wv = w.dataSync();
@@ -154,12 +166,20 @@ describe("MultiHeadAttention", () => {
   it("names its parameters explicitly (fused, separate, custom)", () => {
     const fused = new MultiHeadAttention(8, 2, { qkvFused: true });
     expect(fused.namedParameters().map(([n, v]) => [n, v.shape])).toEqual([
-      ["qkv.weight", [24, 8]], ["qkv.bias", [24]], ["o_proj.weight", [8, 8]], ["o_proj.bias", [8]],
+      ["qkv.weight", [24, 8]],
+      ["qkv.bias", [24]],
+      ["o_proj.weight", [8, 8]],
+      ["o_proj.bias", [8]],
     ]);
     const qwen = new MultiHeadAttention(8, 4, { nKvHeads: 2, outBias: false });
     expect(qwen.namedParameters().map(([n, v]) => [n, v.shape])).toEqual([
-      ["q_proj.weight", [8, 8]], ["q_proj.bias", [8]], ["k_proj.weight", [4, 8]], ["k_proj.bias", [4]],
-      ["v_proj.weight", [4, 8]], ["v_proj.bias", [4]], ["o_proj.weight", [8, 8]],
+      ["q_proj.weight", [8, 8]],
+      ["q_proj.bias", [8]],
+      ["k_proj.weight", [4, 8]],
+      ["k_proj.bias", [4]],
+      ["v_proj.weight", [4, 8]],
+      ["v_proj.bias", [4]],
+      ["o_proj.weight", [8, 8]],
     ]);
     const clip = new MultiHeadAttention(8, 2, { names: { out: "out_proj" } });
     expect(clip.namedParameters().map(([n]) => n)).toContain("out_proj.weight");
@@ -201,7 +221,13 @@ describe("MultiHeadAttention", () => {
     const padded = tf.concat([a, randn(11, [1, 2, 8])], 1); // [1, 5, 8], last two are padding
     const b = randn(12, [1, 5, 8]);
     const batch = tf.concat([padded, b], 0); // [2, 5, 8]
-    const mask = combineMasks(causalMask(5), paddingMask([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]))!;
+    const mask = combineMasks(
+      causalMask(5),
+      paddingMask([
+        [1, 1, 1, 0, 0],
+        [1, 1, 1, 1, 1],
+      ]),
+    )!;
     const y = attn.forward(batch, { mask });
     const ya = attn.forward(a, { mask: causalMask(3) });
     close(rows(y, 0, 3), ya.dataSync(), 1e-5);
@@ -216,7 +242,12 @@ describe("MultiHeadAttention", () => {
     const sd = sep.stateDict();
     const qkvW = tf.concat([sd["q_proj.weight"]!, sd["k_proj.weight"]!, sd["v_proj.weight"]!], 0);
     const qkvB = tf.concat([sd["q_proj.bias"]!, sd["k_proj.bias"]!, sd["v_proj.bias"]!], 0);
-    fused.loadStateDict({ "qkv.weight": qkvW, "qkv.bias": qkvB, "o_proj.weight": sd["o_proj.weight"]!, "o_proj.bias": sd["o_proj.bias"]! });
+    fused.loadStateDict({
+      "qkv.weight": qkvW,
+      "qkv.bias": qkvB,
+      "o_proj.weight": sd["o_proj.weight"]!,
+      "o_proj.bias": sd["o_proj.bias"]!,
+    });
     const x = randn(13, [2, 4, 8]);
     close(fused.forward(x).dataSync(), sep.forward(x).dataSync(), 1e-5);
     tf.dispose([qkvW, qkvB, x]);
@@ -229,7 +260,11 @@ describe("MultiHeadAttention", () => {
     const mha = new MultiHeadAttention(8, 4);
     const sd = gqa.stateDict();
     // kv head j serves query heads 2j and 2j+1: repeat each block of headDim rows twice
-    const rep = (w: tf.Tensor) => tf.concat(tf.split(w, 2, 0).flatMap((b) => [b, b]), 0);
+    const rep = (w: tf.Tensor) =>
+      tf.concat(
+        tf.split(w, 2, 0).flatMap((b) => [b, b]),
+        0,
+      );
     mha.loadStateDict({
       ...sd,
       "k_proj.weight": rep(sd["k_proj.weight"]!),
@@ -267,7 +302,10 @@ describe("MultiHeadAttention", () => {
         return [q, k];
       },
     });
-    expect(seen).toEqual([[1, 4, 3, 2], [1, 2, 3, 2]]);
+    expect(seen).toEqual([
+      [1, 4, 3, 2],
+      [1, 2, 3, 2],
+    ]);
     tf.dispose([x, y]);
     attn.dispose();
   });
@@ -277,17 +315,24 @@ describe("MultiHeadAttention", () => {
     const T = 5;
     const x = randn(19, [2, T, 8]);
     // A position-dependent hook (adds 0.1·position to q and k), so a wrong position offset shows up.
-    const shift = (offset: number) => (q: tf.Tensor4D, k: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] => {
-      const pos = tf.reshape(tf.add(tf.range(0, q.shape[2]!), offset), [1, 1, -1, 1]);
-      return [tf.add(q, tf.mul(pos, 0.1)) as tf.Tensor4D, tf.add(k, tf.mul(pos, 0.1)) as tf.Tensor4D];
-    };
+    const shift =
+      (offset: number) =>
+      (q: tf.Tensor4D, k: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] => {
+        const pos = tf.reshape(tf.add(tf.range(0, q.shape[2]!), offset), [1, 1, -1, 1]);
+        return [tf.add(q, tf.mul(pos, 0.1)) as tf.Tensor4D, tf.add(k, tf.mul(pos, 0.1)) as tf.Tensor4D];
+      };
     const full = tf.tidy(() => attn.forward(x, { mask: causalMask(T), positional: shift(0) })); // [2, T, 8]
     const cache = new KvCache();
     expect(cache.length).toBe(0);
     const before = tf.memory().numTensors;
     // Prefill the first 2 tokens, then 3 single-token steps.
     const steps: tf.Tensor[] = [];
-    for (const [from, to] of [[0, 2], [2, 3], [3, 4], [4, 5]] as const) {
+    for (const [from, to] of [
+      [0, 2],
+      [2, 3],
+      [3, 4],
+      [4, 5],
+    ] as const) {
       steps.push(
         tf.tidy(() => {
           const xs = tf.slice(x, [0, from, 0], [2, to - from, 8]);
@@ -326,8 +371,17 @@ describe("MultiHeadAttention", () => {
         const x = randn(18, [2, 5, 16]);
         const step = () =>
           tf.tidy(() => {
-            const mask = combineMasks(causalMask(5), paddingMask([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]]));
-            const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(attn.forward(x, { mask }))) as tf.Scalar, attn.trainableParameters());
+            const mask = combineMasks(
+              causalMask(5),
+              paddingMask([
+                [1, 1, 1, 1, 0],
+                [1, 1, 1, 1, 1],
+              ]),
+            );
+            const { value, grads } = tf.variableGrads(
+              () => tf.sum(tf.square(attn.forward(x, { mask }))) as tf.Scalar,
+              attn.trainableParameters(),
+            );
             expect(Object.values(grads).every((g) => Array.from(g.dataSync()).every(Number.isFinite))).toBe(true);
             tf.dispose(grads);
             return value;

@@ -73,7 +73,9 @@ describe("describeBackend", () => {
     expect(bundle["text/plain"]).toContain("UnsortedSegmentSum");
     expect(bundle["text/html"]).toMatch(/<table/);
     // the display method does not pollute JSON or key listings
-    expect(Object.keys(info)).toEqual(expect.arrayContaining(["name", "threads", "gpu", "version", "registeredByVlab"]));
+    expect(Object.keys(info)).toEqual(
+      expect.arrayContaining(["name", "threads", "gpu", "version", "registeredByVlab"]),
+    );
     expect(JSON.parse(JSON.stringify(info)).name).toBe("wasm");
   });
 });

@@ -21,9 +21,20 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function trained() {
-  const w = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
+  const w = tf.variable(
+    tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]),
+  );
   const b = tf.variable(tf.tensor1d([0.5, -0.5]));
-  const opt = new AdamW([["w", w], ["b", b]], { lr: 0.1 });
+  const opt = new AdamW(
+    [
+      ["w", w],
+      ["b", b],
+    ],
+    { lr: 0.1 },
+  );
   for (let i = 0; i < 2; i++) tf.tidy(() => opt.step({ w: tf.fill([2, 2], 0.3 + i), b: tf.fill([2], -0.2) }));
   return { w, b, opt };
 }
@@ -33,11 +44,26 @@ describe("checkpoint", () => {
     const { w, b, opt } = trained();
     const file = path.join(dir, "ck.safetensors");
     const n = tf.memory().numTensors;
-    saveCheckpoint(file, { model: { w, b }, optimizer: opt, step: 2, history: [{ step: 0, loss: 1.5 }], extra: { seed: 3, note: "x" } });
+    saveCheckpoint(file, {
+      model: { w, b },
+      optimizer: opt,
+      step: 2,
+      history: [{ step: 0, loss: 1.5 }],
+      extra: { seed: 3, note: "x" },
+    });
     expect(tf.memory().numTensors).toBe(n);
 
     const header = readSafetensorsHeader(file);
-    expect(Object.keys(header.tensors).sort()).toEqual(["b", "optim.b.exp_avg", "optim.b.exp_avg_sq", "optim.b.step", "optim.w.exp_avg", "optim.w.exp_avg_sq", "optim.w.step", "w"]);
+    expect(Object.keys(header.tensors).sort()).toEqual([
+      "b",
+      "optim.b.exp_avg",
+      "optim.b.exp_avg_sq",
+      "optim.b.step",
+      "optim.w.exp_avg",
+      "optim.w.exp_avg_sq",
+      "optim.w.step",
+      "w",
+    ]);
     expect(header.metadata).toMatchObject({ format: "vlab.checkpoint/1", step: "2" });
     expect(JSON.parse(header.metadata!["optim.hparams"]!)).toMatchObject({ type: "AdamW", lr: 0.1, weightDecay: 0.01 });
 
@@ -51,9 +77,21 @@ describe("checkpoint", () => {
     // Restore into fresh objects, then one more identical step on both: same result.
     const w2 = tf.variable(tf.zeros([2, 2]));
     const b2 = tf.variable(tf.zeros([2]));
-    const opt2 = new AdamW([["w", w2], ["b", b2]], { lr: 0.1 });
+    const opt2 = new AdamW(
+      [
+        ["w", w2],
+        ["b", b2],
+      ],
+      { lr: 0.1 },
+    );
     const m = tf.memory().numTensors;
-    const r = restoreCheckpoint(file, { model: [["w", w2], ["b", b2]], optimizer: opt2 });
+    const r = restoreCheckpoint(file, {
+      model: [
+        ["w", w2],
+        ["b", b2],
+      ],
+      optimizer: opt2,
+    });
     expect(tf.memory().numTensors).toBe(m);
     expect(r).toMatchObject({ step: 2, extra: { seed: 3, note: "x" } });
     for (const o of [opt, opt2]) tf.tidy(() => o.step({ w: tf.fill([2, 2], -1), b: tf.fill([2], 1) }));
@@ -92,7 +130,9 @@ describe("checkpoint", () => {
     fs.mkdirSync(work, { recursive: true });
     try {
       const src = fs.readFileSync(path.join(here, "../src/safetensors.ts"), "utf8");
-      const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+      const js = ts.transpileModule(src, {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      }).outputText;
       fs.writeFileSync(path.join(work, "safetensors.mjs"), js);
 
       const file = path.join(dir, "kill.safetensors");
@@ -110,7 +150,9 @@ describe("checkpoint", () => {
            if (n === 1 << 20) { process.stdout.write("ready " + tmp + "\\n"); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000); }
          } });`,
       );
-      const child = spawn(process.execPath, [path.join(work, "child.mjs"), file], { stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(process.execPath, [path.join(work, "child.mjs"), file], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       const tmp = await new Promise<string>((resolve, reject) => {
         let out = "";
         child.stdout.on("data", (d) => {
@@ -132,7 +174,11 @@ describe("checkpoint", () => {
       // The torn temporary file is left beside it; reading it fails, naming the file and the fault.
       expect(path.dirname(tmp)).toBe(dir);
       expect(fs.statSync(tmp).size).toBe(1 << 20);
-      expect(() => loadSafetensors(tmp)).toThrow(new RegExp(`${path.basename(tmp).replace(/\./g, "\\.")}: file is truncated: the header needs \\d+ bytes, the file has 1048576`));
+      expect(() => loadSafetensors(tmp)).toThrow(
+        new RegExp(
+          `${path.basename(tmp).replace(/\./g, "\\.")}: file is truncated: the header needs \\d+ bytes, the file has 1048576`,
+        ),
+      );
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }

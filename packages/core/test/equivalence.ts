@@ -18,7 +18,14 @@ export function data(seed: number, n: number): Float32Array {
 }
 
 /** A float32 tensor of deterministic normal values. */
-export const t = (seed: number, shape: number[]): tf.Tensor => tf.tensor(data(seed, shape.reduce((a, b) => a * b, 1)), shape);
+export const t = (seed: number, shape: number[]): tf.Tensor =>
+  tf.tensor(
+    data(
+      seed,
+      shape.reduce((a, b) => a * b, 1),
+    ),
+    shape,
+  );
 
 /** Runs `f` on a backend (in a tidy) and returns copies of its outputs. */
 export async function runOn(backend: "cpu" | "wasm", f: Case): Promise<Result[]> {
@@ -42,7 +49,9 @@ export function expectClose(got: Result[], ref: Result[], rel: number, label = "
       const d = Math.abs(r.values[j]! - g.values[j]!);
       maxDiff = Number.isNaN(d) ? Infinity : Math.max(maxDiff, d);
     }
-    expect(maxDiff, `${label} output ${i}: max |got - ref| = ${maxDiff}, scale ${scale}`).toBeLessThanOrEqual(rel * Math.max(scale, 1e-3));
+    expect(maxDiff, `${label} output ${i}: max |got - ref| = ${maxDiff}, scale ${scale}`).toBeLessThanOrEqual(
+      rel * Math.max(scale, 1e-3),
+    );
   });
 }
 

@@ -41,7 +41,18 @@ function spread(seed: number, shape: number[], scale = 3): tf.Tensor {
 describe.skipIf(!loaded)("registration", () => {
   it("the fused kernels are registered for wasm and listed by describeBackend", () => {
     const names = describeBackend().registeredByVlab;
-    for (const k of ["VlabGelu", "VlabGeluGrad", "VlabLayerNorm", "VlabLayerNormGrad", "VlabSoftmaxCrossEntropy", "VlabSoftmaxCrossEntropyGrad", "VlabAdamWUpdate", "VlabScaledMaskedSoftmax", "VlabScaledSoftmax", "VlabScaledMaskedSoftmaxGrad"]) {
+    for (const k of [
+      "VlabGelu",
+      "VlabGeluGrad",
+      "VlabLayerNorm",
+      "VlabLayerNormGrad",
+      "VlabSoftmaxCrossEntropy",
+      "VlabSoftmaxCrossEntropyGrad",
+      "VlabAdamWUpdate",
+      "VlabScaledMaskedSoftmax",
+      "VlabScaledSoftmax",
+      "VlabScaledMaskedSoftmaxGrad",
+    ]) {
       expect(names.some((n) => n.startsWith(`${k} (wasm`))).toBe(true);
       expect(tf.getKernel(k, "cpu")).toBeUndefined(); // cpu stays the composite reference
     }
@@ -51,7 +62,15 @@ describe.skipIf(!loaded)("registration", () => {
 describe.skipIf(!loaded)("fused ops", () => {
   it("gelu: forward and gradient equal cpu (odd sizes, zeros, large values, threaded size)", async () => {
     for (const shape of [[1], [7, 13], [3, 5, 129], [300, 257]]) {
-      await expectSameOnBoth(withGrads(() => [spread(1, shape)], (x) => gelu(x!)), 2e-6, undefined, `[${shape}]`);
+      await expectSameOnBoth(
+        withGrads(
+          () => [spread(1, shape)],
+          (x) => gelu(x!),
+        ),
+        2e-6,
+        undefined,
+        `[${shape}]`,
+      );
     }
   });
 
@@ -61,7 +80,12 @@ describe.skipIf(!loaded)("fused ops", () => {
       const variance = tf.mean(tf.square(centred), -1, true);
       return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), w), b);
     };
-    for (const [shape, eps] of [[[3, 8], 1e-5], [[5, 7, 33], 1e-6], [[600, 128], 1e-5], [[4, 1], 1e-5]] as [number[], number][]) {
+    for (const [shape, eps] of [
+      [[3, 8], 1e-5],
+      [[5, 7, 33], 1e-6],
+      [[600, 128], 1e-5],
+      [[4, 1], 1e-5],
+    ] as [number[], number][]) {
       const d = shape[shape.length - 1]!;
       const inputs = () => [tf.add(t(2, shape), 3), t(3, [d]), t(4, [d])];
       const fused = withGrads(inputs, (x, w, b) => {
@@ -69,7 +93,12 @@ describe.skipIf(!loaded)("fused ops", () => {
         if (!y) throw new Error("the fused layer norm should be available on wasm");
         return y;
       });
-      await expectSameOnBoth(fused, 1e-5, withGrads(inputs, (x, w, b) => composed(x!, w!, b!, eps)), `[${shape}]`);
+      await expectSameOnBoth(
+        fused,
+        1e-5,
+        withGrads(inputs, (x, w, b) => composed(x!, w!, b!, eps)),
+        `[${shape}]`,
+      );
     }
   });
 
@@ -91,8 +120,15 @@ describe.skipIf(!loaded)("fused ops", () => {
     const maskOf = (kind: string): tf.Tensor | undefined => {
       if (kind === "none") return undefined;
       if (kind === "causal") return causalMask(5, 7);
-      if (kind === "padding") return paddingMask([[1, 1, 1, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0, 0]]); // row 2: all masked
-      return tf.tensor(Array.from({ length: 2 * 5 * 7 }, (_, i) => (i % 4 === 0 ? -Infinity : Math.sin(i))), [2, 1, 5, 7]); // -inf, learned-bias-like
+      if (kind === "padding")
+        return paddingMask([
+          [1, 1, 1, 0, 0, 1, 1],
+          [0, 0, 0, 0, 0, 0, 0],
+        ]); // row 2: all masked
+      return tf.tensor(
+        Array.from({ length: 2 * 5 * 7 }, (_, i) => (i % 4 === 0 ? -Infinity : Math.sin(i))),
+        [2, 1, 5, 7],
+      ); // -inf, learned-bias-like
     };
     for (const kind of ["none", "causal", "padding", "bias"]) {
       const inputs = () => {
@@ -105,7 +141,12 @@ describe.skipIf(!loaded)("fused ops", () => {
         return y;
       });
       // -Infinity in the mask has no finite gradient to compare; differentiate x only there.
-      await expectSameOnBoth(fused, 1e-5, withGrads(inputs, (x, m) => composed(x!, m, 0.37)), kind);
+      await expectSameOnBoth(
+        fused,
+        1e-5,
+        withGrads(inputs, (x, m) => composed(x!, m, 0.37)),
+        kind,
+      );
     }
   });
 
@@ -114,7 +155,9 @@ describe.skipIf(!loaded)("fused ops", () => {
       const attn = new MultiHeadAttention(16, 4, { qkvFused: true, rng: new Rng(3) });
       const mask = causalMask(6);
       const x = t(41, [2, 6, 16]);
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(attn.forward(x, { mask }), t(42, [2, 6, 16]))) as tf.Scalar);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(attn.forward(x, { mask }), t(42, [2, 6, 16]))) as tf.Scalar,
+      );
       const out = [value, ...attn.namedParameters().map(([, p]) => grads[p.name]!)];
       attn.dispose();
       return out;
@@ -123,13 +166,22 @@ describe.skipIf(!loaded)("fused ops", () => {
   });
 
   it("crossEntropy: loss and gradient equal cpu (ragged vocab, large logits)", async () => {
-    for (const [shape, scale] of [[[6, 10], 1], [[2, 3, 257], 4], [[5, 7], 60]] as [number[], number][]) {
+    for (const [shape, scale] of [
+      [[6, 10], 1],
+      [[2, 3, 257], 4],
+      [[5, 7], 60],
+    ] as [number[], number][]) {
       const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
       const v = shape[shape.length - 1]!;
       const targets = Array.from({ length: rows }, (_, i) => (i * 7 + 3) % v);
       await expectSameOnBoth(
-        withGrads(() => [tf.mul(t(5, shape), scale)], (z) => tf.reshape(crossEntropy(z!, tf.tensor(targets, shape.slice(0, -1), "int32")), [1])),
-        1e-5, undefined, `[${shape}]`,
+        withGrads(
+          () => [tf.mul(t(5, shape), scale)],
+          (z) => tf.reshape(crossEntropy(z!, tf.tensor(targets, shape.slice(0, -1), "int32")), [1]),
+        ),
+        1e-5,
+        undefined,
+        `[${shape}]`,
       );
     }
   });
@@ -145,7 +197,13 @@ describe.skipIf(!loaded)("fused ops", () => {
     const trajectory = () => {
       const p1 = tf.variable(t(7, [13, 5]), true, `adam-w-${Math.random()}`);
       const p2 = tf.variable(t(8, [5]), true, `adam-b-${Math.random()}`);
-      const opt = new AdamW([["w", p1], ["b", p2]], { lr: 0.05, weightDecay: 0.1, decay: (name) => name === "w" });
+      const opt = new AdamW(
+        [
+          ["w", p1],
+          ["b", p2],
+        ],
+        { lr: 0.05, weightDecay: 0.1, decay: (name) => name === "w" },
+      );
       for (let s = 0; s < 3; s++) {
         const g1 = tf.mul(t(10 + s, [13, 5]), s + 1);
         const g2 = t(20 + s, [5]);
@@ -170,7 +228,17 @@ describe.skipIf(!loaded)("fused ops", () => {
         tf.variableGrads(() => {
           const h = gelu(ln.forward(t(31, [2, 5, 16]))); // [2, 5, 16]
           const logits = tf.reshape(tf.matMul(tf.reshape(h, [10, 16]), w), [2, 5, 12]);
-          return crossEntropy(logits, tf.tensor2d([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]], [2, 5], "int32"));
+          return crossEntropy(
+            logits,
+            tf.tensor2d(
+              [
+                [1, 2, 3, 4, 5],
+                [6, 7, 8, 9, 10],
+              ],
+              [2, 5],
+              "int32",
+            ),
+          );
         }),
       );
       opt.step(grads);
@@ -205,6 +273,9 @@ describe("switched off", () => {
     configureNativeKernels({ enabled: false });
     const noNative = await runOn("wasm", f);
     configureNativeKernels({ enabled: true });
-    for (const other of [composite, noNative]) fused.forEach((r, i) => r.values.forEach((v, j) => expect(Math.abs(v - other[i]!.values[j]!)).toBeLessThan(1e-5)));
+    for (const other of [composite, noNative])
+      fused.forEach((r, i) =>
+        r.values.forEach((v, j) => expect(Math.abs(v - other[i]!.values[j]!)).toBeLessThan(1e-5)),
+      );
   });
 });

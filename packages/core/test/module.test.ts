@@ -52,7 +52,18 @@ describe("Module", () => {
     const m = new Toy();
     expect(m.namedParameters().map(([n]) => n)).toEqual(EXPECTED_NAMES);
     expect(m.parameters().every((p) => p instanceof tf.Variable)).toBe(true);
-    expect(m.namedModules().map(([n]) => n)).toEqual(["", "emb", "blocks", "blocks.0", "blocks.0.ln", "blocks.0.fc", "blocks.1", "blocks.1.ln", "blocks.1.fc", "head"]);
+    expect(m.namedModules().map(([n]) => n)).toEqual([
+      "",
+      "emb",
+      "blocks",
+      "blocks.0",
+      "blocks.0.ln",
+      "blocks.0.fc",
+      "blocks.1",
+      "blocks.1.ln",
+      "blocks.1.fc",
+      "head",
+    ]);
     expect(m.blocks).toHaveLength(2);
     m.dispose();
   });
@@ -204,10 +215,20 @@ describe("Module", () => {
 
   it("a forward + backward step in tidy leaks nothing", () => {
     const m = new Toy();
-    const ids = tf.tensor2d([[0, 1, 2], [3, 4, 5]], [2, 3], "int32");
+    const ids = tf.tensor2d(
+      [
+        [0, 1, 2],
+        [3, 4, 5],
+      ],
+      [2, 3],
+      "int32",
+    );
     const step = () =>
       tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(m.forward(ids))) as tf.Scalar, m.trainableParameters());
+        const { value, grads } = tf.variableGrads(
+          () => tf.mean(tf.square(m.forward(ids))) as tf.Scalar,
+          m.trainableParameters(),
+        );
         tf.dispose(grads);
         return value;
       });

@@ -45,7 +45,10 @@ describe("the addon", () => {
   const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "dist", "index.js");
   it.skipIf(!fs.existsSync(dist))("VLAB_NATIVE=0 turns it off in a fresh process", () => {
     const script = `const c = await import(${JSON.stringify(dist)}); await c.initBackend("wasm"); console.log(JSON.stringify(c.describeBackend().native));`;
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, VLAB_NATIVE: "0", VLAB_BACKEND: "" }, encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      env: { ...process.env, VLAB_NATIVE: "0", VLAB_BACKEND: "" },
+      encoding: "utf8",
+    });
     expect(r.status, r.stderr).toBe(0);
     const native = JSON.parse(r.stdout.trim().split("\n").pop()!);
     expect(native).toEqual({ active: false, reason: "disabled by VLAB_NATIVE=0" });
@@ -74,7 +77,10 @@ describe("the addon", () => {
         }
       console.log(JSON.stringify({ kernel: addon.info().kernel, worst }));`;
     for (const isa of ["avx512", "avx2", "portable"]) {
-      const r = spawnSync(process.execPath, ["-e", script], { env: { ...process.env, VLAB_NATIVE_ISA: isa }, encoding: "utf8" });
+      const r = spawnSync(process.execPath, ["-e", script], {
+        env: { ...process.env, VLAB_NATIVE_ISA: isa },
+        encoding: "utf8",
+      });
       expect(r.status, r.stderr).toBe(0);
       const { kernel, worst } = JSON.parse(r.stdout.trim());
       if (isa === "portable") expect(kernel).toMatch(/^portable/);
@@ -86,12 +92,20 @@ describe("the addon", () => {
     const addon = nativeAddon()!;
     const a = new Float32Array(6);
     const b = new Float32Array(6);
-    expect(() => addon.matmul(a, b, new Float32Array(3), null, 2, 2, 3, 0, 0, 1, 0, 0, 0, 0)).toThrow(/out is too small/);
+    expect(() => addon.matmul(a, b, new Float32Array(3), null, 2, 2, 3, 0, 0, 1, 0, 0, 0, 0)).toThrow(
+      /out is too small/,
+    );
     expect(() => addon.matmul(a, b, new Float32Array(8), null, 2, 2, 3, 0, 0, 2, 6, 6, 0, 0)).toThrow(/a is too small/);
-    expect(() => addon.matmul(a, b, new Float32Array(4), new Float32Array(3), 2, 2, 3, 0, 0, 1, 0, 0, 0, 0)).toThrow(/bias/);
+    expect(() => addon.matmul(a, b, new Float32Array(4), new Float32Array(3), 2, 2, 3, 0, 0, 1, 0, 0, 0, 0)).toThrow(
+      /bias/,
+    );
     expect(() => addon.matmul(a, b, new Float32Array(4), null, 2, 2, 3, 0, 0, 1, 0, 0, 3, 0)).toThrow(/activation/);
-    expect(() => addon.matmul(a, b, new Float32Array(4), null, 2, 2, 3, 0, 0, 1, 0, 0, 0, 0, new Int32Array([1]))).toThrow(/aIndex/);
-    expect(() => addon.softmaxXent(new Float32Array(4), new Int32Array([0, 2]), new Float32Array(2), 2, 2)).toThrow(/label/);
+    expect(() =>
+      addon.matmul(a, b, new Float32Array(4), null, 2, 2, 3, 0, 0, 1, 0, 0, 0, 0, new Int32Array([1])),
+    ).toThrow(/aIndex/);
+    expect(() => addon.softmaxXent(new Float32Array(4), new Int32Array([0, 2]), new Float32Array(2), 2, 2)).toThrow(
+      /label/,
+    );
   });
 });
 
@@ -142,7 +156,10 @@ for (const mode of modes) {
     }
 
     it("empty products: K = 0 gives zeros, M = 0 an empty result", async () => {
-      await expectSameOnBoth(() => [tf.matMul(tf.zeros([3, 0]), tf.zeros([0, 4])), tf.matMul(tf.zeros([0, 5]), t(3, [5, 2]))]);
+      await expectSameOnBoth(() => [
+        tf.matMul(tf.zeros([3, 0]), tf.zeros([0, 4])),
+        tf.matMul(tf.zeros([0, 5]), t(3, [5, 2])),
+      ]);
     });
   });
 }
@@ -176,8 +193,14 @@ for (const mode of modes) {
       it(`${activation} with a per-column bias, transposed operands, odd sizes`, async () => {
         await expectSameOnBoth(() => [
           tf.fused.matMul({
-            a: t(4, [37, 29]), b: t(5, [33, 37]), transposeA: true, transposeB: true, bias: t(6, [33]), activation,
-            preluActivationWeights: activation === "prelu" ? t(7, [33]) : undefined, leakyreluAlpha: 0.15,
+            a: t(4, [37, 29]),
+            b: t(5, [33, 37]),
+            transposeA: true,
+            transposeB: true,
+            bias: t(6, [33]),
+            activation,
+            preluActivationWeights: activation === "prelu" ? t(7, [33]) : undefined,
+            leakyreluAlpha: 0.15,
           }),
         ]);
       });
@@ -195,11 +218,16 @@ for (const mode of modes) {
 
     it("gradients through bias and relu (what Linear layers train with)", async () => {
       await expectSameOnBoth(
-        withGrads(() => [t(15, [40, 24]), t(16, [30, 24]), t(17, [30])], (x, w, b) =>
-          tf.fused.matMul({ a: x!, b: w!, transposeB: true, bias: b!, activation: "relu" })),
+        withGrads(
+          () => [t(15, [40, 24]), t(16, [30, 24]), t(17, [30])],
+          (x, w, b) => tf.fused.matMul({ a: x!, b: w!, transposeB: true, bias: b!, activation: "relu" }),
+        ),
       );
       await expectSameOnBoth(
-        withGrads(() => [t(18, [60, 24]), t(19, [24, 30]), t(20, [30])], (x, w, b) => tf.fused.matMul({ a: x!, b: w!, bias: b! })),
+        withGrads(
+          () => [t(18, [60, 24]), t(19, [24, 30]), t(20, [30])],
+          (x, w, b) => tf.fused.matMul({ a: x!, b: w!, bias: b! }),
+        ),
       );
     });
   });
@@ -224,7 +252,9 @@ describe.skipIf(!loaded)("threads", () => {
     const one = await run(1);
     const two = await run(2);
     setNativeThreads(threads);
-    two.forEach((r, i) => expect(Buffer.from(r.values.buffer).equals(Buffer.from(one[i]!.values.buffer)), `case ${i}`).toBe(true));
+    two.forEach((r, i) =>
+      expect(Buffer.from(r.values.buffer).equals(Buffer.from(one[i]!.values.buffer)), `case ${i}`).toBe(true),
+    );
     // and the large-B case against cpu
     const ref = await runOn("cpu", () => [tf.matMul(t(33, [3, 1100]), t(43, [4100, 1100]), false, true)]);
     expectClose([two[3]!], ref, 1e-5);
@@ -255,10 +285,25 @@ describe("Transpose", () => {
         tf.transpose(t(72, [33, 65])),
         tf.transpose(t(73, [2, 3, 2, 3, 5]), [4, 2, 0, 3, 1]),
         tf.transpose(t(74, [64, 64, 4, 32]), [0, 2, 1, 3]), // large enough for two threads
-        tf.cast(tf.transpose(tf.tensor3d(Array.from({ length: 24 }, (_, i) => i * 3 - 7), [2, 3, 4], "int32"), [2, 0, 1]), "float32"),
+        tf.cast(
+          tf.transpose(
+            tf.tensor3d(
+              Array.from({ length: 24 }, (_, i) => i * 3 - 7),
+              [2, 3, 4],
+              "int32",
+            ),
+            [2, 0, 1],
+          ),
+          "float32",
+        ),
         tf.transpose(tf.zeros([0, 3]), [1, 0]),
       ]);
-      await expectSameOnBoth(withGrads(() => [t(75, [2, 6, 3, 5])], (x) => tf.transpose(x!, [0, 2, 1, 3])));
+      await expectSameOnBoth(
+        withGrads(
+          () => [t(75, [2, 6, 3, 5])],
+          (x) => tf.transpose(x!, [0, 2, 1, 3]),
+        ),
+      );
     });
   }
 });

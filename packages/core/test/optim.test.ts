@@ -11,7 +11,9 @@ beforeAll(async () => {
 
 /** float64 reference of torch.optim.AdamW for one tensor (flat arrays). */
 function refAdamW(p0: number[], grads: number[][], o: { lr: number; wd: number; b1: number; b2: number; eps: number }) {
-  const p = [...p0], m = p.map(() => 0), v = p.map(() => 0);
+  const p = [...p0],
+    m = p.map(() => 0),
+    v = p.map(() => 0);
   grads.forEach((g, k) => {
     const t = k + 1;
     for (let i = 0; i < p.length; i++) {
@@ -62,9 +64,20 @@ describe("AdamW", () => {
   });
 
   it("accepts grads keyed by given names or by variable.name; step lr override; no leaks", () => {
-    const w = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
+    const w = tf.variable(
+      tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
+    );
     const b = tf.variable(tf.tensor1d([0.5, -0.5]));
-    const opt = new AdamW([["w", w], ["b", b]], { lr: 0.01, weightDecay: 0 });
+    const opt = new AdamW(
+      [
+        ["w", w],
+        ["b", b],
+      ],
+      { lr: 0.01, weightDecay: 0 },
+    );
     const before = tf.memory().numTensors;
     const { value, grads } = tf.variableGrads(() => tf.sum(tf.add(tf.matMul(w, w), b)) as tf.Scalar, [w, b]);
     opt.step(grads); // keyed by variable.name
@@ -88,7 +101,13 @@ describe("AdamW", () => {
   it("skips params without grads and decay filter exempts params", () => {
     const a = tf.variable(tf.tensor1d([1, 1]));
     const c = tf.variable(tf.tensor1d([1, 1]));
-    const opt = new AdamW([["a", a], ["c", c]], { lr: 0.1, weightDecay: 0.5, decay: (name) => name !== "c" });
+    const opt = new AdamW(
+      [
+        ["a", a],
+        ["c", c],
+      ],
+      { lr: 0.1, weightDecay: 0.5, decay: (name) => name !== "c" },
+    );
     const z = tf.zerosLike(a);
     opt.step({ a: z, c: z });
     expect(Array.from(a.dataSync())).toEqual([0.95, 0.95].map(Math.fround)); // only decay (grad 0)

@@ -3,7 +3,9 @@ import { Rng, getRng, setSeed } from "../src/rng.js";
 
 describe("Rng", () => {
   it("same seed gives the same sequence, different seeds differ", () => {
-    const a = new Rng(42), b = new Rng(42), c = new Rng(43);
+    const a = new Rng(42),
+      b = new Rng(42),
+      c = new Rng(43);
     const sa = Array.from({ length: 20 }, () => a.next());
     const sb = Array.from({ length: 20 }, () => b.next());
     const sc = Array.from({ length: 20 }, () => c.next());
@@ -14,7 +16,9 @@ describe("Rng", () => {
 
   it("uniform values lie in [0, 1) with mean ~ 1/2", () => {
     const r = new Rng(1);
-    let sum = 0, lo = 1, hi = 0;
+    let sum = 0,
+      lo = 1,
+      hi = 0;
     for (let i = 0; i < 20000; i++) {
       const x = r.next();
       sum += x;
@@ -58,8 +62,10 @@ describe("Rng", () => {
   });
 
   it("fork gives an independent, reproducible stream", () => {
-    const p1 = new Rng(0), p2 = new Rng(0);
-    const f1 = p1.fork(), f2 = p2.fork();
+    const p1 = new Rng(0),
+      p2 = new Rng(0);
+    const f1 = p1.fork(),
+      f2 = p2.fork();
     expect(f1.next()).toBe(f2.next());
     expect(p1.next()).toBe(p2.next());
     expect(new Rng(0).fork().next()).not.toBe(new Rng(0).next());

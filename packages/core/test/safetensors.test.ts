@@ -41,7 +41,13 @@ const REFERENCE = hex(
 describe("float16 / bfloat16 conversion", () => {
   it("f32 → f16 rounds to nearest even (expected bits from numpy's float32 → float16 cast)", () => {
     const cases: [number, number][] = [
-      [1, 0x3c00], [-2, 0xc000], [0.5, 0x3800], [65504, 0x7bff], [65519, 0x7bff], [65520, 0x7c00], [1e5, 0x7c00],
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [0.5, 0x3800],
+      [65504, 0x7bff],
+      [65519, 0x7bff],
+      [65520, 0x7c00],
+      [1e5, 0x7c00],
       [2 ** -24, 0x0001], // smallest subnormal
       [2 ** -25, 0x0000], // exactly half of it: tie → even (0)
       [1.5 * 2 ** -25, 0x0001],
@@ -50,8 +56,12 @@ describe("float16 / bfloat16 conversion", () => {
       [2 ** -14 - 2 ** -24, 0x03ff], // largest subnormal
       [1 + 2 ** -11, 0x3c00], // tie → even
       [1 + 3 * 2 ** -11, 0x3c02], // tie → even (up)
-      [0.1, 0x2e66], [1e-8, 0x0000], [-0, 0x8000],
-      [Infinity, 0x7c00], [-Infinity, 0xfc00], [NaN, 0x7e00],
+      [0.1, 0x2e66],
+      [1e-8, 0x0000],
+      [-0, 0x8000],
+      [Infinity, 0x7c00],
+      [-Infinity, 0xfc00],
+      [NaN, 0x7e00],
     ];
     for (const [x, bits] of cases) expect([x, f32ToF16Bits(x)]).toEqual([x, bits]);
     for (const [x, bits] of cases) {
@@ -63,17 +73,22 @@ describe("float16 / bfloat16 conversion", () => {
   });
 
   it("f32 → bf16 keeps the top 16 bits, rounding to nearest even", () => {
-    const f = new Float32Array(1), u = new Uint32Array(f.buffer);
+    const f = new Float32Array(1),
+      u = new Uint32Array(f.buffer);
     const fromBits = (b: number) => ((u[0] = b), f[0]!);
     const cases: [number, number][] = [
-      [1, 0x3f80], [-2, 0xc000],
+      [1, 0x3f80],
+      [-2, 0xc000],
       [65504, 0x4780], // 0x477fe000: low half 0xe000 > 0x8000 → rounds up to 65536
       [fromBits(0x3f808000), 0x3f80], // 1 + 2^-8: tie, even stays
       [fromBits(0x3f818000), 0x3f82], // tie, odd rounds up
       [fromBits(0x00000001), 0x0000], // tiniest f32 subnormal
       [fromBits(0x00018000), 0x0002], // subnormal tie, odd → up
       [fromBits(0x7f7fffff), 0x7f80], // FLT_MAX rounds to Inf
-      [Infinity, 0x7f80], [-Infinity, 0xff80], [NaN, 0x7fc0], [-0, 0x8000],
+      [Infinity, 0x7f80],
+      [-Infinity, 0xff80],
+      [NaN, 0x7fc0],
+      [-0, 0x8000],
     ];
     for (const [x, bits] of cases) expect([x, f32ToBf16Bits(x)]).toEqual([x, bits]);
     expect(bf16BitsToF32(0x3f80)).toBe(1);
@@ -148,16 +163,62 @@ describe("validation errors name the file and the fault", () => {
   const name = "bad.safetensors";
   const cases: [string, Uint8Array, RegExp][] = [
     ["short", new Uint8Array(5), /bad\.safetensors: file is 5 bytes, shorter than the 8-byte/],
-    ["header past end", (() => { const b = new Uint8Array(16); b[0] = 100; return b; })(), /bad\.safetensors: header length 100 runs past the end of the file \(file is 16 bytes/],
-    ["huge header", (() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 200_000_000n, true); return b; })(), /bad\.safetensors: header length 200000000 is over the 100 MB limit/],
+    [
+      "header past end",
+      (() => {
+        const b = new Uint8Array(16);
+        b[0] = 100;
+        return b;
+      })(),
+      /bad\.safetensors: header length 100 runs past the end of the file \(file is 16 bytes/,
+    ],
+    [
+      "huge header",
+      (() => {
+        const b = new Uint8Array(16);
+        new DataView(b.buffer).setBigUint64(0, 200_000_000n, true);
+        return b;
+      })(),
+      /bad\.safetensors: header length 200000000 is over the 100 MB limit/,
+    ],
     ["not json", build(null, 0, "{nope"), /bad\.safetensors: header is not valid UTF-8 JSON/],
     ["not object", build([1, 2], 0), /bad\.safetensors: header is not a JSON object/],
-    ["unknown dtype", build({ x: { dtype: "F12", shape: [1], data_offsets: [0, 4] } }, 4), /bad\.safetensors: tensor "x" has unknown dtype "F12"/],
-    ["span mismatch", build({ x: { dtype: "F32", shape: [2], data_offsets: [0, 4] } }, 4), /bad\.safetensors: tensor "x": shape \[2\] × F32 \(4 B\) = 8 bytes, but data_offsets \[0,4\] span 4/],
-    ["truncated", build({ x: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, 10), /bad\.safetensors: file is truncated: the header needs \d+ bytes, the file has \d+ \(6 missing\)/],
-    ["overlap", build({ x: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, y: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, 8), /bad\.safetensors: tensor "y" .* overlaps/],
-    ["hole", build({ x: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, 8), /bad\.safetensors: hole in the data buffer: bytes \[0, 4\)/],
-    ["trailing", build({ x: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, 8), /bad\.safetensors: 4 trailing bytes/],
+    [
+      "unknown dtype",
+      build({ x: { dtype: "F12", shape: [1], data_offsets: [0, 4] } }, 4),
+      /bad\.safetensors: tensor "x" has unknown dtype "F12"/,
+    ],
+    [
+      "span mismatch",
+      build({ x: { dtype: "F32", shape: [2], data_offsets: [0, 4] } }, 4),
+      /bad\.safetensors: tensor "x": shape \[2\] × F32 \(4 B\) = 8 bytes, but data_offsets \[0,4\] span 4/,
+    ],
+    [
+      "truncated",
+      build({ x: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, 10),
+      /bad\.safetensors: file is truncated: the header needs \d+ bytes, the file has \d+ \(6 missing\)/,
+    ],
+    [
+      "overlap",
+      build(
+        {
+          x: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+          y: { dtype: "F32", shape: [1], data_offsets: [4, 8] },
+        },
+        8,
+      ),
+      /bad\.safetensors: tensor "y" .* overlaps/,
+    ],
+    [
+      "hole",
+      build({ x: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, 8),
+      /bad\.safetensors: hole in the data buffer: bytes \[0, 4\)/,
+    ],
+    [
+      "trailing",
+      build({ x: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, 8),
+      /bad\.safetensors: 4 trailing bytes/,
+    ],
     ["bad metadata", build({ __metadata__: { a: 1 } }, 0), /bad\.safetensors: __metadata__\["a"\] is not a string/],
   ];
   for (const [label, bytes, re] of cases) {
@@ -170,8 +231,12 @@ describe("validation errors name the file and the fault", () => {
     const file = path.join(dir, "trunc.safetensors");
     const good = encodeSafetensors({ x: { dtype: "F32", shape: [100], data: new Float32Array(100) } });
     fs.writeFileSync(file, good.subarray(0, good.byteLength - 10));
-    expect(() => loadSafetensors(file)).toThrow(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: file is truncated.*10 missing`));
-    expect(() => loadSafetensors(path.join(dir, "missing.safetensors"))).toThrow(/missing\.safetensors: cannot read file/);
+    expect(() => loadSafetensors(file)).toThrow(
+      new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: file is truncated.*10 missing`),
+    );
+    expect(() => loadSafetensors(path.join(dir, "missing.safetensors"))).toThrow(
+      /missing\.safetensors: cannot read file/,
+    );
   });
 });
 
@@ -179,9 +244,12 @@ describe("tf tensors ↔ files", () => {
   it("save / load F32 exactly, F16 and BF16 rounded, ints and bools; metadata via the header", () => {
     const file = path.join(dir, "m.safetensors");
     const t = {
-      "w.weight": tf.tensor2d([[0.1, -0.2], [3.14159, 1e-3]]),
-      "ids": tf.tensor1d([1, -2, 3], "int32"),
-      "flag": tf.tensor1d([true, false], "bool"),
+      "w.weight": tf.tensor2d([
+        [0.1, -0.2],
+        [3.14159, 1e-3],
+      ]),
+      ids: tf.tensor1d([1, -2, 3], "int32"),
+      flag: tf.tensor1d([true, false], "bool"),
     };
     const before = tf.memory().numTensors;
     saveSafetensors(file, t, { step: "3" });
@@ -204,7 +272,8 @@ describe("tf tensors ↔ files", () => {
       const r = loadSafetensors(file);
       const got = r["w.weight"]!.dataSync();
       const want = t["w.weight"].dataSync();
-      const conv = dtype === "F16" ? (x: number) => f16BitsToF32(f32ToF16Bits(x)) : (x: number) => bf16BitsToF32(f32ToBf16Bits(x));
+      const conv =
+        dtype === "F16" ? (x: number) => f16BitsToF32(f32ToF16Bits(x)) : (x: number) => bf16BitsToF32(f32ToBf16Bits(x));
       for (let i = 0; i < 4; i++) expect(got[i]).toBe(Math.fround(conv(want[i]!)));
       expect(Array.from(r.ids!.dataSync())).toEqual([1, -2, 3]); // ints stay I32
       tf.dispose(r);
@@ -227,19 +296,25 @@ describe("tf tensors ↔ files", () => {
     tf.dispose(r);
     const big = encodeSafetensors({ a: { dtype: "I64", shape: [2], data: new BigInt64Array([1n, 2n ** 40n]) } });
     const n = tf.memory().numTensors;
-    expect(() => loadSafetensors(big, { name: "big.st" })).toThrow(/big\.st: tensor "a" \(I64\) holds 1099511627776 at index 1, outside the int32 range/);
+    expect(() => loadSafetensors(big, { name: "big.st" })).toThrow(
+      /big\.st: tensor "a" \(I64\) holds 1099511627776 at index 1, outside the int32 range/,
+    );
     expect(tf.memory().numTensors).toBe(n);
   });
 
   it("loads a sharded checkpoint through model.safetensors.index.json", () => {
     const sd = path.join(dir, "sharded");
     fs.mkdirSync(sd);
-    const x = tf.tensor1d([1, 2]), y = tf.tensor1d([3]);
+    const x = tf.tensor1d([1, 2]),
+      y = tf.tensor1d([3]);
     saveSafetensors(path.join(sd, "model-00001-of-00002.safetensors"), { x });
     saveSafetensors(path.join(sd, "model-00002-of-00002.safetensors"), { y });
     fs.writeFileSync(
       path.join(sd, "model.safetensors.index.json"),
-      JSON.stringify({ metadata: { total_size: 12 }, weight_map: { x: "model-00001-of-00002.safetensors", y: "model-00002-of-00002.safetensors" } }),
+      JSON.stringify({
+        metadata: { total_size: 12 },
+        weight_map: { x: "model-00001-of-00002.safetensors", y: "model-00002-of-00002.safetensors" },
+      }),
     );
     const r = loadSafetensorsSharded(sd);
     expect(Object.keys(r).sort()).toEqual(["x", "y"]);

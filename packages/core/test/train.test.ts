@@ -67,13 +67,26 @@ describe("train", () => {
     const p = problem();
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
     const evalFn = vi.fn(async (step: number) => ({ val: step * 2 }));
-    const r = await train({ params: [p.w, p.b], loss: p.loss, steps: 20, lr: (s) => 0.01 * (s + 1), evalEvery: 8, evalFn });
+    const r = await train({
+      params: [p.w, p.b],
+      loss: p.loss,
+      steps: 20,
+      lr: (s) => 0.01 * (s + 1),
+      evalEvery: 8,
+      evalFn,
+    });
     const lines = log.mock.calls.map((c) => String(c[0]));
     log.mockRestore();
     expect(r.history.map((h) => h.lr)).toEqual(Array.from({ length: 20 }, (_, s) => 0.01 * (s + 1)));
-    expect(r.evals).toEqual([{ step: 7, val: 14 }, { step: 15, val: 30 }, { step: 19, val: 38 }]);
+    expect(r.evals).toEqual([
+      { step: 7, val: 14 },
+      { step: 15, val: 30 },
+      { step: 19, val: 38 },
+    ]);
     expect(lines.length).toBe(10);
-    expect(lines[9]).toMatch(/^step 20\/20 \| loss [\d.]+ \| lr 2\.00e-1 \| gnorm [\d.]+ \| val 38\.0000 \| [\d.]+ ms\/step$/);
+    expect(lines[9]).toMatch(
+      /^step 20\/20 \| loss [\d.]+ \| lr 2\.00e-1 \| gnorm [\d.]+ \| val 38\.0000 \| [\d.]+ ms\/step$/,
+    );
     r.optimizer.dispose();
     p.dispose();
   });
@@ -83,12 +96,25 @@ describe("train", () => {
     const seen: number[] = [];
     class Spy extends AdamW {
       override step(g: Grads, lr?: number) {
-        seen.push(tf.tidy(() => Math.sqrt((Array.isArray(g) ? g : Object.values(g)).reduce((s, t) => s + tf.sum(tf.square(t!)).dataSync()[0]!, 0))));
+        seen.push(
+          tf.tidy(() =>
+            Math.sqrt(
+              (Array.isArray(g) ? g : Object.values(g)).reduce((s, t) => s + tf.sum(tf.square(t!)).dataSync()[0]!, 0),
+            ),
+          ),
+        );
         super.step(g, lr);
       }
     }
     const opt = new Spy([p.w, p.b]);
-    const r = await train({ params: [p.w, p.b], loss: p.loss, steps: 3, optimizer: opt, clip: 0.5, progress: { update() {} } });
+    const r = await train({
+      params: [p.w, p.b],
+      loss: p.loss,
+      steps: 3,
+      optimizer: opt,
+      clip: 0.5,
+      progress: { update() {} },
+    });
     for (let i = 0; i < 3; i++) {
       expect(r.history[i]!.gradNorm).toBeGreaterThan(0.5);
       expect(seen[i]).toBeCloseTo(0.5, 4);
@@ -104,13 +130,25 @@ describe("train", () => {
     const opt = new AdamW([p.w, p.b]);
     const n = tf.memory().numTensors;
     await expect(
-      train({ params: [p.w, p.b], loss: (s) => (s === 2 ? (tf.mul(p.loss(s), NaN) as tf.Scalar) : p.loss(s)), steps: 5, optimizer: opt, progress }),
+      train({
+        params: [p.w, p.b],
+        loss: (s) => (s === 2 ? (tf.mul(p.loss(s), NaN) as tf.Scalar) : p.loss(s)),
+        steps: 5,
+        optimizer: opt,
+        progress,
+      }),
     ).rejects.toThrow(/train: loss is NaN at step 2; stopped before applying that update/);
     expect(snapshot([p.w, p.b])).toEqual(afterStep1);
     expect(tf.memory().numTensors).toBe(n);
     // An infinite gradient (finite loss) is caught too.
     await expect(
-      train({ params: [p.w, p.b], loss: (s) => (s === 1 ? (tf.mul(tf.sum(tf.sqrt(tf.abs(tf.sub(p.w, p.w)))), 1) as tf.Scalar) : p.loss(s)), steps: 3, optimizer: opt, progress: { update() {} } }),
+      train({
+        params: [p.w, p.b],
+        loss: (s) => (s === 1 ? (tf.mul(tf.sum(tf.sqrt(tf.abs(tf.sub(p.w, p.w)))), 1) as tf.Scalar) : p.loss(s)),
+        steps: 3,
+        optimizer: opt,
+        progress: { update() {} },
+      }),
     ).rejects.toThrow(/gradient norm is (NaN|Infinity) \(loss 0\) at step 1/);
     opt.dispose();
     p.dispose();
@@ -122,7 +160,10 @@ describe("train", () => {
     (globalThis as Record<symbol, unknown>)[Symbol.for("vlab.kernel")] = hook;
     const file = path.join(dir, "int.safetensors");
     const r = await train({
-      params: [p.w, p.b], loss: p.loss, steps: 50, checkpoint: { path: file, every: 100 },
+      params: [p.w, p.b],
+      loss: p.loss,
+      steps: 50,
+      checkpoint: { path: file, every: 100 },
       progress: { update: (s) => void (s === 3 && (hook.interrupted = true)) },
     });
     expect(r.stopped).toBe("interrupted");
@@ -134,7 +175,9 @@ describe("train", () => {
     delete (globalThis as Record<symbol, unknown>)[Symbol.for("vlab.kernel")];
 
     const r2 = await train({
-      params: [p.w, p.b], loss: p.loss, steps: 50,
+      params: [p.w, p.b],
+      loss: p.loss,
+      steps: 50,
       progress: { update: (s) => void (s === 4 && process.emit("SIGINT")) },
     });
     expect(r2.stopped).toBe("interrupted");
@@ -151,13 +194,30 @@ describe("train", () => {
 
     const file = path.join(dir, "resume.safetensors");
     const b1 = problem();
-    const rb1 = await train({ params: [b1.w, b1.b], loss: b1.loss, steps: 3, lr, clip: 5, checkpoint: { path: file, every: 3 }, progress: { update() {} } });
+    const rb1 = await train({
+      params: [b1.w, b1.b],
+      loss: b1.loss,
+      steps: 3,
+      lr,
+      clip: 5,
+      checkpoint: { path: file, every: 3 },
+      progress: { update() {} },
+    });
     expect(rb1.steps).toBe(3);
     rb1.optimizer.dispose();
     b1.dispose();
 
     const b2 = problem(); // fresh parameters and a fresh optimizer
-    const rb2 = await train({ params: [b2.w, b2.b], loss: b2.loss, steps: 6, lr, clip: 5, checkpoint: { path: file, every: 3 }, resume: true, progress: { update() {} } });
+    const rb2 = await train({
+      params: [b2.w, b2.b],
+      loss: b2.loss,
+      steps: 6,
+      lr,
+      clip: 5,
+      checkpoint: { path: file, every: 3 },
+      resume: true,
+      progress: { update() {} },
+    });
     expect(rb2.steps).toBe(6);
     expect(snapshot([b2.w, b2.b])).toEqual(snapshot([a.w, a.b]));
     expect(rb2.history).toEqual(ra.history);
@@ -173,7 +233,11 @@ describe("train", () => {
     const p = problem();
     const frozen = tf.variable(tf.scalar(7), false);
     const mod = {
-      namedParameters: (): [string, tf.Variable][] => [["lin.weight", p.w], ["lin.bias", p.b], ["frozen", frozen]],
+      namedParameters: (): [string, tf.Variable][] => [
+        ["lin.weight", p.w],
+        ["lin.bias", p.b],
+        ["frozen", frozen],
+      ],
       trainableParameters: () => [p.w, p.b],
       stateDict: () => ({ "lin.weight": p.w, "lin.bias": p.b, frozen }) as Record<string, tf.Tensor>,
       loadStateDict: vi.fn((t: Record<string, tf.Tensor>) => {
@@ -182,12 +246,32 @@ describe("train", () => {
       }),
     };
     const file = path.join(dir, "mod.safetensors");
-    const r = await train({ params: mod, loss: p.loss, steps: 2, checkpoint: { path: file, every: 1 }, progress: { update() {} } });
+    const r = await train({
+      params: mod,
+      loss: p.loss,
+      steps: 2,
+      checkpoint: { path: file, every: 1 },
+      progress: { update() {} },
+    });
     const ck = loadCheckpoint(file);
     expect(Object.keys(ck.tensors).sort()).toEqual(["frozen", "lin.bias", "lin.weight"]);
-    expect(Object.keys(ck.optimizerState).sort()).toEqual(["lin.bias.exp_avg", "lin.bias.exp_avg_sq", "lin.bias.step", "lin.weight.exp_avg", "lin.weight.exp_avg_sq", "lin.weight.step"]);
+    expect(Object.keys(ck.optimizerState).sort()).toEqual([
+      "lin.bias.exp_avg",
+      "lin.bias.exp_avg_sq",
+      "lin.bias.step",
+      "lin.weight.exp_avg",
+      "lin.weight.exp_avg_sq",
+      "lin.weight.step",
+    ]);
     tf.dispose([ck.tensors, ck.optimizerState]);
-    const r2 = await train({ params: mod, loss: p.loss, steps: 3, checkpoint: { path: file, every: 1 }, resume: true, progress: { update() {} } });
+    const r2 = await train({
+      params: mod,
+      loss: p.loss,
+      steps: 3,
+      checkpoint: { path: file, every: 1 },
+      resume: true,
+      progress: { update() {} },
+    });
     expect(mod.loadStateDict).toHaveBeenCalledOnce();
     expect(r2.history.map((h) => h.step)).toEqual([0, 1, 2]);
     for (const x of [r, r2]) x.optimizer.dispose();
@@ -200,7 +284,11 @@ describe("train with @vlab/core modules", () => {
   it("trains a Linear, checkpoints it by its parameter names, and resumes into a fresh one", async () => {
     const { Linear } = await import("../src/layers.js");
     const file = path.join(dir, "linear.safetensors");
-    const x = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+    const x = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
     const y = tf.tensor2d([[1], [0], [-1]]);
     const mk = () => new Linear(2, 1, { rng: new Rng(5) });
     const loss = (m: InstanceType<typeof Linear>) => () => tf.mean(tf.square(tf.sub(m.forward(x), y))) as tf.Scalar;
@@ -208,12 +296,27 @@ describe("train with @vlab/core modules", () => {
     const a = mk();
     const ra = await train({ params: a, loss: loss(a), steps: 4, lr: 0.05, progress: { update() {} } });
     const b1 = mk();
-    const r1 = await train({ params: b1, loss: loss(b1), steps: 2, lr: 0.05, checkpoint: { path: file, every: 2 }, progress: { update() {} } });
+    const r1 = await train({
+      params: b1,
+      loss: loss(b1),
+      steps: 2,
+      lr: 0.05,
+      checkpoint: { path: file, every: 2 },
+      progress: { update() {} },
+    });
     const ck = loadCheckpoint(file);
     expect(Object.keys(ck.tensors).sort()).toEqual(["bias", "weight"]);
     tf.dispose([ck.tensors, ck.optimizerState]);
     const b2 = new Linear(2, 1, { rng: new Rng(99) }); // different init: the checkpoint must overwrite it
-    const r2 = await train({ params: b2, loss: loss(b2), steps: 4, lr: 0.05, checkpoint: { path: file, every: 2 }, resume: true, progress: { update() {} } });
+    const r2 = await train({
+      params: b2,
+      loss: loss(b2),
+      steps: 4,
+      lr: 0.05,
+      checkpoint: { path: file, every: 2 },
+      resume: true,
+      progress: { update() {} },
+    });
     expect(Array.from(b2.weight.dataSync())).toEqual(Array.from(a.weight.dataSync()));
     expect(r2.history).toEqual(ra.history);
     for (const r of [ra, r1, r2]) r.optimizer.dispose();

@@ -10,8 +10,18 @@ beforeAll(async () => {
   await initBackend("wasm");
 });
 
-const ints = (shape: number[]) => tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (i * 37) % 101 - 50), shape, "int32");
-const bools = (shape: number[]) => tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (i * 7) % 3 === 0), shape, "bool");
+const ints = (shape: number[]) =>
+  tf.tensor(
+    Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 37) % 101) - 50),
+    shape,
+    "int32",
+  );
+const bools = (shape: number[]) =>
+  tf.tensor(
+    Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (i * 7) % 3 === 0),
+    shape,
+    "bool",
+  );
 const asFloat = (x: tf.Tensor) => tf.cast(x, "float32");
 
 describe("Slice", () => {
@@ -55,10 +65,13 @@ describe("SplitV and Concat", () => {
 
   it("gradients through split, concat and slice equal cpu", async () => {
     await expectSameOnBoth(
-      withGrads(() => [t(30, [4, 6, 12])], (x) => {
-        const [q, k, v] = tf.split(x!, 3, -1);
-        return tf.concat([tf.mul(q!, k!), tf.slice(v!, [0, 1, 0], [4, 4, 4])], 1);
-      }),
+      withGrads(
+        () => [t(30, [4, 6, 12])],
+        (x) => {
+          const [q, k, v] = tf.split(x!, 3, -1);
+          return tf.concat([tf.mul(q!, k!), tf.slice(v!, [0, 1, 0], [4, 4, 4])], 1);
+        },
+      ),
     );
   });
 });
@@ -86,6 +99,10 @@ describe("Identity and identity Transpose share the buffer safely", () => {
   });
 
   it("transposes with other permutations still move data", async () => {
-    await expectSameOnBoth(() => [tf.transpose(t(40, [2, 3, 4]), [0, 1, 2]), tf.transpose(t(41, [2, 3, 4]), [0, 2, 1]), tf.transpose(t(42, [2, 3, 4, 5]), [0, 2, 1, 3])]);
+    await expectSameOnBoth(() => [
+      tf.transpose(t(40, [2, 3, 4]), [0, 1, 2]),
+      tf.transpose(t(41, [2, 3, 4]), [0, 2, 1]),
+      tf.transpose(t(42, [2, 3, 4, 5]), [0, 2, 1, 3]),
+    ]);
   });
 });

@@ -48,7 +48,9 @@ async function expectSameOnBoth(f: Case, rel = 1e-5): Promise<void> {
       maxDiff = Math.max(maxDiff, Math.abs(r.values[j]! - g.values[j]!));
     }
     expect(Number.isFinite(maxDiff)).toBe(true);
-    expect(maxDiff, `output ${i}: max |wasm - cpu| = ${maxDiff}, scale ${scale}`).toBeLessThanOrEqual(rel * Math.max(scale, 1e-3));
+    expect(maxDiff, `output ${i}: max |wasm - cpu| = ${maxDiff}, scale ${scale}`).toBeLessThanOrEqual(
+      rel * Math.max(scale, 1e-3),
+    );
   });
   await tf.setBackend("wasm");
 }
@@ -64,12 +66,20 @@ function withGrads(inputs: () => tf.Tensor[], fn: (...xs: tf.Tensor[]) => tf.Ten
   };
 }
 
-const t = (seed: number, shape: number[]) => tf.tensor(data(seed, shape.reduce((a, b) => a * b, 1)), shape);
+const t = (seed: number, shape: number[]) =>
+  tf.tensor(
+    data(
+      seed,
+      shape.reduce((a, b) => a * b, 1),
+    ),
+    shape,
+  );
 
 describe("registration", () => {
   it("records what it registered", () => {
     const names = vlabRegistrations();
-    for (const k of ["UnsortedSegmentSum (wasm)", "Conv2DBackpropFilter (wasm)", "Einsum (wasm)"]) expect(names).toContain(k);
+    for (const k of ["UnsortedSegmentSum (wasm)", "Conv2DBackpropFilter (wasm)", "Einsum (wasm)"])
+      expect(names).toContain(k);
     expect(names.some((n) => n.startsWith("BatchMatMul (wasm"))).toBe(true);
     expect(names).toContain("grad:Greater");
     expect(tf.getKernel("UnsortedSegmentSum", "wasm")).toBeDefined();
@@ -88,7 +98,24 @@ describe("UnsortedSegmentSum (gradient of gather)", () => {
     await expectSameOnBoth(
       withGrads(
         () => [t(3, [10, 4])],
-        (w) => tf.reshape(tf.gather(w!, tf.reshape(tf.tensor2d([[1, 3, 3, 9], [0, 1, 1, 1]], [2, 4], "int32"), [-1])), [2, 4, 4]),
+        (w) =>
+          tf.reshape(
+            tf.gather(
+              w!,
+              tf.reshape(
+                tf.tensor2d(
+                  [
+                    [1, 3, 3, 9],
+                    [0, 1, 1, 1],
+                  ],
+                  [2, 4],
+                  "int32",
+                ),
+                [-1],
+              ),
+            ),
+            [2, 4, 4],
+          ),
       ),
     );
   });
@@ -97,9 +124,33 @@ describe("UnsortedSegmentSum (gradient of gather)", () => {
 describe("GatherV2 row copies", () => {
   it("equals cpu for axis 0 (2-D ids, 3-D table, int32, narrow rows) and other axes", async () => {
     await expectSameOnBoth(() => [
-      tf.gather(t(50, [6, 20]), tf.tensor2d([[5, 0, 0], [2, 2, 3]], [2, 3], "int32")),
+      tf.gather(
+        t(50, [6, 20]),
+        tf.tensor2d(
+          [
+            [5, 0, 0],
+            [2, 2, 3],
+          ],
+          [2, 3],
+          "int32",
+        ),
+      ),
       tf.gather(t(51, [4, 3, 5]), tf.tensor1d([3, 1], "int32")),
-      tf.cast(tf.gather(tf.tensor2d([[1, 2], [3, 4], [5, 6]], [3, 2], "int32"), tf.tensor1d([2, 0, 2], "int32")), "float32"),
+      tf.cast(
+        tf.gather(
+          tf.tensor2d(
+            [
+              [1, 2],
+              [3, 4],
+              [5, 6],
+            ],
+            [3, 2],
+            "int32",
+          ),
+          tf.tensor1d([2, 0, 2], "int32"),
+        ),
+        "float32",
+      ),
       tf.gather(t(52, [5, 40]), tf.tensor1d([4, 1], "int32"), -2),
       tf.gather(t(53, [3, 4, 5]), tf.tensor1d([3, 0], "int32"), 1),
     ]);
@@ -129,32 +180,67 @@ describe("Sum over leading axes", () => {
   });
 
   it("bias gradient of a broadcast add equals cpu", async () => {
-    await expectSameOnBoth(withGrads(() => [t(66, [3, 4, 8]), t(67, [8])], (x, b) => tf.add(x!, b!)));
+    await expectSameOnBoth(
+      withGrads(
+        () => [t(66, [3, 4, 8]), t(67, [8])],
+        (x, b) => tf.add(x!, b!),
+      ),
+    );
   });
 });
 
 describe("Conv2DBackpropFilter", () => {
-  const cases: [string, number[], number[], number, "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]]][] = [
+  const cases: [
+    string,
+    number[],
+    number[],
+    number,
+    "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]],
+  ][] = [
     ["3x3 stride 1 same", [2, 7, 7, 3], [3, 3, 3, 4], 1, "same"],
     ["3x3 stride 2 valid", [1, 9, 8, 2], [3, 3, 2, 3], 2, "valid"],
     ["3x3 stride 2 same", [2, 8, 8, 2], [3, 3, 2, 3], 2, "same"],
     ["patch embedding 4x4 stride 4", [2, 8, 8, 3], [4, 4, 3, 5], 4, "valid"],
-    ["explicit padding", [1, 5, 6, 2], [2, 3, 2, 2], 1, [[0, 0], [1, 0], [2, 1], [0, 0]]],
+    [
+      "explicit padding",
+      [1, 5, 6, 2],
+      [2, 3, 2, 2],
+      1,
+      [
+        [0, 0],
+        [1, 0],
+        [2, 1],
+        [0, 0],
+      ],
+    ],
   ];
   for (const [name, xs, ws, stride, pad] of cases) {
     it(`${name}: conv2d forward and both gradients equal cpu`, async () => {
-      await expectSameOnBoth(withGrads(() => [t(4, xs), t(5, ws)], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad)));
+      await expectSameOnBoth(
+        withGrads(
+          () => [t(4, xs), t(5, ws)],
+          (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad),
+        ),
+      );
     });
   }
 });
 
 describe("kernels run through the cpu backend", () => {
   it("depthwise conv2d gradients equal cpu", async () => {
-    await expectSameOnBoth(withGrads(() => [t(6, [2, 6, 6, 3]), t(7, [3, 3, 3, 2])], (x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same")));
+    await expectSameOnBoth(
+      withGrads(
+        () => [t(6, [2, 6, 6, 3]), t(7, [3, 3, 3, 2])],
+        (x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same"),
+      ),
+    );
   });
 
   it("einsum equals cpu", async () => {
-    await expectSameOnBoth(() => [tf.einsum("ij,jk->ik", t(8, [3, 4]), t(9, [4, 5])), tf.einsum("bij,bjk->bik", t(10, [2, 3, 4]), t(11, [2, 4, 2]))]);
+    await expectSameOnBoth(() => [
+      tf.einsum("ij,jk->ik", t(8, [3, 4]), t(9, [4, 5])),
+      tf.einsum("bij,bjk->bik", t(10, [2, 3, 4]), t(11, [2, 4, 2])),
+    ]);
   });
 });
 
@@ -180,13 +266,22 @@ describe("BatchMatMul through XNNPACK", () => {
   for (const forced of [true, false]) {
     for (const [name, sa, sb, ta, tb] of shapes) {
       it(`${name}${forced ? "" : " (default thresholds)"}: forward and gradients equal cpu`, async () => {
-        configureWasmMatMul(forced ? { minWorkPerBatch: 0, minWorkTotal: 0 } : { minWorkPerBatch: 24 * 1024, minWorkTotal: 32 * 1024 });
-        await expectSameOnBoth(withGrads(() => [t(12, sa), t(13, sb)], (a, b) => tf.matMul(a!, b!, ta, tb)));
+        configureWasmMatMul(
+          forced ? { minWorkPerBatch: 0, minWorkTotal: 0 } : { minWorkPerBatch: 24 * 1024, minWorkTotal: 32 * 1024 },
+        );
+        await expectSameOnBoth(
+          withGrads(
+            () => [t(12, sa), t(13, sb)],
+            (a, b) => tf.matMul(a!, b!, ta, tb),
+          ),
+        );
       });
     }
     for (const [name, sa, sb, ta, tb] of broadcast) {
       it(`${name}${forced ? "" : " (default thresholds)"}: forward equals cpu`, async () => {
-        configureWasmMatMul(forced ? { minWorkPerBatch: 0, minWorkTotal: 0 } : { minWorkPerBatch: 24 * 1024, minWorkTotal: 32 * 1024 });
+        configureWasmMatMul(
+          forced ? { minWorkPerBatch: 0, minWorkTotal: 0 } : { minWorkPerBatch: 24 * 1024, minWorkTotal: 32 * 1024 },
+        );
         await expectSameOnBoth(() => [tf.matMul(t(12, sa), t(13, sb), ta, tb)]);
       });
     }
@@ -220,7 +315,11 @@ describe("zero gradients of comparisons", () => {
 describe("what training needs, forward and backward, wasm vs cpu", () => {
   const ops: [string, number[][], (...xs: tf.Tensor[]) => tf.Tensor][] = [
     ["softmax", [[3, 7]], (x) => tf.softmax(x!)],
-    ["logSoftmax cross-entropy", [[4, 6]], (x) => tf.neg(tf.sum(tf.mul(tf.logSoftmax(x!), tf.oneHot(tf.tensor1d([0, 5, 2, 2], "int32"), 6)), -1))],
+    [
+      "logSoftmax cross-entropy",
+      [[4, 6]],
+      (x) => tf.neg(tf.sum(tf.mul(tf.logSoftmax(x!), tf.oneHot(tf.tensor1d([0, 5, 2, 2], "int32"), 6)), -1)),
+    ],
     [
       "layer norm from moments",
       [[3, 8]],
@@ -231,13 +330,54 @@ describe("what training needs, forward and backward, wasm vs cpu", () => {
       },
     ],
     ["gelu (erf)", [[20]], (x) => tf.mul(tf.mul(x!, 0.5), tf.add(tf.erf(tf.mul(x!, Math.SQRT1_2)), 1))],
-    ["gelu (tanh)", [[20]], (x) => tf.mul(tf.mul(x!, 0.5), tf.add(tf.tanh(tf.mul(tf.add(x!, tf.mul(tf.pow(x!, 3), 0.044715)), 0.7978845608)), 1))],
+    [
+      "gelu (tanh)",
+      [[20]],
+      (x) =>
+        tf.mul(tf.mul(x!, 0.5), tf.add(tf.tanh(tf.mul(tf.add(x!, tf.mul(tf.pow(x!, 3), 0.044715)), 0.7978845608)), 1)),
+    ],
     ["sigmoid", [[20]], (x) => tf.sigmoid(x!)],
-    ["slice / concat / 4-D transpose", [[2, 3, 4, 5]], (x) => tf.concat([tf.transpose(tf.slice(x!, [0, 1, 0, 0], [2, 2, 4, 5]), [0, 2, 1, 3]), tf.transpose(tf.slice(x!, [0, 0, 0, 0], [2, 1, 4, 5]), [0, 2, 1, 3])], 2)],
-    ["split / reshape", [[4, 6]], (x) => { const [a, b] = tf.split(x!, 2, 1); return tf.reshape(tf.mul(a!, b!), [2, 2, 3]); }],
-    ["maximum / minimum", [[3, 5], [3, 5]], (x, y) => tf.add(tf.maximum(x!, y!), tf.minimum(x!, 0.1))],
+    [
+      "slice / concat / 4-D transpose",
+      [[2, 3, 4, 5]],
+      (x) =>
+        tf.concat(
+          [
+            tf.transpose(tf.slice(x!, [0, 1, 0, 0], [2, 2, 4, 5]), [0, 2, 1, 3]),
+            tf.transpose(tf.slice(x!, [0, 0, 0, 0], [2, 1, 4, 5]), [0, 2, 1, 3]),
+          ],
+          2,
+        ),
+    ],
+    [
+      "split / reshape",
+      [[4, 6]],
+      (x) => {
+        const [a, b] = tf.split(x!, 2, 1);
+        return tf.reshape(tf.mul(a!, b!), [2, 2, 3]);
+      },
+    ],
+    [
+      "maximum / minimum",
+      [
+        [3, 5],
+        [3, 5],
+      ],
+      (x, y) => tf.add(tf.maximum(x!, y!), tf.minimum(x!, 0.1)),
+    ],
     ["cumsum", [[3, 5]], (x) => tf.cumsum(x!, 1)],
-    ["pad / tile", [[2, 3]], (x) => tf.tile(tf.pad(x!, [[1, 0], [0, 2]]), [2, 1])],
+    [
+      "pad / tile",
+      [[2, 3]],
+      (x) =>
+        tf.tile(
+          tf.pad(x!, [
+            [1, 0],
+            [0, 2],
+          ]),
+          [2, 1],
+        ),
+    ],
     ["mean / max / logSumExp", [[3, 5]], (x) => tf.stack([tf.mean(x!, -1), tf.max(x!, -1), tf.logSumExp(x!, -1)])],
   ];
   for (const [name, shapes, fn] of ops) {

@@ -23,7 +23,21 @@
 import type { Rng } from "@vlab/core";
 import type { Scene, ShapeObject } from "./shapes.js";
 
-const NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"];
+const NUMBER_WORDS = [
+  "zero",
+  "one",
+  "two",
+  "three",
+  "four",
+  "five",
+  "six",
+  "seven",
+  "eight",
+  "nine",
+  "ten",
+  "eleven",
+  "twelve",
+];
 
 /** "two" for 2; digits past twelve. */
 export function numberWord(n: number): string {
@@ -85,7 +99,12 @@ export function captions(scene: Scene, rng?: Rng, { varied = false }: CaptionOpt
       `a photo of ${withArticle(describeObject(o, { size: true }))}`,
       `a picture of ${withArticle(describeObject(o))}`,
     );
-    if (varied) out.push(`${withArticle(o.shape)} that is ${o.color}`, `${withArticle(o.shape)} in ${o.color}`, `a photo of ${withArticle(o.shape)} that is ${o.color}`);
+    if (varied)
+      out.push(
+        `${withArticle(o.shape)} that is ${o.color}`,
+        `${withArticle(o.shape)} in ${o.color}`,
+        `a photo of ${withArticle(o.shape)} that is ${o.color}`,
+      );
   } else {
     const list = listPhrase(objs.map((o) => withArticle(describeObject(o))));
     const n = numberWord(objs.length);

@@ -19,7 +19,18 @@ import { tf } from "@vlab/core";
 import { captions } from "./captions.js";
 import { questions, type QA, type QuestionOptions } from "./questions.js";
 import { renderScenesRaw, type RenderOptions } from "./render.js";
-import { COLOR_NAMES, SHAPES, allPairs, pairName, resolveSceneOptions, sampleScene, streamRng, type Scene, type SceneOptions, type ShapeObject } from "./shapes.js";
+import {
+  COLOR_NAMES,
+  SHAPES,
+  allPairs,
+  pairName,
+  resolveSceneOptions,
+  sampleScene,
+  streamRng,
+  type Scene,
+  type SceneOptions,
+  type ShapeObject,
+} from "./shapes.js";
 
 export interface ShapesDatasetOptions extends SceneOptions, RenderOptions {
   seed: number;
@@ -65,7 +76,9 @@ export async function shapesDataset(opts: ShapesDatasetOptions): Promise<ShapesD
   const split = opts.split ?? "train";
   const sceneOpts = resolveSceneOptions(opts);
   const stream = streamRng(seed, split);
-  const scenes: Scene[] = [], all: string[][] = [], qa: QA[][] = [];
+  const scenes: Scene[] = [],
+    all: string[][] = [],
+    qa: QA[][] = [];
   for (let i = 0; i < n; i++) {
     const rng = stream.fork();
     const scene = sampleScene(rng, sceneOpts);

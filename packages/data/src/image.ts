@@ -75,7 +75,9 @@ export function toRgb(raw: RawImage, name = "image"): RgbImage {
   const { width, height, channels, data } = raw;
   const n = width * height;
   if (data.length !== n * channels) {
-    throw new RangeError(`${name}: ${data.length} bytes do not make a ${width}x${height} image with ${channels} channels (${n * channels} bytes)`);
+    throw new RangeError(
+      `${name}: ${data.length} bytes do not make a ${width}x${height} image with ${channels} channels (${n * channels} bytes)`,
+    );
   }
   if (channels === 3) return { data, width, height };
   if (channels !== 1 && channels !== 2 && channels !== 4) {
@@ -85,9 +87,13 @@ export function toRgb(raw: RawImage, name = "image"): RgbImage {
   for (let p = 0; p < n; p++) {
     if (channels <= 2) {
       const g = data[p * channels]!;
-      out[p * 3] = g; out[p * 3 + 1] = g; out[p * 3 + 2] = g;
+      out[p * 3] = g;
+      out[p * 3 + 1] = g;
+      out[p * 3 + 2] = g;
     } else {
-      out[p * 3] = data[p * 4]!; out[p * 3 + 1] = data[p * 4 + 1]!; out[p * 3 + 2] = data[p * 4 + 2]!;
+      out[p * 3] = data[p * 4]!;
+      out[p * 3 + 1] = data[p * 4 + 1]!;
+      out[p * 3 + 2] = data[p * 4 + 2]!;
     }
   }
   return { data: out, width, height };
@@ -113,21 +119,36 @@ export async function loadImage(src: string | Uint8Array): Promise<RgbImage> {
     name = `image bytes (${src.length} bytes)`;
     bytes = src;
   } else {
-    throw new TypeError(`loadImage: expected a file path or encoded image bytes, got ${Object.prototype.toString.call(src)}`);
+    throw new TypeError(
+      `loadImage: expected a file path or encoded image bytes, got ${Object.prototype.toString.call(src)}`,
+    );
   }
   if (bytes.length === 0) throw new Error(`loadImage: ${name} is empty (0 bytes)`);
   const format = sniffFormat(bytes);
   if (!format) {
-    const hint = looksLikeText(bytes) ? `; it looks like text, starting ${JSON.stringify(Buffer.from(bytes.subarray(0, 40)).toString("utf8"))}` : "";
+    const hint = looksLikeText(bytes)
+      ? `; it looks like text, starting ${JSON.stringify(Buffer.from(bytes.subarray(0, 40)).toString("utf8"))}`
+      : "";
     throw new Error(`loadImage: ${name} is not an image (not PNG, JPEG, GIF, WebP, TIFF, AVIF or SVG)${hint}`);
   }
   try {
     // failOn "truncated": refuse files cut short; plain warnings (e.g. odd metadata) are tolerated like PIL does.
-    const { data, info } = await sharp(bytes, { failOn: "truncated" }).raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
-    return toRgb({ data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels }, name);
+    const { data, info } = await sharp(bytes, { failOn: "truncated" })
+      .raw({ depth: "uchar" })
+      .toBuffer({ resolveWithObject: true });
+    return toRgb(
+      {
+        data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+        width: info.width,
+        height: info.height,
+        channels: info.channels,
+      },
+      name,
+    );
   } catch (e) {
     const msg = (e as Error).message;
-    const truncated = /truncat|premature|end of (file|stream|data)|unexpected end|not enough data|read error|short read|EOF/i.test(msg);
+    const truncated =
+      /truncat|premature|end of (file|stream|data)|unexpected end|not enough data|read error|short read|EOF/i.test(msg);
     const what = truncated ? `is a truncated or damaged ${format} file` : `could not be decoded as ${format}`;
     throw new Error(`loadImage: ${name} ${what} (sharp: ${msg.trim()})`);
   }
@@ -137,7 +158,9 @@ export async function loadImage(src: string | Uint8Array): Promise<RgbImage> {
 export async function asRgbImage(src: ImageInput): Promise<RgbImage> {
   if (typeof src === "string" || src instanceof Uint8Array) return loadImage(src);
   if (src && src.data instanceof Uint8Array && src.data.length === src.width * src.height * 3) return src;
-  throw new TypeError("expected a file path, encoded image bytes, or an RgbImage { data: Uint8Array [H, W, 3], width, height }");
+  throw new TypeError(
+    "expected a file path, encoded image bytes, or an RgbImage { data: Uint8Array [H, W, 3], width, height }",
+  );
 }
 
 /**
@@ -196,18 +219,27 @@ export async function clipResizeCrop(img: RgbImage, n: number): Promise<RgbImage
  * Images of one size → `[B, 3, H, W]` float32 numbers, channel-first: `v / 255`, or `(v / 255 − mean[c]) / std[c]`
  * when `mean` and `std` are given (computed in double precision, rounded to float32 once).
  */
-export function toFloat32(images: readonly RgbImage[], mean?: readonly number[], std?: readonly number[]): Float32Array {
+export function toFloat32(
+  images: readonly RgbImage[],
+  mean?: readonly number[],
+  std?: readonly number[],
+): Float32Array {
   if (images.length === 0) throw new RangeError("toTensor: no images given");
   const { width: W, height: H } = images[0]!;
   const plane = W * H;
   const out = new Float32Array(images.length * 3 * plane);
-  const m = mean ?? [0, 0, 0], s = std ?? [1, 1, 1];
+  const m = mean ?? [0, 0, 0],
+    s = std ?? [1, 1, 1];
   images.forEach((img, b) => {
     if (img.width !== W || img.height !== H) {
-      throw new RangeError(`toTensor: all images must have one size; image 0 is ${W}x${H}, image ${b} is ${img.width}x${img.height}`);
+      throw new RangeError(
+        `toTensor: all images must have one size; image 0 is ${W}x${H}, image ${b} is ${img.width}x${img.height}`,
+      );
     }
     for (let c = 0; c < 3; c++) {
-      const base = (b * 3 + c) * plane, mc = m[c]!, sc = s[c]!;
+      const base = (b * 3 + c) * plane,
+        mc = m[c]!,
+        sc = s[c]!;
       for (let p = 0; p < plane; p++) out[base + p] = (img.data[p * 3 + c]! / 255 - mc) / sc;
     }
   });
@@ -223,11 +255,18 @@ export function toTensor(images: readonly RgbImage[]): tf.Tensor4D {
 /**
  * `(t − mean) / std` per channel, for `[B, C, H, W]` or `[C, H, W]` tensors (channel-first); returns a new tensor.
  */
-export function normalize<T extends tf.Tensor>(t: T, mean: readonly number[] = CLIP_MEAN, std: readonly number[] = CLIP_STD): T {
-  if (t.rank !== 3 && t.rank !== 4) throw new RangeError(`normalize: expected [B, C, H, W] or [C, H, W], got shape [${t.shape.join(", ")}]`);
+export function normalize<T extends tf.Tensor>(
+  t: T,
+  mean: readonly number[] = CLIP_MEAN,
+  std: readonly number[] = CLIP_STD,
+): T {
+  if (t.rank !== 3 && t.rank !== 4)
+    throw new RangeError(`normalize: expected [B, C, H, W] or [C, H, W], got shape [${t.shape.join(", ")}]`);
   const c = t.shape[t.rank - 3]!;
   if (mean.length !== c || std.length !== c) {
-    throw new RangeError(`normalize: the tensor has ${c} channels but mean has ${mean.length} and std ${std.length} values`);
+    throw new RangeError(
+      `normalize: the tensor has ${c} channels but mean has ${mean.length} and std ${std.length} values`,
+    );
   }
   const shape = t.rank === 4 ? [1, c, 1, 1] : [c, 1, 1];
   return tf.tidy(() => tf.div(tf.sub(t, tf.tensor(mean as number[], shape)), tf.tensor(std as number[], shape))) as T;

@@ -22,7 +22,14 @@
 import type { Rng } from "@vlab/core";
 import { describeObject, leftToRight, numberWord, relations, withArticle, type Relation } from "./captions.js";
 import { shapesDataset, type ShapesDataset, type ShapesDatasetOptions } from "./dataset.js";
-import { QUESTION_KINDS, centreBeyond, counts, questionsOfKind, referringExpression, type QuestionKind } from "./questions.js";
+import {
+  QUESTION_KINDS,
+  centreBeyond,
+  counts,
+  questionsOfKind,
+  referringExpression,
+  type QuestionKind,
+} from "./questions.js";
 import { streamRng, type Scene, type ShapeObject } from "./shapes.js";
 
 export type InstructionKind = "conversation" | "detail" | "reasoning";
@@ -50,7 +57,11 @@ export interface InstructionSample {
 }
 
 // Phrasings of the detail request, after LLaVA's `detail_23k` instruction list (a few of its wordings).
-const DETAIL_REQUESTS = ["describe the image in detail.", "give a detailed description of the image.", "what is in this picture? describe every shape."];
+const DETAIL_REQUESTS = [
+  "describe the image in detail.",
+  "give a detailed description of the image.",
+  "what is in this picture? describe every shape.",
+];
 
 /** "top left", "center", "bottom", ...: the third of the image each coordinate of the centre falls in. */
 export function positionWords(o: ShapeObject, width: number, height: number): string {
@@ -75,15 +86,23 @@ export function detailedDescription(scene: Scene): string {
   const objs = leftToRight(scene);
   if (objs.length === 0) return "the picture is empty.";
   const head = objs.length === 1 ? "there is one shape." : `there are ${numberWord(objs.length)} shapes.`;
-  return [head, ...objs.map((o) => `${withArticle(describeObject(o, { size: true }))} ${atPosition(o, scene)}.`)].join(" ");
+  return [head, ...objs.map((o) => `${withArticle(describeObject(o, { size: true }))} ${atPosition(o, scene)}.`)].join(
+    " ",
+  );
 }
 
 /** The question kinds conversations ask by default (all but boxes). */
 export const CONVERSATION_KINDS: readonly QuestionKind[] = ["color", "shape", "size", "count", "exists", "relation"];
 
 /** A conversation of up to `turns` question–answer pairs of different kinds (fewer when the scene supports fewer). */
-export function conversation(scene: Scene, rng: Rng, { turns = 3, kinds = CONVERSATION_KINDS }: { turns?: number; kinds?: readonly QuestionKind[] } = {}): InstructionSample | undefined {
-  for (const k of kinds) if (!QUESTION_KINDS.includes(k)) throw new RangeError(`unknown question kind "${k}"; expected some of ${QUESTION_KINDS.join(", ")}`);
+export function conversation(
+  scene: Scene,
+  rng: Rng,
+  { turns = 3, kinds = CONVERSATION_KINDS }: { turns?: number; kinds?: readonly QuestionKind[] } = {},
+): InstructionSample | undefined {
+  for (const k of kinds)
+    if (!QUESTION_KINDS.includes(k))
+      throw new RangeError(`unknown question kind "${k}"; expected some of ${QUESTION_KINDS.join(", ")}`);
   const pool = rng.shuffle([...kinds]).flatMap((k) => {
     const qs = questionsOfKind(scene, k, rng);
     return qs.length > 0 ? [qs[rng.int(qs.length)]!] : [];
@@ -92,7 +111,10 @@ export function conversation(scene: Scene, rng: Rng, { turns = 3, kinds = CONVER
   if (chosen.length === 0) return undefined;
   const out: InstructionSample = { kind: "conversation", turns: [], answers: [], questionKinds: [] };
   chosen.forEach((qa, i) => {
-    out.turns.push({ role: "user", content: i === 0 ? opening(qa.question) : qa.question }, { role: "assistant", content: qa.answer });
+    out.turns.push(
+      { role: "user", content: i === 0 ? opening(qa.question) : qa.question },
+      { role: "assistant", content: qa.answer },
+    );
     out.answers.push(qa.answer);
     out.questionKinds.push(qa.kind);
   });
@@ -104,7 +126,10 @@ export function detail(scene: Scene, rng: Rng): InstructionSample {
   const answer = detailedDescription(scene);
   return {
     kind: "detail",
-    turns: [{ role: "user", content: opening(DETAIL_REQUESTS[rng.int(DETAIL_REQUESTS.length)]!) }, { role: "assistant", content: answer }],
+    turns: [
+      { role: "user", content: opening(DETAIL_REQUESTS[rng.int(DETAIL_REQUESTS.length)]!) },
+      { role: "assistant", content: answer },
+    ],
     answers: [answer],
     questionKinds: ["detail"],
   };
@@ -130,16 +155,25 @@ export function reasoningQuestions(scene: Scene): Reasoned[] {
       const maybe = objs.filter((a) => a !== b && !hits.includes(a) && centreBeyond(a, b, rel));
       if (hits.length !== 1 || maybe.length > 0) continue;
       const a = hits[0]!;
-      out.push({ question: `which shape is ${rel} ${ref}?`, steps: `the ${describeObject(a)} is ${rel} the ${describeObject(b)}.`, answer: a.shape });
+      out.push({
+        question: `which shape is ${rel} ${ref}?`,
+        steps: `the ${describeObject(a)} is ${rel} the ${describeObject(b)}.`,
+        answer: a.shape,
+      });
     }
   }
   // "are there more red shapes than circles?": two counts, then a comparison.
   const c = counts(scene);
-  const colors = Object.entries(c.byColor).filter(([, n]) => n > 0).map(([k]) => k);
-  const shapes = Object.entries(c.byShape).filter(([, n]) => n > 0).map(([k]) => k);
+  const colors = Object.entries(c.byColor)
+    .filter(([, n]) => n > 0)
+    .map(([k]) => k);
+  const shapes = Object.entries(c.byShape)
+    .filter(([, n]) => n > 0)
+    .map(([k]) => k);
   for (const color of colors) {
     for (const shape of shapes) {
-      const nc = c.byColor[color as keyof typeof c.byColor], ns = c.byShape[shape as keyof typeof c.byShape];
+      const nc = c.byColor[color as keyof typeof c.byColor],
+        ns = c.byShape[shape as keyof typeof c.byShape];
       if (nc === ns) continue;
       out.push({
         question: `are there more ${color} shapes than ${shape}s?`,
@@ -167,7 +201,10 @@ export function reasoning(scene: Scene, rng: Rng): InstructionSample | undefined
   const r = all[rng.int(all.length)]!;
   return {
     kind: "reasoning",
-    turns: [{ role: "user", content: opening(r.question) }, { role: "assistant", content: `${r.steps} so the answer is ${r.answer}.` }],
+    turns: [
+      { role: "user", content: opening(r.question) },
+      { role: "assistant", content: `${r.steps} so the answer is ${r.answer}.` },
+    ],
     answers: [r.answer],
     questionKinds: ["reasoning"],
   };
@@ -177,12 +214,24 @@ export function reasoning(scene: Scene, rng: Rng): InstructionSample | undefined
 export function instructions(
   scene: Scene,
   rng: Rng,
-  { kinds = INSTRUCTION_KINDS, turns = 3, questionKinds }: { kinds?: readonly InstructionKind[]; turns?: number; questionKinds?: readonly QuestionKind[] } = {},
+  {
+    kinds = INSTRUCTION_KINDS,
+    turns = 3,
+    questionKinds,
+  }: { kinds?: readonly InstructionKind[]; turns?: number; questionKinds?: readonly QuestionKind[] } = {},
 ): InstructionSample[] {
   const out: InstructionSample[] = [];
   for (const kind of kinds) {
-    const s = kind === "conversation" ? conversation(scene, rng, { turns, kinds: questionKinds }) : kind === "detail" ? detail(scene, rng) : kind === "reasoning" ? reasoning(scene, rng) : undefined;
-    if (s === undefined && !INSTRUCTION_KINDS.includes(kind)) throw new RangeError(`unknown instruction kind "${kind}"; expected one of ${INSTRUCTION_KINDS.join(", ")}`);
+    const s =
+      kind === "conversation"
+        ? conversation(scene, rng, { turns, kinds: questionKinds })
+        : kind === "detail"
+          ? detail(scene, rng)
+          : kind === "reasoning"
+            ? reasoning(scene, rng)
+            : undefined;
+    if (s === undefined && !INSTRUCTION_KINDS.includes(kind))
+      throw new RangeError(`unknown instruction kind "${kind}"; expected one of ${INSTRUCTION_KINDS.join(", ")}`);
     if (s) out.push(s);
   }
   return out;
@@ -199,10 +248,16 @@ export interface InstructionDataset extends ShapesDataset {
  * `questionKinds` limits what conversations ask (default `CONVERSATION_KINDS`; e.g. leave out "size" in a world of one size).
  */
 export async function instructionDataset(
-  opts: ShapesDatasetOptions & { kinds?: readonly InstructionKind[]; turns?: number; questionKinds?: readonly QuestionKind[] },
+  opts: ShapesDatasetOptions & {
+    kinds?: readonly InstructionKind[];
+    turns?: number;
+    questionKinds?: readonly QuestionKind[];
+  },
 ): Promise<InstructionDataset> {
   const { kinds, turns, questionKinds, ...rest } = opts;
   const ds = await shapesDataset(rest);
   const rng = streamRng(opts.seed, `${ds.split}/instructions`);
-  return Object.assign(ds, { instructions: ds.scenes.map((s) => instructions(s, rng.fork(), { kinds, turns, questionKinds })) });
+  return Object.assign(ds, {
+    instructions: ds.scenes.map((s) => instructions(s, rng.fork(), { kinds, turns, questionKinds })),
+  });
 }

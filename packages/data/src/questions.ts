@@ -22,7 +22,18 @@
  */
 import type { Rng } from "@vlab/core";
 import { describeObject, relations, withArticle, type Relation } from "./captions.js";
-import { COLOR_NAMES, SHAPES, SIZE_NAMES, pairName, type Box, type ColorName, type Scene, type ShapeName, type ShapeObject, type SizeName } from "./shapes.js";
+import {
+  COLOR_NAMES,
+  SHAPES,
+  SIZE_NAMES,
+  pairName,
+  type Box,
+  type ColorName,
+  type Scene,
+  type ShapeName,
+  type ShapeObject,
+  type SizeName,
+} from "./shapes.js";
 
 export type QuestionKind = "color" | "shape" | "size" | "count" | "exists" | "relation" | "box";
 export const QUESTION_KINDS: readonly QuestionKind[] = ["color", "shape", "size", "count", "exists", "relation", "box"];
@@ -65,12 +76,25 @@ export function boxes(scene: Scene): { label: string; box: Box }[] {
 
 /** A box rounded outward to whole pixels and clipped to the image: `[floor x0, floor y0, ceil x1, ceil y1]`. */
 export function pixelBox(box: Box, width: number, height: number): Box {
-  return [Math.max(0, Math.floor(box[0])), Math.max(0, Math.floor(box[1])), Math.min(width, Math.ceil(box[2])), Math.min(height, Math.ceil(box[3]))];
+  return [
+    Math.max(0, Math.floor(box[0])),
+    Math.max(0, Math.floor(box[1])),
+    Math.min(width, Math.ceil(box[2])),
+    Math.min(height, Math.ceil(box[3])),
+  ];
 }
 
 type Attr = "size" | "color" | "shape";
 // Descriptions to try, shortest first.
-const ATTR_SETS: Attr[][] = [["shape"], ["color"], ["size"], ["color", "shape"], ["size", "shape"], ["size", "color"], ["size", "color", "shape"]];
+const ATTR_SETS: Attr[][] = [
+  ["shape"],
+  ["color"],
+  ["size"],
+  ["color", "shape"],
+  ["size", "shape"],
+  ["size", "color"],
+  ["size", "color", "shape"],
+];
 
 /**
  * The shortest definite description ("the circle", "the red one", "the large red circle") that matches `o` and no
@@ -81,7 +105,11 @@ export function referringExpression(scene: Scene, o: ShapeObject, without: reado
     if (attrs.some((a) => without.includes(a))) continue;
     const matches = scene.objects.filter((q) => attrs.every((a) => q[a] === o[a]));
     if (matches.length !== 1) continue;
-    const words = [attrs.includes("size") ? o.size : "", attrs.includes("color") ? o.color : "", attrs.includes("shape") ? o.shape : "one"];
+    const words = [
+      attrs.includes("size") ? o.size : "",
+      attrs.includes("color") ? o.color : "",
+      attrs.includes("shape") ? o.shape : "one",
+    ];
     return `the ${words.filter(Boolean).join(" ")}`;
   }
   return undefined;
@@ -103,7 +131,12 @@ export function centreBeyond(a: ShapeObject, b: ShapeObject, rel: Relation): boo
   return a.y > b.box[3];
 }
 
-const OPPOSITE: Record<Relation, Relation> = { "left of": "right of", "right of": "left of", above: "below", below: "above" };
+const OPPOSITE: Record<Relation, Relation> = {
+  "left of": "right of",
+  "right of": "left of",
+  above: "below",
+  below: "above",
+};
 
 /** All unambiguous questions of one kind (before any random choice). */
 export function questionsOfKind(scene: Scene, kind: QuestionKind, rng?: Rng): QA[] {
@@ -130,7 +163,12 @@ export function questionsOfKind(scene: Scene, kind: QuestionKind, rng?: Rng): QA
       break;
     case "count": {
       const c = counts(scene);
-      out.push({ kind, question: "how many shapes are there?", answer: String(c.total), choices: countChoices(c.total) });
+      out.push({
+        kind,
+        question: "how many shapes are there?",
+        answer: String(c.total),
+        choices: countChoices(c.total),
+      });
       // Present colours and shapes, plus one absent of each (so "0" is an answer, but not most answers).
       const colors = COLOR_NAMES.filter((x) => c.byColor[x] > 0);
       const shapes = SHAPES.filter((x) => c.byShape[x] > 0);
@@ -139,20 +177,36 @@ export function questionsOfKind(scene: Scene, kind: QuestionKind, rng?: Rng): QA
       if (absentColors.length > 0) colors.push(absentColors[rng ? rng.int(absentColors.length) : 0]!);
       if (absentShapes.length > 0) shapes.push(absentShapes[rng ? rng.int(absentShapes.length) : 0]!);
       for (const color of colors) {
-        out.push({ kind, question: `how many ${color} shapes are there?`, answer: String(c.byColor[color]), choices: countChoices(c.total) });
+        out.push({
+          kind,
+          question: `how many ${color} shapes are there?`,
+          answer: String(c.byColor[color]),
+          choices: countChoices(c.total),
+        });
       }
       for (const shape of shapes) {
-        out.push({ kind, question: `how many ${plural(shape)} are there?`, answer: String(c.byShape[shape]), choices: countChoices(c.total) });
+        out.push({
+          kind,
+          question: `how many ${plural(shape)} are there?`,
+          answer: String(c.byShape[shape]),
+          choices: countChoices(c.total),
+        });
       }
       break;
     }
     case "exists": {
       const present = new Set(objs.map((o) => pairName(o)));
-      const yes: QA[] = [], no: QA[] = [];
+      const yes: QA[] = [],
+        no: QA[] = [];
       for (const color of COLOR_NAMES) {
         for (const shape of SHAPES) {
           const name = `${color} ${shape}`;
-          (present.has(name) ? yes : no).push({ kind, question: `is there ${withArticle(name)}?`, answer: present.has(name) ? "yes" : "no", choices: ["yes", "no"] });
+          (present.has(name) ? yes : no).push({
+            kind,
+            question: `is there ${withArticle(name)}?`,
+            answer: present.has(name) ? "yes" : "no",
+            choices: ["yes", "no"],
+          });
         }
       }
       // Half yes, half no: without rng interleave them; with rng the caller's pick is a fair coin over the answer.
@@ -167,7 +221,8 @@ export function questionsOfKind(scene: Scene, kind: QuestionKind, rng?: Rng): QA
       for (const a of objs) {
         for (const b of objs) {
           if (a === b) continue;
-          const ra = referringExpression(scene, a), rb = referringExpression(scene, b);
+          const ra = referringExpression(scene, a),
+            rb = referringExpression(scene, b);
           if (!ra || !rb) continue;
           const rels = relations(a, b);
           for (const rel of ["left of", "right of", "above", "below"] as Relation[]) {
@@ -185,7 +240,12 @@ export function questionsOfKind(scene: Scene, kind: QuestionKind, rng?: Rng): QA
           // its box overlaps b's (a reader might count it too).
           const maybe = objs.filter((a) => a !== b && !hits.includes(a) && centreBeyond(a, b, rel));
           if (hits.length === 1 && maybe.length === 0) {
-            out.push({ kind, question: `what is ${rel} ${rb}?`, answer: describeObject(hits[0]!), choices: objs.filter((a) => a !== b).map((a) => describeObject(a)) });
+            out.push({
+              kind,
+              question: `what is ${rel} ${rb}?`,
+              answer: describeObject(hits[0]!),
+              choices: objs.filter((a) => a !== b).map((a) => describeObject(a)),
+            });
           }
         }
       }
@@ -193,7 +253,13 @@ export function questionsOfKind(scene: Scene, kind: QuestionKind, rng?: Rng): QA
     case "box":
       for (const o of objs) {
         const ref = referringExpression(scene, o);
-        if (ref) out.push({ kind, question: `where is ${ref}?`, answer: JSON.stringify(pixelBox(o.box, scene.width, scene.height)), choices: [] });
+        if (ref)
+          out.push({
+            kind,
+            question: `where is ${ref}?`,
+            answer: JSON.stringify(pixelBox(o.box, scene.width, scene.height)),
+            choices: [],
+          });
       }
       break;
   }

@@ -39,12 +39,18 @@ export function sceneSvg(scene: Scene): string {
 
 /** Renders one scene to PNG bytes (8-bit RGB, no alpha). Same scene → byte-identical PNG. */
 export async function renderScene(scene: Scene): Promise<Buffer> {
-  return sharp(Buffer.from(sceneSvg(scene))).removeAlpha().png().toBuffer();
+  return sharp(Buffer.from(sceneSvg(scene)))
+    .removeAlpha()
+    .png()
+    .toBuffer();
 }
 
 /** Renders one scene to interleaved 8-bit RGB pixels, `[H, W, 3]` row-major. */
 export async function renderSceneRgb(scene: Scene): Promise<Uint8Array> {
-  const buf = await sharp(Buffer.from(sceneSvg(scene))).removeAlpha().raw().toBuffer();
+  const buf = await sharp(Buffer.from(sceneSvg(scene)))
+    .removeAlpha()
+    .raw()
+    .toBuffer();
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
@@ -71,7 +77,8 @@ async function renderAtlas(scenes: readonly Scene[], start: number, end: number,
   const rows = Math.ceil(count / cols);
   let body = "";
   for (let k = 0; k < count; k++) {
-    const x = (k % cols) * W, y = Math.floor(k / cols) * H;
+    const x = (k % cols) * W,
+      y = Math.floor(k / cols) * H;
     body += `<svg x="${x}" y="${y}" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${sceneElements(scenes[start + k]!)}</svg>`;
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${cols * W}" height="${rows * H}">${body}</svg>`;
@@ -79,7 +86,8 @@ async function renderAtlas(scenes: readonly Scene[], start: number, end: number,
   const rowStride = cols * W * 3;
   const plane = H * W;
   for (let k = 0; k < count; k++) {
-    const ox = (k % cols) * W, oy = Math.floor(k / cols) * H;
+    const ox = (k % cols) * W,
+      oy = Math.floor(k / cols) * H;
     const base = (start + k) * 3 * plane; // image start in [B, 3, H, W]
     for (let y = 0; y < H; y++) {
       let src = (oy + y) * rowStride + ox * 3;
@@ -99,7 +107,9 @@ export async function renderScenesRaw(scenes: readonly Scene[], opts: RenderOpti
   const { width: W, height: H } = scenes[0]!;
   scenes.forEach((s, i) => {
     if (s.width !== W || s.height !== H) {
-      throw new RangeError(`renderScenes: all scenes in a batch must have one size; scene 0 is ${W}x${H}, scene ${i} is ${s.width}x${s.height}`);
+      throw new RangeError(
+        `renderScenes: all scenes in a batch must have one size; scene 0 is ${W}x${H}, scene ${i} is ${s.width}x${s.height}`,
+      );
     }
   });
   const B = scenes.length;
@@ -108,7 +118,8 @@ export async function renderScenesRaw(scenes: readonly Scene[], opts: RenderOpti
   const chunks: [number, number][] = [];
   for (let s = 0; s < B; s += perAtlas) chunks.push([s, Math.min(B, s + perAtlas)]);
   const concurrency = Math.max(1, opts.concurrency ?? os.availableParallelism());
-  let next = 0, done = 0;
+  let next = 0,
+    done = 0;
   const worker = async () => {
     while (next < chunks.length) {
       const [s, e] = chunks[next++]!;

@@ -116,31 +116,46 @@ export interface SceneOptions {
 }
 
 /** Scene options with every default filled in. */
-export type ResolvedSceneOptions = Required<Omit<SceneOptions, "requirePairs" | "objects">> & { objects: readonly [number, number]; requirePairs?: readonly Pair[] };
+export type ResolvedSceneOptions = Required<Omit<SceneOptions, "requirePairs" | "objects">> & {
+  objects: readonly [number, number];
+  requirePairs?: readonly Pair[];
+};
 
 /** Checks and fills in the options, once per data set rather than once per scene. */
 export function resolveSceneOptions(opts: SceneOptions = {}): ResolvedSceneOptions {
   const width = opts.width ?? 32;
   const height = opts.height ?? width;
-  for (const [name, v] of [["width", width], ["height", height]] as const) {
-    if (!Number.isInteger(v) || v < 8 || v > 4096) throw new RangeError(`scene ${name} must be an integer in [8, 4096], got ${v}`);
+  for (const [name, v] of [
+    ["width", width],
+    ["height", height],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 8 || v > 4096)
+      throw new RangeError(`scene ${name} must be an integer in [8, 4096], got ${v}`);
   }
-  const objects = typeof opts.objects === "number" ? ([opts.objects, opts.objects] as const) : (opts.objects ?? ([1, 3] as const));
+  const objects =
+    typeof opts.objects === "number" ? ([opts.objects, opts.objects] as const) : (opts.objects ?? ([1, 3] as const));
   if (!Number.isInteger(objects[0]) || !Number.isInteger(objects[1]) || objects[0] < 1 || objects[1] < objects[0]) {
-    throw new RangeError(`objects must be a positive integer or a range [min, max] with 1 <= min <= max, got ${JSON.stringify(opts.objects)}`);
+    throw new RangeError(
+      `objects must be a positive integer or a range [min, max] with 1 <= min <= max, got ${JSON.stringify(opts.objects)}`,
+    );
   }
   const colors = opts.colors ?? COLOR_NAMES;
   const shapes = opts.shapes ?? SHAPES;
-  for (const c of colors) if (!(c in COLORS)) throw new RangeError(`unknown colour "${c}"; the colours are ${COLOR_NAMES.join(", ")}`);
-  for (const s of shapes) if (!SHAPES.includes(s)) throw new RangeError(`unknown shape "${s}"; the shapes are ${SHAPES.join(", ")}`);
+  for (const c of colors)
+    if (!(c in COLORS)) throw new RangeError(`unknown colour "${c}"; the colours are ${COLOR_NAMES.join(", ")}`);
+  for (const s of shapes)
+    if (!SHAPES.includes(s)) throw new RangeError(`unknown shape "${s}"; the shapes are ${SHAPES.join(", ")}`);
   const pairs = opts.pairs ?? allPairs(colors, shapes);
   if (pairs.length === 0) throw new RangeError("no colour–shape pairs to draw from");
   const sizes = opts.sizes ?? SIZE_NAMES;
-  for (const s of sizes) if (!(s in SIZES)) throw new RangeError(`unknown size "${s}"; the sizes are ${SIZE_NAMES.join(", ")}`);
+  for (const s of sizes)
+    if (!(s in SIZES)) throw new RangeError(`unknown size "${s}"; the sizes are ${SIZE_NAMES.join(", ")}`);
   if (sizes.length === 0) throw new RangeError("no sizes to draw from");
   const uniquePairs = opts.uniquePairs ?? true;
   if (uniquePairs && objects[1] > pairs.length) {
-    throw new RangeError(`${objects[1]} objects with unique colour–shape pairs need at least that many pairs, but only ${pairs.length} are allowed`);
+    throw new RangeError(
+      `${objects[1]} objects with unique colour–shape pairs need at least that many pairs, but only ${pairs.length} are allowed`,
+    );
   }
   return {
     width,
@@ -164,7 +179,8 @@ function round3(v: number): number {
 }
 
 /** The outline of a shape drawn at centre (x, y) with radius r: a circle or a polygon (vertices in pixels). */
-export type Outline = { kind: "circle"; cx: number; cy: number; r: number } | { kind: "polygon"; points: [number, number][] };
+export type Outline =
+  { kind: "circle"; cx: number; cy: number; r: number } | { kind: "polygon"; points: [number, number][] };
 
 /** Regular polygon / star vertices; angle 0 points up, vertices go clockwise. */
 function radial(x: number, y: number, radii: number[], n: number, start = 0): [number, number][] {
@@ -188,12 +204,27 @@ export function outline(shape: ShapeName, x: number, y: number, r: number): Outl
       return { kind: "circle", cx: x, cy: y, r };
     case "square": {
       const h = 0.8 * r; // half side: a square inscribed in the circle looks small beside the circle
-      return { kind: "polygon", points: [[round3(x - h), round3(y - h)], [round3(x + h), round3(y - h)], [round3(x + h), round3(y + h)], [round3(x - h), round3(y + h)]] };
+      return {
+        kind: "polygon",
+        points: [
+          [round3(x - h), round3(y - h)],
+          [round3(x + h), round3(y - h)],
+          [round3(x + h), round3(y + h)],
+          [round3(x - h), round3(y + h)],
+        ],
+      };
     }
     case "triangle": {
       // Equilateral, pointing up, its bounding box centred on (x, y): height 1.5 r, base √3 r.
       const hw = (Math.sqrt(3) / 2) * r;
-      return { kind: "polygon", points: [[round3(x), round3(y - 0.75 * r)], [round3(x + hw), round3(y + 0.75 * r)], [round3(x - hw), round3(y + 0.75 * r)]] };
+      return {
+        kind: "polygon",
+        points: [
+          [round3(x), round3(y - 0.75 * r)],
+          [round3(x + hw), round3(y + 0.75 * r)],
+          [round3(x - hw), round3(y + 0.75 * r)],
+        ],
+      };
     }
     case "star":
       return { kind: "polygon", points: radial(x, y, [r, 0.5 * r], 5) }; // five points, a fat centre so it fills at 8 px
@@ -201,7 +232,15 @@ export function outline(shape: ShapeName, x: number, y: number, r: number): Outl
       return { kind: "polygon", points: radial(x, y, [0.95 * r], 6, Math.PI / 6) }; // flat top and bottom
     case "diamond": {
       const hw = 0.7 * r;
-      return { kind: "polygon", points: [[round3(x), round3(y - r)], [round3(x + hw), round3(y)], [round3(x), round3(y + r)], [round3(x - hw), round3(y)]] };
+      return {
+        kind: "polygon",
+        points: [
+          [round3(x), round3(y - r)],
+          [round3(x + hw), round3(y)],
+          [round3(x), round3(y + r)],
+          [round3(x - hw), round3(y)],
+        ],
+      };
     }
   }
 }
@@ -209,9 +248,15 @@ export function outline(shape: ShapeName, x: number, y: number, r: number): Outl
 /** The tight bounding box of an outline. */
 export function outlineBox(o: Outline): Box {
   if (o.kind === "circle") return [round3(o.cx - o.r), round3(o.cy - o.r), round3(o.cx + o.r), round3(o.cy + o.r)];
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity;
   for (const [px, py] of o.points) {
-    x0 = Math.min(x0, px); y0 = Math.min(y0, py); x1 = Math.max(x1, px); y1 = Math.max(y1, py);
+    x0 = Math.min(x0, px);
+    y0 = Math.min(y0, py);
+    x1 = Math.max(x1, px);
+    y1 = Math.max(y1, py);
   }
   return [x0, y0, x1, y1];
 }
@@ -222,8 +267,17 @@ export function radiusOf(size: SizeName, width: number, height: number): number 
 }
 
 /** Builds one object (computing its box) — for hand-made scenes in tests and notebooks. */
-export function makeObject(shape: ShapeName, color: ColorName, size: SizeName, x: number, y: number, r: number): ShapeObject {
-  const rx = round3(x), ry = round3(y), rr = round3(r);
+export function makeObject(
+  shape: ShapeName,
+  color: ColorName,
+  size: SizeName,
+  x: number,
+  y: number,
+  r: number,
+): ShapeObject {
+  const rx = round3(x),
+    ry = round3(y),
+    rr = round3(r);
   return { shape, color, size, x: rx, y: ry, r: rr, box: outlineBox(outline(shape, rx, ry, rr)) };
 }
 
@@ -238,7 +292,9 @@ export function makeScene(
     width,
     height,
     background: opts.background ?? DEFAULT_BACKGROUND,
-    objects: objects.map((o) => makeObject(o.shape, o.color, o.size ?? "large", o.x, o.y, o.r ?? radiusOf(o.size ?? "large", width, height))),
+    objects: objects.map((o) =>
+      makeObject(o.shape, o.color, o.size ?? "large", o.x, o.y, o.r ?? radiusOf(o.size ?? "large", width, height)),
+    ),
   };
 }
 
@@ -274,15 +330,22 @@ export function sampleScene(rng: Rng, opts: SceneOptions = {}): Scene {
     for (let i = 0; i < n && ok; i++) {
       const source = i === 0 && o.requirePairs && o.requirePairs.length > 0 ? o.requirePairs : o.pairs;
       const candidates = o.uniquePairs ? source.filter((p) => !used.has(pairName(p))) : source;
-      if (candidates.length === 0) { ok = false; break; }
+      if (candidates.length === 0) {
+        ok = false;
+        break;
+      }
       const pair = pick(rng, candidates);
       const size = crowded ? smallest : pick(rng, o.sizes);
       const r = radiusOf(size, o.width, o.height) * (o.sizeScale[size] ?? 1);
       const [ex0, ey0, ex1, ey1] = outlineBox(outline(pair.shape, 0, 0, r)); // the box around a centre at the origin
-      const xMin = margin - ex0, spanX = o.width - margin - ex1 - xMin;
-      const yMin = margin - ey0, spanY = o.height - margin - ey1 - yMin;
+      const xMin = margin - ex0,
+        spanX = o.width - margin - ex1 - xMin;
+      const yMin = margin - ey0,
+        spanY = o.height - margin - ey1 - yMin;
       if (spanX < 0 || spanY < 0) {
-        throw new RangeError(`a ${size} ${pair.shape} (radius ${r.toFixed(2)} px) does not fit in a ${o.width}x${o.height} image`);
+        throw new RangeError(
+          `a ${size} ${pair.shape} (radius ${r.toFixed(2)} px) does not fit in a ${o.width}x${o.height} image`,
+        );
       }
       let placed: ShapeObject | undefined;
       for (let t = 0; t < PLACE_TRIES && !placed; t++) {

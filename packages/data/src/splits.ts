@@ -16,8 +16,24 @@
  * set draws only from the other pairs; every test scene's first object (the only one, with `objects: 1`) is a
  * held-out pair and its other objects are drawn from all pairs.
  */
-import { classificationDataset, shapesDataset, type LabelKind, type ShapesDataset, type ShapesDatasetOptions } from "./dataset.js";
-import { COLOR_NAMES, SHAPES, allPairs, pairName, streamRng, type ColorName, type Pair, type ShapeName, type SizeName } from "./shapes.js";
+import {
+  classificationDataset,
+  shapesDataset,
+  type LabelKind,
+  type ShapesDataset,
+  type ShapesDatasetOptions,
+} from "./dataset.js";
+import {
+  COLOR_NAMES,
+  SHAPES,
+  allPairs,
+  pairName,
+  streamRng,
+  type ColorName,
+  type Pair,
+  type ShapeName,
+  type SizeName,
+} from "./shapes.js";
 
 export interface SplitOptions extends Omit<ShapesDatasetOptions, "n" | "split"> {
   /** Scenes in the training set. */
@@ -37,7 +53,13 @@ export interface Split<D extends ShapesDataset = ShapesDataset> {
   dispose(): void;
 }
 
-async function buildSplit(name: string, description: string, opts: SplitOptions, train: Partial<ShapesDatasetOptions>, test: Partial<ShapesDatasetOptions>): Promise<Split> {
+async function buildSplit(
+  name: string,
+  description: string,
+  opts: SplitOptions,
+  train: Partial<ShapesDatasetOptions>,
+  test: Partial<ShapesDatasetOptions>,
+): Promise<Split> {
   const { nTrain, nTest, label, ...rest } = opts;
   const make = (n: number, split: string, extra: Partial<ShapesDatasetOptions>) => {
     const o = { ...rest, ...extra, n, split };
@@ -72,15 +94,22 @@ export function chooseHeldOutPairs(
   const k = opts.count ?? Math.round((opts.fraction ?? 0.2) * pairs.length);
   const maxK = Math.min(colors.length * (shapes.length - 1), shapes.length * (colors.length - 1));
   if (!Number.isInteger(k) || k < 0 || k > maxK) {
-    throw new RangeError(`can hold out 0..${maxK} of ${pairs.length} pairs while every colour and shape keeps a training pair; asked for ${k}`);
+    throw new RangeError(
+      `can hold out 0..${maxK} of ${pairs.length} pairs while every colour and shape keeps a training pair; asked for ${k}`,
+    );
   }
-  const perColor = Math.ceil(k / colors.length), perShape = Math.ceil(k / shapes.length);
+  const perColor = Math.ceil(k / colors.length),
+    perShape = Math.ceil(k / shapes.length);
   const rng = streamRng(seed, "held-out-pairs");
   // Greedy passes with growing caps: the first pass keeps the spread even; later ones only guard the last pair.
-  for (const [capC, capS] of [[perColor, perShape], [shapes.length - 1, colors.length - 1]] as const) {
+  for (const [capC, capS] of [
+    [perColor, perShape],
+    [shapes.length - 1, colors.length - 1],
+  ] as const) {
     const order = rng.shuffle([...pairs]);
     const chosen: Pair[] = [];
-    const nc = new Map<string, number>(), ns = new Map<string, number>();
+    const nc = new Map<string, number>(),
+      ns = new Map<string, number>();
     for (const p of order) {
       if (chosen.length === k) break;
       if ((nc.get(p.color) ?? 0) >= capC || (ns.get(p.shape) ?? 0) >= capS) continue;
@@ -109,31 +138,68 @@ export interface CompositionalSplit extends Split {
 export async function compositionalSplit(opts: CompositionalSplitOptions): Promise<CompositionalSplit> {
   const { heldOutPairs: h, ...rest } = opts;
   const universe = allPairs(opts.colors ?? COLOR_NAMES, opts.shapes ?? SHAPES);
-  const held = Array.isArray(h) ? [...(h as Pair[])] : chooseHeldOutPairs(opts.seed, { fraction: (h as number | undefined) ?? 0.2, colors: opts.colors, shapes: opts.shapes });
+  const held = Array.isArray(h)
+    ? [...(h as Pair[])]
+    : chooseHeldOutPairs(opts.seed, {
+        fraction: (h as number | undefined) ?? 0.2,
+        colors: opts.colors,
+        shapes: opts.shapes,
+      });
   if (held.length === 0) throw new RangeError("compositionalSplit: no held-out pairs");
   const heldNames = new Set(held.map(pairName));
   const trainPairs = universe.filter((p) => !heldNames.has(pairName(p)));
   const names = held.map(pairName).join(", ");
-  const split = await buildSplit("compositional", `colour–shape pairs never seen in training: ${names}`, rest, { pairs: trainPairs }, { pairs: universe, requirePairs: held });
+  const split = await buildSplit(
+    "compositional",
+    `colour–shape pairs never seen in training: ${names}`,
+    rest,
+    { pairs: trainPairs },
+    { pairs: universe, requirePairs: held },
+  );
   return Object.assign(split, { heldOutPairs: held, trainPairs });
 }
 
 /** More objects per scene at test time than in training. */
-export async function moreObjects(opts: SplitOptions & { trainObjects?: readonly [number, number]; testObjects?: readonly [number, number] }): Promise<Split> {
+export async function moreObjects(
+  opts: SplitOptions & { trainObjects?: readonly [number, number]; testObjects?: readonly [number, number] },
+): Promise<Split> {
   const { trainObjects = [1, 3], testObjects = [4, 6], ...rest } = opts;
-  return buildSplit("moreObjects", `train on ${trainObjects[0]}–${trainObjects[1]} objects, test on ${testObjects[0]}–${testObjects[1]}`, rest, { objects: trainObjects }, { objects: testObjects });
+  return buildSplit(
+    "moreObjects",
+    `train on ${trainObjects[0]}–${trainObjects[1]} objects, test on ${testObjects[0]}–${testObjects[1]}`,
+    rest,
+    { objects: trainObjects },
+    { objects: testObjects },
+  );
 }
 
 /** Object sizes never seen in training: each size's radius is scaled at test time (default small ×0.7, large ×1.3). */
-export async function otherSizes(opts: SplitOptions & { testScale?: Partial<Record<SizeName, number>> }): Promise<Split> {
+export async function otherSizes(
+  opts: SplitOptions & { testScale?: Partial<Record<SizeName, number>> },
+): Promise<Split> {
   const { testScale = { small: 0.7, large: 1.3 }, ...rest } = opts;
-  const desc = Object.entries(testScale).map(([s, f]) => `${s} ×${f}`).join(", ");
-  return buildSplit("otherSizes", `test radii scaled (${desc}); size words unchanged`, rest, {}, { sizeScale: testScale });
+  const desc = Object.entries(testScale)
+    .map(([s, f]) => `${s} ×${f}`)
+    .join(", ");
+  return buildSplit(
+    "otherSizes",
+    `test radii scaled (${desc}); size words unchanged`,
+    rest,
+    {},
+    { sizeScale: testScale },
+  );
 }
 
 /** A different image shape at test time (default train 32×32, test 48×24). */
 export async function otherAspect(opts: SplitOptions & { testWidth?: number; testHeight?: number }): Promise<Split> {
   const { testWidth = 48, testHeight = 24, ...rest } = opts;
-  const w = rest.width ?? 32, h = rest.height ?? w;
-  return buildSplit("otherAspect", `train ${w}x${h}, test ${testWidth}x${testHeight}`, rest, {}, { width: testWidth, height: testHeight });
+  const w = rest.width ?? 32,
+    h = rest.height ?? w;
+  return buildSplit(
+    "otherAspect",
+    `train ${w}x${h}, test ${testWidth}x${testHeight}`,
+    rest,
+    {},
+    { width: testWidth, height: testHeight },
+  );
 }

@@ -38,7 +38,15 @@ export interface TokenizerJson {
   version?: string;
   truncation?: unknown;
   padding?: unknown;
-  added_tokens: { id: number; content: string; single_word?: boolean; lstrip?: boolean; rstrip?: boolean; normalized?: boolean; special?: boolean }[];
+  added_tokens: {
+    id: number;
+    content: string;
+    single_word?: boolean;
+    lstrip?: boolean;
+    rstrip?: boolean;
+    normalized?: boolean;
+    special?: boolean;
+  }[];
   normalizer: unknown;
   pre_tokenizer: unknown;
   post_processor: unknown;
@@ -81,11 +89,18 @@ export class TextTokenizer {
       for (const n of names) if (n !== undefined && this.hf.token_to_id(n) !== undefined) return this.hf.token_to_id(n);
       return undefined;
     };
-    const str = (v: unknown) => (typeof v === "string" ? v : v && typeof v === "object" && typeof (v as { content?: unknown }).content === "string" ? (v as { content: string }).content : undefined);
+    const str = (v: unknown) =>
+      typeof v === "string"
+        ? v
+        : v && typeof v === "object" && typeof (v as { content?: unknown }).content === "string"
+          ? (v as { content: string }).content
+          : undefined;
     this.sotId = specials.sot !== undefined ? find(specials.sot) : find(SOT_TOKEN, str(config.bos_token));
     this.eotId = specials.eot !== undefined ? find(specials.eot) : find(EOT_TOKEN, str(config.eos_token));
-    if (specials.sot !== undefined && this.sotId === undefined) throw new Error(`${source}: start token "${specials.sot}" is not in the vocabulary`);
-    if (specials.eot !== undefined && this.eotId === undefined) throw new Error(`${source}: end token "${specials.eot}" is not in the vocabulary`);
+    if (specials.sot !== undefined && this.sotId === undefined)
+      throw new Error(`${source}: start token "${specials.sot}" is not in the vocabulary`);
+    if (specials.eot !== undefined && this.eotId === undefined)
+      throw new Error(`${source}: end token "${specials.eot}" is not in the vocabulary`);
   }
 
   /** True when EOT has the largest id in the vocabulary, so `argmax` over a row of ids finds it (CLIP's pooling). */
@@ -95,9 +110,14 @@ export class TextTokenizer {
 
   /** Token ids of a text, without start / end tokens. */
   encode(text: string): number[] {
-    const { ids, tokens }: { ids: (number | undefined)[]; tokens: string[] } = this.hf.encode(text, { add_special_tokens: false });
+    const { ids, tokens }: { ids: (number | undefined)[]; tokens: string[] } = this.hf.encode(text, {
+      add_special_tokens: false,
+    });
     const bad = ids.findIndex((id) => id === undefined);
-    if (bad >= 0) throw new Error(`${this.source}: token "${tokens[bad]}" of ${JSON.stringify(text)} has no id and the tokenizer has no unknown token`);
+    if (bad >= 0)
+      throw new Error(
+        `${this.source}: token "${tokens[bad]}" of ${JSON.stringify(text)} has no id and the tokenizer has no unknown token`,
+      );
     return ids as number[];
   }
 
@@ -141,8 +161,23 @@ export interface WordTokenizerOptions {
 }
 
 /** The tokenizer.json skeleton shared by the vocabulary count and the final tokenizer. */
-function wordLevelJson(vocab: Record<string, number>, specials: readonly string[], ids: Map<string, number>, lowercase: boolean, unk: string, added: readonly string[] = []): TokenizerJson {
-  const entry = (content: string, special: boolean) => ({ id: ids.get(content)!, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special });
+function wordLevelJson(
+  vocab: Record<string, number>,
+  specials: readonly string[],
+  ids: Map<string, number>,
+  lowercase: boolean,
+  unk: string,
+  added: readonly string[] = [],
+): TokenizerJson {
+  const entry = (content: string, special: boolean) => ({
+    id: ids.get(content)!,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special,
+  });
   return {
     version: "1.0",
     truncation: null,
@@ -167,14 +202,26 @@ export function buildWordTokenizer(corpus: readonly string[], opts: WordTokenize
   const eot = opts.eot ?? EOT_TOKEN;
   const minFrequency = opts.minFrequency ?? 1;
   const added = [...(opts.addedTokens ?? [])];
-  if (new Set([...specials, ...added]).size !== specials.length + added.length) throw new RangeError(`buildWordTokenizer: duplicate special or added tokens in ${JSON.stringify([...specials, ...added])}`);
-  for (const [what, t] of [["unk", unk], ["eot", eot]] as const) {
-    if (!specials.includes(t)) throw new RangeError(`buildWordTokenizer: the ${what} token "${t}" must be one of the specials ${JSON.stringify(specials)}`);
+  if (new Set([...specials, ...added]).size !== specials.length + added.length)
+    throw new RangeError(
+      `buildWordTokenizer: duplicate special or added tokens in ${JSON.stringify([...specials, ...added])}`,
+    );
+  for (const [what, t] of [
+    ["unk", unk],
+    ["eot", eot],
+  ] as const) {
+    if (!specials.includes(t))
+      throw new RangeError(
+        `buildWordTokenizer: the ${what} token "${t}" must be one of the specials ${JSON.stringify(specials)}`,
+      );
   }
   // 1. Split the corpus with the library's own normaliser and pre-tokeniser (specials kept whole, then dropped).
   const pre = specials.filter((s) => s !== eot);
   const bootIds = new Map([...specials, ...added].map((s, i) => [s, i]));
-  const boot = new HfTokenizer(wordLevelJson(Object.fromEntries(bootIds), specials, bootIds, lowercase, unk, added), {});
+  const boot = new HfTokenizer(
+    wordLevelJson(Object.fromEntries(bootIds), specials, bootIds, lowercase, unk, added),
+    {},
+  );
   const freq = new Map<string, number>();
   for (const text of corpus) {
     for (const t of boot.tokenize(text, { add_special_tokens: false })) {
@@ -182,7 +229,9 @@ export function buildWordTokenizer(corpus: readonly string[], opts: WordTokenize
     }
   }
   // 2. Ids: the specials but EOT, the added tokens, the words (most frequent first), EOT last.
-  const words = [...freq.entries()].filter(([, c]) => c >= minFrequency).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const words = [...freq.entries()]
+    .filter(([, c]) => c >= minFrequency)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const ids = new Map<string, number>();
   for (const s of [...pre, ...added]) ids.set(s, ids.size);
   for (const [w] of words) ids.set(w, ids.size);
@@ -240,20 +289,34 @@ export function loadTokenizer(src: string | object, opts: LoadTokenizerOptions =
   } else if (src && typeof src === "object" && !Array.isArray(src)) {
     json = src;
   } else {
-    throw new TypeError(`loadTokenizer: expected a path, JSON text or an object, got ${Object.prototype.toString.call(src)}`);
+    throw new TypeError(
+      `loadTokenizer: expected a path, JSON text or an object, got ${Object.prototype.toString.call(src)}`,
+    );
   }
-  if (!json || typeof json !== "object" || Array.isArray(json)) throw new Error(`loadTokenizer: ${source} is not a tokenizer.json (not a JSON object)`);
+  if (!json || typeof json !== "object" || Array.isArray(json))
+    throw new Error(`loadTokenizer: ${source} is not a tokenizer.json (not a JSON object)`);
   const j = json as Partial<TokenizerJson>;
   if (!j.model || typeof j.model !== "object" || (j.model.vocab === undefined && j.model.type === undefined)) {
-    throw new Error(`loadTokenizer: ${source} is not a tokenizer.json (no "model" with a "vocab"); expected a Hugging Face tokenizers file`);
+    throw new Error(
+      `loadTokenizer: ${source} is not a tokenizer.json (no "model" with a "vocab"); expected a Hugging Face tokenizers file`,
+    );
   }
   const type = j.model.type;
   if (type !== undefined && !MODEL_TYPES.includes(type)) {
     throw new Error(`loadTokenizer: ${source} has a model of type "${type}"; supported: ${MODEL_TYPES.join(", ")}`);
   }
-  if (!j.model.vocab || typeof j.model.vocab !== "object") throw new Error(`loadTokenizer: ${source} has no vocabulary ("model.vocab" is missing or not an object)`);
+  if (!j.model.vocab || typeof j.model.vocab !== "object")
+    throw new Error(`loadTokenizer: ${source} has no vocabulary ("model.vocab" is missing or not an object)`);
   // The library wants every top-level key present; files written by other tools may leave some out.
-  const full: TokenizerJson = { added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, ...j, model: j.model };
+  const full: TokenizerJson = {
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: null,
+    post_processor: null,
+    decoder: null,
+    ...j,
+    model: j.model,
+  };
   const cfg: Record<string, unknown> = { ...(config ?? {}) };
   // A WordLevel model takes its unknown token from the config in tokenizers.js; from the model in the Rust library.
   if (cfg.unk_token === undefined && typeof full.model.unk_token === "string") cfg.unk_token = full.model.unk_token;
@@ -272,20 +335,29 @@ export interface TokenizeOptions {
 }
 
 /** `tokenize` as plain numbers: `[B, contextLength]` int32, row-major. */
-export function tokenizeIds(tokenizer: TextTokenizer, texts: string | readonly string[], opts: TokenizeOptions = {}): Int32Array {
+export function tokenizeIds(
+  tokenizer: TextTokenizer,
+  texts: string | readonly string[],
+  opts: TokenizeOptions = {},
+): Int32Array {
   const list = typeof texts === "string" ? [texts] : texts;
   const ctx = opts.contextLength ?? 77;
-  if (!Number.isInteger(ctx) || ctx < 2) throw new RangeError(`tokenize: contextLength must be an integer >= 2, got ${ctx}`);
+  if (!Number.isInteger(ctx) || ctx < 2)
+    throw new RangeError(`tokenize: contextLength must be an integer >= 2, got ${ctx}`);
   const { sotId: sot, eotId: eot } = tokenizer;
   if (sot === undefined || eot === undefined) {
-    throw new Error(`tokenize: ${tokenizer.source} has no ${sot === undefined ? `start token (${SOT_TOKEN})` : `end token (${EOT_TOKEN})`}; pass { sot, eot } to loadTokenizer`);
+    throw new Error(
+      `tokenize: ${tokenizer.source} has no ${sot === undefined ? `start token (${SOT_TOKEN})` : `end token (${EOT_TOKEN})`}; pass { sot, eot } to loadTokenizer`,
+    );
   }
   const out = new Int32Array(list.length * ctx); // zero padding
   list.forEach((text, b) => {
     const row = [sot, ...tokenizer.encode(text), eot];
     if (row.length > ctx) {
       if (!opts.truncate) {
-        throw new RangeError(`tokenize: input ${JSON.stringify(text)} is ${row.length} tokens long with start and end tokens, too long for context length ${ctx} (pass { truncate: true } to cut it)`);
+        throw new RangeError(
+          `tokenize: input ${JSON.stringify(text)} is ${row.length} tokens long with start and end tokens, too long for context length ${ctx} (pass { truncate: true } to cut it)`,
+        );
       }
       row.length = ctx;
       row[ctx - 1] = eot;
@@ -299,7 +371,11 @@ export function tokenizeIds(tokenizer: TextTokenizer, texts: string | readonly s
  * CLIP's `tokenize`: `[SOT] + ids + [EOT]` per text, zero-padded to `contextLength` → tensor `[B, contextLength]`
  * int32 (the caller disposes it). Throws for a text that does not fit unless `truncate` is set.
  */
-export function tokenize(tokenizer: TextTokenizer, texts: string | readonly string[], opts: TokenizeOptions = {}): tf.Tensor2D {
+export function tokenize(
+  tokenizer: TextTokenizer,
+  texts: string | readonly string[],
+  opts: TokenizeOptions = {},
+): tf.Tensor2D {
   const ids = tokenizeIds(tokenizer, texts, opts);
   const b = typeof texts === "string" ? 1 : texts.length;
   return tf.tensor2d(ids, [b, opts.contextLength ?? 77], "int32");

@@ -40,7 +40,9 @@ describe("shapesDataset", () => {
     const plain = await shapesDataset({ seed: 4, n: 20, render: false, objects: [1, 2] });
     const varied = await shapesDataset({ seed: 4, n: 20, render: false, objects: [1, 2], variedCaptions: true });
     expect(varied.scenes).toEqual(plain.scenes);
-    varied.scenes.forEach((s, i) => expect([...varied.allCaptions[i]!].sort()).toEqual(captions(s, undefined, { varied: true }).sort()));
+    varied.scenes.forEach((s, i) =>
+      expect([...varied.allCaptions[i]!].sort()).toEqual(captions(s, undefined, { varied: true }).sort()),
+    );
   });
 
   it("classification: one object per image, labels index the class names", async () => {
@@ -85,7 +87,14 @@ describe("held-out splits", () => {
   });
 
   it("compositional classification keeps the full class list", async () => {
-    const split = await compositionalSplit({ seed: 5, nTrain: 50, nTest: 20, label: "pair", heldOutPairs: [{ color: "red", shape: "circle" }], tensor: false });
+    const split = await compositionalSplit({
+      seed: 5,
+      nTrain: 50,
+      nTest: 20,
+      label: "pair",
+      heldOutPairs: [{ color: "red", shape: "circle" }],
+      tensor: false,
+    });
     const test = split.test as Awaited<ReturnType<typeof classificationDataset>>;
     expect(test.classNames).toHaveLength(36);
     expect(new Set(Array.from(test.labels))).toEqual(new Set([test.classNames.indexOf("red circle")]));
@@ -101,7 +110,9 @@ describe("held-out splits", () => {
     const sizes = await otherSizes({ seed: 0, nTrain: 30, nTest: 30, render: false });
     const trainR = new Set(sizes.train.scenes.flatMap((s) => s.objects.map((o) => o.r)));
     const testR = new Set(sizes.test.scenes.flatMap((s) => s.objects.map((o) => o.r)));
-    expect([...trainR].sort()).toEqual([radiusOf("small", 32, 32), radiusOf("large", 32, 32)].map((r) => Math.round(r * 1000) / 1000).sort());
+    expect([...trainR].sort()).toEqual(
+      [radiusOf("small", 32, 32), radiusOf("large", 32, 32)].map((r) => Math.round(r * 1000) / 1000).sort(),
+    );
     for (const r of testR) expect(trainR.has(r)).toBe(false);
 
     const aspect = await otherAspect({ seed: 0, nTrain: 8, nTest: 8 });

@@ -40,7 +40,9 @@ function solid(w: number, h: number, c: [number, number, number]): RgbImage {
 
 describe("loadImage", () => {
   it("reads PNG files and bytes as RGB", async () => {
-    const png = await sharp(Buffer.from(ramp(5, 4).data), { raw: { width: 5, height: 4, channels: 3 } }).png().toBuffer();
+    const png = await sharp(Buffer.from(ramp(5, 4).data), { raw: { width: 5, height: 4, channels: 3 } })
+      .png()
+      .toBuffer();
     const file = path.join(dir, "ramp.png");
     fs.writeFileSync(file, png);
     for (const img of [await loadImage(file), await loadImage(png)]) {
@@ -50,13 +52,24 @@ describe("loadImage", () => {
   });
 
   it("turns grey into RGB and drops alpha", async () => {
-    const grey = await sharp(Buffer.from([0, 50, 100, 150, 200, 250]), { raw: { width: 3, height: 2, channels: 1 } }).toColourspace("b-w").png().toBuffer();
+    const grey = await sharp(Buffer.from([0, 50, 100, 150, 200, 250]), { raw: { width: 3, height: 2, channels: 1 } })
+      .toColourspace("b-w")
+      .png()
+      .toBuffer();
     expect((await sharp(grey).metadata()).channels).toBe(1);
     expect(Array.from((await loadImage(grey)).data.subarray(0, 6))).toEqual([0, 0, 0, 50, 50, 50]);
-    const rgba = await sharp({ create: { width: 2, height: 2, channels: 4, background: { r: 10, g: 20, b: 30, alpha: 0.25 } } }).png().toBuffer();
+    const rgba = await sharp({
+      create: { width: 2, height: 2, channels: 4, background: { r: 10, g: 20, b: 30, alpha: 0.25 } },
+    })
+      .png()
+      .toBuffer();
     expect(Array.from((await loadImage(rgba)).data)).toEqual([10, 20, 30, 10, 20, 30, 10, 20, 30, 10, 20, 30]);
-    expect(Array.from(toRgb({ data: new Uint8Array([7, 255, 9, 0]), width: 2, height: 1, channels: 2 }).data)).toEqual([7, 7, 7, 9, 9, 9]);
-    expect(() => toRgb({ data: new Uint8Array(10), width: 2, height: 1, channels: 5 }, "x.tif")).toThrow("x.tif: expected 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA) channels, got 5");
+    expect(Array.from(toRgb({ data: new Uint8Array([7, 255, 9, 0]), width: 2, height: 1, channels: 2 }).data)).toEqual([
+      7, 7, 7, 9, 9, 9,
+    ]);
+    expect(() => toRgb({ data: new Uint8Array(10), width: 2, height: 1, channels: 5 }, "x.tif")).toThrow(
+      "x.tif: expected 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA) channels, got 5",
+    );
   });
 
   it("names the file and the problem", async () => {
@@ -65,7 +78,11 @@ describe("loadImage", () => {
     await expect(loadImage(text)).rejects.toThrow(`loadImage: ${text} is not an image`);
     await expect(loadImage(text)).rejects.toThrow(/looks like text, starting "these are my notes/);
 
-    const png = await sharp({ create: { width: 64, height: 64, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } } }).png().toBuffer();
+    const png = await sharp({
+      create: { width: 64, height: 64, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } },
+    })
+      .png()
+      .toBuffer();
     const cut = path.join(dir, "cut.png");
     fs.writeFileSync(cut, png.subarray(0, png.length >> 1));
     await expect(loadImage(cut)).rejects.toThrow(`loadImage: ${cut} is a truncated or damaged png file`);
@@ -107,7 +124,8 @@ describe("CLIP preprocessing", () => {
     expect(x.length).toBe(3 * 16 * 16);
     for (let ch = 0; ch < 3; ch++) {
       const want = Math.fround((c[ch]! / 255 - CLIP_MEAN[ch]!) / CLIP_STD[ch]!);
-      for (let p = 0; p < 256; p++) if (x[ch * 256 + p] !== want) throw new Error(`channel ${ch} pixel ${p}: ${x[ch * 256 + p]} != ${want}`);
+      for (let p = 0; p < 256; p++)
+        if (x[ch * 256 + p] !== want) throw new Error(`channel ${ch} pixel ${p}: ${x[ch * 256 + p]} != ${want}`);
     }
   });
 
@@ -129,7 +147,8 @@ describe("CLIP preprocessing", () => {
     expect(x.shape).toEqual([2, 3, 2, 3]);
     const n = normalize(x);
     const v = (await n.data()) as Float32Array;
-    for (let ch = 0; ch < 3; ch++) expect(v[ch * 6]).toBeCloseTo(([0, 128, 255][ch]! / 255 - CLIP_MEAN[ch]!) / CLIP_STD[ch]!, 5);
+    for (let ch = 0; ch < 3; ch++)
+      expect(v[ch * 6]).toBeCloseTo(([0, 128, 255][ch]! / 255 - CLIP_MEAN[ch]!) / CLIP_STD[ch]!, 5);
     const parts = tf.unstack(x);
     const one = parts[0]!; // [3, H, W]
     const n3 = normalize(one, [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]);
@@ -141,7 +160,9 @@ describe("CLIP preprocessing", () => {
   });
 
   it("reads paths and bytes, any aspect ratio", async () => {
-    const png = await sharp({ create: { width: 50, height: 30, channels: 3, background: { r: 10, g: 200, b: 90 } } }).png().toBuffer();
+    const png = await sharp({ create: { width: 50, height: 30, channels: 3, background: { r: 10, g: 200, b: 90 } } })
+      .png()
+      .toBuffer();
     const file = path.join(dir, "wide.png");
     fs.writeFileSync(file, png);
     const t = await clipPreprocess([file, png], 24);

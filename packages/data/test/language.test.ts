@@ -28,7 +28,12 @@ describe("captions", () => {
 
   it("varied: shape-first word orders for one object, and every phrasing also with a full stop", () => {
     const v = captions(single, undefined, { varied: true });
-    const base = [...captions(single), "a triangle that is orange", "a triangle in orange", "a photo of a triangle that is orange"];
+    const base = [
+      ...captions(single),
+      "a triangle that is orange",
+      "a triangle in orange",
+      "a photo of a triangle that is orange",
+    ];
     expect(v).toEqual([...base, ...base.map((c) => `${c}.`)]);
     const multi = captions(scene, undefined, { varied: true });
     expect(multi).toEqual([...captions(scene), ...captions(scene).map((c) => `${c}.`)]);
@@ -41,7 +46,12 @@ describe("captions", () => {
     expect(all).toContain("a photo of a red circle, a red star and a blue square");
     expect(all).toContain("a red circle left of a red star");
     const rel = all.filter((c) => / (left of|right of|above|below) /.test(c));
-    expect(rel.map((c) => c.match(/ (left of|right of|above|below) /)![1]).sort()).toEqual(["above", "below", "left of", "right of"]);
+    expect(rel.map((c) => c.match(/ (left of|right of|above|below) /)![1]).sort()).toEqual([
+      "above",
+      "below",
+      "left of",
+      "right of",
+    ]);
     const o = Object.fromEntries(scene.objects.map((x) => [`${x.color} ${x.shape}`, x]));
     for (const c of rel) {
       const [, a, r, b] = c.match(/^an? (\w+ \w+) (left of|right of|above|below) an? (\w+ \w+)$/)!;
@@ -60,7 +70,8 @@ describe("captions", () => {
       const s = sampleScene(rng, { objects: [1, 4] });
       const present = new Set(s.objects.flatMap((o) => [o.color, o.shape]));
       const c = caption(s, rng);
-      for (const w of [...COLOR_NAMES, ...SHAPES]) if (new RegExp(`\\b${w}\\b`).test(c)) expect(present.has(w), `${w} in "${c}"`).toBe(true);
+      for (const w of [...COLOR_NAMES, ...SHAPES])
+        if (new RegExp(`\\b${w}\\b`).test(c)) expect(present.has(w), `${w} in "${c}"`).toBe(true);
       expect(s.objects.filter((o) => c.includes(`${o.color} ${o.shape}`)).length).toBeGreaterThan(0);
     }
   });
@@ -92,11 +103,27 @@ describe("questions", () => {
   });
 
   it("answers are right on a constructed scene", () => {
-    const byQ = (kind: Parameters<typeof questionsOfKind>[1]) => Object.fromEntries(questionsOfKind(scene, kind).map((q) => [q.question, q.answer]));
-    expect(byQ("color")).toEqual({ "what color is the circle?": "red", "what color is the square?": "blue", "what color is the star?": "red" });
-    expect(byQ("shape")).toEqual({ "what shape is the large one?": "circle", "what shape is the blue one?": "square", "what shape is the small red one?": "star" });
-    expect(byQ("size")).toMatchObject({ "is the circle small or large?": "large", "is the square small or large?": "small" });
-    expect(byQ("count")).toMatchObject({ "how many shapes are there?": "3", "how many red shapes are there?": "2", "how many circles are there?": "1" });
+    const byQ = (kind: Parameters<typeof questionsOfKind>[1]) =>
+      Object.fromEntries(questionsOfKind(scene, kind).map((q) => [q.question, q.answer]));
+    expect(byQ("color")).toEqual({
+      "what color is the circle?": "red",
+      "what color is the square?": "blue",
+      "what color is the star?": "red",
+    });
+    expect(byQ("shape")).toEqual({
+      "what shape is the large one?": "circle",
+      "what shape is the blue one?": "square",
+      "what shape is the small red one?": "star",
+    });
+    expect(byQ("size")).toMatchObject({
+      "is the circle small or large?": "large",
+      "is the square small or large?": "small",
+    });
+    expect(byQ("count")).toMatchObject({
+      "how many shapes are there?": "3",
+      "how many red shapes are there?": "2",
+      "how many circles are there?": "1",
+    });
     const exists = byQ("exists");
     expect(exists["is there a red circle?"]).toBe("yes");
     expect(exists["is there a blue circle?"]).toBe("no");
@@ -115,7 +142,8 @@ describe("questions", () => {
 
   it("random questions: one per kind, answers among the choices, yes/no balanced", () => {
     const rng = new Rng(3);
-    let yes = 0, no = 0;
+    let yes = 0,
+      no = 0;
     for (let i = 0; i < 200; i++) {
       const s = sampleScene(rng, { objects: [1, 4] });
       const qs = questions(s, rng);

@@ -13,10 +13,13 @@ describe("rendering", () => {
     const rng = new Rng(11);
     const scenes = Array.from({ length: 40 }, () => sampleScene(rng, { width: 64, height: 48, objects: [1, 4] }));
     for (const s of scenes) {
-      const { data, info } = await sharp(await renderScene(s)).raw().toBuffer({ resolveWithObject: true });
+      const { data, info } = await sharp(await renderScene(s))
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       expect([info.width, info.height, info.channels]).toEqual([64, 48, 3]);
       for (const o of s.objects) {
-        const px = Math.floor((o.box[0] + o.box[2]) / 2), py = Math.floor((o.box[1] + o.box[3]) / 2);
+        const px = Math.floor((o.box[0] + o.box[2]) / 2),
+          py = Math.floor((o.box[1] + o.box[3]) / 2);
         const i = (py * 64 + px) * 3;
         expect([data[i], data[i + 1], data[i + 2]], `${o.size} ${o.color} ${o.shape}`).toEqual([...COLORS[o.color]]);
       }
@@ -50,7 +53,8 @@ describe("rendering", () => {
       const rgb = await renderSceneRgb(scenes[k]!);
       for (let p = 0; p < plane; p++) {
         for (let c = 0; c < 3; c++) {
-          if (raw.data[(k * 3 + c) * plane + p] !== Math.fround(rgb[p * 3 + c]! / 255)) throw new Error(`scene ${k} pixel ${p} channel ${c} differs`);
+          if (raw.data[(k * 3 + c) * plane + p] !== Math.fround(rgb[p * 3 + c]! / 255))
+            throw new Error(`scene ${k} pixel ${p} channel ${c} differs`);
         }
       }
     }
@@ -71,7 +75,8 @@ describe("rendering", () => {
   });
 
   it("refuses batches of mixed sizes", async () => {
-    const a = makeScene([], { width: 16 }), b = makeScene([], { width: 20 });
+    const a = makeScene([], { width: 16 }),
+      b = makeScene([], { width: 20 });
     await expect(renderScenesRaw([a, b])).rejects.toThrow(/scene 0 is 16x16, scene 1 is 20x20/);
   });
 });

@@ -1,6 +1,15 @@
 import { Rng } from "@vlab/core";
 import { describe, expect, it } from "vitest";
-import { COLOR_NAMES, SHAPES, boxesApart, makeScene, outline, outlineBox, sampleScene, streamRng } from "../src/shapes.js";
+import {
+  COLOR_NAMES,
+  SHAPES,
+  boxesApart,
+  makeScene,
+  outline,
+  outlineBox,
+  sampleScene,
+  streamRng,
+} from "../src/shapes.js";
 import { renderScene } from "../src/render.js";
 
 describe("sampleScene", () => {
@@ -33,7 +42,8 @@ describe("sampleScene", () => {
         expect(o.box[3]).toBeLessThanOrEqual(23.01);
         expect(o.box).toEqual(outlineBox(outline(o.shape, o.x, o.y, o.r)));
       }
-      for (const a of s.objects) for (const b of s.objects) if (a !== b) expect(boxesApart(a.box, b.box, 0.99)).toBe(true);
+      for (const a of s.objects)
+        for (const b of s.objects) if (a !== b) expect(boxesApart(a.box, b.box, 0.99)).toBe(true);
       const names = s.objects.map((o) => `${o.color} ${o.shape}`);
       expect(new Set(names).size).toBe(names.length); // unique pairs by default
     }
@@ -49,7 +59,14 @@ describe("sampleScene", () => {
   it("respects pairs, requirePairs and fixed counts", () => {
     const rng = new Rng(5);
     for (let i = 0; i < 50; i++) {
-      const s = sampleScene(rng, { objects: 2, pairs: [{ color: "red", shape: "circle" }, { color: "blue", shape: "star" }], requirePairs: [{ color: "green", shape: "square" }] });
+      const s = sampleScene(rng, {
+        objects: 2,
+        pairs: [
+          { color: "red", shape: "circle" },
+          { color: "blue", shape: "star" },
+        ],
+        requirePairs: [{ color: "green", shape: "square" }],
+      });
       expect(s.objects.map((o) => `${o.color} ${o.shape}`)[0]).toBe("green square");
       expect(["red circle", "blue star"]).toContain(`${s.objects[1]!.color} ${s.objects[1]!.shape}`);
     }
@@ -64,8 +81,12 @@ describe("sampleScene", () => {
   });
 
   it("explains impossible requests", () => {
-    expect(() => sampleScene(new Rng(0), { width: 16, objects: 30 })).toThrow(/could not place 30 objects in a 16x16 image|need at least that many pairs/);
-    expect(() => sampleScene(new Rng(0), { width: 16, objects: 12, uniquePairs: false, sizes: ["large"] })).toThrow(/could not place 12 objects in a 16x16 image/);
+    expect(() => sampleScene(new Rng(0), { width: 16, objects: 30 })).toThrow(
+      /could not place 30 objects in a 16x16 image|need at least that many pairs/,
+    );
+    expect(() => sampleScene(new Rng(0), { width: 16, objects: 12, uniquePairs: false, sizes: ["large"] })).toThrow(
+      /could not place 12 objects in a 16x16 image/,
+    );
     expect(() => sampleScene(new Rng(0), { colors: ["pink" as never] })).toThrow(/unknown colour "pink"/);
     expect(() => sampleScene(new Rng(0), { width: 4 })).toThrow(/width must be an integer in \[8, 4096\]/);
   });

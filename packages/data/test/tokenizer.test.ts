@@ -4,7 +4,16 @@ import path from "node:path";
 import { initBackend, tf } from "@vlab/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shapesDataset } from "../src/dataset.js";
-import { EOT_TOKEN, SOT_TOKEN, buildWordTokenizer, loadTokenizer, saveTokenizer, tokenize, tokenizeIds, type TextTokenizer } from "../src/tokenizer.js";
+import {
+  EOT_TOKEN,
+  SOT_TOKEN,
+  buildWordTokenizer,
+  loadTokenizer,
+  saveTokenizer,
+  tokenize,
+  tokenizeIds,
+  type TextTokenizer,
+} from "../src/tokenizer.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vlab-data-tok-"));
 let corpus: string[];
@@ -27,19 +36,43 @@ describe("word tokenizer", () => {
     expect(tok.tokenToId(EOT_TOKEN)).toBe(tok.vocabSize - 1);
     expect(tok.eotIsLargest).toBe(true);
     expect(tok.tokenToId("a")).toBe(3); // the most frequent word
-    for (const w of ["red", "circle", "left", "of", "photo", "how", "many", "?", ":"]) expect(tok.tokenToId(w), w).toBeDefined();
+    for (const w of ["red", "circle", "left", "of", "photo", "how", "many", "?", ":"])
+      expect(tok.tokenToId(w), w).toBeDefined();
   });
 
   it("lowercases and splits off punctuation", () => {
-    expect(tok.tokens("A Photo of an ORANGE star, left-of?")).toEqual(["a", "photo", "of", "an", "orange", "star", ",", "left", "-", "of", "?"]);
+    expect(tok.tokens("A Photo of an ORANGE star, left-of?")).toEqual([
+      "a",
+      "photo",
+      "of",
+      "an",
+      "orange",
+      "star",
+      ",",
+      "left",
+      "-",
+      "of",
+      "?",
+    ]);
     expect(tok.encode("a zebra")).toEqual([tok.tokenToId("a"), 2]);
   });
 
   it("keeps added tokens whole, after the specials, and decode keeps them (specials it drops)", () => {
-    const r1 = buildWordTokenizer(["<think> there are 3 shapes. </think> <answer> 3 </answer>"], { addedTokens: ["<think>", "</think>", "<answer>", "</answer>"] });
+    const r1 = buildWordTokenizer(["<think> there are 3 shapes. </think> <answer> 3 </answer>"], {
+      addedTokens: ["<think>", "</think>", "<answer>", "</answer>"],
+    });
     expect(["<think>", "</think>", "<answer>", "</answer>"].map((t) => r1.tokenToId(t))).toEqual([3, 4, 5, 6]); // specials 0..2, EOT last
     const ids = r1.encode("<think>3 shapes</think><answer> 3 </answer><|endoftext|>");
-    expect(ids.map((i) => r1.idToToken(i))).toEqual(["<think>", "3", "shapes", "</think>", "<answer>", "3", "</answer>", EOT_TOKEN]);
+    expect(ids.map((i) => r1.idToToken(i))).toEqual([
+      "<think>",
+      "3",
+      "shapes",
+      "</think>",
+      "<answer>",
+      "3",
+      "</answer>",
+      EOT_TOKEN,
+    ]);
     expect(r1.decode(ids)).toBe("<think> 3 shapes </think> <answer> 3 </answer>");
     expect(() => buildWordTokenizer([], { addedTokens: ["<pad>"] })).toThrow(/duplicate special or added tokens/);
   });
@@ -55,7 +88,9 @@ describe("word tokenizer", () => {
 
   it("is deterministic", () => {
     expect(buildWordTokenizer(corpus).json).toEqual(tok.json);
-    expect(() => buildWordTokenizer(corpus, { specials: ["<pad>", "<unk>"] })).toThrow(/the eot token "<\|endoftext\|>" must be one of the specials/);
+    expect(() => buildWordTokenizer(corpus, { specials: ["<pad>", "<unk>"] })).toThrow(
+      /the eot token "<\|endoftext\|>" must be one of the specials/,
+    );
   });
 });
 
@@ -71,7 +106,12 @@ describe("tokenize (CLIP)", () => {
   });
 
   it("argmax pooling finds EOT in every row", async () => {
-    const texts = ["a red circle", "a photo of three shapes", "is there an orange star ?", "what color is the large one ?"];
+    const texts = [
+      "a red circle",
+      "a photo of three shapes",
+      "is there an orange star ?",
+      "what color is the large one ?",
+    ];
     const t = tokenize(tok, texts, { contextLength: 12 });
     const pos = tf.argMax(t, -1);
     const want = texts.map((s) => tok.encode(s).length + 1);
@@ -82,7 +122,9 @@ describe("tokenize (CLIP)", () => {
   it("throws for a text too long, naming it; truncate cuts and ends with EOT", () => {
     const long = "a red circle left of a blue square";
     const n = tok.encode(long).length + 2;
-    expect(() => tokenizeIds(tok, [long], { contextLength: 6 })).toThrow(`tokenize: input "${long}" is ${n} tokens long with start and end tokens, too long for context length 6`);
+    expect(() => tokenizeIds(tok, [long], { contextLength: 6 })).toThrow(
+      `tokenize: input "${long}" is ${n} tokens long with start and end tokens, too long for context length 6`,
+    );
     const cut = tokenizeIds(tok, [long], { contextLength: 6, truncate: true });
     expect(Array.from(cut)).toEqual([1, ...tok.encode(long).slice(0, 4), tok.eotId]);
     expect(Array.from(tokenizeIds(tok, "a", { contextLength: 3 }))).toEqual([1, tok.tokenToId("a"), tok.eotId]);
@@ -95,11 +137,24 @@ describe("tokenizer.json files", () => {
     const json = JSON.parse(fs.readFileSync(file, "utf8"));
     expect(json.model.type).toBe("WordLevel");
     expect(json.pre_tokenizer).toEqual({ type: "Whitespace" });
-    expect(json.added_tokens.map((t: { content: string }) => t.content)).toEqual(["<pad>", SOT_TOKEN, EOT_TOKEN, "<unk>"]);
-    for (const again of [loadTokenizer(file), loadTokenizer(path.dirname(file)), loadTokenizer(fs.readFileSync(file, "utf8")), loadTokenizer(json)]) {
-      for (const text of [...corpus.slice(0, 50), "a zebra eats a red circle"]) expect(again.encode(text)).toEqual(tok.encode(text));
+    expect(json.added_tokens.map((t: { content: string }) => t.content)).toEqual([
+      "<pad>",
+      SOT_TOKEN,
+      EOT_TOKEN,
+      "<unk>",
+    ]);
+    for (const again of [
+      loadTokenizer(file),
+      loadTokenizer(path.dirname(file)),
+      loadTokenizer(fs.readFileSync(file, "utf8")),
+      loadTokenizer(json),
+    ]) {
+      for (const text of [...corpus.slice(0, 50), "a zebra eats a red circle"])
+        expect(again.encode(text)).toEqual(tok.encode(text));
       expect(again.eotId).toBe(tok.eotId);
-      expect(Array.from(tokenizeIds(again, corpus.slice(0, 20), { contextLength: 24 }))).toEqual(Array.from(tokenizeIds(tok, corpus.slice(0, 20), { contextLength: 24 })));
+      expect(Array.from(tokenizeIds(again, corpus.slice(0, 20), { contextLength: 24 }))).toEqual(
+        Array.from(tokenizeIds(tok, corpus.slice(0, 20), { contextLength: 24 })),
+      );
     }
     expect(saveTokenizer(tok, path.join(dir, "folder"))).toBe(path.join(dir, "folder", "tokenizer.json"));
   });
@@ -110,7 +165,13 @@ describe("tokenizer.json files", () => {
       added_tokens: [],
       normalizer: { type: "Lowercase" },
       pre_tokenizer: { type: "Whitespace" },
-      model: { type: "WordPiece", vocab, unk_token: "[UNK]", continuing_subword_prefix: "##", max_input_chars_per_word: 100 },
+      model: {
+        type: "WordPiece",
+        vocab,
+        unk_token: "[UNK]",
+        continuing_subword_prefix: "##",
+        max_input_chars_per_word: 100,
+      },
     };
     const wp = loadTokenizer(json, { sot: "[CLS]", eot: "[SEP]" });
     expect(wp.encode("Red circles")).toEqual([4, 5, 6]);
@@ -122,13 +183,19 @@ describe("tokenizer.json files", () => {
   it("says what is wrong with a bad file", () => {
     const bad = path.join(dir, "bad.json");
     fs.writeFileSync(bad, "{ not json");
-    expect(() => loadTokenizer(bad)).toThrow(new RegExp(`loadTokenizer: ${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is not valid JSON`));
+    expect(() => loadTokenizer(bad)).toThrow(
+      new RegExp(`loadTokenizer: ${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is not valid JSON`),
+    );
     const other = path.join(dir, "other.json");
     fs.writeFileSync(other, JSON.stringify({ hello: "world" }));
     expect(() => loadTokenizer(other)).toThrow(/other\.json is not a tokenizer\.json \(no "model" with a "vocab"\)/);
     expect(() => loadTokenizer(path.join(dir, "nope.json"))).toThrow(/no such file: .*nope\.json/);
-    expect(() => loadTokenizer({ model: { type: "Mystery", vocab: {} } })).toThrow('loadTokenizer: tokenizer JSON has a model of type "Mystery"; supported: BPE, WordPiece, WordLevel, Unigram');
+    expect(() => loadTokenizer({ model: { type: "Mystery", vocab: {} } })).toThrow(
+      'loadTokenizer: tokenizer JSON has a model of type "Mystery"; supported: BPE, WordPiece, WordLevel, Unigram',
+    );
     expect(() => loadTokenizer({ model: { type: "BPE", vocab: 3 } })).toThrow(/no vocabulary/);
-    expect(() => loadTokenizer({ model: { type: "BPE", vocab: { a: 0 } } })).toThrow(/loadTokenizer: tokenizer JSON could not be loaded \(/);
+    expect(() => loadTokenizer({ model: { type: "BPE", vocab: { a: 0 } } })).toThrow(
+      /loadTokenizer: tokenizer JSON could not be loaded \(/,
+    );
   });
 });

@@ -32,7 +32,11 @@ export interface DisplayOpts {
 }
 
 export function isDisplayable(v: unknown): v is Displayable {
-  return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as any)[JUPYTER_DISPLAY] === "function";
+  return (
+    (typeof v === "object" || typeof v === "function") &&
+    v !== null &&
+    typeof (v as any)[JUPYTER_DISPLAY] === "function"
+  );
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -48,15 +52,20 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 export function toMimeBundle(obj: unknown): MimeBundle {
   if (isDisplayable(obj)) {
     const bundle = obj[JUPYTER_DISPLAY]();
-    if (isThenable(bundle)) throw new TypeError("toMimeBundle: this object's Jupyter.display method is async; use `await display(obj)`");
-    if (typeof bundle !== "object" || bundle === null) throw new TypeError("toMimeBundle: Jupyter.display must return a mime bundle object");
+    if (isThenable(bundle))
+      throw new TypeError("toMimeBundle: this object's Jupyter.display method is async; use `await display(obj)`");
+    if (typeof bundle !== "object" || bundle === null)
+      throw new TypeError("toMimeBundle: Jupyter.display must return a mime bundle object");
     return bundle;
   }
   if (obj instanceof tf.Tensor) return tensorBundle(obj);
   if (obj instanceof Uint8Array && (isPng(obj) || isJpeg(obj))) {
     const mime = isPng(obj) ? "image/png" : "image/jpeg";
     const size = imageSize(obj);
-    return { [mime]: toBase64(obj), "text/plain": size ? `<image ${size.width}x${size.height}>` : `<${mime}, ${obj.length} bytes>` };
+    return {
+      [mime]: toBase64(obj),
+      "text/plain": size ? `<image ${size.width}x${size.height}>` : `<${mime}, ${obj.length} bytes>`,
+    };
   }
   if (typeof obj === "string") return { "text/plain": obj };
   if (isThenable(obj)) return { "text/plain": "Promise { <pending> } (await it to display its value)" };
@@ -90,7 +99,11 @@ export function sendBundle(bundle: MimeBundle, opts: DisplayOpts = {}): void {
   const hook = kernelHook();
   if (hook) {
     const { displayId, update, metadata } = opts;
-    hook.display(bundle, { ...(displayId !== undefined && { displayId }), ...(update && { update }), ...(metadata && { metadata }) });
+    hook.display(bundle, {
+      ...(displayId !== undefined && { displayId }),
+      ...(update && { update }),
+      ...(metadata && { metadata }),
+    });
     return;
   }
   const text = bundleText(bundle);

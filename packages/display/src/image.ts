@@ -30,7 +30,10 @@ export class ImageDisplay {
     const bundle: MimeBundle = { "image/png": b64, "text/plain": this.toString() };
     if (this.caption !== undefined || this.alt !== undefined) {
       const alt = escapeHtml(this.alt ?? this.caption ?? "");
-      const cap = this.caption !== undefined ? `<figcaption style="font-size:12px;color:#444">${escapeHtml(this.caption)}</figcaption>` : "";
+      const cap =
+        this.caption !== undefined
+          ? `<figcaption style="font-size:12px;color:#444">${escapeHtml(this.caption)}</figcaption>`
+          : "";
       bundle["text/html"] =
         `<figure style="margin:0;display:inline-block"><img src="data:image/png;base64,${b64}" width="${this.width}" height="${this.height}" ` +
         `alt="${alt}" style="image-rendering:pixelated"/>${cap}</figure>`;
@@ -75,11 +78,19 @@ function isChannels(c: number | undefined): c is 1 | 3 | 4 {
  * Works out the layout of an image tensor's shape; throws a clear error for anything that is not one image.
  * Returns height, width, channels and whether the channels come first.
  */
-export function imageLayout(shape: readonly number[]): { height: number; width: number; channels: 1 | 3 | 4; channelsFirst: boolean } {
+export function imageLayout(shape: readonly number[]): {
+  height: number;
+  width: number;
+  channels: 1 | 3 | 4;
+  channelsFirst: boolean;
+} {
   const s = `[${shape.join(", ")}]`;
   let dims = [...shape];
   if (dims.length === 4) {
-    if (dims[0] !== 1) throw new Error(`image tensor ${s} is a batch of ${dims[0]} images: pass one image (e.g. index it) or use imageGrid()`);
+    if (dims[0] !== 1)
+      throw new Error(
+        `image tensor ${s} is a batch of ${dims[0]} images: pass one image (e.g. index it) or use imageGrid()`,
+      );
     dims = dims.slice(1);
   }
   let out: { height: number; width: number; channels: 1 | 3 | 4; channelsFirst: boolean };
@@ -92,7 +103,10 @@ export function imageLayout(shape: readonly number[]): { height: number; width: 
       throw new Error(
         `image tensor ${s} has no channel dimension of size 1, 3 or 4: expected [H, W, C] or [C, H, W] with C = 1 (grey), 3 (RGB) or 4 (RGBA)`,
       );
-  } else throw new Error(`image tensor ${s} has rank ${shape.length}: expected [H, W], [H, W, C], [C, H, W] or [1, ...] with C = 1, 3 or 4`);
+  } else
+    throw new Error(
+      `image tensor ${s} has rank ${shape.length}: expected [H, W], [H, W, C], [C, H, W] or [1, ...] with C = 1, 3 or 4`,
+    );
   if (out.height < 1 || out.width < 1) throw new Error(`image tensor ${s} is empty`);
   return out;
 }
@@ -100,7 +114,8 @@ export function imageLayout(shape: readonly number[]): { height: number; width: 
 /** Tensor → interleaved 8-bit pixels (float [0,1] and int 0..255 are clamped; NaN becomes 0). */
 async function tensorPixels(t: tf.Tensor): Promise<RawImage> {
   if (t.isDisposed) throw new Error("image(): the tensor is disposed");
-  if (t.dtype === "string" || t.dtype === "complex64") throw new Error(`image(): a ${t.dtype} tensor cannot be an image`);
+  if (t.dtype === "string" || t.dtype === "complex64")
+    throw new Error(`image(): a ${t.dtype} tensor cannot be an image`);
   const { height, width, channels, channelsFirst } = imageLayout(t.shape);
   const src = (await t.data()) as ArrayLike<number>;
   const data = new Uint8Array(height * width * channels);
@@ -139,7 +154,9 @@ async function toPngImage(src: ImageSource): Promise<{ png: Buffer; width: numbe
   } else if (src instanceof Uint8Array) {
     input = Buffer.from(src.buffer, src.byteOffset, src.byteLength);
   } else {
-    throw new TypeError(`image(): expected PNG/JPEG bytes, a file path or a tensor, got ${Object.prototype.toString.call(src)}`);
+    throw new TypeError(
+      `image(): expected PNG/JPEG bytes, a file path or a tensor, got ${Object.prototype.toString.call(src)}`,
+    );
   }
   try {
     const img = sharp(input);
@@ -152,8 +169,14 @@ async function toPngImage(src: ImageSource): Promise<{ png: Buffer; width: numbe
   }
 }
 
-async function resizeTo(png: Buffer, width: number, height: number, targetW: number): Promise<{ png: Buffer; width: number; height: number }> {
-  if (!Number.isFinite(targetW) || targetW < 1) throw new Error(`image(): width must be a positive number, got ${targetW}`);
+async function resizeTo(
+  png: Buffer,
+  width: number,
+  height: number,
+  targetW: number,
+): Promise<{ png: Buffer; width: number; height: number }> {
+  if (!Number.isFinite(targetW) || targetW < 1)
+    throw new Error(`image(): width must be a positive number, got ${targetW}`);
   const w = Math.round(targetW);
   if (w === width) return { png, width, height };
   const h = Math.max(1, Math.round((height * w) / width));
@@ -202,7 +225,10 @@ function unbatch(t: tf.Tensor): tf.Tensor[] {
  * Many images in one PNG, each fitted into a `cellSize` square, with its caption drawn under it
  * (an SVG overlay composited by sharp). Items are `{ image, caption }`, plain sources, or a batch tensor.
  */
-export async function imageGrid(items: Array<GridItem | ImageSource> | tf.Tensor, opts: ImageGridOptions = {}): Promise<ImageDisplay> {
+export async function imageGrid(
+  items: Array<GridItem | ImageSource> | tf.Tensor,
+  opts: ImageGridOptions = {},
+): Promise<ImageDisplay> {
   const owned: tf.Tensor[] = [];
   let list: GridItem[];
   if (items instanceof tf.Tensor) {
@@ -211,7 +237,12 @@ export async function imageGrid(items: Array<GridItem | ImageSource> | tf.Tensor
     list = parts.map((image, i) => ({ image, caption: opts.captions?.[i] }));
   } else {
     list = items.map((it, i) =>
-      typeof it === "object" && it !== null && "image" in it && !(it instanceof tf.Tensor) && !(it instanceof ImageDisplay) && !(it instanceof Uint8Array)
+      typeof it === "object" &&
+      it !== null &&
+      "image" in it &&
+      !(it instanceof tf.Tensor) &&
+      !(it instanceof ImageDisplay) &&
+      !(it instanceof Uint8Array)
         ? (it as GridItem)
         : { image: it as ImageSource, caption: opts.captions?.[i] },
     );
@@ -234,10 +265,15 @@ export async function imageGrid(items: Array<GridItem | ImageSource> | tf.Tensor
         const img = await toPngImage(it.image);
         const up = img.width < cell && img.height < cell;
         const input = await sharp(img.png)
-          .resize(cell, cell, { fit: "contain", background: { r: 255, g: 255, b: 255, alpha: 1 }, kernel: up ? "nearest" : "lanczos3" })
+          .resize(cell, cell, {
+            fit: "contain",
+            background: { r: 255, g: 255, b: 255, alpha: 1 },
+            kernel: up ? "nearest" : "lanczos3",
+          })
           .png()
           .toBuffer();
-        const col = i % cols, row = Math.floor(i / cols);
+        const col = i % cols,
+          row = Math.floor(i / cols);
         return { input, left: gap + col * (cell + gap), top: gap + row * (cell + capH + gap) };
       }),
     );

@@ -67,18 +67,59 @@ export interface Figure {
 }
 
 /** plotly's default colour sequence. */
-export const PALETTE = ["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692", "#B6E880", "#FF97FF", "#FECB52"];
+export const PALETTE = [
+  "#636efa",
+  "#EF553B",
+  "#00cc96",
+  "#ab63fa",
+  "#FFA15A",
+  "#19d3f3",
+  "#FF6692",
+  "#B6E880",
+  "#FF97FF",
+  "#FECB52",
+];
 
 const COLORSCALES: Record<string, Array<[number, string]>> = {
   Viridis: [
-    [0, "#440154"], [0.111, "#482878"], [0.222, "#3e4989"], [0.333, "#31688e"], [0.444, "#26828e"],
-    [0.556, "#1f9e89"], [0.667, "#35b779"], [0.778, "#6ece58"], [0.889, "#b5de2b"], [1, "#fde725"],
+    [0, "#440154"],
+    [0.111, "#482878"],
+    [0.222, "#3e4989"],
+    [0.333, "#31688e"],
+    [0.444, "#26828e"],
+    [0.556, "#1f9e89"],
+    [0.667, "#35b779"],
+    [0.778, "#6ece58"],
+    [0.889, "#b5de2b"],
+    [1, "#fde725"],
   ],
-  Greys: [[0, "#000000"], [1, "#ffffff"]],
-  Blues: [[0, "#f7fbff"], [0.5, "#6baed6"], [1, "#08306b"]],
-  Reds: [[0, "#fff5f0"], [0.5, "#fb6a4a"], [1, "#67000d"]],
-  RdBu: [[0, "#67001f"], [0.25, "#d6604d"], [0.5, "#f7f7f7"], [0.75, "#4393c3"], [1, "#053061"]],
-  Hot: [[0, "#000000"], [0.3, "#e60000"], [0.6, "#ffd200"], [1, "#ffffff"]],
+  Greys: [
+    [0, "#000000"],
+    [1, "#ffffff"],
+  ],
+  Blues: [
+    [0, "#f7fbff"],
+    [0.5, "#6baed6"],
+    [1, "#08306b"],
+  ],
+  Reds: [
+    [0, "#fff5f0"],
+    [0.5, "#fb6a4a"],
+    [1, "#67000d"],
+  ],
+  RdBu: [
+    [0, "#67001f"],
+    [0.25, "#d6604d"],
+    [0.5, "#f7f7f7"],
+    [0.75, "#4393c3"],
+    [1, "#053061"],
+  ],
+  Hot: [
+    [0, "#000000"],
+    [0.3, "#e60000"],
+    [0.6, "#ffd200"],
+    [1, "#ffffff"],
+  ],
 };
 
 function titleText(t: string | { text?: string } | undefined): string | undefined {
@@ -122,7 +163,8 @@ export function niceTicks(min: number, max: number, target = 6): number[] {
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
   const first = Math.ceil(min / step - 1e-9) * step;
-  for (let v = first; v <= max + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
+  for (let v = first; v <= max + step * 1e-9; v += step)
+    out.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
   return out;
 }
 
@@ -135,7 +177,8 @@ function linearScale(lo: number, hi: number, p0: number, p1: number): Scale {
 function logScale(lo: number, hi: number, p0: number, p1: number): Scale {
   // lo, hi are log10 values
   const map = (v: Datum) => p0 + ((Math.log10(num(v)) - lo) / (hi - lo)) * (p1 - p0);
-  const a = Math.min(lo, hi), b = Math.max(lo, hi);
+  const a = Math.min(lo, hi),
+    b = Math.max(lo, hi);
   let vals: number[] = [];
   for (let e = Math.ceil(a - 1e-9); e <= b + 1e-9; e++) vals.push(10 ** e);
   if (vals.length < 3) {
@@ -144,7 +187,13 @@ function logScale(lo: number, hi: number, p0: number, p1: number): Scale {
     vals = vals.filter((v) => Math.log10(v) >= a - 1e-9 && Math.log10(v) <= b + 1e-9);
   }
   if (vals.length < 2) vals = niceTicks(10 ** a, 10 ** b, 4).filter((v) => v > 0);
-  return { kind: "log", map, ticks: vals.map((t) => ({ pos: map(t), label: formatNumber(Number(t.toPrecision(6)), 4) })), band: 0, categories: [] };
+  return {
+    kind: "log",
+    map,
+    ticks: vals.map((t) => ({ pos: map(t), label: formatNumber(Number(t.toPrecision(6)), 4) })),
+    band: 0,
+    categories: [],
+  };
 }
 
 /** A category's tick label: long numbers (a heatmap's coordinates) are shortened to 3 significant digits. */
@@ -169,7 +218,8 @@ function categoryScale(categories: string[], p0: number, p1: number): Scale {
 }
 
 function extent(values: number[], positiveOnly: boolean): [number, number] | undefined {
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (const v of values) {
     if (!Number.isFinite(v) || (positiveOnly && v <= 0)) continue;
     if (v < lo) lo = v;
@@ -216,9 +266,11 @@ export function colorAt(scale: Array<[number, string]>, t: number): string {
   const x = Math.min(1, Math.max(0, t));
   let i = 0;
   while (i < scale.length - 2 && x > scale[i + 1]![0]) i++;
-  const [p0, c0] = scale[i]!, [p1, c1] = scale[i + 1] ?? scale[i]!;
+  const [p0, c0] = scale[i]!,
+    [p1, c1] = scale[i + 1] ?? scale[i]!;
   const f = p1 > p0 ? (x - p0) / (p1 - p0) : 0;
-  const a = parseColor(c0), b = parseColor(c1);
+  const a = parseColor(c0),
+    b = parseColor(c1);
   const mix = a.map((v, k) => Math.round(v + (b[k]! - v) * f));
   return `rgb(${mix[0]},${mix[1]},${mix[2]})`;
 }
@@ -256,7 +308,10 @@ export function figureSvg(fig: Figure): string {
   const bars = traces.filter((t) => traceType(t) === "bar");
   const lines = traces.filter((t) => traceType(t) === "scatter");
   const legendTraces = [...lines, ...bars].filter((t) => t.showlegend !== false);
-  const showLegend = layout.showlegend ?? (legendTraces.length > 1 || (legendTraces.length === 1 && !!legendTraces[0]!.name && lines.length + bars.length > 1));
+  const showLegend =
+    layout.showlegend ??
+    (legendTraces.length > 1 ||
+      (legendTraces.length === 1 && !!legendTraces[0]!.name && lines.length + bars.length > 1));
   const hasColorbar = heatmaps.some((t) => t.showscale !== false);
 
   // --- x categories / values
@@ -293,7 +348,10 @@ export function figureSvg(fig: Figure): string {
   const legendNames = legendTraces.map((t, i) => t.name ?? `trace ${i}`);
   const legendW = showLegend ? Math.min(160, 34 + Math.max(...legendNames.map((n) => n.length)) * 6.5) : 0;
   const mr = 16 + legendW + (hasColorbar ? 70 : 0);
-  const x0 = ml, x1 = W - mr, y0 = H - mb, y1 = mt; // plot area: x0..x1 left→right, y0 (bottom)..y1 (top)
+  const x0 = ml,
+    x1 = W - mr,
+    y0 = H - mb,
+    y1 = mt; // plot area: x0..x1 left→right, y0 (bottom)..y1 (top)
 
   // --- x scale
   let xs: Scale;
@@ -317,10 +375,12 @@ export function figureSvg(fig: Figure): string {
     if (bars.length) {
       yv.push(0);
       if (stacked) {
-        const pos = new Map<string, number>(), neg = new Map<string, number>();
+        const pos = new Map<string, number>(),
+          neg = new Map<string, number>();
         for (const t of bars)
           (t.y ?? []).forEach((v, i) => {
-            const k = String(t.x?.[i] ?? i), n = num(v);
+            const k = String(t.x?.[i] ?? i),
+              n = num(v);
             if (!Number.isFinite(n)) return;
             const m = n >= 0 ? pos : neg;
             m.set(k, (m.get(k) ?? 0) + n);
@@ -345,9 +405,14 @@ export function figureSvg(fig: Figure): string {
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, Helvetica, sans-serif">`,
   );
-  out.push(`<defs><clipPath id="${uid}-clip"><rect x="${f1(x0)}" y="${f1(y1)}" width="${f1(x1 - x0)}" height="${f1(y0 - y1)}"/></clipPath></defs>`);
+  out.push(
+    `<defs><clipPath id="${uid}-clip"><rect x="${f1(x0)}" y="${f1(y1)}" width="${f1(x1 - x0)}" height="${f1(y0 - y1)}"/></clipPath></defs>`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
-  if (title) out.push(`<text x="${f1(W / 2)}" y="24" text-anchor="middle" font-size="15" fill="#222">${escapeXml(title)}</text>`);
+  if (title)
+    out.push(
+      `<text x="${f1(W / 2)}" y="24" text-anchor="middle" font-size="15" fill="#222">${escapeXml(title)}</text>`,
+    );
 
   // --- grid and ticks
   const axis: string[] = [];
@@ -379,13 +444,15 @@ export function figureSvg(fig: Figure): string {
     const flat = z.flat().map((v) => (v === null ? NaN : v));
     const [zlo, zhi] = [t.zmin ?? extent(flat, false)?.[0] ?? 0, t.zmax ?? extent(flat, false)?.[1] ?? 1];
     const cs = resolveColorscale(t.colorscale);
-    const hx = heatX(t), hy = heatY(t);
+    const hx = heatX(t),
+      hy = heatY(t);
     const showValues = typeof t.texttemplate === "string" && t.texttemplate.length > 0;
     const fs = Math.max(7, Math.min(12, Math.floor(Math.min(xs.band, ys.band) / 3)));
     z.forEach((row, r) =>
       row.forEach((v, c) => {
         if (v === null || !Number.isFinite(v)) return;
-        const cx = xs.map(hx[c]!), cy = ys.map(hy[r]!);
+        const cx = xs.map(hx[c]!),
+          cy = ys.map(hy[r]!);
         if (!Number.isFinite(cx) || !Number.isFinite(cy)) return;
         const color = colorAt(cs, zhi > zlo ? (v - zlo) / (zhi - zlo) : 0.5);
         body.push(
@@ -398,14 +465,19 @@ export function figureSvg(fig: Figure): string {
       }),
     );
     if (t.showscale !== false) {
-      const cbx = x1 + 16 + legendW, cbw = 14;
+      const cbx = x1 + 16 + legendW,
+        cbw = 14;
       const stops = cs.map(([p, c]) => `<stop offset="${p}" stop-color="${c}"/>`).join("");
       out.push(`<defs><linearGradient id="${uid}-cb" x1="0" y1="1" x2="0" y2="0">${stops}</linearGradient></defs>`);
-      axis.push(`<rect x="${f1(cbx)}" y="${f1(y1)}" width="${cbw}" height="${f1(y0 - y1)}" fill="url(#${uid}-cb)" stroke="#888" stroke-width="0.5"/>`);
+      axis.push(
+        `<rect x="${f1(cbx)}" y="${f1(y1)}" width="${cbw}" height="${f1(y0 - y1)}" fill="url(#${uid}-cb)" stroke="#888" stroke-width="0.5"/>`,
+      );
       const cbScale = linearScale(zlo, zhi === zlo ? zlo + 1 : zhi, y0, y1);
       for (const tk of cbScale.ticks) {
         if (tk.pos < y1 - 0.5 || tk.pos > y0 + 0.5) continue;
-        axis.push(`<line x1="${f1(cbx + cbw)}" y1="${f1(tk.pos)}" x2="${f1(cbx + cbw + 3)}" y2="${f1(tk.pos)}" stroke="#444"/>`);
+        axis.push(
+          `<line x1="${f1(cbx + cbw)}" y1="${f1(tk.pos)}" x2="${f1(cbx + cbw + 3)}" y2="${f1(tk.pos)}" stroke="#444"/>`,
+        );
         axis.push(`<text x="${f1(cbx + cbw + 5)}" y="${f1(tk.pos + 4)}">${escapeXml(tk.label)}</text>`);
       }
     }
@@ -419,7 +491,8 @@ export function figureSvg(fig: Figure): string {
   if (bars.length) {
     const groupW = xs.band * 0.8;
     const bw = stackedBars ? groupW : groupW / bars.length;
-    const posBase = new Map<string, number>(), negBase = new Map<string, number>();
+    const posBase = new Map<string, number>(),
+      negBase = new Map<string, number>();
     bars.forEach((t, bi) => {
       const color = colorOf(t, seriesIndex.get(t)!);
       (t.y ?? []).forEach((v, i) => {
@@ -436,9 +509,12 @@ export function figureSvg(fig: Figure): string {
         }
         const pa = logY && from <= 0 ? y0 : ys.map(from); // on a log axis bars start at the bottom
         const pb = ys.map(from + val);
-        const top = Math.min(pa, pb), h = Math.abs(pb - pa);
+        const top = Math.min(pa, pb),
+          h = Math.abs(pb - pa);
         if (!Number.isFinite(top) || !Number.isFinite(h)) return;
-        body.push(`<rect x="${f1(left)}" y="${f1(top)}" width="${f1(Math.max(0.5, bw - 1))}" height="${f1(h)}" fill="${escapeXml(color)}"/>`);
+        body.push(
+          `<rect x="${f1(left)}" y="${f1(top)}" width="${f1(Math.max(0.5, bw - 1))}" height="${f1(h)}" fill="${escapeXml(color)}"/>`,
+        );
       });
     });
   }
@@ -450,7 +526,8 @@ export function figureSvg(fig: Figure): string {
     const ys_ = t.y ?? [];
     const xs_ = t.x ?? ys_.map((_, i) => i);
     const pts: Array<[number, number] | null> = ys_.map((v, i) => {
-      const px = xs.map(xs_[i] as Datum), py = ys.map(v);
+      const px = xs.map(xs_[i] as Datum),
+        py = ys.map(v);
       return Number.isFinite(px) && Number.isFinite(py) ? [px, py] : null;
     });
     if (mode.includes("lines")) {
@@ -458,7 +535,10 @@ export function figureSvg(fig: Figure): string {
       const dash = t.line?.dash && DASH[t.line.dash] ? ` stroke-dasharray="${DASH[t.line.dash]}"` : "";
       let seg: string[] = [];
       const flush = () => {
-        if (seg.length >= 2) body.push(`<polyline fill="none" stroke="${color}" stroke-width="${width}"${dash} stroke-linejoin="round" points="${seg.join(" ")}"/>`);
+        if (seg.length >= 2)
+          body.push(
+            `<polyline fill="none" stroke="${color}" stroke-width="${width}"${dash} stroke-linejoin="round" points="${seg.join(" ")}"/>`,
+          );
         else if (seg.length === 1 && !mode.includes("markers")) {
           const [px, py] = seg[0]!.split(",");
           body.push(`<circle cx="${px}" cy="${py}" r="${width}" fill="${color}"/>`);
@@ -473,18 +553,27 @@ export function figureSvg(fig: Figure): string {
     }
     if (mode.includes("markers")) {
       const r = (t.marker?.size ?? 6) / 2;
-      const dots = pts.filter((p): p is [number, number] => p !== null).map(([px, py]) => `<circle cx="${f1(px)}" cy="${f1(py)}" r="${r}"/>`);
+      const dots = pts
+        .filter((p): p is [number, number] => p !== null)
+        .map(([px, py]) => `<circle cx="${f1(px)}" cy="${f1(py)}" r="${r}"/>`);
       body.push(`<g fill="${color}" fill-opacity="0.85">${dots.join("")}</g>`);
     }
   }
   out.push(`<g clip-path="url(#${uid}-clip)">${body.join("")}</g>`);
 
   // --- axes frame and titles
-  out.push(`<g stroke="#444" stroke-width="1"><line x1="${f1(x0)}" y1="${f1(y0)}" x2="${f1(x1)}" y2="${f1(y0)}"/><line x1="${f1(x0)}" y1="${f1(y1)}" x2="${f1(x0)}" y2="${f1(y0)}"/></g>`);
+  out.push(
+    `<g stroke="#444" stroke-width="1"><line x1="${f1(x0)}" y1="${f1(y0)}" x2="${f1(x1)}" y2="${f1(y0)}"/><line x1="${f1(x0)}" y1="${f1(y1)}" x2="${f1(x0)}" y2="${f1(y0)}"/></g>`,
+  );
   out.push(`<g font-size="${tickFont}" fill="#444">${axis.join("")}</g>`);
-  if (xTitle) out.push(`<text x="${f1((x0 + x1) / 2)}" y="${H - 8}" text-anchor="middle" font-size="12" fill="#222">${escapeXml(xTitle)}</text>`);
+  if (xTitle)
+    out.push(
+      `<text x="${f1((x0 + x1) / 2)}" y="${H - 8}" text-anchor="middle" font-size="12" fill="#222">${escapeXml(xTitle)}</text>`,
+    );
   if (yTitle)
-    out.push(`<text x="14" y="${f1((y0 + y1) / 2)}" text-anchor="middle" font-size="12" fill="#222" transform="rotate(-90 14 ${f1((y0 + y1) / 2)})">${escapeXml(yTitle)}</text>`);
+    out.push(
+      `<text x="14" y="${f1((y0 + y1) / 2)}" text-anchor="middle" font-size="12" fill="#222" transform="rotate(-90 14 ${f1((y0 + y1) / 2)})">${escapeXml(yTitle)}</text>`,
+    );
 
   // --- legend
   if (showLegend && legendTraces.length) {
@@ -520,7 +609,10 @@ function range(values: number[]): string {
 export function figureText(fig: Figure): string {
   const layout = fig.layout ?? {};
   const title = titleText(layout.title);
-  const axes = [titleText(layout.xaxis?.title) && `x: ${titleText(layout.xaxis?.title)}`, titleText(layout.yaxis?.title) && `y: ${titleText(layout.yaxis?.title)}`]
+  const axes = [
+    titleText(layout.xaxis?.title) && `x: ${titleText(layout.xaxis?.title)}`,
+    titleText(layout.yaxis?.title) && `y: ${titleText(layout.yaxis?.title)}`,
+  ]
     .filter(Boolean)
     .join(", ");
   const head = `Figure${title ? ` "${title}"` : ""}${axes ? ` (${axes}${layout.yaxis?.type === "log" ? ", log y" : ""})` : ""}`;
@@ -590,7 +682,10 @@ function plotlyLibraryScript(): string | undefined {
 }
 
 function jsonForScript(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  return JSON.stringify(v)
+    .replace(/</g, "\\u003c")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
 }
 
 function figureJson(fig: Figure): { data: Trace[]; layout: Layout } {
@@ -604,7 +699,8 @@ function figureJson(fig: Figure): { data: Trace[]; layout: Layout } {
 export function figureHtml(fig: Figure, opts: { includeLibrary?: boolean; svg?: string } = {}): string {
   const id = newDisplayId("vlab-plot");
   const layout = fig.layout ?? {};
-  const w = Math.round(layout.width ?? 640), h = Math.round(layout.height ?? 400);
+  const w = Math.round(layout.width ?? 640),
+    h = Math.round(layout.height ?? 400);
   const svgText = opts.svg ?? figureSvg(fig);
   const fallback = `<img alt="${escapeHtml(titleText(layout.title) ?? "figure")}" src="data:image/svg+xml;base64,${Buffer.from(svgText).toString("base64")}"/>`;
   const lib = opts.includeLibrary ? (plotlyLibraryScript() ?? "") : "";
@@ -686,7 +782,10 @@ export async function saveFigure(fig: Figure, file: string, opts: SaveFigureOpti
   const ext = path.extname(file).toLowerCase();
   let content: string | Buffer;
   if (ext === ".svg") content = figureSvg(fig);
-  else if (ext === ".png") content = await sharp(Buffer.from(figureSvg(fig)), { density: 72 * (opts.scale ?? 2) }).png().toBuffer();
+  else if (ext === ".png")
+    content = await sharp(Buffer.from(figureSvg(fig)), { density: 72 * (opts.scale ?? 2) })
+      .png()
+      .toBuffer();
   else if (ext === ".json") content = JSON.stringify(figureJson(fig), null, 1) + "\n";
   else if (ext === ".html") {
     const title = escapeHtml(titleText(fig.layout?.title) ?? "figure");
@@ -712,8 +811,14 @@ interface AxisOptions {
 function baseLayout(o: AxisOptions): Layout {
   const layout: Layout = {};
   if (o.title !== undefined) layout.title = { text: o.title };
-  layout.xaxis = { ...(o.xLabel !== undefined && { title: { text: o.xLabel } }), ...(o.logX && { type: "log" as const }) };
-  layout.yaxis = { ...(o.yLabel !== undefined && { title: { text: o.yLabel } }), ...(o.logY && { type: "log" as const }) };
+  layout.xaxis = {
+    ...(o.xLabel !== undefined && { title: { text: o.xLabel } }),
+    ...(o.logX && { type: "log" as const }),
+  };
+  layout.yaxis = {
+    ...(o.yLabel !== undefined && { title: { text: o.yLabel } }),
+    ...(o.logY && { type: "log" as const }),
+  };
   if (o.width !== undefined) layout.width = o.width;
   if (o.height !== undefined) layout.height = o.height;
   return layout;
@@ -882,7 +987,10 @@ export class LivePlot {
     if (this.shown && now - this.last < (this.opts.throttleMs ?? 500)) return;
     this.last = now;
     const fig = this.figure;
-    sendBundle({ "image/svg+xml": figureSvg(fig), "text/plain": figureText(fig) }, { displayId: this.displayId, update: this.shown });
+    sendBundle(
+      { "image/svg+xml": figureSvg(fig), "text/plain": figureText(fig) },
+      { displayId: this.displayId, update: this.shown },
+    );
     this.shown = true;
   }
 

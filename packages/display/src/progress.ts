@@ -35,7 +35,9 @@ interface State {
 function rateText(step: number, elapsed: number): string {
   if (step <= 0 || elapsed <= 0) return "? it/s";
   const r = step / elapsed;
-  return r >= 1 ? `${formatNumber(Number(r.toPrecision(3)))} it/s` : `${formatNumber(Number((1 / r).toPrecision(3)))} s/it`;
+  return r >= 1
+    ? `${formatNumber(Number(r.toPrecision(3)))} it/s`
+    : `${formatNumber(Number((1 / r).toPrecision(3)))} s/it`;
 }
 
 function metricsText(m: Record<string, number>): string {
@@ -50,7 +52,10 @@ export function progressText(s: State, title?: string): string {
   const eta = known && s.step > 0 ? (s.elapsed / s.step) * Math.max(0, s.total - s.step) : NaN;
   const count = known ? `${s.step}/${s.total}` : `${s.step}`;
   const pct = known ? `${String(Math.floor((100 * Math.min(s.step, s.total)) / s.total)).padStart(3)}% ` : "";
-  const time = known && !s.finished && s.step < s.total ? `${formatDuration(s.elapsed)}<${formatDuration(eta)}` : formatDuration(s.elapsed);
+  const time =
+    known && !s.finished && s.step < s.total
+      ? `${formatDuration(s.elapsed)}<${formatDuration(eta)}`
+      : formatDuration(s.elapsed);
   const m = metricsText(s.metrics);
   const stopped = s.finished && known && s.step < s.total ? " (stopped)" : "";
   return `${title ? `${title}: ` : ""}${pct}${count} [${time}, ${rateText(s.step, s.elapsed)}]${m ? ` ${m}` : ""}${stopped}`;
@@ -89,7 +94,10 @@ export function progressBar(total: number, opts: ProgressOptions = {}): Progress
   const stream = () => opts.stream ?? process.stderr;
 
   const sendKernel = () => {
-    sendBundle({ "text/html": progressHtml(state, opts.title), "text/plain": progressText(state, opts.title) }, { displayId, ...(shown && { update: true }) });
+    sendBundle(
+      { "text/html": progressHtml(state, opts.title), "text/plain": progressText(state, opts.title) },
+      { displayId, ...(shown && { update: true }) },
+    );
     shown = true;
   };
 
@@ -104,7 +112,9 @@ export function progressBar(total: number, opts: ProgressOptions = {}): Progress
       return;
     }
     const known = Number.isFinite(total) && total > 0;
-    const decile = known ? Math.floor((10 * Math.min(state.step, total)) / total) : Math.floor(Math.log2(Math.max(1, state.step)));
+    const decile = known
+      ? Math.floor((10 * Math.min(state.step, total)) / total)
+      : Math.floor(Math.log2(Math.max(1, state.step)));
     if (decile > lastDecile || (final && state.step !== lastPrintedStep)) {
       lastDecile = decile;
       lastPrintedStep = state.step;

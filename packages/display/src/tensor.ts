@@ -35,7 +35,13 @@ interface Stats {
 
 /** Min, max, mean and (population) standard deviation over the finite values, and counts of NaN and ±Inf. */
 export function tensorStats(values: ArrayLike<number>): Stats {
-  let n = 0, nan = 0, inf = 0, min = Infinity, max = -Infinity, mean = 0, m2 = 0;
+  let n = 0,
+    nan = 0,
+    inf = 0,
+    min = Infinity,
+    max = -Infinity,
+    mean = 0,
+    m2 = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     if (Number.isNaN(v)) nan++;
@@ -49,7 +55,15 @@ export function tensorStats(values: ArrayLike<number>): Stats {
       m2 += d * (v - mean);
     }
   }
-  return { count: n, nan, inf, min: n ? min : NaN, max: n ? max : NaN, mean: n ? mean : NaN, std: n ? Math.sqrt(m2 / n) : NaN };
+  return {
+    count: n,
+    nan,
+    inf,
+    min: n ? min : NaN,
+    max: n ? max : NaN,
+    mean: n ? mean : NaN,
+    std: n ? Math.sqrt(m2 / n) : NaN,
+  };
 }
 
 function shapeText(shape: number[]): string {
@@ -106,11 +120,18 @@ function shownOffsets(shape: number[], summarize: boolean, edge: number): number
 }
 
 /** Builds the formatter for single elements, choosing fixed, scientific or integer-valued notation like PyTorch. */
-function elementFormatter(dtype: string, values: Values, offsets: number[], precision: number): (v: number | string) => string {
+function elementFormatter(
+  dtype: string,
+  values: Values,
+  offsets: number[],
+  precision: number,
+): (v: number | string) => string {
   if (dtype === "string") return (v) => JSON.stringify(v);
   if (dtype === "bool") return (v) => (v ? "true" : "false");
   if (dtype === "int32") return (v) => String(v);
-  let allInt = true, maxAbs = 0, minAbs = Infinity;
+  let allInt = true,
+    maxAbs = 0,
+    minAbs = Infinity;
   for (const o of offsets) {
     const v = values[o] as number;
     if (!Number.isFinite(v)) continue;

@@ -23,7 +23,10 @@ describe("toMimeBundle", () => {
   });
 
   it("renders tensors through the protocol installed on tf.Tensor.prototype", () => {
-    const t = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+    const t = tf.tensor2d([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(typeof (t as any)[JD]).toBe("function");
     const b = toMimeBundle(t);
     expect(Object.keys(b).sort()).toEqual(["text/html", "text/plain"]);
@@ -32,7 +35,10 @@ describe("toMimeBundle", () => {
     expect(Object.keys(t)).not.toContain(JD);
     expect(Object.getOwnPropertyDescriptor(tf.Tensor.prototype, JD)?.enumerable).toBe(false);
     expect(t.toString()).toContain("Tensor");
-    expect(tf.add(t, 1).arraySync()).toEqual([[2, 3, 4], [5, 6, 7]]);
+    expect(tf.add(t, 1).arraySync()).toEqual([
+      [2, 3, 4],
+      [5, 6, 7],
+    ]);
     // variables are tensors too
     const v = tf.variable(tf.zeros([2]));
     expect(toMimeBundle(v)["text/plain"]).toMatch(/^Tensor float32 \[2\]/);
@@ -47,7 +53,9 @@ describe("toMimeBundle", () => {
 
   it("recognises JPEG bytes", async () => {
     const sharp = (await import("sharp")).default;
-    const jpg = await sharp({ create: { width: 5, height: 3, channels: 3, background: "#f00" } }).jpeg().toBuffer();
+    const jpg = await sharp({ create: { width: 5, height: 3, channels: 3, background: "#f00" } })
+      .jpeg()
+      .toBuffer();
     const b = toMimeBundle(jpg);
     expect(b["image/jpeg"]).toBe(jpg.toString("base64"));
     expect(b["text/plain"]).toBe("<image 5x3>");
@@ -78,7 +86,10 @@ describe("display()", () => {
     display(html("<b>x</b>"), { displayId: "d1" });
     display(markdown("**y**"), { displayId: "d1", update: true, metadata: { a: 1 } });
     expect(kernel.sent).toHaveLength(2);
-    expect(kernel.sent[0]).toEqual({ bundle: { "text/html": "<b>x</b>", "text/plain": "x" }, opts: { displayId: "d1" } });
+    expect(kernel.sent[0]).toEqual({
+      bundle: { "text/html": "<b>x</b>", "text/plain": "x" },
+      opts: { displayId: "d1" },
+    });
     expect(kernel.sent[1]!.opts).toEqual({ displayId: "d1", update: true, metadata: { a: 1 } });
     expect(kernel.sent[1]!.bundle["text/markdown"]).toBe("**y**");
   });
@@ -107,7 +118,10 @@ describe("display()", () => {
 describe("html / markdown / svg", () => {
   it("work as functions and tagged templates", () => {
     const n = 3;
-    expect(toMimeBundle(html`<p>${n} &amp; more</p>`)).toEqual({ "text/html": "<p>3 &amp; more</p>", "text/plain": "3 & more" });
+    expect(toMimeBundle(html`<p>${n} &amp; more</p>`)).toEqual({
+      "text/html": "<p>3 &amp; more</p>",
+      "text/plain": "3 & more",
+    });
     expect(toMimeBundle(md`# ${n}`)).toEqual({ "text/markdown": "# 3", "text/plain": "# 3" });
     const s = svg('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="20"></svg>');
     expect(toMimeBundle(s)["image/svg+xml"]).toContain("<svg");

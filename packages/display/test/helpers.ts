@@ -23,7 +23,8 @@ export function installFakeKernel(): { sent: Sent[]; remove(): void } {
 export function checkXml(xml: string): string {
   const stack: string[] = [];
   let root: string | undefined;
-  const re = /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?)>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<|&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/g;
+  const re =
+    /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?)>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<|&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/g;
   let m: RegExpExecArray | null;
   while ((m = re.exec(xml))) {
     if (m[0] === "<") throw new Error(`stray "<" at ${m.index}: ${xml.slice(m.index, m.index + 40)}`);

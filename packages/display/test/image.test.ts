@@ -32,10 +32,15 @@ describe("toPng / image from tensors", () => {
 
   it("accepts [C, H, W], [1, H, W, C], [H, W] and int32 0..255, clamping out-of-range values", async () => {
     const chw = await toPng(tf.zeros([3, 5, 7]));
-    expect(((await meta(chw)).width)).toBe(7);
+    expect((await meta(chw)).width).toBe(7);
     const batch1 = await toPng(tf.zeros([1, 5, 7, 4]));
     expect([(await meta(batch1)).width, (await meta(batch1)).channels]).toEqual([7, 4]);
-    const grey = await toPng(tf.tensor2d([[0, 2], [-1, 0.5]]));
+    const grey = await toPng(
+      tf.tensor2d([
+        [0, 2],
+        [-1, 0.5],
+      ]),
+    );
     expect((await meta(grey)).channels).toBe(1);
     expect([...(await sharp(grey).extractChannel(0).raw().toBuffer())]).toEqual([0, 255, 0, 128]);
     const ints = await toPng(tf.tensor3d([[[300], [7]]], [1, 2, 1], "int32"));
@@ -45,7 +50,9 @@ describe("toPng / image from tensors", () => {
   it("separates channels correctly for [C, H, W]", async () => {
     // red image: channel 0 = 1
     const t = tf.concat([tf.ones([1, 2, 2]), tf.zeros([2, 2, 2])], 0);
-    const raw = await sharp(await toPng(t)).raw().toBuffer();
+    const raw = await sharp(await toPng(t))
+      .raw()
+      .toBuffer();
     expect([...raw.subarray(0, 3)]).toEqual([255, 0, 0]);
   });
 
@@ -73,7 +80,9 @@ describe("image()", () => {
   });
 
   it("takes bytes and files, resizes to width and shows a caption", async () => {
-    const jpg = await sharp({ create: { width: 20, height: 10, channels: 3, background: "#00f" } }).jpeg().toBuffer();
+    const jpg = await sharp({ create: { width: 20, height: 10, channels: 3, background: "#00f" } })
+      .jpeg()
+      .toBuffer();
     const img = await image(jpg, { width: 40, caption: "blue <box>" });
     expect([img.width, img.height]).toEqual([40, 20]);
     const m = await meta(img.png);
@@ -106,7 +115,8 @@ describe("imageGrid()", () => {
     // captions are drawn: the caption strip under the first cell is not plain white
     const { data, info } = await sharp(grid.png).raw().toBuffer({ resolveWithObject: true });
     let dark = 0;
-    for (let y = 4 + 32; y < 4 + 32 + 10; y++) for (let x = 4; x < 36; x++) if (data[(y * info.width + x) * info.channels]! < 128) dark++;
+    for (let y = 4 + 32; y < 4 + 32 + 10; y++)
+      for (let x = 4; x < 36; x++) if (data[(y * info.width + x) * info.channels]! < 128) dark++;
     expect(dark).toBeGreaterThan(0);
   });
 

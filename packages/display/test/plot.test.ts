@@ -5,7 +5,19 @@ import vm from "node:vm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import sharp from "sharp";
 import { toMimeBundle } from "../src/display.js";
-import { barPlot, figure, figureSvg, heatmap, linePlot, livePlot, niceTicks, resetPlotly, saveFigure, scatter, setPlotlyInlining } from "../src/plot.js";
+import {
+  barPlot,
+  figure,
+  figureSvg,
+  heatmap,
+  linePlot,
+  livePlot,
+  niceTicks,
+  resetPlotly,
+  saveFigure,
+  scatter,
+  setPlotlyInlining,
+} from "../src/plot.js";
 import { checkXml, installFakeKernel } from "./helpers.js";
 
 const MIMES = ["application/vnd.plotly.v1+json", "image/svg+xml", "text/html", "text/plain"];
@@ -18,7 +30,12 @@ async function rasterises(svgText: string) {
 
 describe("figure bundles", () => {
   it("linePlot carries plotly JSON, html, svg and text", async () => {
-    const fig = linePlot({ y: { train: [3, 2, 1.5, 1.2], eval: [3.1, 2.4, 2] }, title: "loss", xLabel: "step", yLabel: "loss" });
+    const fig = linePlot({
+      y: { train: [3, 2, 1.5, 1.2], eval: [3.1, 2.4, 2] },
+      title: "loss",
+      xLabel: "step",
+      yLabel: "loss",
+    });
     const b = toMimeBundle(fig);
     expect(Object.keys(b).sort()).toEqual(MIMES);
     const json = b["application/vnd.plotly.v1+json"] as any;
@@ -57,7 +74,9 @@ describe("figure bundles", () => {
     const second = toMimeBundle(linePlot({ y: [1, 2] }))["text/html"] as string;
     expect(first.length).toBeGreaterThan(1_000_000);
     expect(first).toContain("window.Plotly = Plotly");
-    expect(first).toMatch(/^<script type="text\/javascript">if \(!window.Plotly\) \{ \(function \(define, module, exports, require\)/);
+    expect(first).toMatch(
+      /^<script type="text\/javascript">if \(!window.Plotly\) \{ \(function \(define, module, exports, require\)/,
+    );
     expect(second.length).toBeLessThan(20_000);
     // every script is valid JavaScript (compiled, not run)
     for (const html of [first, second]) {
@@ -82,7 +101,10 @@ describe("figure bundles", () => {
   });
 
   it("heatmap draws one rect per cell and a colour bar", async () => {
-    const z = [[0, 1, 2], [3, 4, 5]];
+    const z = [
+      [0, 1, 2],
+      [3, 4, 5],
+    ];
     const fig = heatmap(z, { title: "attn", x: ["a", "b", "c"], y: ["r0", "r1"], showValues: true });
     const s = figureSvg(fig);
     checkXml(s);
@@ -121,7 +143,10 @@ describe("figure bundles", () => {
 
   it("figure() wraps raw plotly JSON", () => {
     const f = figure({ data: [{ x: [1, 2], y: [3, 4], type: "scatter", mode: "markers" }], layout: { title: "t" } });
-    expect(JSON.parse(JSON.stringify(f))).toEqual({ data: [{ x: [1, 2], y: [3, 4], type: "scatter", mode: "markers" }], layout: { title: "t" } });
+    expect(JSON.parse(JSON.stringify(f))).toEqual({
+      data: [{ x: [1, 2], y: [3, 4], type: "scatter", mode: "markers" }],
+      layout: { title: "t" },
+    });
     expect(String(f)).toContain('Figure "t"');
     expect(() => figure({} as any)).toThrow(/expected \{ data/);
   });
@@ -141,7 +166,9 @@ describe("saveFigure", () => {
     const png = fs.readFileSync(await saveFigure(fig, path.join(dir, "sub/a.png")));
     const m = await sharp(png).metadata();
     expect([m.format, m.width, m.height]).toEqual(["png", 1280, 800]);
-    expect(JSON.parse(fs.readFileSync(await saveFigure(fig, path.join(dir, "a.json")), "utf8")).data[0].y).toEqual([1, 3, 2]);
+    expect(JSON.parse(fs.readFileSync(await saveFigure(fig, path.join(dir, "a.json")), "utf8")).data[0].y).toEqual([
+      1, 3, 2,
+    ]);
     expect(fs.readFileSync(await fig.save(path.join(dir, "a.html")), "utf8")).toContain("window.Plotly = Plotly");
     await expect(saveFigure(fig, path.join(dir, "a.gif"))).rejects.toThrow(/unsupported extension/);
     expect(fs.readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);

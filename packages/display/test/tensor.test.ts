@@ -12,9 +12,14 @@ const plain = (t: tf.Tensor, o = {}) => tensorBundle(t, o)["text/plain"] as stri
 
 describe("tensorBundle", () => {
   it("summarises a float tensor and previews its values", () => {
-    const t = tf.tensor2d([[1, -1.2, 3.4], [0, 0.5, -0.7]]);
+    const t = tf.tensor2d([
+      [1, -1.2, 3.4],
+      [0, 0.5, -0.7],
+    ]);
     expect(plain(t)).toBe(
-      "Tensor float32 [2, 3]  min -1.2 max 3.4 mean 0.5 std 1.485\n" + "[[ 1.0000, -1.2000,  3.4000],\n" + " [ 0.0000,  0.5000, -0.7000]]",
+      "Tensor float32 [2, 3]  min -1.2 max 3.4 mean 0.5 std 1.485\n" +
+        "[[ 1.0000, -1.2000,  3.4000],\n" +
+        " [ 0.0000,  0.5000, -0.7000]]",
     );
     const h = tensorBundle(t)["text/html"] as string;
     expect(h).toContain("<table>");
@@ -54,7 +59,9 @@ describe("tensorBundle", () => {
     // maxValues controls when abbreviation starts
     expect(formatTensorValues(tf.range(0, 10, 1, "int32"), { maxValues: 4, edgeItems: 2 })).toBe("[0, 1, ..., 8, 9]");
     // rank 3: blank line between blocks
-    expect(formatTensorValues(tf.reshape(tf.range(0, 8, 1, "int32"), [2, 2, 2]))).toBe("[[[0, 1],\n  [2, 3]],\n\n [[4, 5],\n  [6, 7]]]");
+    expect(formatTensorValues(tf.reshape(tf.range(0, 8, 1, "int32"), [2, 2, 2]))).toBe(
+      "[[[0, 1],\n  [2, 3]],\n\n [[4, 5],\n  [6, 7]]]",
+    );
   });
 
   it("uses scientific notation for wide value ranges", () => {

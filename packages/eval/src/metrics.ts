@@ -19,7 +19,9 @@ export function toLabels(x: Labels, what = "labels"): number[] {
         idx.dispose();
       }
     }
-    throw new Error(`${what}: expected a rank-1 tensor of labels or rank-2 scores [N, C], got shape [${x.shape.join(", ")}]`);
+    throw new Error(
+      `${what}: expected a rank-1 tensor of labels or rank-2 scores [N, C], got shape [${x.shape.join(", ")}]`,
+    );
   }
   return Array.from(x);
 }
@@ -46,15 +48,22 @@ export function accuracy(pred: Labels, target: Labels): number {
  */
 export function confusionMatrix(pred: Labels, target: Labels, numClasses?: number): number[][] {
   const [p, t] = pair(pred, target, "confusionMatrix");
-  for (const [arr, name] of [[p, "pred"], [t, "target"]] as const) {
+  for (const [arr, name] of [
+    [p, "pred"],
+    [t, "target"],
+  ] as const) {
     const i = arr.findIndex((v) => !Number.isInteger(v) || v < 0);
     if (i >= 0) throw new Error(`confusionMatrix(): ${name}[${i}] = ${arr[i]} is not a class (a non-negative integer)`);
   }
   const n = numClasses ?? p.concat(t).reduce((a, b) => Math.max(a, b), 0) + 1;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`confusionMatrix(): numClasses must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`confusionMatrix(): numClasses must be a positive integer, got ${n}`);
   const m = Array.from({ length: n }, () => new Array<number>(n).fill(0));
   for (let i = 0; i < p.length; i++) {
-    for (const [v, name] of [[p[i]!, "pred"], [t[i]!, "target"]] as const)
+    for (const [v, name] of [
+      [p[i]!, "pred"],
+      [t[i]!, "target"],
+    ] as const)
       if (v >= n) throw new Error(`confusionMatrix(): ${name}[${i}] = ${v} is not a class in 0..${n - 1}`);
     m[t[i]!]![p[i]!]!++;
   }
@@ -78,7 +87,10 @@ export type Similarity = ArrayLike<ArrayLike<number>> | tf.Tensor;
 function toMatrix(sim: Similarity, fn: string): number[][] {
   let rows: number[][];
   if (sim instanceof tf.Tensor) {
-    if (sim.rank !== 2) throw new Error(`${fn}(): similarity must be a rank-2 tensor [queries, candidates], got shape [${sim.shape.join(", ")}]`);
+    if (sim.rank !== 2)
+      throw new Error(
+        `${fn}(): similarity must be a rank-2 tensor [queries, candidates], got shape [${sim.shape.join(", ")}]`,
+      );
     rows = sim.arraySync() as number[][];
   } else {
     rows = Array.from(sim, (r) => Array.from(r));
@@ -118,14 +130,20 @@ export function recallAtK(similarity: Similarity, k: number, opts: RecallOptions
 function recallOf(S: number[][], k: number, targets: RecallOptions["targets"], fn: string): number {
   if (!Number.isInteger(k) || k < 1) throw new Error(`${fn}(): k must be a positive integer, got ${k}`);
   const nc = S[0]!.length;
-  if (targets && targets.length !== S.length) throw new Error(`${fn}(): ${targets.length} targets for ${S.length} queries`);
-  if (!targets && S.length > nc) throw new Error(`${fn}(): the default diagonal targets need at least as many candidates (${nc}) as queries (${S.length})`);
+  if (targets && targets.length !== S.length)
+    throw new Error(`${fn}(): ${targets.length} targets for ${S.length} queries`);
+  if (!targets && S.length > nc)
+    throw new Error(
+      `${fn}(): the default diagonal targets need at least as many candidates (${nc}) as queries (${S.length})`,
+    );
   let hits = 0;
   S.forEach((row, i) => {
     const t = targets ? targets[i]! : i;
     const correct = typeof t === "number" ? [t] : [...t];
     if (correct.length === 0) throw new Error(`${fn}(): query ${i} has no correct candidate`);
-    for (const c of correct) if (!Number.isInteger(c) || c < 0 || c >= nc) throw new Error(`${fn}(): target ${c} of query ${i} is not a candidate in 0..${nc - 1}`);
+    for (const c of correct)
+      if (!Number.isInteger(c) || c < 0 || c >= nc)
+        throw new Error(`${fn}(): target ${c} of query ${i} is not a candidate in 0..${nc - 1}`);
     const best = Math.max(...correct.map((c) => row[c]!));
     const isCorrect = new Set(correct);
     const correctTied = new Set(correct.filter((c) => row[c] === best)).size;
@@ -176,7 +194,11 @@ export interface RetrievalReport {
  *
  *   retrievalReport(sim)  →  { i2t: { 1: 0.62, 5: 0.9, 10: 0.97 }, t2i: { 1: 0.58, 5: 0.88, 10: 0.96 } }
  */
-export function retrievalReport(similarity: Similarity, ks: readonly number[] = [1, 5, 10], opts: { imageOfText?: readonly number[] } = {}): RetrievalReport {
+export function retrievalReport(
+  similarity: Similarity,
+  ks: readonly number[] = [1, 5, 10],
+  opts: { imageOfText?: readonly number[] } = {},
+): RetrievalReport {
   const S = toMatrix(similarity, "retrievalReport");
   const nImages = S.length;
   const nTexts = S[0]!.length;
@@ -184,15 +206,19 @@ export function retrievalReport(similarity: Similarity, ks: readonly number[] = 
   let i2tTargets: number[][] | undefined;
   let t2iTargets: number[] | undefined;
   if (opts.imageOfText) {
-    if (opts.imageOfText.length !== nTexts) throw new Error(`retrievalReport(): imageOfText has ${opts.imageOfText.length} entries for ${nTexts} texts`);
+    if (opts.imageOfText.length !== nTexts)
+      throw new Error(`retrievalReport(): imageOfText has ${opts.imageOfText.length} entries for ${nTexts} texts`);
     t2iTargets = [...opts.imageOfText];
     i2tTargets = Array.from({ length: nImages }, () => []);
     t2iTargets.forEach((img, j) => {
-      if (!Number.isInteger(img) || img < 0 || img >= nImages) throw new Error(`retrievalReport(): imageOfText[${j}] = ${img} is not an image in 0..${nImages - 1}`);
+      if (!Number.isInteger(img) || img < 0 || img >= nImages)
+        throw new Error(`retrievalReport(): imageOfText[${j}] = ${img} is not an image in 0..${nImages - 1}`);
       i2tTargets![img]!.push(j);
     });
   } else if (nImages !== nTexts) {
-    throw new Error(`retrievalReport(): a ${nImages}×${nTexts} matrix needs imageOfText (which image each text describes)`);
+    throw new Error(
+      `retrievalReport(): a ${nImages}×${nTexts} matrix needs imageOfText (which image each text describes)`,
+    );
   }
   const report: RetrievalReport = { i2t: {}, t2i: {} };
   for (const k of ks) {

@@ -137,11 +137,23 @@ function checkClaimSpec(where: string, c: unknown, i: number, metrics: Record<st
   if (!nonEmptyString(c.metric)) fail(where, `${name} needs a metric name, got ${show(c.metric)}`);
   if (!Object.prototype.hasOwnProperty.call(metrics, c.metric)) {
     const known = Object.keys(metrics);
-    fail(where, `${name} uses metric "${c.metric}", which is not in metrics (${known.length ? `known: ${known.join(", ")}` : "metrics is empty"})`);
+    fail(
+      where,
+      `${name} uses metric "${c.metric}", which is not in metrics (${known.length ? `known: ${known.join(", ")}` : "metrics is empty"})`,
+    );
   }
-  if (!CLAIM_OPS.includes(c.op as ClaimOp)) fail(where, `${name} has op ${show(c.op)}; use one of ${CLAIM_OPS.join(", ")}`);
-  if (typeof c.threshold !== "number" || !Number.isFinite(c.threshold)) fail(where, `${name} needs a finite number threshold, got ${show(c.threshold)}`);
-  return { id: c.id, source: c.source as string, statement: c.statement as string, metric: c.metric, op: c.op as ClaimOp, threshold: c.threshold };
+  if (!CLAIM_OPS.includes(c.op as ClaimOp))
+    fail(where, `${name} has op ${show(c.op)}; use one of ${CLAIM_OPS.join(", ")}`);
+  if (typeof c.threshold !== "number" || !Number.isFinite(c.threshold))
+    fail(where, `${name} needs a finite number threshold, got ${show(c.threshold)}`);
+  return {
+    id: c.id,
+    source: c.source as string,
+    statement: c.statement as string,
+    metric: c.metric,
+    op: c.op as ClaimOp,
+    threshold: c.threshold,
+  };
 }
 
 function checkClaimIds(where: string, claims: Claim[]): void {
@@ -164,7 +176,8 @@ function checkSeed(where: string, v: unknown): number | null {
 }
 
 function checkWall(where: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) fail(where, `wall_s must be a finite number of seconds ≥ 0, got ${show(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
+    fail(where, `wall_s must be a finite number of seconds ≥ 0, got ${show(v)}`);
   return v;
 }
 
@@ -196,11 +209,19 @@ export function validateResults(obj: unknown, where = "results"): Results {
     const spec = checkClaimSpec(where, c, i, metrics);
     const r = c as Record<string, unknown>;
     for (const k of CLAIM_KEYS) if (!(k in r)) fail(where, `claim "${spec.id}" is missing "${k}"`);
-    for (const k of Object.keys(r)) if (!CLAIM_KEYS.includes(k)) fail(where, `claim "${spec.id}" has unknown field "${k}"`);
-    if (r.value !== metrics[spec.metric]) fail(where, `claim "${spec.id}" has value ${show(r.value)} but metrics.${spec.metric} is ${metrics[spec.metric]}`);
+    for (const k of Object.keys(r))
+      if (!CLAIM_KEYS.includes(k)) fail(where, `claim "${spec.id}" has unknown field "${k}"`);
+    if (r.value !== metrics[spec.metric])
+      fail(
+        where,
+        `claim "${spec.id}" has value ${show(r.value)} but metrics.${spec.metric} is ${metrics[spec.metric]}`,
+      );
     const holds = checkClaim(spec.op, metrics[spec.metric]!, spec.threshold);
     if (r.holds !== holds)
-      fail(where, `claim "${spec.id}" says holds: ${show(r.holds)} but ${metrics[spec.metric]} ${spec.op} ${spec.threshold} is ${holds}`);
+      fail(
+        where,
+        `claim "${spec.id}" says holds: ${show(r.holds)} but ${metrics[spec.metric]} ${spec.op} ${spec.threshold} is ${holds}`,
+      );
     return spec;
   });
   checkClaimIds(where, claims);
@@ -269,17 +290,28 @@ function mdTable(head: string[], rows: string[][], right: boolean[]): string {
 
 function textTable(head: string[], rows: string[][], right: boolean[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
-function htmlTable(head: string[], rows: Array<Array<{ text: string; style?: string; html?: string }>>, right: boolean[]): string {
+function htmlTable(
+  head: string[],
+  rows: Array<Array<{ text: string; style?: string; html?: string }>>,
+  right: boolean[],
+): string {
   const th = head.map((h, i) => `<th style="text-align:${right[i] ? "right" : "left"}">${escapeHtml(h)}</th>`).join("");
   const body = rows
     .map(
       (r) =>
         `<tr>${r
-          .map((c, i) => `<td style="text-align:${right[i] ? "right" : "left"}${c.style ? `;${c.style}` : ""}">${c.html ?? escapeHtml(c.text)}</td>`)
+          .map(
+            (c, i) =>
+              `<td style="text-align:${right[i] ? "right" : "left"}${c.style ? `;${c.style}` : ""}">${c.html ?? escapeHtml(c.text)}</td>`,
+          )
           .join("")}</tr>`,
     )
     .join("");
@@ -294,7 +326,13 @@ const CLAIM_HEAD = ["claim", "source", "this run", "threshold", "holds"];
 const CLAIM_RIGHT = [false, false, true, false, false];
 
 function claimCells(c: ClaimResult): string[] {
-  return [`${c.id}: ${c.statement}`, c.source, `${c.metric} = ${formatNumber(c.value)}`, `${OP_TEXT[c.op]} ${formatNumber(c.threshold)}`, c.holds ? "✓" : "✗"];
+  return [
+    `${c.id}: ${c.statement}`,
+    c.source,
+    `${c.metric} = ${formatNumber(c.value)}`,
+    `${OP_TEXT[c.op]} ${formatNumber(c.threshold)}`,
+    c.holds ? "✓" : "✗",
+  ];
 }
 
 /** The claims table of one run as a mime bundle: text/html, text/markdown and text/plain. */
@@ -319,7 +357,11 @@ export function claimsBundle(r: Results, file?: string): Record<string, string> 
     ` · seed ${escapeHtml(String(r.seed ?? "—"))} · ${escapeHtml(formatNumber(r.wall_s))} s — <b>${summary}</b>${escapeHtml(where)}</p>` +
     (r.claims.length ? htmlTable(CLAIM_HEAD, htmlRows, CLAIM_RIGHT) : "<p>(no claims)</p>") +
     (metricRows.length
-      ? `<details><summary>metrics</summary>${htmlTable(["metric", "value"], metricRows.map((r) => r.map((text) => ({ text }))), [false, true])}</details>`
+      ? `<details><summary>metrics</summary>${htmlTable(
+          ["metric", "value"],
+          metricRows.map((r) => r.map((text) => ({ text }))),
+          [false, true],
+        )}</details>`
       : "") +
     `</div>`;
 
@@ -422,7 +464,10 @@ export function readResults(dir: string = resultsDir()): ResultsSet {
   const out: ResultsSet = { dir, results: [], invalid: [] };
   let names: string[];
   try {
-    names = fs.readdirSync(dir).filter((f) => f.endsWith(".json") && !f.startsWith(".")).sort();
+    names = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith(".json") && !f.startsWith("."))
+      .sort();
   } catch {
     return out;
   }
@@ -434,7 +479,10 @@ export function readResults(dir: string = resultsDir()): ResultsSet {
       if (isRecord(obj) && !("notebook" in obj) && !("claims" in obj)) continue;
       out.results.push({ file, results: validateResults(obj, name) });
     } catch (e) {
-      out.invalid.push({ file, error: e instanceof SyntaxError ? `${name}: invalid JSON (${e.message})` : (e as Error).message });
+      out.invalid.push({
+        file,
+        error: e instanceof SyntaxError ? `${name}: invalid JSON (${e.message})` : (e as Error).message,
+      });
     }
   }
   return out;
@@ -458,11 +506,37 @@ export function resultsTable(dir: string = resultsDir(), format: "markdown" | "t
       formatNumber(r.wall_s),
       `${r.claims.filter((c) => c.holds).length}/${r.claims.length}`,
     ]);
-    parts.push(table(["notebook", "budget", "backend", "seed", "wall (s)", "claims hold"], runs, [false, false, false, true, true, true]));
-    const claims = set.results.flatMap(({ results: r }) =>
-      r.claims.map((c) => [r.notebook, c.id, c.source, `${c.metric} = ${formatNumber(c.value)}`, `${OP_TEXT[c.op]} ${formatNumber(c.threshold)}`, c.holds ? "✓" : "✗"]),
+    parts.push(
+      table(["notebook", "budget", "backend", "seed", "wall (s)", "claims hold"], runs, [
+        false,
+        false,
+        false,
+        true,
+        true,
+        true,
+      ]),
     );
-    if (claims.length) parts.push(table(["notebook", "claim", "source", "this run", "threshold", "holds"], claims, [false, false, false, true, false, false]));
+    const claims = set.results.flatMap(({ results: r }) =>
+      r.claims.map((c) => [
+        r.notebook,
+        c.id,
+        c.source,
+        `${c.metric} = ${formatNumber(c.value)}`,
+        `${OP_TEXT[c.op]} ${formatNumber(c.threshold)}`,
+        c.holds ? "✓" : "✗",
+      ]),
+    );
+    if (claims.length)
+      parts.push(
+        table(["notebook", "claim", "source", "this run", "threshold", "holds"], claims, [
+          false,
+          false,
+          false,
+          true,
+          false,
+          false,
+        ]),
+      );
   }
   if (set.invalid.length) {
     const list = set.invalid.map((i) => `${format === "markdown" ? "- " : "  "}${i.error}`).join("\n");

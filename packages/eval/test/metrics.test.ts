@@ -1,7 +1,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { accuracy, confusionMatrix, perClassAccuracy, recallAtK, recallChance, retrievalReport } from "../src/metrics.js";
+import {
+  accuracy,
+  confusionMatrix,
+  perClassAccuracy,
+  recallAtK,
+  recallChance,
+  retrievalReport,
+} from "../src/metrics.js";
 
 beforeAll(async () => {
   tf.env().set("IS_TEST", true);
@@ -12,7 +19,11 @@ describe("metrics", () => {
   it("accuracy over arrays and tensors (logits are argmaxed)", () => {
     expect(accuracy([0, 1, 2, 2], [0, 1, 1, 2])).toBe(0.75);
     expect(accuracy(new Int32Array([1, 1]), [1, 0])).toBe(0.5);
-    const logits = tf.tensor2d([[2, 1], [0, 3], [5, 1]]);
+    const logits = tf.tensor2d([
+      [2, 1],
+      [0, 3],
+      [5, 1],
+    ]);
     const before = tf.memory().numTensors;
     expect(accuracy(logits, tf.tensor1d([0, 1, 1], "int32"))).toBeCloseTo(2 / 3);
     expect(tf.memory().numTensors).toBe(before + 1); // only the target tensor created above
@@ -27,7 +38,10 @@ describe("metrics", () => {
       [0, 1, 0],
       [0, 1, 1],
     ]);
-    expect(confusionMatrix([0], [0], 2)).toEqual([[1, 0], [0, 0]]);
+    expect(confusionMatrix([0], [0], 2)).toEqual([
+      [1, 0],
+      [0, 0],
+    ]);
     expect(() => confusionMatrix([3], [0], 2)).toThrow(/pred\[0\] = 3 is not a class in 0..1/);
     expect(() => confusionMatrix([0.5], [0])).toThrow(/is not a class/);
     expect(perClassAccuracy([0, 1, 1], [0, 1, 0], 3)).toEqual([0.5, 1, NaN]);
@@ -109,7 +123,9 @@ describe("retrieval", () => {
     expect(() => recallAtK(sim, 0)).toThrow(/k must be a positive integer/);
     expect(() => recallAtK([[1, 2], [3]], 1)).toThrow(/row 1 has 1 candidates, row 0 has 2/);
     expect(() => recallAtK(sim, 1, { targets: [0, 1] })).toThrow(/2 targets for 4 queries/);
-    expect(() => recallAtK(sim, 1, { targets: [0, 1, 2, 9] })).toThrow(/target 9 of query 3 is not a candidate in 0..3/);
+    expect(() => recallAtK(sim, 1, { targets: [0, 1, 2, 9] })).toThrow(
+      /target 9 of query 3 is not a candidate in 0..3/,
+    );
     expect(() => recallAtK(tf.zeros([2, 2, 2]), 1)).toThrow(/rank-2 tensor/);
     expect(() => retrievalReport([[1, 2, 3]])).toThrow(/needs imageOfText/);
     expect(() => recallAtK([[NaN]], 1)).toThrow(/NaN/);

@@ -4,7 +4,15 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { checkClaim, readResults, report, resultsDir, resultsTable, validateResults, type Claim } from "../src/report.js";
+import {
+  checkClaim,
+  readResults,
+  report,
+  resultsDir,
+  resultsTable,
+  validateResults,
+  type Claim,
+} from "../src/report.js";
 
 const JD = Symbol.for("Jupyter.display");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vlab-eval-"));
@@ -36,7 +44,14 @@ const claim: Claim = {
 };
 
 function base(dir: string) {
-  return { notebook: "02-clip", metrics: { zero_shot_acc: 0.81, ensemble_gain: 0.03 }, claims: [claim], seed: 0, wall_s: 71.4, dir };
+  return {
+    notebook: "02-clip",
+    metrics: { zero_shot_acc: 0.81, ensemble_gain: 0.03 },
+    claims: [claim],
+    seed: 0,
+    wall_s: 71.4,
+    dir,
+  };
 }
 
 describe("report()", () => {
@@ -56,8 +71,25 @@ describe("report()", () => {
       claims: [{ ...claim, value: 0.03, holds: true }],
     });
     // key order as in ARCHITECTURE.md, and the returned object serialises to exactly the file
-    expect(Object.keys(JSON.parse(text))).toEqual(["notebook", "budget", "backend", "seed", "wall_s", "metrics", "claims"]);
-    expect(Object.keys(JSON.parse(text).claims[0])).toEqual(["id", "source", "statement", "metric", "op", "threshold", "value", "holds"]);
+    expect(Object.keys(JSON.parse(text))).toEqual([
+      "notebook",
+      "budget",
+      "backend",
+      "seed",
+      "wall_s",
+      "metrics",
+      "claims",
+    ]);
+    expect(Object.keys(JSON.parse(text).claims[0])).toEqual([
+      "id",
+      "source",
+      "statement",
+      "metric",
+      "op",
+      "threshold",
+      "value",
+      "holds",
+    ]);
     expect(JSON.stringify(r, null, 2) + "\n").toBe(text);
     expect(validateResults(JSON.parse(text))).toBeTruthy();
     expect(fs.readdirSync(dir)).toEqual(["02-clip.json"]); // no temp files left
@@ -116,7 +148,9 @@ describe("report()", () => {
     expect(b["text/html"]).toContain("<b>ensembling-helps</b>");
     expect(b["text/html"]).toContain("CLIP, Radford et al. 2021");
     expect(b["text/html"]).toContain("✓");
-    expect(b["text/markdown"]).toContain("| ensembling-helps: prompt ensembling improves zero-shot accuracy | CLIP, Radford et al. 2021, sec. 3.1.4 | ensemble_gain = 0.03 | ≥ 0 | ✓ |");
+    expect(b["text/markdown"]).toContain(
+      "| ensembling-helps: prompt ensembling improves zero-shot accuracy | CLIP, Radford et al. 2021, sec. 3.1.4 | ensemble_gain = 0.03 | ≥ 0 | ✓ |",
+    );
     expect(b["text/plain"]).toMatch(/^02-clip · budget quick · backend cpu · seed 0 · 71.4 s — 1\/1 claims hold/);
     expect(b["text/plain"]).toContain("ensemble_gain = 0.03  ≥ 0        ✓");
     expect(String(r)).toBe(b["text/plain"]);
@@ -127,9 +161,21 @@ describe("report()", () => {
     const cases: Array<[string, Record<string, unknown>, RegExp]> = [
       ["empty notebook", { notebook: "" }, /notebook must be a non-empty name/],
       ["notebook with a slash", { notebook: "../x" }, /plain name/],
-      ["unknown metric", { claims: [{ ...claim, metric: "nope" }] }, /claim "ensembling-helps" uses metric "nope", which is not in metrics \(known: zero_shot_acc, ensemble_gain\)/],
-      ["missing metric name", { claims: [{ ...claim, metric: undefined }] }, /claim "ensembling-helps" needs a metric name/],
-      ["NaN metric", { metrics: { ensemble_gain: NaN } }, /metric "ensemble_gain" is NaN; every metric must be a finite number/],
+      [
+        "unknown metric",
+        { claims: [{ ...claim, metric: "nope" }] },
+        /claim "ensembling-helps" uses metric "nope", which is not in metrics \(known: zero_shot_acc, ensemble_gain\)/,
+      ],
+      [
+        "missing metric name",
+        { claims: [{ ...claim, metric: undefined }] },
+        /claim "ensembling-helps" needs a metric name/,
+      ],
+      [
+        "NaN metric",
+        { metrics: { ensemble_gain: NaN } },
+        /metric "ensemble_gain" is NaN; every metric must be a finite number/,
+      ],
       ["infinite metric", { metrics: { ensemble_gain: Infinity } }, /is Infinity/],
       ["non-number metric", { metrics: { ensemble_gain: "0.1" } }, /metric "ensemble_gain" must be a number/],
       ["duplicate claim ids", { claims: [claim, claim] }, /duplicate claim id "ensembling-helps"/],
@@ -189,7 +235,13 @@ describe("validateResults()", () => {
   });
 
   it("checkClaim implements each op", () => {
-    expect([">=", ">", "<=", "<", "=="].map((op) => checkClaim(op as any, 1, 1))).toEqual([true, false, true, false, true]);
+    expect([">=", ">", "<=", "<", "=="].map((op) => checkClaim(op as any, 1, 1))).toEqual([
+      true,
+      false,
+      true,
+      false,
+      true,
+    ]);
   });
 });
 
@@ -209,7 +261,9 @@ describe("resultsTable()", () => {
     expect(md).toContain("| notebook | budget | backend | seed | wall (s) | claims hold |");
     expect(md).toContain("| 01-vit | quick | cpu | 3 | 12 | 0/1 |");
     expect(md).toContain("| 02-clip | quick | cpu | 0 | 71.4 | 1/1 |");
-    expect(md).toContain("| 01-vit | ensembling-helps | CLIP, Radford et al. 2021, sec. 3.1.4 | ensemble_gain = -0.1 | ≥ 0 | ✗ |");
+    expect(md).toContain(
+      "| 01-vit | ensembling-helps | CLIP, Radford et al. 2021, sec. 3.1.4 | ensemble_gain = -0.1 | ≥ 0 | ✗ |",
+    );
     expect(md).toContain("**Invalid result files**\n- bad.json: missing field");
     expect(md).toContain("- broken.json: invalid JSON");
 

@@ -35,15 +35,22 @@ export interface AdvantageOptions {
 /** Advantages [N] of rewards [N] in groups of `groupSize` adjacent completions. */
 export function groupAdvantages(rewards: ArrayLike<number>, groupSize: number, options?: AdvantageOptions): number[];
 export function groupAdvantages(rewards: tf.Tensor1D, groupSize: number, options?: AdvantageOptions): tf.Tensor1D;
-export function groupAdvantages(rewards: ArrayLike<number> | tf.Tensor1D, groupSize: number, options: AdvantageOptions = {}): number[] | tf.Tensor1D {
+export function groupAdvantages(
+  rewards: ArrayLike<number> | tf.Tensor1D,
+  groupSize: number,
+  options: AdvantageOptions = {},
+): number[] | tf.Tensor1D {
   const scale = options.scale ?? "group";
   const eps = options.eps ?? 1e-4;
   if (!["group", "batch", "none"].includes(scale)) throw new Error(`groupAdvantages: unknown scale "${scale}"`);
   const N = isTensor(rewards) ? rewards.size : rewards.length;
-  if (isTensor(rewards) && rewards.rank !== 1) throw new Error(`groupAdvantages: rewards must be 1-D, got shape [${rewards.shape.join(", ")}]`);
+  if (isTensor(rewards) && rewards.rank !== 1)
+    throw new Error(`groupAdvantages: rewards must be 1-D, got shape [${rewards.shape.join(", ")}]`);
   if (!Number.isInteger(groupSize) || groupSize < 1 || N % groupSize !== 0)
     throw new Error(`groupAdvantages: ${N} rewards do not split into groups of ${groupSize}`);
-  return isTensor(rewards) ? advantagesTensor(rewards, groupSize, scale, eps) : advantagesArray(rewards, groupSize, scale, eps);
+  return isTensor(rewards)
+    ? advantagesTensor(rewards, groupSize, scale, eps)
+    : advantagesArray(rewards, groupSize, scale, eps);
 }
 
 // --- plain arrays -----------------------------------------------------------------------------

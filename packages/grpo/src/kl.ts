@@ -27,7 +27,8 @@ export function klK3(logp: unknown, refLogp: unknown): unknown {
   }
   const lp = logp as readonly (number | ArrayLike<number>)[];
   const ref = refLogp as readonly (number | ArrayLike<number>)[];
-  if (!Array.isArray(lp) || !Array.isArray(ref) || lp.length !== ref.length) throw new Error("klK3: logp and refLogp must have the same shape");
+  if (!Array.isArray(lp) || !Array.isArray(ref) || lp.length !== ref.length)
+    throw new Error("klK3: logp and refLogp must have the same shape");
   return lp.map((row, i) => {
     if (typeof row === "number") return k3(row, ref[i] as number);
     const r = ref[i] as ArrayLike<number>;

@@ -100,7 +100,9 @@ export interface GrpoLossOutput<S> {
  */
 export function grpoLoss(input: GrpoLossInput<Matrix, ArrayLike<number>>): GrpoLossOutput<number>;
 export function grpoLoss(input: GrpoLossInput<tf.Tensor2D, tf.Tensor1D>): GrpoLossOutput<tf.Scalar>;
-export function grpoLoss(input: GrpoLossInput<Matrix | tf.Tensor2D, ArrayLike<number> | tf.Tensor1D>): GrpoLossOutput<number> | GrpoLossOutput<tf.Scalar> {
+export function grpoLoss(
+  input: GrpoLossInput<Matrix | tf.Tensor2D, ArrayLike<number> | tf.Tensor1D>,
+): GrpoLossOutput<number> | GrpoLossOutput<tf.Scalar> {
   const cfg = settings(input);
   if (isTensor(input.logp)) return lossTensor(input as GrpoLossInput<tf.Tensor2D, tf.Tensor1D>, cfg);
   return lossArray(input as GrpoLossInput<Matrix, ArrayLike<number>>, cfg);
@@ -122,14 +124,18 @@ function settings(i: GrpoLossInput<unknown, unknown>): Settings {
     epsHigh: i.epsilonHigh ?? i.epsilon ?? 0.2,
     accum: i.gradientAccumulationSteps ?? 1,
   };
-  if (!LOSS_TYPES.includes(s.lossType)) throw new Error(`grpoLoss: unknown lossType "${s.lossType}" (one of ${LOSS_TYPES.join(", ")})`);
+  if (!LOSS_TYPES.includes(s.lossType))
+    throw new Error(`grpoLoss: unknown lossType "${s.lossType}" (one of ${LOSS_TYPES.join(", ")})`);
   if (!Number.isFinite(s.beta)) throw new Error(`grpoLoss: beta must be a number, got ${s.beta}`);
-  if (s.beta !== 0 && i.refLogp === undefined) throw new Error("grpoLoss: beta ≠ 0 needs refLogp (the reference model's log-probs)");
+  if (s.beta !== 0 && i.refLogp === undefined)
+    throw new Error("grpoLoss: beta ≠ 0 needs refLogp (the reference model's log-probs)");
   if (!(s.epsLow >= 0 && s.epsHigh >= 0)) throw new Error("grpoLoss: epsilon and epsilonHigh must be ≥ 0");
   if (!(s.accum >= 1)) throw new Error("grpoLoss: gradientAccumulationSteps must be ≥ 1");
-  if (i.numItemsInBatch !== undefined && !(i.numItemsInBatch > 0)) throw new Error("grpoLoss: numItemsInBatch must be > 0");
+  if (i.numItemsInBatch !== undefined && !(i.numItemsInBatch > 0))
+    throw new Error("grpoLoss: numItemsInBatch must be > 0");
   if (i.numProcesses !== undefined && !(i.numProcesses >= 1)) throw new Error("grpoLoss: numProcesses must be ≥ 1");
-  if (i.maxCompletionLength !== undefined && !(i.maxCompletionLength > 0)) throw new Error("grpoLoss: maxCompletionLength must be > 0");
+  if (i.maxCompletionLength !== undefined && !(i.maxCompletionLength > 0))
+    throw new Error("grpoLoss: maxCompletionLength must be > 0");
   return s;
 }
 
@@ -142,7 +148,8 @@ function lossArray(inp: GrpoLossInput<Matrix, ArrayLike<number>>, s: Settings): 
     const m = inp[name];
     if (m !== undefined) sameShape(fn, [B, T], matrixShape(m, fn, name), name);
   }
-  if (inp.advantages.length !== B) throw new Error(`${fn}: advantages has ${inp.advantages.length} entries, expected ${B}`);
+  if (inp.advantages.length !== B)
+    throw new Error(`${fn}: advantages has ${inp.advantages.length} entries, expected ${B}`);
 
   const rowLoss = new Array<number>(B).fill(0); // Σ_t ℓM
   const rowCnt = new Array<number>(B).fill(0); // Σ_t M

@@ -30,8 +30,10 @@ export function completionMask(ids: tf.Tensor2D, eosId: number, options?: MaskOp
 export function completionMask(ids: unknown, eosId: number, options: MaskOptions = {}): unknown {
   if (isTensor(ids)) return maskTensor(ids as tf.Tensor2D, eosId, options);
   const rows = ids as readonly (number | ArrayLike<number>)[];
-  if (!Array.isArray(rows) && !ArrayBuffer.isView(rows)) throw new Error("completionMask: ids must be number[][], number[] or a tensor");
-  if (rows.length > 0 && typeof rows[0] === "number") return maskRow(Array.from(rows as ArrayLike<number>), eosId, options);
+  if (!Array.isArray(rows) && !ArrayBuffer.isView(rows))
+    throw new Error("completionMask: ids must be number[][], number[] or a tensor");
+  if (rows.length > 0 && typeof rows[0] === "number")
+    return maskRow(Array.from(rows as ArrayLike<number>), eosId, options);
   matrixShape(rows as ArrayLike<number>[], "completionMask", "ids");
   return (rows as ArrayLike<number>[]).map((row) => maskRow(Array.from(row), eosId, options));
 }

@@ -16,7 +16,15 @@
  * R1-V's B > 1 misalignment bug, spec §1.8 item 3).
  */
 import { tf } from "@vlab/core";
-import type { CausalLM, GenerateOptions, GenerateResult, ImageInput, Llava, LogProbsOptions, LogProbsResult } from "@vlab/llm";
+import type {
+  CausalLM,
+  GenerateOptions,
+  GenerateResult,
+  ImageInput,
+  Llava,
+  LogProbsOptions,
+  LogProbsResult,
+} from "@vlab/llm";
 
 export type { ImageInput } from "@vlab/llm";
 
@@ -62,7 +70,8 @@ export function namedTrainable(policy: Policy): [string, tf.Variable][] {
 
 /** Rows of `x` each repeated `times` times in place (torch `repeat_interleave` on dim 0): [a, b] → [a, a, b, b]. */
 export function repeatInterleave<T extends tf.Tensor>(x: T, times: number): T {
-  if (!Number.isInteger(times) || times < 1) throw new RangeError(`repeatInterleave: times must be a positive integer, got ${times}`);
+  if (!Number.isInteger(times) || times < 1)
+    throw new RangeError(`repeatInterleave: times must be a positive integer, got ${times}`);
   const n = x.shape[0] ?? 0;
   const idx = new Int32Array(n * times);
   for (let i = 0; i < idx.length; i++) idx[i] = Math.floor(i / times);
@@ -82,7 +91,10 @@ export function batchImage(batch: BatchImages, rows: number, times: number, fn: 
   if (batch.features && batch.pixels) throw new Error(`${fn}: give features or pixels, not both`);
   const x = batch.features ?? batch.pixels;
   if (!x) return null;
-  if (x.shape[0] !== rows) throw new Error(`${fn}: ${rows} prompts but the images have leading dimension ${x.shape[0]} (one image per prompt)`);
+  if (x.shape[0] !== rows)
+    throw new Error(
+      `${fn}: ${rows} prompts but the images have leading dimension ${x.shape[0]} (one image per prompt)`,
+    );
   const rep = times === 1 ? tf.clone(x) : repeatInterleave(x, times);
   return batch.features ? { features: rep } : { pixels: rep };
 }

@@ -15,7 +15,15 @@
  */
 import { AdamW, Rng, tf, train, type HistoryEntry, type Progress } from "@vlab/core";
 import { IGNORE_INDEX, rightPad, sftLoss } from "@vlab/llm";
-import { batchImage, imageTensor, namedTrainable, type BatchImages, type Ids, type ImageInput, type Policy } from "./policy.js";
+import {
+  batchImage,
+  imageTensor,
+  namedTrainable,
+  type BatchImages,
+  type Ids,
+  type ImageInput,
+  type Policy,
+} from "./policy.js";
 
 /** What the baseline needs of a tokenizer (a ChatTokenizer has it). */
 export interface SftTokenizer {
@@ -33,7 +41,11 @@ export function answerIds(tokenizer: SftTokenizer, answer: string): number[] {
 }
 
 /** One training sequence: ids = prompt ⊕ answer ⊕ stop, labels −100 on the prompt. */
-export function sftExample(tokenizer: SftTokenizer, prompt: readonly number[], answer: string): { ids: number[]; labels: number[] } {
+export function sftExample(
+  tokenizer: SftTokenizer,
+  prompt: readonly number[],
+  answer: string,
+): { ids: number[]; labels: number[] } {
   const target = answerIds(tokenizer, answer);
   return { ids: [...prompt, ...target], labels: [...new Array<number>(prompt.length).fill(IGNORE_INDEX), ...target] };
 }
@@ -42,13 +54,26 @@ export function sftExample(tokenizer: SftTokenizer, prompt: readonly number[], a
  * Mean cross-entropy of the answers (and their stop token) after the prompts: a differentiable scalar.
  * `image` holds one image per prompt row.
  */
-export function sftAnswerLoss(policy: Policy, tokenizer: SftTokenizer, prompts: Ids, answers: readonly string[], image: ImageInput | null = null): tf.Scalar {
-  if (prompts.length !== answers.length) throw new Error(`sftAnswerLoss: ${prompts.length} prompts but ${answers.length} answers`);
+export function sftAnswerLoss(
+  policy: Policy,
+  tokenizer: SftTokenizer,
+  prompts: Ids,
+  answers: readonly string[],
+  image: ImageInput | null = null,
+): tf.Scalar {
+  if (prompts.length !== answers.length)
+    throw new Error(`sftAnswerLoss: ${prompts.length} prompts but ${answers.length} answers`);
   if (prompts.length === 0) throw new Error("sftAnswerLoss: no prompts");
   const targets = answers.map((a) => answerIds(tokenizer, a));
   if (policy.forward) {
-    const examples = prompts.map((p, i) => ({ ids: [...p, ...targets[i]!], labels: [...new Array<number>(p.length).fill(IGNORE_INDEX), ...targets[i]!] }));
-    const padded = rightPad(examples.map((e) => e.ids), tokenizer.padId);
+    const examples = prompts.map((p, i) => ({
+      ids: [...p, ...targets[i]!],
+      labels: [...new Array<number>(p.length).fill(IGNORE_INDEX), ...targets[i]!],
+    }));
+    const padded = rightPad(
+      examples.map((e) => e.ids),
+      tokenizer.padId,
+    );
     const T = padded.ids[0]!.length;
     const labels = examples.map((e) => [...e.labels, ...new Array<number>(T - e.labels.length).fill(IGNORE_INDEX)]);
     return tf.tidy(() => sftLoss(policy.forward!(padded.ids, image, { attentionMask: padded.attentionMask }), labels));
@@ -88,7 +113,13 @@ export interface SftBaselineResult {
 }
 
 /** Indices of the prompts in step `step`'s batch: epochs of seeded shuffles, `batchSize` at a time. */
-export function sftBatchIndices(n: number, batchSize: number, seed: number, step: number, cache = new Map<number, number[]>()): number[] {
+export function sftBatchIndices(
+  n: number,
+  batchSize: number,
+  seed: number,
+  step: number,
+  cache = new Map<number, number[]>(),
+): number[] {
   const perm = (epoch: number) => {
     let p = cache.get(epoch);
     if (!p) {
@@ -109,9 +140,11 @@ export async function sftBaseline(opts: SftBaselineOptions): Promise<SftBaseline
   const n = prompts.length;
   if (answers.length !== n) throw new Error(`sftBaseline: ${n} prompts but ${answers.length} answers`);
   if (n === 0) throw new Error("sftBaseline: no prompts");
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`sftBaseline: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`sftBaseline: batchSize must be a positive integer, got ${batchSize}`);
   const images = opts.features ?? opts.pixels;
-  if (images && images.shape[0] !== n) throw new Error(`sftBaseline: ${n} prompts but the images have leading dimension ${images.shape[0]}`);
+  if (images && images.shape[0] !== n)
+    throw new Error(`sftBaseline: ${n} prompts but the images have leading dimension ${images.shape[0]}`);
   const named = namedTrainable(policy);
   const lr0 = typeof opts.lr === "function" ? opts.lr(0) : opts.lr;
   const optimizer = new AdamW(named, { lr: lr0, weightDecay: opts.weightDecay ?? 0 });
@@ -129,7 +162,13 @@ export async function sftBaseline(opts: SftBaselineOptions): Promise<SftBaseline
         // Inside train's tidy: the gathered images live until the gradients are computed, then are freed.
         const rows = images ? tf.gather(images, tf.tensor1d(idx, "int32")) : null;
         const image: ImageInput | null = rows ? (opts.features ? { features: rows } : { pixels: rows }) : null;
-        return sftAnswerLoss(policy, tokenizer, idx.map((i) => prompts[i]!), idx.map((i) => answers[i]!), image);
+        return sftAnswerLoss(
+          policy,
+          tokenizer,
+          idx.map((i) => prompts[i]!),
+          idx.map((i) => answers[i]!),
+          image,
+        );
       },
     });
     return { history: r.history, stopped: r.stopped, wallMs: r.wallMs };
@@ -141,13 +180,22 @@ export async function sftBaseline(opts: SftBaselineOptions): Promise<SftBaseline
 /** Greedy completions of prompts (one image per prompt), decoded: how a trained policy answers. */
 export function greedyCompletions(
   policy: Policy,
-  tokenizer: { decode(ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }): string; readonly stopIds: readonly number[]; readonly padId: number },
+  tokenizer: {
+    decode(ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }): string;
+    readonly stopIds: readonly number[];
+    readonly padId: number;
+  },
   prompts: Ids,
   opts: BatchImages & { maxNewTokens?: number } = {},
 ): { texts: string[]; tokens: number[][] } {
   const image = batchImage(opts, prompts.length, 1, "greedyCompletions");
   try {
-    const { tokens } = policy.generate(prompts, image, { greedy: true, maxNewTokens: opts.maxNewTokens ?? 32, stopIds: tokenizer.stopIds, padId: tokenizer.padId });
+    const { tokens } = policy.generate(prompts, image, {
+      greedy: true,
+      maxNewTokens: opts.maxNewTokens ?? 32,
+      stopIds: tokenizer.stopIds,
+      padId: tokenizer.padId,
+    });
     return { texts: tokens.map((t) => tokenizer.decode(t, { skipSpecial: true })), tokens };
   } finally {
     imageTensor(image)?.dispose();

@@ -18,7 +18,10 @@ export function matrixShape(m: Matrix, fn: string, name: string): [number, numbe
   const B = m.length;
   const T = B > 0 ? m[0]!.length : 0;
   m.forEach((row, i) => {
-    if (row == null || row.length !== T) throw new Error(`${fn}: ${name} row ${i} has length ${row?.length}, expected ${T} (rows must be padded to one length)`);
+    if (row == null || row.length !== T)
+      throw new Error(
+        `${fn}: ${name} row ${i} has length ${row?.length}, expected ${T} (rows must be padded to one length)`,
+      );
   });
   return [B, T];
 }

@@ -132,7 +132,8 @@ export function grpoConfig(preset: Readonly<GrpoPreset>, overrides: Partial<Grpo
   };
   if (preset.epsilonHigh !== preset.epsilon) base.epsilonHigh = preset.epsilonHigh;
   const out: GrpoConfig = { ...base };
-  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(overrides))
+    if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
   return out;
 }
 
@@ -140,13 +141,16 @@ function checkConfig(c: GrpoConfig): void {
   const bad = (what: string) => {
     throw new Error(`GrpoTrainer: ${what}`);
   };
-  if (!Number.isInteger(c.groupSize) || c.groupSize < 2) bad(`groupSize must be an integer ≥ 2 (a group of one has no baseline), got ${c.groupSize}`);
-  if (!Number.isInteger(c.numIterations) || c.numIterations < 1) bad(`numIterations must be a positive integer, got ${c.numIterations}`);
+  if (!Number.isInteger(c.groupSize) || c.groupSize < 2)
+    bad(`groupSize must be an integer ≥ 2 (a group of one has no baseline), got ${c.groupSize}`);
+  if (!Number.isInteger(c.numIterations) || c.numIterations < 1)
+    bad(`numIterations must be a positive integer, got ${c.numIterations}`);
   if (!LOSS_TYPES.includes(c.lossType)) bad(`unknown lossType "${c.lossType}" (one of ${LOSS_TYPES.join(", ")})`);
   if (!["group", "batch", "none"].includes(c.scaleRewards)) bad(`unknown scaleRewards "${c.scaleRewards}"`);
   if (!(Number.isFinite(c.beta) && c.beta >= 0)) bad(`beta must be a number ≥ 0, got ${c.beta}`);
   if (!(c.temperature > 0)) bad(`temperature must be > 0 (sampling), got ${c.temperature}`);
-  if (!Number.isInteger(c.maxCompletionLength) || c.maxCompletionLength < 1) bad(`maxCompletionLength must be a positive integer, got ${c.maxCompletionLength}`);
+  if (!Number.isInteger(c.maxCompletionLength) || c.maxCompletionLength < 1)
+    bad(`maxCompletionLength must be a positive integer, got ${c.maxCompletionLength}`);
   if (!(c.maxGradNorm >= 0)) bad(`maxGradNorm must be ≥ 0, got ${c.maxGradNorm}`);
   if (typeof c.lr !== "function" && !(c.lr >= 0)) bad(`lr must be ≥ 0 or a schedule, got ${c.lr}`);
   if (!Number.isFinite(c.seed)) bad(`seed must be a number, got ${c.seed}`);
@@ -229,7 +233,8 @@ export interface StepSamples<S> {
 /** Group k of a step as table rows: completion, each reward, the total and the advantage. */
 export function groupTable<S>(s: StepSamples<S>, k: number): Record<string, string | number>[] {
   const G = s.groupSize;
-  if (!(k >= 0 && k * G < s.completions.length)) throw new RangeError(`groupTable: no group ${k} (the step has ${s.completions.length / G})`);
+  if (!(k >= 0 && k * G < s.completions.length))
+    throw new RangeError(`groupTable: no group ${k} (the step has ${s.completions.length / G})`);
   return Array.from({ length: G }, (_, j) => {
     const i = k * G + j;
     const row: Record<string, string | number> = { completion: s.completions[i]! };
@@ -307,8 +312,10 @@ export class GrpoTrainer<S = unknown> {
     if (rewards.length === 0) throw new Error("GrpoTrainer: give at least one reward function");
     const names = new Set<string>();
     for (const r of rewards) {
-      if (!r.name || names.has(r.name)) throw new Error(`GrpoTrainer: reward names must be unique and non-empty, got "${r.name}"`);
-      if (r.weight !== undefined && !Number.isFinite(r.weight)) throw new Error(`GrpoTrainer: reward "${r.name}" has weight ${r.weight}`);
+      if (!r.name || names.has(r.name))
+        throw new Error(`GrpoTrainer: reward names must be unique and non-empty, got "${r.name}"`);
+      if (r.weight !== undefined && !Number.isFinite(r.weight))
+        throw new Error(`GrpoTrainer: reward "${r.name}" has weight ${r.weight}`);
       names.add(r.name);
     }
     if (tokenizer.stopIds.length === 0) throw new Error("GrpoTrainer: the tokenizer has no stop ids");
@@ -338,7 +345,8 @@ export class GrpoTrainer<S = unknown> {
     const step = this.stepCount;
     const B = batch.prompts.length;
     if (B === 0) throw new Error("GrpoTrainer.step: no prompts");
-    if (batch.samples.length !== B) throw new Error(`GrpoTrainer.step: ${B} prompts but ${batch.samples.length} samples`);
+    if (batch.samples.length !== B)
+      throw new Error(`GrpoTrainer.step: ${B} prompts but ${batch.samples.length} samples`);
     const N = B * G;
     // 1. Each prompt (and its image) G times, adjacent.
     const rows = batch.prompts.flatMap((p) => Array.from({ length: G }, () => p));
@@ -362,12 +370,16 @@ export class GrpoTrainer<S = unknown> {
       const generateMs = performance.now() - t0;
       const t1 = performance.now();
       const completions = gen.tokens;
-      if (completions.length !== N) throw new Error(`GrpoTrainer.step: the policy generated ${completions.length} completions for ${N} rows`);
+      if (completions.length !== N)
+        throw new Error(`GrpoTrainer.step: the policy generated ${completions.length} completions for ${N} rows`);
 
       // 3. Completion mask: the stop token kept; truncated completions dropped if maskTruncated.
       const C = Math.max(1, ...completions.map((c) => c.length));
       const stop = new Set(this.tokenizer.stopIds);
-      const marked = completions.map((c) => [...c.map((id) => (stop.has(id) ? STOP_MARK : id)), ...new Array<number>(C - c.length).fill(PAD_MARK)]);
+      const marked = completions.map((c) => [
+        ...c.map((id) => (stop.has(id) ? STOP_MARK : id)),
+        ...new Array<number>(C - c.length).fill(PAD_MARK),
+      ]);
       const maskRows = completionMask(marked, STOP_MARK, { maskTruncated: cfg.maskTruncated });
 
       // 5–6. Rewards and advantages (plain numbers).
@@ -382,10 +394,12 @@ export class GrpoTrainer<S = unknown> {
 
       // 4. Old and reference log-probs, no gradients.
       const lpOpts = { padId: this.tokenizer.padId, temperature: cfg.temperature };
-      const detached = (p: Pick<Policy, "logProbs">) => tf.tidy(() => p.logProbs(rows, completions, image, lpOpts).logProbs);
+      const detached = (p: Pick<Policy, "logProbs">) =>
+        tf.tidy(() => p.logProbs(rows, completions, image, lpOpts).logProbs);
       const oldLogp = cfg.numIterations > 1 ? detached(this.policy) : undefined;
       if (oldLogp) owned.push(oldLogp);
-      const refLogp = cfg.beta !== 0 ? (this.ref ? detached(this.ref) : this.withRefWeights(() => detached(this.policy))) : undefined;
+      const refLogp =
+        cfg.beta !== 0 ? (this.ref ? detached(this.ref) : this.withRefWeights(() => detached(this.policy))) : undefined;
       if (refLogp) owned.push(refLogp);
 
       // 7–8. μ updates.
@@ -409,9 +423,20 @@ export class GrpoTrainer<S = unknown> {
               maxCompletionLength: cfg.maxCompletionLength,
             });
             // Masked token mean of the entropy (NaN if the policy does not compute it).
-            const entropy = lp.entropy ? tf.div(tf.sum(tf.mul(lp.entropy, mask)), tf.maximum(tf.sum(mask), 1)) : tf.scalar(NaN);
+            const entropy = lp.entropy
+              ? tf.div(tf.sum(tf.mul(lp.entropy, mask)), tf.maximum(tf.sum(mask), 1))
+              : tf.scalar(NaN);
             const zero = tf.scalar(0);
-            side = tf.keep(tf.stack([out.kl ?? zero, out.klSeqMean ?? zero, out.clipRatioLowMean, out.clipRatioHighMean, out.clipRatioRegionMean, entropy]));
+            side = tf.keep(
+              tf.stack([
+                out.kl ?? zero,
+                out.klSeqMean ?? zero,
+                out.clipRatioLowMean,
+                out.clipRatioHighMean,
+                out.clipRatioRegionMean,
+                entropy,
+              ]),
+            );
             return out.loss;
           }, vars);
           return { value, grads, norm: globalNorm(grads), side: side! };
@@ -432,7 +457,9 @@ export class GrpoTrainer<S = unknown> {
           throw new Error(`GrpoTrainer: ${what} at step ${step}, iteration ${it}; that update was not applied`);
         }
         const clip = cfg.maxGradNorm > 0 && Number.isFinite(cfg.maxGradNorm) && n > cfg.maxGradNorm;
-        tf.tidy(() => this.optimizer.step(clip ? scaleGrads(grads, cfg.maxGradNorm / (n + 1e-6)) : grads, this.lrAt(step)));
+        tf.tidy(() =>
+          this.optimizer.step(clip ? scaleGrads(grads, cfg.maxGradNorm / (n + 1e-6)) : grads, this.lrAt(step)),
+        );
         tf.dispose([value, norm, side, ...Object.values(grads)]);
         sums.loss += l;
         sums.gradNorm += n;
@@ -502,7 +529,10 @@ export class GrpoTrainer<S = unknown> {
   }
 
   /** Every reward function on every completion; a throw or a non-finite value becomes NaN (missing). */
-  private score(texts: string[], sampleOf: (i: number) => S): { perFn: Record<string, number[]>; total: number[]; errors: RewardError[] } {
+  private score(
+    texts: string[],
+    sampleOf: (i: number) => S,
+  ): { perFn: Record<string, number[]>; total: number[]; errors: RewardError[] } {
     const perFn: Record<string, number[]> = {};
     const errors: RewardError[] = [];
     for (const r of this.rewards) {
@@ -515,14 +545,21 @@ export class GrpoTrainer<S = unknown> {
           errors.push({ reward: r.name, index: i, message });
           if (!this.warned.has(r.name)) {
             this.warned.add(r.name);
-            console.warn(`GrpoTrainer: reward "${r.name}" threw (${message}); such values count as missing (NaN) and are reported in the metrics as rewards/${r.name}/errors`);
+            console.warn(
+              `GrpoTrainer: reward "${r.name}" threw (${message}); such values count as missing (NaN) and are reported in the metrics as rewards/${r.name}/errors`,
+            );
           }
           return NaN;
         }
       });
     }
     const weights = this.rewards.map((r) => r.weight ?? 1);
-    const total = texts.map((_, i) => weightedSum(this.rewards.map((r) => perFn[r.name]![i]!), weights));
+    const total = texts.map((_, i) =>
+      weightedSum(
+        this.rewards.map((r) => perFn[r.name]![i]!),
+        weights,
+      ),
+    );
     return { perFn, total, errors };
   }
 
@@ -543,7 +580,8 @@ export class GrpoTrainer<S = unknown> {
   save(path: string): void {
     const model: Record<string, tf.Tensor> = {};
     for (const [n, v] of this.named) {
-      if (n.startsWith(REF_PREFIX)) throw new Error(`GrpoTrainer.save: parameter "${n}" uses the reserved prefix "${REF_PREFIX}"`);
+      if (n.startsWith(REF_PREFIX))
+        throw new Error(`GrpoTrainer.save: parameter "${n}" uses the reserved prefix "${REF_PREFIX}"`);
       model[n] = v;
     }
     if (this.refWeights) for (const [n, t] of this.refWeights) model[REF_PREFIX + n] = t;
@@ -552,7 +590,12 @@ export class GrpoTrainer<S = unknown> {
       optimizer: this.optimizer,
       step: this.stepCount,
       history: this.history,
-      extra: { kind: CHECKPOINT_KIND, seed: this.config.seed, samplingRng: "derived from (seed, step)", groupSize: this.config.groupSize },
+      extra: {
+        kind: CHECKPOINT_KIND,
+        seed: this.config.seed,
+        samplingRng: "derived from (seed, step)",
+        groupSize: this.config.groupSize,
+      },
     });
   }
 
@@ -560,13 +603,17 @@ export class GrpoTrainer<S = unknown> {
   restore(path: string): void {
     const ck = loadCheckpoint(path);
     try {
-      if (ck.extra.kind !== CHECKPOINT_KIND) throw new Error(`GrpoTrainer.restore: ${path} is not a GRPO trainer checkpoint`);
+      if (ck.extra.kind !== CHECKPOINT_KIND)
+        throw new Error(`GrpoTrainer.restore: ${path} is not a GRPO trainer checkpoint`);
       if (ck.extra.seed !== this.config.seed) {
-        throw new Error(`GrpoTrainer.restore: ${path} was made with seed ${String(ck.extra.seed)}, this trainer has seed ${this.config.seed} (the run would not continue the same way)`);
+        throw new Error(
+          `GrpoTrainer.restore: ${path} was made with seed ${String(ck.extra.seed)}, this trainer has seed ${this.config.seed} (the run would not continue the same way)`,
+        );
       }
       const weights: Record<string, tf.Tensor> = {};
       const ref: Record<string, tf.Tensor> = {};
-      for (const [k, t] of Object.entries(ck.tensors)) (k.startsWith(REF_PREFIX) ? ref : weights)[k.startsWith(REF_PREFIX) ? k.slice(REF_PREFIX.length) : k] = t;
+      for (const [k, t] of Object.entries(ck.tensors))
+        (k.startsWith(REF_PREFIX) ? ref : weights)[k.startsWith(REF_PREFIX) ? k.slice(REF_PREFIX.length) : k] = t;
       assignByName(this.named, weights, { strict: true, label: `checkpoint ${path}` });
       if (this.refWeights && Object.keys(ref).length > 0) {
         for (const [n, old] of this.refWeights) {
@@ -584,14 +631,17 @@ export class GrpoTrainer<S = unknown> {
     this.stepCount = ck.step;
     // JSON writes NaN as null: read it back as NaN.
     const hist = Array.isArray(ck.history) ? (ck.history as Record<string, number | null>[]) : [];
-    this.history = hist.map((h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k, v === null ? NaN : v])) as GrpoMetrics);
+    this.history = hist.map(
+      (h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k, v === null ? NaN : v])) as GrpoMetrics,
+    );
     this.lastGroup = null;
   }
 
   /** The training loop: `steps` steps of `step(batch(s))`, checkpoints, clean stop on interrupt. */
   async train(opts: GrpoTrainOptions<S>): Promise<GrpoTrainResult> {
     const { steps, checkpoint, progress, onStep } = opts;
-    if (checkpoint && !(Number.isInteger(checkpoint.every) && checkpoint.every >= 1)) throw new Error(`GrpoTrainer.train: checkpoint.every must be a positive integer, got ${checkpoint.every}`);
+    if (checkpoint && !(Number.isInteger(checkpoint.every) && checkpoint.every >= 1))
+      throw new Error(`GrpoTrainer.train: checkpoint.every must be a positive integer, got ${checkpoint.every}`);
     if (opts.resume && checkpoint && existsSync(checkpoint.path)) {
       this.restore(checkpoint.path);
       if (!progress) console.log(`resumed from ${checkpoint.path} at step ${this.stepCount}`);
@@ -610,12 +660,19 @@ export class GrpoTrainer<S = unknown> {
         const m = await withScope(() => this.step(opts.batch(step)), "grpo-step");
         const completed = step + 1;
         if (progress) {
-          progress.update(completed, { loss: m.loss, reward: m.reward, ...(m.kl !== undefined && { kl: m.kl }), length: m["completions/mean_length"] });
+          progress.update(completed, {
+            loss: m.loss,
+            reward: m.reward,
+            ...(m.kl !== undefined && { kl: m.kl }),
+            length: m["completions/mean_length"],
+          });
         } else if (completed % logEvery === 0 || completed === steps) {
           const now = performance.now();
           const n = completed % logEvery === 0 ? logEvery : completed % logEvery;
           const kl = m.kl !== undefined ? ` | kl ${fmt(m.kl)}` : "";
-          console.log(`step ${completed}/${steps} | loss ${fmt(m.loss)} | reward ${fmt(m.reward)} ± ${fmt(m.reward_std)}${kl} | len ${m["completions/mean_length"].toFixed(1)} | ${((now - tLog) / n).toFixed(0)} ms/step`);
+          console.log(
+            `step ${completed}/${steps} | loss ${fmt(m.loss)} | reward ${fmt(m.reward)} ± ${fmt(m.reward_std)}${kl} | len ${m["completions/mean_length"].toFixed(1)} | ${((now - tLog) / n).toFixed(0)} ms/step`,
+          );
           tLog = now;
         }
         if (checkpoint && completed % checkpoint.every === 0 && completed !== steps) this.save(checkpoint.path);

@@ -50,9 +50,18 @@ describe("klK3 — worked cases", () => {
   });
 
   it("the spec's per-token KL of vector L (two rows, 2-D arrays and tensors)", () => {
-    const logp = [[-0.5, -1.0], [-0.2, -0.3]];
-    const ref = [[-0.6, -0.8], [-0.2, -0.5]];
-    const want = [[0.00483742, 0.02140276], [0, 0.01873075]];
+    const logp = [
+      [-0.5, -1.0],
+      [-0.2, -0.3],
+    ];
+    const ref = [
+      [-0.6, -0.8],
+      [-0.2, -0.5],
+    ];
+    const want = [
+      [0.00483742, 0.02140276],
+      [0, 0.01873075],
+    ];
     klK3(logp, ref).forEach((row, i) => row.forEach((v, t) => expect(v).toBeCloseTo(want[i]![t]!, 8)));
     const t = tf.tidy(() => klK3(tf.tensor2d(logp), tf.tensor2d(ref)).arraySync());
     t.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[i]![j]!, 6)));
@@ -78,18 +87,43 @@ describe("completionMask — spec vector M and worked cases", () => {
   });
 
   it("the first EOS ends the completion; no EOS → all ones (truncated at max length)", () => {
-    expect(completionMask([[2, 0, 0], [5, 2, 2], [5, 6, 7]], 2)).toEqual([[1, 0, 0], [1, 1, 0], [1, 1, 1]]);
+    expect(
+      completionMask(
+        [
+          [2, 0, 0],
+          [5, 2, 2],
+          [5, 6, 7],
+        ],
+        2,
+      ),
+    ).toEqual([
+      [1, 0, 0],
+      [1, 1, 0],
+      [1, 1, 1],
+    ]);
   });
 
   it("maskTruncated zeroes completions with no EOS, unless they end in the pad id", () => {
-    const ids = [[5, 2, 0], [5, 6, 7], [5, 6, 0]];
-    expect(completionMask(ids, 2, { maskTruncated: true })).toEqual([[1, 1, 0], [0, 0, 0], [0, 0, 0]]);
-    expect(completionMask(ids, 2, { maskTruncated: true, padId: 0 })).toEqual([[1, 1, 0], [0, 0, 0], [1, 1, 1]]);
+    const ids = [
+      [5, 2, 0],
+      [5, 6, 7],
+      [5, 6, 0],
+    ];
+    expect(completionMask(ids, 2, { maskTruncated: true })).toEqual([
+      [1, 1, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
+    expect(completionMask(ids, 2, { maskTruncated: true, padId: 0 })).toEqual([
+      [1, 1, 0],
+      [0, 0, 0],
+      [1, 1, 1],
+    ]);
   });
 
   it("tensors agree with arrays for every option, and leave nothing behind", () => {
     let x = 12345;
-    const rand = () => ((x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rand = () => (x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const ids = Array.from({ length: 16 }, () => Array.from({ length: 9 }, () => Math.floor(rand() * 6)));
     const t = tf.tensor2d(ids, undefined, "int32");
     for (const opts of [{}, { maskTruncated: true }, { maskTruncated: true, padId: 0 }]) {

@@ -37,7 +37,9 @@ function viaTensors(inp: ArrayInput): GrpoLossOutput<number> {
   const out = grpoLoss(args);
   const made = Object.keys(out).length;
   expect(tf.memory().numTensors).toBe(before + made); // only the returned scalars
-  const nums = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, (v as tf.Scalar).dataSync()[0]])) as unknown as GrpoLossOutput<number>;
+  const nums = Object.fromEntries(
+    Object.entries(out).map(([k, v]) => [k, (v as tf.Scalar).dataSync()[0]]),
+  ) as unknown as GrpoLossOutput<number>;
   tf.dispose([out as unknown as tf.TensorContainer, args as unknown as tf.TensorContainer]);
   expect(tf.memory().numTensors).toBe(before - Object.values(args).filter((v) => v instanceof tf.Tensor).length);
   return nums;
@@ -45,9 +47,18 @@ function viaTensors(inp: ArrayInput): GrpoLossOutput<number> {
 
 // Spec vector L. The "·" entries are padding: NaN here, to show they are ignored.
 const L: ArrayInput = {
-  logp: [[-0.5, -1.0, NaN, NaN], [-0.2, -0.3, -0.4, -0.6]],
-  refLogp: [[-0.6, -0.8, NaN, NaN], [-0.2, -0.5, -0.4, -0.9]],
-  mask: [[1, 1, 0, 0], [1, 1, 1, 1]],
+  logp: [
+    [-0.5, -1.0, NaN, NaN],
+    [-0.2, -0.3, -0.4, -0.6],
+  ],
+  refLogp: [
+    [-0.6, -0.8, NaN, NaN],
+    [-0.2, -0.5, -0.4, -0.9],
+  ],
+  mask: [
+    [1, 1, 0, 0],
+    [1, 1, 1, 1],
+  ],
   advantages: [1, -1],
   beta: 0.04,
   lossType: "grpo",
@@ -97,15 +108,24 @@ describe("grpoLoss — spec vector L", () => {
     // Token (0,0): Δ = −0.6 + 0.5 = −0.1, 1 − e^−0.1 = 0.09516258; (−1 + 0.04 · 0.09516258)/(2 · 2) = −0.24904837.
     // Token (1,3): Δ = −0.9 + 0.6 = −0.3, 1 − e^−0.3 = 0.25918178; (+1 + 0.04 · 0.25918178)/(4 · 2) = 0.12629591.
     const lp = tf.tensor2d(L.logp);
-    const args = { ...cfg(L), refLogp: tf.tensor2d(L.refLogp!), mask: tf.tensor2d(L.mask), advantages: tf.tensor1d(L.advantages) };
-    const g = tf.grad((x) => grpoLoss({ ...args, logp: x as tf.Tensor2D }).loss)(lp).arraySync() as number[][];
+    const args = {
+      ...cfg(L),
+      refLogp: tf.tensor2d(L.refLogp!),
+      mask: tf.tensor2d(L.mask),
+      advantages: tf.tensor1d(L.advantages),
+    };
+    const g = tf
+      .grad((x) => grpoLoss({ ...args, logp: x as tf.Tensor2D }).loss)(lp)
+      .arraySync() as number[][];
     tf.dispose([lp, args.refLogp, args.mask, args.advantages]);
     expect(g[0]![0]).toBeCloseTo(-0.24904837, 6);
     expect(g[1]![3]).toBeCloseTo(0.12629591, 6);
     const len = [2, 4];
     for (let i = 0; i < 2; i++)
       for (let t = 0; t < 4; t++) {
-        const want = L.mask[i]![t] ? (-L.advantages[i]! + 0.04 * (1 - Math.exp(L.refLogp![i]![t]! - L.logp[i]![t]!))) / (len[i]! * 2) : 0;
+        const want = L.mask[i]![t]
+          ? (-L.advantages[i]! + 0.04 * (1 - Math.exp(L.refLogp![i]![t]! - L.logp[i]![t]!))) / (len[i]! * 2)
+          : 0;
         expect(g[i]![t]).toBeCloseTo(want, 6);
       }
   });
@@ -114,7 +134,16 @@ describe("grpoLoss — spec vector L", () => {
 describe("grpoLoss — spec vectors C (PPO clip, ε = 0.2)", () => {
   // One token per completion; oldLogp 0, so ρ = exp(logp).
   const one = (rho: number, A: number, extra: Partial<ArrayInput> = {}) =>
-    grpoLoss({ logp: [[Math.log(rho)]], oldLogp: [[0]], mask: [[1]], advantages: [A], beta: 0, lossType: "grpo", epsilon: 0.2, ...extra });
+    grpoLoss({
+      logp: [[Math.log(rho)]],
+      oldLogp: [[0]],
+      mask: [[1]],
+      advantages: [A],
+      beta: 0,
+      lossType: "grpo",
+      epsilon: 0.2,
+      ...extra,
+    });
 
   it("ρ = 1.5, A = +1 → −1.2 (high-clipped); ρ = 0.5, A = −1 → +0.8 (low-clipped)", () => {
     expect(one(1.5, 1).loss).toBeCloseTo(-1.2, 12);
@@ -140,9 +169,18 @@ describe("grpoLoss — spec vectors C (PPO clip, ε = 0.2)", () => {
   it("clip metrics over a batch: token means, and min / max over per-sequence shares", () => {
     // Row 0: one high-clipped token (ρ 1.5, A +1) and one inside (ρ 1); row 1: one low-clipped token (ρ 0.5, A −1).
     const inp: ArrayInput = {
-      logp: [[Math.log(1.5), 0], [Math.log(0.5), 0]],
-      oldLogp: [[0, 0], [0, 0]],
-      mask: [[1, 1], [1, 0]],
+      logp: [
+        [Math.log(1.5), 0],
+        [Math.log(0.5), 0],
+      ],
+      oldLogp: [
+        [0, 0],
+        [0, 0],
+      ],
+      mask: [
+        [1, 1],
+        [1, 0],
+      ],
       advantages: [1, -1],
       beta: 0,
       lossType: "bnpo",
@@ -191,7 +229,9 @@ describe("open-r1 #239: with μ = 1 the loss value is β · mean KL", () => {
     expect(grpoLoss(inp).loss).toBe(0);
     const lp = tf.tensor2d(inp.logp);
     const [ref, mask, adv] = [tf.tensor2d(inp.logp), tf.tensor2d(inp.mask), tf.tensor1d(inp.advantages)];
-    const g = tf.grad((x) => grpoLoss({ ...cfg(inp), logp: x as tf.Tensor2D, refLogp: ref, mask, advantages: adv }).loss)(lp);
+    const g = tf.grad(
+      (x) => grpoLoss({ ...cfg(inp), logp: x as tf.Tensor2D, refLogp: ref, mask, advantages: adv }).loss,
+    )(lp);
     expect(tf.max(tf.abs(g)).dataSync()[0]).toBeGreaterThan(0.01);
     tf.dispose([lp, ref, mask, adv, g]);
   });
@@ -211,7 +251,8 @@ describe("grpoLoss — gradients against finite differences", () => {
   function numericGrad(inp: ArrayInput, h = 1e-6): number[][] {
     return inp.logp.map((row, i) =>
       row.map((_, t) => {
-        const at = (d: number) => grpoLoss({ ...inp, logp: inp.logp.map((r, k) => r.map((v, u) => (k === i && u === t ? v + d : v))) }).loss;
+        const at = (d: number) =>
+          grpoLoss({ ...inp, logp: inp.logp.map((r, k) => r.map((v, u) => (k === i && u === t ? v + d : v))) }).loss;
         return (at(h) - at(-h)) / (2 * h);
       }),
     );
@@ -268,7 +309,11 @@ describe("grpoLoss — training use", () => {
   it("works under tf.variableGrads and leaves no tensors behind", () => {
     const inp = randomBatch(21, 2, 4, 6);
     const v = tf.variable(tf.tensor2d(inp.logp));
-    const fixed = { refLogp: tf.tensor2d(inp.refLogp!), mask: tf.tensor2d(inp.mask), advantages: tf.tensor1d(inp.advantages) };
+    const fixed = {
+      refLogp: tf.tensor2d(inp.refLogp!),
+      mask: tf.tensor2d(inp.mask),
+      advantages: tf.tensor1d(inp.advantages),
+    };
     const before = tf.memory().numTensors;
     const { value, grads } = tf.variableGrads(() => grpoLoss({ ...cfg(inp), ...fixed, logp: v }).loss);
     expect(value.dataSync()[0]).toBeCloseTo(grpoLoss(inp).loss, 6);
@@ -282,11 +327,35 @@ describe("grpoLoss — training use", () => {
     expect(() => grpoLoss({ ...L, refLogp: undefined })).toThrow(/beta ≠ 0 needs refLogp/);
     expect(() => grpoLoss({ ...L, lossType: "ppo" as LossType })).toThrow(/unknown lossType "ppo"/);
     expect(() => grpoLoss({ ...L, advantages: [1] })).toThrow(/advantages has 1 entries, expected 2/);
-    expect(() => grpoLoss({ ...L, mask: [[1, 1, 0], [1, 1, 1]] })).toThrow(/mask has shape \[2, 3\], expected \[2, 4\]/);
-    expect(() => grpoLoss({ ...L, mask: [[1, 1, 0, 0], [1, 1, 1]] })).toThrow(/mask row 1 has length 3, expected 4/);
+    expect(() =>
+      grpoLoss({
+        ...L,
+        mask: [
+          [1, 1, 0],
+          [1, 1, 1],
+        ],
+      }),
+    ).toThrow(/mask has shape \[2, 3\], expected \[2, 4\]/);
+    expect(() =>
+      grpoLoss({
+        ...L,
+        mask: [
+          [1, 1, 0, 0],
+          [1, 1, 1],
+        ],
+      }),
+    ).toThrow(/mask row 1 has length 3, expected 4/);
     expect(() => grpoLoss({ ...L, beta: 0, refLogp: undefined })).not.toThrow(); // β = 0: no reference model needed
     tf.tidy(() => {
-      expect(() => grpoLoss({ ...cfg(L), logp: tf.zeros([2, 4]) as tf.Tensor2D, mask: tf.zeros([2, 3]) as tf.Tensor2D, refLogp: tf.zeros([2, 4]) as tf.Tensor2D, advantages: tf.zeros([2]) as tf.Tensor1D })).toThrow(/mask has shape \[2, 3\], expected \[2, 4\]/);
+      expect(() =>
+        grpoLoss({
+          ...cfg(L),
+          logp: tf.zeros([2, 4]) as tf.Tensor2D,
+          mask: tf.zeros([2, 3]) as tf.Tensor2D,
+          refLogp: tf.zeros([2, 4]) as tf.Tensor2D,
+          advantages: tf.zeros([2]) as tf.Tensor1D,
+        }),
+      ).toThrow(/mask has shape \[2, 3\], expected \[2, 4\]/);
     });
   });
 });
@@ -294,23 +363,55 @@ describe("grpoLoss — training use", () => {
 describe("presets", () => {
   it("r1v: TRL 0.14 as R1-V ran it; 8 GPUs × 1 prompt × 2 accumulation × G 8 = 128 completions per step", () => {
     const p = presets.r1v;
-    expect([p.numGenerations, p.beta, p.numIterations, p.lossType, p.temperature, p.epsilon]).toEqual([8, 0.04, 1, "grpo", 1, 0.2]);
-    expect([p.scaleRewards, p.advantageEps, p.maxCompletionLength, p.maxPromptLength, p.learningRate]).toEqual(["group", 1e-4, 256, 1024, 1e-6]);
+    expect([p.numGenerations, p.beta, p.numIterations, p.lossType, p.temperature, p.epsilon]).toEqual([
+      8,
+      0.04,
+      1,
+      "grpo",
+      1,
+      0.2,
+    ]);
+    expect([p.scaleRewards, p.advantageEps, p.maxCompletionLength, p.maxPromptLength, p.learningRate]).toEqual([
+      "group",
+      1e-4,
+      256,
+      1024,
+      1e-6,
+    ]);
     expect(p.numProcesses! * p.perDeviceTrainBatchSize! * p.gradientAccumulationSteps! * p.numGenerations).toBe(128);
     expect(p.rewardFunctions).toEqual(["accuracy", "format"]);
   });
 
   it("modern: TRL v1.9 defaults (dapo, β = 0, ε = 0.2)", () => {
     const p = presets.modern;
-    expect([p.lossType, p.beta, p.epsilon, p.epsilonHigh, p.scaleRewards, p.temperature, p.numGenerations]).toEqual(["dapo", 0, 0.2, 0.2, "group", 1, 8]);
-    expect([p.maxPromptLength, p.maxCompletionLength, p.maskTruncatedCompletions, p.topP, p.topK]).toEqual([null, 256, false, 1, 0]);
+    expect([p.lossType, p.beta, p.epsilon, p.epsilonHigh, p.scaleRewards, p.temperature, p.numGenerations]).toEqual([
+      "dapo",
+      0,
+      0.2,
+      0.2,
+      "group",
+      1,
+      8,
+    ]);
+    expect([p.maxPromptLength, p.maxCompletionLength, p.maskTruncatedCompletions, p.topP, p.topK]).toEqual([
+      null,
+      256,
+      false,
+      1,
+      0,
+    ]);
   });
 
   it("spread straight into grpoLoss (r1v reproduces spec vector L per micro-batch; modern needs no reference)", () => {
     // r1v carries gradientAccumulationSteps 2, so each micro-batch's loss is halved (as HF Trainer does): 0.00056015 / 2.
-    expect(grpoLoss({ ...presets.r1v, logp: L.logp, refLogp: L.refLogp, mask: L.mask, advantages: L.advantages }).loss).toBeCloseTo(0.00056015 / 2, 8);
+    expect(
+      grpoLoss({ ...presets.r1v, logp: L.logp, refLogp: L.refLogp, mask: L.mask, advantages: L.advantages }).loss,
+    ).toBeCloseTo(0.00056015 / 2, 8);
     // modern: dapo, β = 0 → −Σ|o_i|A_i/Σ|o_i| = −(2 − 4)/6 = 1/3.
-    expect(grpoLoss({ ...presets.modern, logp: L.logp, mask: L.mask, advantages: L.advantages }).loss).toBeCloseTo(1 / 3, 12);
+    expect(grpoLoss({ ...presets.modern, logp: L.logp, mask: L.mask, advantages: L.advantages }).loss).toBeCloseTo(
+      1 / 3,
+      12,
+    );
     expect(Object.isFrozen(presets.r1v)).toBe(true);
   });
 });

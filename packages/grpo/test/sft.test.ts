@@ -49,7 +49,17 @@ describe("SFT baseline", () => {
     const policy = tinyPolicy(2);
     const before = lossOf(policy);
     const n0 = tf.memory().numTensors;
-    const r = await sftBaseline({ policy, tokenizer, prompts, answers, steps: 80, batchSize: 4, lr: 1e-2, seed: 0, progress: { update: () => {} } });
+    const r = await sftBaseline({
+      policy,
+      tokenizer,
+      prompts,
+      answers,
+      steps: 80,
+      batchSize: 4,
+      lr: 1e-2,
+      seed: 0,
+      progress: { update: () => {} },
+    });
     expect(tf.memory().numTensors).toBe(n0);
     expect(r.stopped).toBe("done");
     expect(r.history).toHaveLength(80);
@@ -72,11 +82,36 @@ describe("SFT baseline", () => {
     expect(Math.abs(a.dataSync()[0]! - b.dataSync()[0]!)).toBeLessThan(1e-5);
     const vision = llava.vision_tower.parameters().map((v) => v.dataSync().slice());
     const n0 = tf.memory().numTensors;
-    const r = await sftBaseline({ policy: llava, tokenizer, prompts: ps, answers, features, steps: 3, batchSize: 2, lr: 1e-2, seed: 0, progress: { update: () => {} } });
+    const r = await sftBaseline({
+      policy: llava,
+      tokenizer,
+      prompts: ps,
+      answers,
+      features,
+      steps: 3,
+      batchSize: 2,
+      lr: 1e-2,
+      seed: 0,
+      progress: { update: () => {} },
+    });
     expect(tf.memory().numTensors).toBe(n0);
     expect(r.history.every((h) => Number.isFinite(h.loss))).toBe(true);
-    expect(llava.vision_tower.parameters().every((v, i) => v.dataSync().every((x, j) => x === vision[i]![j]))).toBe(true);
-    await expect(sftBaseline({ policy: llava, tokenizer, prompts: ps, answers, features: tf.slice(features, 0, 2), steps: 1, batchSize: 2, lr: 1e-2, seed: 0 })).rejects.toThrow(/leading dimension 2/);
+    expect(llava.vision_tower.parameters().every((v, i) => v.dataSync().every((x, j) => x === vision[i]![j]))).toBe(
+      true,
+    );
+    await expect(
+      sftBaseline({
+        policy: llava,
+        tokenizer,
+        prompts: ps,
+        answers,
+        features: tf.slice(features, 0, 2),
+        steps: 1,
+        batchSize: 2,
+        lr: 1e-2,
+        seed: 0,
+      }),
+    ).rejects.toThrow(/leading dimension 2/);
     tf.dispose([a, b, pixels, features]);
     llava.dispose();
   });

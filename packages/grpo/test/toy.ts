@@ -47,7 +47,15 @@ export function tinyLm(seed = 1, initializerRange = 0.02): CausalLM {
 /** A tiny LLaVA (16-px images, 8-px patches: 4 image tokens of width 24) at stage 2: the vision tower frozen. */
 export function tinyLlava(): Llava {
   return new Llava({
-    vision: new VisionTransformer({ imageSize: 16, patchSize: 8, width: 24, layers: 2, heads: 2, outputDim: 0, seed: 3 }),
+    vision: new VisionTransformer({
+      imageSize: 16,
+      patchSize: 8,
+      width: 24,
+      layers: 2,
+      heads: 2,
+      outputDim: 0,
+      seed: 3,
+    }),
     lm: tinyLm(2, 0.3),
     rng: new Rng(4),
   }).stage(2);
@@ -55,7 +63,18 @@ export function tinyLlava(): Llava {
 
 /** The prompt of "say <colour>" after an image. */
 export function imagePrompt(colour: string, imageTokens: number): number[] {
-  return tokenizer.encodeChat([{ role: "user", content: [{ type: "image", tokens: imageTokens }, { type: "text", text: `say ${colour}` }] }], { addGenerationPrompt: true });
+  return tokenizer.encodeChat(
+    [
+      {
+        role: "user",
+        content: [
+          { type: "image", tokens: imageTokens },
+          { type: "text", text: `say ${colour}` },
+        ],
+      },
+    ],
+    { addGenerationPrompt: true },
+  );
 }
 
 export function tinyPolicy(seed = 1): Policy & { model: CausalLM } {
@@ -63,7 +82,8 @@ export function tinyPolicy(seed = 1): Policy & { model: CausalLM } {
 }
 
 /** 1 when the completion has the target word. */
-export const containsTarget = (completion: string, s: ToySample): number => (completion.split(/\s+/).includes(s.target) ? 1 : 0);
+export const containsTarget = (completion: string, s: ToySample): number =>
+  completion.split(/\s+/).includes(s.target) ? 1 : 0;
 
 /** A batch of `n` prompts, colours in turn from `offset`. */
 export function toyBatch(n: number, offset = 0): { prompts: number[][]; samples: ToySample[] } {

@@ -7,28 +7,57 @@ import { LOSS_TYPES } from "../src/loss.js";
 import { repeatInterleave, textPolicy, type Policy } from "../src/policy.js";
 import { presets } from "../src/presets.js";
 import { GrpoTrainer, groupTable, grpoConfig, samplingRng, type GrpoConfig, type GrpoMetrics } from "../src/trainer.js";
-import { containsTarget, imagePrompt, prompt, sameWeights, snapshot, testBackend, tinyLlava, tinyPolicy, tokenizer, toyBatch, type ToySample } from "./toy.js";
+import {
+  containsTarget,
+  imagePrompt,
+  prompt,
+  sameWeights,
+  snapshot,
+  testBackend,
+  tinyLlava,
+  tinyPolicy,
+  tokenizer,
+  toyBatch,
+  type ToySample,
+} from "./toy.js";
 
 beforeAll(testBackend);
 
 /** The toy run's settings: R1-V's (β 0.04, μ 1, grpo aggregation, temperature 1) at toy scale. */
-const toyConfig = (over: Partial<GrpoConfig> = {}) => grpoConfig(presets.r1v, { groupSize: 8, maxCompletionLength: 4, lr: 1e-2, seed: 0, ...over });
+const toyConfig = (over: Partial<GrpoConfig> = {}) =>
+  grpoConfig(presets.r1v, { groupSize: 8, maxCompletionLength: 4, lr: 1e-2, seed: 0, ...over });
 const target = [{ name: "target", fn: containsTarget }];
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 describe("grpoConfig", () => {
   it("maps a preset's fields and applies overrides; epsilonHigh follows epsilon unless the preset differs", () => {
     const c = grpoConfig(presets.r1v);
-    expect(c).toMatchObject({ groupSize: 8, beta: 0.04, numIterations: 1, lossType: "grpo", scaleRewards: "group", temperature: 1, maxCompletionLength: 256, lr: 1e-6, maskTruncated: false, topK: 0, topP: 1 });
+    expect(c).toMatchObject({
+      groupSize: 8,
+      beta: 0.04,
+      numIterations: 1,
+      lossType: "grpo",
+      scaleRewards: "group",
+      temperature: 1,
+      maxCompletionLength: 256,
+      lr: 1e-6,
+      maskTruncated: false,
+      topK: 0,
+      topP: 1,
+    });
     expect(c.epsilonHigh).toBeUndefined();
     const m = grpoConfig(presets.modern, { epsilon: 0.1, groupSize: 4, epsilonHigh: undefined });
     expect(m).toMatchObject({ beta: 0, lossType: "dapo", epsilon: 0.1, groupSize: 4 });
     expect(m.epsilonHigh).toBeUndefined();
     expect(grpoConfig({ ...presets.modern, epsilonHigh: 0.28 }).epsilonHigh).toBe(0.28);
     const policy = tinyPolicy();
-    expect(() => new GrpoTrainer({ policy, tokenizer, rewards: target, config: toyConfig({ groupSize: 1 }) })).toThrow(/groupSize/);
+    expect(() => new GrpoTrainer({ policy, tokenizer, rewards: target, config: toyConfig({ groupSize: 1 }) })).toThrow(
+      /groupSize/,
+    );
     expect(() => new GrpoTrainer({ policy, tokenizer, rewards: [], config: toyConfig() })).toThrow(/reward/);
-    expect(() => new GrpoTrainer({ policy, tokenizer, rewards: target, config: toyConfig({ lossType: "ppo" as never }) })).toThrow(/lossType/);
+    expect(
+      () => new GrpoTrainer({ policy, tokenizer, rewards: target, config: toyConfig({ lossType: "ppo" as never }) }),
+    ).toThrow(/lossType/);
     policy.model.dispose();
   });
 
@@ -43,7 +72,11 @@ describe("GrpoTrainer on the toy task", () => {
   it("a few dozen GRPO steps clearly raise the reward (contains the asked colour)", async () => {
     const policy = tinyPolicy(1);
     const t = new GrpoTrainer<ToySample>({ policy, tokenizer, rewards: target, config: toyConfig() });
-    const { history, stopped } = await t.train({ steps: 30, batch: (s) => toyBatch(2, 2 * s), progress: { update: () => {} } });
+    const { history, stopped } = await t.train({
+      steps: 30,
+      batch: (s) => toyBatch(2, 2 * s),
+      progress: { update: () => {} },
+    });
     expect(stopped).toBe("done");
     expect(history).toHaveLength(30);
     const first = mean(history.slice(0, 5).map((m) => m.reward));
@@ -52,7 +85,25 @@ describe("GrpoTrainer on the toy task", () => {
     expect(last).toBeGreaterThan(first + 0.25);
     // The metrics TRL logs are all there and sane.
     const m = history[history.length - 1]!;
-    for (const k of ["loss", "grad_norm", "lr", "reward", "reward_std", "reward_group_std", "frac_reward_zero_std", "entropy", "kl", "kl_seq", "completions/mean_length", "completions/clipped_ratio", "clip_ratio/region_mean", "rewards/target/mean", "rewards/target/std", "generate_ms", "update_ms"]) {
+    for (const k of [
+      "loss",
+      "grad_norm",
+      "lr",
+      "reward",
+      "reward_std",
+      "reward_group_std",
+      "frac_reward_zero_std",
+      "entropy",
+      "kl",
+      "kl_seq",
+      "completions/mean_length",
+      "completions/clipped_ratio",
+      "clip_ratio/region_mean",
+      "rewards/target/mean",
+      "rewards/target/std",
+      "generate_ms",
+      "update_ms",
+    ]) {
       expect(Number.isFinite(m[k]), k).toBe(true);
     }
     expect(m["rewards/target/mean"]).toBe(m.reward);
@@ -65,7 +116,11 @@ describe("GrpoTrainer on the toy task", () => {
     expect(g.completions).toHaveLength(16);
     const rows = groupTable(g, 1);
     expect(rows).toHaveLength(8);
-    expect(rows[0]).toMatchObject({ completion: g.completions[8], target: g.rewards.target![8], advantage: g.advantages[8] });
+    expect(rows[0]).toMatchObject({
+      completion: g.completions[8],
+      target: g.rewards.target![8],
+      advantage: g.advantages[8],
+    });
     t.dispose();
     policy.model.dispose();
   });
@@ -74,7 +129,12 @@ describe("GrpoTrainer on the toy task", () => {
     const beta = 0.04;
     for (const lossType of LOSS_TYPES) {
       const policy = tinyPolicy(2);
-      const t = new GrpoTrainer<ToySample>({ policy, tokenizer, rewards: target, config: toyConfig({ lossType, beta, lr: 3e-2 }) });
+      const t = new GrpoTrainer<ToySample>({
+        policy,
+        tokenizer,
+        rewards: target,
+        config: toyConfig({ lossType, beta, lr: 3e-2 }),
+      });
       for (let s = 0; s < 3; s++) {
         const m = await t.step(toyBatch(2, s));
         const g = t.lastGroup!;
@@ -84,7 +144,8 @@ describe("GrpoTrainer on the toy task", () => {
         const tokens = L.reduce((a, b) => a + b, 0);
         const lenAdv = L.reduce((a, l, i) => a + l * A[i]!, 0);
         let want: number;
-        if (lossType === "grpo") want = beta * m.kl_seq!; // −(1/N)·Σ A_i = 0 within each group
+        if (lossType === "grpo")
+          want = beta * m.kl_seq!; // −(1/N)·Σ A_i = 0 within each group
         else if (lossType === "dr_grpo") want = (-lenAdv + beta * m.kl! * tokens) / (N * 4);
         else want = -lenAdv / tokens + beta * m.kl!; // bnpo, dapo: token mean
         expect(Math.abs(m.loss - want), `${lossType} step ${s}: loss ${m.loss} vs ${want}`).toBeLessThan(1e-5);
@@ -105,7 +166,13 @@ describe("GrpoTrainer on the toy task", () => {
       },
     };
     const policy = tinyPolicy(3);
-    const t = new GrpoTrainer<ToySample>({ policy, tokenizer, ref, rewards: target, config: toyConfig({ beta: 0, numIterations: 2 }) });
+    const t = new GrpoTrainer<ToySample>({
+      policy,
+      tokenizer,
+      ref,
+      rewards: target,
+      config: toyConfig({ beta: 0, numIterations: 2 }),
+    });
     const before = tf.memory().numTensors;
     for (let s = 0; s < 2; s++) {
       const m = await t.step(toyBatch(2, s));
@@ -114,7 +181,13 @@ describe("GrpoTrainer on the toy task", () => {
     }
     expect(calls.n).toBe(0);
     t.dispose();
-    const t2 = new GrpoTrainer<ToySample>({ policy, tokenizer, ref, rewards: target, config: toyConfig({ beta: 0.04 }) });
+    const t2 = new GrpoTrainer<ToySample>({
+      policy,
+      tokenizer,
+      ref,
+      rewards: target,
+      config: toyConfig({ beta: 0.04 }),
+    });
     const w = snapshot(policy);
     const n0 = tf.memory().numTensors;
     await expect(t2.step(toyBatch(2))).rejects.toThrow(/reference policy was called/);
@@ -177,7 +250,9 @@ describe("GrpoTrainer on the toy task", () => {
       // red's group has no reward at all: NaN total, advantage 0; blue's is the weighted sum of the rest.
       expect(g.reward.slice(0, 8).every(Number.isNaN)).toBe(true);
       expect(g.advantages.slice(0, 8)).toEqual(new Array(8).fill(0));
-      g.reward.slice(8).forEach((r, j) => expect(r).toBeCloseTo(g.rewards.target![8 + j]! + 0.5 * g.rewards.len![8 + j]!, 12));
+      g.reward
+        .slice(8)
+        .forEach((r, j) => expect(r).toBeCloseTo(g.rewards.target![8 + j]! + 0.5 * g.rewards.len![8 + j]!, 12));
       expect(Number.isFinite(m.reward)).toBe(true);
       expect(Number.isFinite(m.loss)).toBe(true);
       expect(t.stepCount).toBe(1);
@@ -216,13 +291,23 @@ describe("GrpoTrainer on the toy task", () => {
     const dir = mkdtempSync(join(tmpdir(), "grpo-leak-"));
     try {
       const policy = tinyPolicy(7);
-      const t = new GrpoTrainer<ToySample>({ policy, tokenizer, rewards: target, config: toyConfig({ numIterations: 2, beta: 0.04 }) });
+      const t = new GrpoTrainer<ToySample>({
+        policy,
+        tokenizer,
+        rewards: target,
+        config: toyConfig({ numIterations: 2, beta: 0.04 }),
+      });
       const before = tf.memory().numTensors;
       await t.step(toyBatch(2));
       expect(tf.memory().numTensors).toBe(before);
       await t.step(toyBatch(2, 1));
       expect(tf.memory().numTensors).toBe(before);
-      await t.train({ steps: 4, batch: (s) => toyBatch(2, s), checkpoint: { path: join(dir, "ck.safetensors"), every: 1 }, progress: { update: () => {} } });
+      await t.train({
+        steps: 4,
+        batch: (s) => toyBatch(2, s),
+        checkpoint: { path: join(dir, "ck.safetensors"), every: 1 },
+        progress: { update: () => {} },
+      });
       expect(tf.memory().numTensors).toBe(before);
       expect(t.stepCount).toBe(4);
       t.dispose();
@@ -280,12 +365,14 @@ describe("checkpoint and resume", () => {
     const rc = await c.train({ steps: 6, batch, checkpoint: { path, every: 2 }, resume: true, progress: quiet });
     expect(rc.stopped).toBe("done");
     expect(rc.history).toHaveLength(6);
-    const strip = (h: GrpoMetrics[]) => h.map((m) => Object.fromEntries(Object.entries(m).filter(([k]) => !timing.has(k))));
+    const strip = (h: GrpoMetrics[]) =>
+      h.map((m) => Object.fromEntries(Object.entries(m).filter(([k]) => !timing.has(k))));
     const ha = strip(ra.history);
     const hc = strip(rc.history);
     ha.forEach((m, i) => {
       expect(Object.keys(hc[i]!).sort()).toEqual(Object.keys(m).sort());
-      for (const [k, v] of Object.entries(m)) expect(Math.abs((hc[i]![k] as number) - (v as number)), `step ${i} ${k}`).toBeLessThan(1e-6);
+      for (const [k, v] of Object.entries(m))
+        expect(Math.abs((hc[i]![k] as number) - (v as number)), `step ${i} ${k}`).toBeLessThan(1e-6);
     });
     expect(sameWeights(snapshot(pa), snapshot(pc))).toBe(true);
     // The run moved: losses differ from step to step and the weights from their init.
@@ -297,7 +384,9 @@ describe("checkpoint and resume", () => {
     // A checkpoint made with another seed is refused.
     const pd = tinyPolicy(8);
     const d = new GrpoTrainer<ToySample>({ policy: pd, tokenizer, rewards: target, config: { ...config, seed: 12 } });
-    await expect(d.train({ steps: 6, batch, checkpoint: { path, every: 2 }, resume: true, progress: quiet })).rejects.toThrow(/seed 11/);
+    await expect(
+      d.train({ steps: 6, batch, checkpoint: { path, every: 2 }, resume: true, progress: quiet }),
+    ).rejects.toThrow(/seed 11/);
     for (const x of [a, b, c, d]) x.dispose();
     for (const p of [pa, pb, pc, pd]) p.model.dispose();
   });
@@ -331,22 +420,35 @@ describe("vision-language policy", () => {
     };
     const vision = llava.vision_tower.parameters().map((v) => v.dataSync().slice());
     const proj = llava.multi_modal_projector.parameters().map((v) => v.dataSync().slice());
-    const t = new GrpoTrainer<ToySample>({ policy, tokenizer, rewards: target, config: toyConfig({ groupSize: 3, maxCompletionLength: 3 }) });
+    const t = new GrpoTrainer<ToySample>({
+      policy,
+      tokenizer,
+      rewards: target,
+      config: toyConfig({ groupSize: 3, maxCompletionLength: 3 }),
+    });
     const before = tf.memory().numTensors;
     const colours = ["red", "blue", "green", "yellow"];
     const { history } = await t.train({
       steps: 2,
       progress: { update: () => {} },
       // Features gathered per step: created inside the step's scope, freed with it.
-      batch: (s) => ({ prompts: [withImage(colours[2 * s]!), withImage(colours[2 * s + 1]!)], samples: [{ target: colours[2 * s]! }, { target: colours[2 * s + 1]! }], features: tf.gather(features, [2 * s, 2 * s + 1]) }),
+      batch: (s) => ({
+        prompts: [withImage(colours[2 * s]!), withImage(colours[2 * s + 1]!)],
+        samples: [{ target: colours[2 * s]! }, { target: colours[2 * s + 1]! }],
+        features: tf.gather(features, [2 * s, 2 * s + 1]),
+      }),
     });
     expect(tf.memory().numTensors).toBe(before);
     expect(history.every((m) => Number.isFinite(m.loss) && Number.isFinite(m.kl!))).toBe(true);
     const all = features.arraySync() as number[][][];
     expect(seen).toHaveLength(2);
     expect(seen[1]).toEqual([all[2], all[2], all[2], all[3], all[3], all[3]]);
-    expect(llava.vision_tower.parameters().every((v, i) => v.dataSync().every((x, j) => x === vision[i]![j]))).toBe(true);
-    expect(llava.multi_modal_projector.parameters().some((v, i) => v.dataSync().some((x, j) => x !== proj[i]![j]))).toBe(true);
+    expect(llava.vision_tower.parameters().every((v, i) => v.dataSync().every((x, j) => x === vision[i]![j]))).toBe(
+      true,
+    );
+    expect(
+      llava.multi_modal_projector.parameters().some((v, i) => v.dataSync().some((x, j) => x !== proj[i]![j])),
+    ).toBe(true);
     // Also as a plain Policy (compile-time: Llava has every method).
     const asPolicy: Policy = llava;
     expect(typeof asPolicy.logProbs).toBe("function");

@@ -26,7 +26,10 @@ export function leftPad(seqs: readonly (readonly number[])[], padId: number, len
   const L = Math.max(length, ...seqs.map((s) => s.length));
   return {
     ids: seqs.map((s) => [...new Array<number>(L - s.length).fill(padId), ...s]),
-    attentionMask: seqs.map((s) => [...new Array<number>(L - s.length).fill(0), ...new Array<number>(s.length).fill(1)]),
+    attentionMask: seqs.map((s) => [
+      ...new Array<number>(L - s.length).fill(0),
+      ...new Array<number>(s.length).fill(1),
+    ]),
     lengths: seqs.map((s) => s.length),
   };
 }
@@ -36,7 +39,10 @@ export function rightPad(seqs: readonly (readonly number[])[], padId: number, le
   const L = Math.max(length, 0, ...seqs.map((s) => s.length));
   return {
     ids: seqs.map((s) => [...s, ...new Array<number>(L - s.length).fill(padId)]),
-    attentionMask: seqs.map((s) => [...new Array<number>(s.length).fill(1), ...new Array<number>(L - s.length).fill(0)]),
+    attentionMask: seqs.map((s) => [
+      ...new Array<number>(s.length).fill(1),
+      ...new Array<number>(L - s.length).fill(0),
+    ]),
     lengths: seqs.map((s) => s.length),
   };
 }

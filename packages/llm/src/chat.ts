@@ -23,7 +23,9 @@ export const VISION_END = "<|vision_end|>";
 export const ENDOFTEXT = "<|endoftext|>";
 export const PAD = "<pad>";
 
-export type ContentPart = { type: "text"; text: string } | { type: "image"; /** placeholders for this image (default: the template's imageTokens) */ tokens?: number };
+export type ContentPart =
+  | { type: "text"; text: string }
+  | { type: "image"; /** placeholders for this image (default: the template's imageTokens) */ tokens?: number };
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant" | (string & {});
@@ -67,7 +69,10 @@ export function applyChatTemplate(messages: readonly ChatMessage[], opts: ChatTe
         if (part.type === "text") content += part.text;
         else if (part.type === "image") {
           const n = part.tokens ?? perImage;
-          if (!Number.isInteger(n) || n < 1) throw new RangeError(`applyChatTemplate: an image needs a positive integer number of placeholders, got ${n}`);
+          if (!Number.isInteger(n) || n < 1)
+            throw new RangeError(
+              `applyChatTemplate: an image needs a positive integer number of placeholders, got ${n}`,
+            );
           content += (opts.visionStart ?? "") + imageToken.repeat(n) + (opts.visionEnd ?? "");
         } else throw new Error(`applyChatTemplate: unknown content part ${JSON.stringify(part)}`);
       }
@@ -112,7 +117,9 @@ export class ChatTokenizer {
         const id = tokenizer.tokenToId(c);
         if (id !== undefined) return id;
       }
-      throw new Error(`ChatTokenizer: ${tokenizer.source} has no ${what} token (looked for ${candidates.map((c) => JSON.stringify(c)).join(", ")})`);
+      throw new Error(
+        `ChatTokenizer: ${tokenizer.source} has no ${what} token (looked for ${candidates.map((c) => JSON.stringify(c)).join(", ")})`,
+      );
     };
     this.imStartId = find("im_start", [names.imStart ?? IM_START]);
     this.imEndId = find("im_end", [names.imEnd ?? IM_END]);
@@ -149,12 +156,18 @@ export class ChatTokenizer {
 
   /** Ids of a chat rendered with `applyChatTemplate`. */
   encodeChat(messages: readonly ChatMessage[], opts: ChatTemplateOptions = {}): number[] {
-    return this.encode(applyChatTemplate(messages, { imageToken: this.tokenizer.idToToken(this.imageTokenId), ...opts }));
+    return this.encode(
+      applyChatTemplate(messages, { imageToken: this.tokenizer.idToToken(this.imageTokenId), ...opts }),
+    );
   }
 
   /** SFT labels for chat ids: answers and their `<|im_end|>` supervised, the rest −100 (see buildLabels). */
   labels(ids: readonly number[]): number[] {
-    return buildLabels(ids, { assistantHeader: this.assistantHeader, endId: this.imEndId, imageTokenId: this.imageTokenId });
+    return buildLabels(ids, {
+      assistantHeader: this.assistantHeader,
+      endId: this.imEndId,
+      imageTokenId: this.imageTokenId,
+    });
   }
 }
 
@@ -163,8 +176,16 @@ export class ChatTokenizer {
  * of CHAT_SPECIALS (`<pad>` = 0, `<|im_start|>` = 1, `<|im_end|>` = 2, `<|image_pad|>` = 3, …),
  * the role names, then the corpus words by frequency, `<|endoftext|>` last.
  */
-export function buildChatTokenizer(corpus: readonly string[], opts: Omit<WordTokenizerOptions, "specials" | "eot" | "unk"> = {}): ChatTokenizer {
+export function buildChatTokenizer(
+  corpus: readonly string[],
+  opts: Omit<WordTokenizerOptions, "specials" | "eot" | "unk"> = {},
+): ChatTokenizer {
   // (opts.addedTokens, e.g. R1-V's "<think>" "</think>" "<answer>" "</answer>", stay whole and survive decode.)
-  const tok = buildWordTokenizer([...corpus, "system user assistant"], { ...opts, specials: CHAT_SPECIALS, eot: ENDOFTEXT, unk: "<unk>" });
+  const tok = buildWordTokenizer([...corpus, "system user assistant"], {
+    ...opts,
+    specials: CHAT_SPECIALS,
+    eot: ENDOFTEXT,
+    unk: "<unk>",
+  });
   return new ChatTokenizer(tok);
 }

@@ -36,7 +36,11 @@ export interface LoadWeightsResult {
 }
 
 /** Copies Hugging Face-named tensors into `model` after checking every name and shape (the tensors are not disposed). */
-export function loadLlmWeights(model: CausalLM, tensors: Record<string, tf.Tensor>, opts: LoadWeightsOptions = {}): LoadWeightsResult {
+export function loadLlmWeights(
+  model: CausalLM,
+  tensors: Record<string, tf.Tensor>,
+  opts: LoadWeightsOptions = {},
+): LoadWeightsResult {
   const strict = opts.strict ?? true;
   const source = opts.source ?? "checkpoint";
   const own = model.stateDict();
@@ -45,22 +49,29 @@ export function loadLlmWeights(model: CausalLM, tensors: Record<string, tf.Tenso
   const use: Record<string, tf.Tensor> = {};
   for (const [k, t] of Object.entries(tensors)) {
     if (k in own) use[k] = t;
-    else if (/(^|\.)rotary_emb\.inv_freq$/.test(k) || (k === "lm_head.weight" && model.config.tieWordEmbeddings)) ignoredKeys.push(k);
+    else if (/(^|\.)rotary_emb\.inv_freq$/.test(k) || (k === "lm_head.weight" && model.config.tieWordEmbeddings))
+      ignoredKeys.push(k);
     else unexpectedKeys.push(k);
   }
   const problems: string[] = [];
   const missing = Object.entries(own).filter(([k]) => !(k in use));
   if (missing.length) {
-    problems.push(`missing tensor${missing.length > 1 ? "s" : ""} ${missing.map(([k, v]) => `"${k}" (the model expects ${shapeStr(v.shape)})`).join(", ")}`);
+    problems.push(
+      `missing tensor${missing.length > 1 ? "s" : ""} ${missing.map(([k, v]) => `"${k}" (the model expects ${shapeStr(v.shape)})`).join(", ")}`,
+    );
   }
   for (const [k, v] of Object.entries(own)) {
     const t = use[k];
     if (t && (t.rank !== v.rank || t.shape.some((d, i) => d !== v.shape[i]))) {
-      problems.push(`tensor "${k}" has shape ${shapeStr(t.shape)} in the checkpoint, the model expects ${shapeStr(v.shape)}`);
+      problems.push(
+        `tensor "${k}" has shape ${shapeStr(t.shape)} in the checkpoint, the model expects ${shapeStr(v.shape)}`,
+      );
     }
   }
   if (strict && unexpectedKeys.length) {
-    problems.push(`unexpected tensor${unexpectedKeys.length > 1 ? "s" : ""} ${unexpectedKeys.map((k) => `"${k}"`).join(", ")} (pass { strict: false } to skip them)`);
+    problems.push(
+      `unexpected tensor${unexpectedKeys.length > 1 ? "s" : ""} ${unexpectedKeys.map((k) => `"${k}"`).join(", ")} (pass { strict: false } to skip them)`,
+    );
   }
   if (problems.length) throw new Error(`loadLlmWeights (${source}): ${problems.join("; ")}. Nothing was loaded.`);
   model.loadStateDict(use, { strict: true });
@@ -133,5 +144,10 @@ export function loadLlm(
 export function saveLlm(model: CausalLM, dir: string, opts: { dtype?: "F32" | "F16" | "BF16" } = {}): void {
   fs.mkdirSync(dir, { recursive: true });
   atomicWrite(path.join(dir, "config.json"), JSON.stringify(llmConfigToHf(model.config), null, 2) + "\n");
-  saveSafetensors(path.join(dir, "model.safetensors"), model.stateDict(), { format: "pt" }, { dtype: opts.dtype ?? "F32" });
+  saveSafetensors(
+    path.join(dir, "model.safetensors"),
+    model.stateDict(),
+    { format: "pt" },
+    { dtype: opts.dtype ?? "F32" },
+  );
 }

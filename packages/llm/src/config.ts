@@ -66,7 +66,8 @@ export type ResolvedLlmConfig = Required<Omit<LlmConfig, "eosTokenId" | "imageTo
 
 export function resolveLlmConfig(cfg: LlmConfig): ResolvedLlmConfig {
   const modelType = cfg.modelType ?? "qwen2";
-  if (modelType !== "qwen2" && modelType !== "llama") throw new Error(`LlmConfig: modelType must be "qwen2" or "llama", got "${modelType}"`);
+  if (modelType !== "qwen2" && modelType !== "llama")
+    throw new Error(`LlmConfig: modelType must be "qwen2" or "llama", got "${modelType}"`);
   const H = cfg.numAttentionHeads;
   const out: ResolvedLlmConfig = {
     modelType,
@@ -84,13 +85,26 @@ export function resolveLlmConfig(cfg: LlmConfig): ResolvedLlmConfig {
     attentionBias: cfg.attentionBias ?? modelType === "qwen2",
     initializerRange: cfg.initializerRange ?? 0.02,
     padTokenId: cfg.padTokenId ?? 0,
-    eosTokenId: cfg.eosTokenId === undefined ? [] : Array.isArray(cfg.eosTokenId) ? [...cfg.eosTokenId] : [cfg.eosTokenId],
+    eosTokenId:
+      cfg.eosTokenId === undefined ? [] : Array.isArray(cfg.eosTokenId) ? [...cfg.eosTokenId] : [cfg.eosTokenId],
     imageTokenId: cfg.imageTokenId,
   };
-  for (const k of ["vocabSize", "hiddenSize", "intermediateSize", "numHiddenLayers", "numAttentionHeads", "numKeyValueHeads", "headDim"] as const) {
-    if (!Number.isInteger(out[k]) || out[k] <= 0) throw new Error(`LlmConfig: ${k} must be a positive integer, got ${out[k]}`);
+  for (const k of [
+    "vocabSize",
+    "hiddenSize",
+    "intermediateSize",
+    "numHiddenLayers",
+    "numAttentionHeads",
+    "numKeyValueHeads",
+    "headDim",
+  ] as const) {
+    if (!Number.isInteger(out[k]) || out[k] <= 0)
+      throw new Error(`LlmConfig: ${k} must be a positive integer, got ${out[k]}`);
   }
-  if (H % out.numKeyValueHeads !== 0) throw new Error(`LlmConfig: numAttentionHeads (${H}) must be a multiple of numKeyValueHeads (${out.numKeyValueHeads})`);
+  if (H % out.numKeyValueHeads !== 0)
+    throw new Error(
+      `LlmConfig: numAttentionHeads (${H}) must be a multiple of numKeyValueHeads (${out.numKeyValueHeads})`,
+    );
   if (out.headDim % 2 !== 0) throw new Error(`LlmConfig: headDim must be even for RoPE, got ${out.headDim}`);
   return out;
 }
@@ -128,12 +142,21 @@ export interface HfLlmConfigJson {
 export function llmConfigFromHf(json: HfLlmConfigJson | Record<string, unknown>): LlmConfig {
   const j = json as HfLlmConfigJson;
   const type = j.model_type ?? "qwen2";
-  if (type !== "qwen2" && type !== "llama") throw new Error(`config.json: model_type "${type}" is not supported (expected "qwen2" or "llama")`);
-  for (const k of ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"] as const) {
+  if (type !== "qwen2" && type !== "llama")
+    throw new Error(`config.json: model_type "${type}" is not supported (expected "qwen2" or "llama")`);
+  for (const k of [
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+  ] as const) {
     if (typeof j[k] !== "number") throw new Error(`config.json: "${k}" is missing or not a number`);
   }
-  if (j.hidden_act !== undefined && j.hidden_act !== "silu") throw new Error(`config.json: hidden_act "${j.hidden_act}" is not supported (Qwen2/Llama use "silu")`);
-  if (j.rope_scaling != null) throw new Error(`config.json: rope_scaling ${JSON.stringify(j.rope_scaling)} is not supported`);
+  if (j.hidden_act !== undefined && j.hidden_act !== "silu")
+    throw new Error(`config.json: hidden_act "${j.hidden_act}" is not supported (Qwen2/Llama use "silu")`);
+  if (j.rope_scaling != null)
+    throw new Error(`config.json: rope_scaling ${JSON.stringify(j.rope_scaling)} is not supported`);
   if (j.mlp_bias) throw new Error(`config.json: mlp_bias is not supported`);
   const cfg: LlmConfig = {
     modelType: type,
@@ -162,7 +185,9 @@ export function llmConfigFromHf(json: HfLlmConfigJson | Record<string, unknown>)
 export function llmConfigToHf(cfg: LlmConfig): Record<string, unknown> {
   const c = resolveLlmConfig(cfg);
   if (c.modelType === "qwen2" && !c.attentionBias) {
-    throw new Error(`llmConfigToHf: Hugging Face's Qwen2 always has q/k/v biases; a model without them is modelType "llama"`);
+    throw new Error(
+      `llmConfigToHf: Hugging Face's Qwen2 always has q/k/v biases; a model without them is modelType "llama"`,
+    );
   }
   const out: Record<string, unknown> = {
     architectures: [c.modelType === "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"],

@@ -100,9 +100,14 @@ export function sampleToken(logits: ArrayLike<number>, opts: SamplingOptions, rn
 }
 
 /** Generates continuations of a batch of prompts; see the file comment and GenerateOptions. */
-export function generate(model: CausalLM, prompts: readonly (readonly number[])[], opts: GenerateOptions = {}): GenerateResult {
+export function generate(
+  model: CausalLM,
+  prompts: readonly (readonly number[])[],
+  opts: GenerateOptions = {},
+): GenerateResult {
   const maxNewTokens = opts.maxNewTokens ?? 32;
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`generate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0)
+    throw new RangeError(`generate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
   const stop = new Set(opts.stopIds ?? model.config.eosTokenId);
   const padId = opts.padId ?? model.config.padTokenId;
   const rng = opts.rng ?? (opts.seed !== undefined ? new Rng(opts.seed) : getRng());
@@ -118,7 +123,12 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
     // Prefill: logits of the last column only.
     let logits = tf.tidy(() => {
       const inputsEmbeds = opts.imageEmbeds ? embedMultimodal(model, batch.ids, opts.imageEmbeds) : undefined;
-      return model.forward(inputsEmbeds ? null : batch.ids, { attentionMask: batch.attentionMask, cache, inputsEmbeds, logitsToKeep: 1 });
+      return model.forward(inputsEmbeds ? null : batch.ids, {
+        attentionMask: batch.attentionMask,
+        cache,
+        inputsEmbeds,
+        logitsToKeep: 1,
+      });
     }); // [B, 1, V]
     for (let step = 0; step < maxNewTokens; step++) {
       const V = logits.shape[2]!;
@@ -140,7 +150,10 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
       }
       if (done.every(Boolean) || step === maxNewTokens - 1) break;
       // Decode: one new column; finished rows feed padding, masked out (nothing ever attends to it).
-      logits = model.forward(next.map((id) => [id]), { attentionMask: next.map((_, b) => [done[b] ? 0 : 1]), cache });
+      logits = model.forward(
+        next.map((id) => [id]),
+        { attentionMask: next.map((_, b) => [done[b] ? 0 : 1]), cache },
+      );
     }
   } finally {
     cache.dispose();

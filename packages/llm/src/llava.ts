@@ -36,7 +36,8 @@ export class LlavaProjector extends Module {
     rng?: Rng,
   ) {
     super();
-    if (type !== "linear" && type !== "mlp2x_gelu") throw new RangeError(`projector must be "linear" or "mlp2x_gelu", got "${type}"`);
+    if (type !== "linear" && type !== "mlp2x_gelu")
+      throw new RangeError(`projector must be "linear" or "mlp2x_gelu", got "${type}"`);
     this.linear_1 = this.module("linear_1", new Linear(visionWidth, lmWidth, { rng }));
     this.linear_2 = type === "mlp2x_gelu" ? this.module("linear_2", new Linear(lmWidth, lmWidth, { rng })) : null;
   }
@@ -77,9 +78,13 @@ export class Llava extends Module {
     super();
     this.vision_tower = this.module("vision_tower", opts.vision);
     this.language_model = this.module("language_model", opts.lm);
-    this.multi_modal_projector = this.module("multi_modal_projector", new LlavaProjector(opts.vision.config.width, opts.lm.config.hiddenSize, opts.projector, opts.rng));
+    this.multi_modal_projector = this.module(
+      "multi_modal_projector",
+      new LlavaProjector(opts.vision.config.width, opts.lm.config.hiddenSize, opts.projector, opts.rng),
+    );
     this.selectLayer = opts.selectLayer ?? -2;
-    if (opts.lm.config.imageTokenId === undefined) throw new Error("Llava: the LM config needs imageTokenId (the placeholder id)");
+    if (opts.lm.config.imageTokenId === undefined)
+      throw new Error("Llava: the LM config needs imageTokenId (the placeholder id)");
   }
 
   /** Image tokens per image: the vision grid's cells (CLS dropped). */
@@ -115,14 +120,23 @@ export class Llava extends Module {
     return tf.tidy(() => {
       const f = "pixels" in image ? this.visionFeatures(image.pixels) : image.features;
       if (f.rank !== 3 || f.shape[2] !== this.vision_tower.config.width) {
-        throw new Error(`Llava: vision features must be [B, ${this.imageTokens}, ${this.vision_tower.config.width}], got [${f.shape.join(", ")}]`);
+        throw new Error(
+          `Llava: vision features must be [B, ${this.imageTokens}, ${this.vision_tower.config.width}], got [${f.shape.join(", ")}]`,
+        );
       }
-      return tf.reshape(this.multi_modal_projector.forward(f), [-1, this.language_model.config.hiddenSize]) as tf.Tensor2D;
+      return tf.reshape(this.multi_modal_projector.forward(f), [
+        -1,
+        this.language_model.config.hiddenSize,
+      ]) as tf.Tensor2D;
     });
   }
 
   /** Logits [B, T, V] for ids [B, T] holding `imageTokens` placeholders per image. */
-  forward(ids: readonly (readonly number[])[], image: ImageInput | null, opts: { attentionMask?: readonly (readonly number[])[] } = {}): tf.Tensor3D {
+  forward(
+    ids: readonly (readonly number[])[],
+    image: ImageInput | null,
+    opts: { attentionMask?: readonly (readonly number[])[] } = {},
+  ): tf.Tensor3D {
     return tf.tidy(() => {
       const embeds = image ? this.imageEmbeds(image) : null;
       const inputsEmbeds = this.language_model.embedMultimodal(ids, embeds);
@@ -131,7 +145,11 @@ export class Llava extends Module {
   }
 
   /** Generation with the image tokens spliced into the prompts (greedy by default). */
-  generate(prompts: readonly (readonly number[])[], image: ImageInput | null, opts: GenerateOptions = {}): GenerateResult {
+  generate(
+    prompts: readonly (readonly number[])[],
+    image: ImageInput | null,
+    opts: GenerateOptions = {},
+  ): GenerateResult {
     const imageEmbeds = image ? this.imageEmbeds(image) : undefined;
     try {
       return this.language_model.generate(prompts, { greedy: true, ...opts, imageEmbeds });
@@ -141,8 +159,19 @@ export class Llava extends Module {
   }
 
   /** Per-token log-probabilities of completions after prompts with images (differentiable; see logprobs.ts). */
-  logProbs(prompts: readonly (readonly number[])[], completions: readonly (readonly number[])[], image: ImageInput | null, opts: LogProbsOptions = {}): LogProbsResult {
-    const kept = tf.tidy(() => this.language_model.logProbs(prompts, completions, { ...opts, imageEmbeds: image ? this.imageEmbeds(image) : undefined }) as unknown as tf.TensorContainerObject);
+  logProbs(
+    prompts: readonly (readonly number[])[],
+    completions: readonly (readonly number[])[],
+    image: ImageInput | null,
+    opts: LogProbsOptions = {},
+  ): LogProbsResult {
+    const kept = tf.tidy(
+      () =>
+        this.language_model.logProbs(prompts, completions, {
+          ...opts,
+          imageEmbeds: image ? this.imageEmbeds(image) : undefined,
+        }) as unknown as tf.TensorContainerObject,
+    );
     return kept as unknown as LogProbsResult;
   }
 }
@@ -152,7 +181,11 @@ export class Llava extends Module {
  * (the word tokenizer has no "\n"; the end token also teaches the model where a caption stops). Labels: −100 on
  * the image, the caption and the end token supervised.
  */
-export function plainSample(tokenizer: ChatTokenizer, caption: string, imageTokens: number): { ids: number[]; labels: number[] } {
+export function plainSample(
+  tokenizer: ChatTokenizer,
+  caption: string,
+  imageTokens: number,
+): { ids: number[]; labels: number[] } {
   const text = tokenizer.encode(caption);
   const ids = [...new Array<number>(imageTokens).fill(tokenizer.imageTokenId), ...text, tokenizer.imEndId];
   const labels = [...new Array<number>(imageTokens).fill(IGNORE_INDEX), ...text, tokenizer.imEndId];
@@ -177,10 +210,14 @@ export const VICUNA_V1_SYSTEM =
  * front of the first user turn, followed by "\n" (`preprocess_multimodal`). Turns alternate user, assistant; a last
  * user turn without its answer ends with "ASSISTANT:", the generation prompt.
  */
-export function llavaV1Prompt(turns: readonly { role: "user" | "assistant"; content: string }[], { system = VICUNA_V1_SYSTEM, imageToken = "<image>", eos = "</s>" } = {}): string {
+export function llavaV1Prompt(
+  turns: readonly { role: "user" | "assistant"; content: string }[],
+  { system = VICUNA_V1_SYSTEM, imageToken = "<image>", eos = "</s>" } = {},
+): string {
   let out = `${system} `;
   turns.forEach((t, i) => {
-    if (t.role !== (i % 2 === 0 ? "user" : "assistant")) throw new Error(`llavaV1Prompt: turn ${i} should be ${i % 2 === 0 ? "user" : "assistant"}, got ${t.role}`);
+    if (t.role !== (i % 2 === 0 ? "user" : "assistant"))
+      throw new Error(`llavaV1Prompt: turn ${i} should be ${i % 2 === 0 ? "user" : "assistant"}, got ${t.role}`);
     let content = t.content;
     if (i === 0 && content.includes(imageToken)) content = `${imageToken}\n${content.replace(imageToken, "").trim()}`;
     out += t.role === "user" ? `USER: ${content} ` : `ASSISTANT: ${content}${eos}`;
@@ -194,6 +231,13 @@ export function llavaV1Prompt(turns: readonly { role: "user" | "assistant"; cont
  * answer and its "</s>" supervised. LLaVA's train.py computes the same by token counts per round ("instruction length
  * − 2", a SentencePiece artifact); here the rounds are found by their tokens, which gives that mask on any tokenizer.
  */
-export function llavaV1Labels(ids: readonly number[], tokens: { assistant: readonly number[]; eosId: number; imageTokenId?: number }): number[] {
-  return buildLabels(ids, { assistantHeader: tokens.assistant, endId: tokens.eosId, imageTokenId: tokens.imageTokenId });
+export function llavaV1Labels(
+  ids: readonly number[],
+  tokens: { assistant: readonly number[]; eosId: number; imageTokenId?: number },
+): number[] {
+  return buildLabels(ids, {
+    assistantHeader: tokens.assistant,
+    endId: tokens.eosId,
+    imageTokenId: tokens.imageTokenId,
+  });
 }

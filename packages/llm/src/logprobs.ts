@@ -18,16 +18,21 @@ import { embedMultimodal } from "./multimodal.js";
 /** log_softmax(logits)[i, targets[i]] for logits [N, V] → [N] (differentiable; one gather over the flat table). */
 export function gatherLogProbs(logits: tf.Tensor, targets: ArrayLike<number>): tf.Tensor1D {
   if (logits.rank !== 2 || logits.shape[0] !== targets.length) {
-    throw new Error(`gatherLogProbs: logits must be [N, V] with N = ${targets.length} targets, got [${logits.shape.join(", ")}]`);
+    throw new Error(
+      `gatherLogProbs: logits must be [N, V] with N = ${targets.length} targets, got [${logits.shape.join(", ")}]`,
+    );
   }
   const [N, V] = logits.shape as [number, number];
   const flat = new Int32Array(N);
   for (let i = 0; i < N; i++) {
     const t = targets[i]!;
-    if (!(t >= 0 && t < V) || !Number.isInteger(t)) throw new RangeError(`gatherLogProbs: target ${t} at row ${i} is not a token id in [0, ${V})`);
+    if (!(t >= 0 && t < V) || !Number.isInteger(t))
+      throw new RangeError(`gatherLogProbs: target ${t} at row ${i} is not a token id in [0, ${V})`);
     flat[i] = i * V + t;
   }
-  return tf.tidy(() => tf.gather(tf.reshape(tf.logSoftmax(logits, -1), [-1]), tf.tensor1d(flat, "int32")) as tf.Tensor1D);
+  return tf.tidy(
+    () => tf.gather(tf.reshape(tf.logSoftmax(logits, -1), [-1]), tf.tensor1d(flat, "int32")) as tf.Tensor1D,
+  );
 }
 
 export interface LogProbsOptions {
@@ -54,8 +59,14 @@ export interface LogProbsResult {
  * Per-token log-probabilities [B, C] of `completionIds` following `promptIds` (C = longest
  * completion), with the padding mask. Differentiable with respect to the model's parameters.
  */
-export function logProbs(model: CausalLM, promptIds: readonly (readonly number[])[], completionIds: readonly (readonly number[])[], opts: LogProbsOptions = {}): LogProbsResult {
-  if (promptIds.length !== completionIds.length) throw new Error(`logProbs: ${promptIds.length} prompts but ${completionIds.length} completions`);
+export function logProbs(
+  model: CausalLM,
+  promptIds: readonly (readonly number[])[],
+  completionIds: readonly (readonly number[])[],
+  opts: LogProbsOptions = {},
+): LogProbsResult {
+  if (promptIds.length !== completionIds.length)
+    throw new Error(`logProbs: ${promptIds.length} prompts but ${completionIds.length} completions`);
   const padId = opts.padId ?? model.config.padTokenId;
   const temperature = opts.temperature ?? 1;
   if (!(temperature > 0)) throw new RangeError(`logProbs: temperature must be > 0, got ${temperature}`);
@@ -64,12 +75,19 @@ export function logProbs(model: CausalLM, promptIds: readonly (readonly number[]
   const B = promptIds.length;
   const P = prompts.ids[0]!.length;
   const C = completions.ids[0]!.length;
-  if (C === 0) return { logProbs: tf.zeros([B, 0]) as tf.Tensor2D, mask: tf.zeros([B, 0]) as tf.Tensor2D, ...(opts.entropy && { entropy: tf.zeros([B, 0]) as tf.Tensor2D }) };
+  if (C === 0)
+    return {
+      logProbs: tf.zeros([B, 0]) as tf.Tensor2D,
+      mask: tf.zeros([B, 0]) as tf.Tensor2D,
+      ...(opts.entropy && { entropy: tf.zeros([B, 0]) as tf.Tensor2D }),
+    };
   const ids = prompts.ids.map((r, b) => [...r, ...completions.ids[b]!]); // [B, P + C]
   const attentionMask = prompts.attentionMask.map((r, b) => [...r, ...completions.attentionMask[b]!]);
   const targets = completions.ids.flat(); // [B·C]
   const kept = tf.tidy(() => {
-    const inputsEmbeds = opts.imageEmbeds ? embedMultimodal(model, ids, opts.imageEmbeds, { promptLength: P }) : undefined; // generated tokens are plain tokens
+    const inputsEmbeds = opts.imageEmbeds
+      ? embedMultimodal(model, ids, opts.imageEmbeds, { promptLength: P })
+      : undefined; // generated tokens are plain tokens
     const h = model.hiddenStates(inputsEmbeds ? null : ids, { attentionMask, inputsEmbeds }); // [B, P + C, D]
     const predicting = tf.slice(h, [0, P - 1, 0], [-1, C, -1]); // positions P−1 … P+C−2 predict the completion
     let logits: tf.Tensor = model.logitsFromHidden(predicting); // [B, C, V]

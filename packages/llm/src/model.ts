@@ -128,7 +128,14 @@ export class DecoderLayer extends Module {
   }
 
   /** x [B, T, D] → [B, T, D]. */
-  forward(x: tf.Tensor, call: { mask?: tf.Tensor; positional?: (q: tf.Tensor4D, k: tf.Tensor4D) => [tf.Tensor4D, tf.Tensor4D]; cache?: KvCache }): tf.Tensor3D {
+  forward(
+    x: tf.Tensor,
+    call: {
+      mask?: tf.Tensor;
+      positional?: (q: tf.Tensor4D, k: tf.Tensor4D) => [tf.Tensor4D, tf.Tensor4D];
+      cache?: KvCache;
+    },
+  ): tf.Tensor3D {
     return tf.tidy(() => {
       const h = tf.add(x, this.self_attn.forward(this.input_layernorm.forward(x), call)); // [B, T, D]
       return tf.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h))) as tf.Tensor3D;
@@ -145,7 +152,10 @@ export class DecoderModel extends Module {
   constructor(cfg: ResolvedLlmConfig, rng?: Rng) {
     super();
     this.embed_tokens = this.module("embed_tokens", new Embedding(cfg.vocabSize, cfg.hiddenSize, { rng }));
-    this.layers = this.moduleList("layers", Array.from({ length: cfg.numHiddenLayers }, () => new DecoderLayer(cfg, rng)));
+    this.layers = this.moduleList(
+      "layers",
+      Array.from({ length: cfg.numHiddenLayers }, () => new DecoderLayer(cfg, rng)),
+    );
     this.norm = this.module("norm", new RMSNorm(cfg.hiddenSize, { eps: cfg.rmsNormEps }));
   }
 }
@@ -191,8 +201,13 @@ export class CausalLM extends Module {
     super();
     const cfg = (this.config = resolveLlmConfig(config));
     this.model = this.module("model", new DecoderModel(cfg, opts.rng));
-    this.lm_head = cfg.tieWordEmbeddings ? null : this.module("lm_head", new Linear(cfg.hiddenSize, cfg.vocabSize, { bias: false, rng: opts.rng }));
-    this.rope = new RotaryEmbedding(cfg.headDim, { theta: cfg.ropeTheta, maxPositions: Math.min(cfg.maxPositionEmbeddings, 4096) });
+    this.lm_head = cfg.tieWordEmbeddings
+      ? null
+      : this.module("lm_head", new Linear(cfg.hiddenSize, cfg.vocabSize, { bias: false, rng: opts.rng }));
+    this.rope = new RotaryEmbedding(cfg.headDim, {
+      theta: cfg.ropeTheta,
+      maxPositions: Math.min(cfg.maxPositionEmbeddings, 4096),
+    });
     this.initWeights(opts.rng);
   }
 
@@ -230,7 +245,9 @@ export class CausalLM extends Module {
     let B: number, T: number;
     if (inputsEmbeds) {
       if (inputsEmbeds.rank !== 3 || inputsEmbeds.shape[2] !== this.config.hiddenSize) {
-        throw new Error(`CausalLM: inputsEmbeds must be [B, T, ${this.config.hiddenSize}], got [${inputsEmbeds.shape.join(", ")}]`);
+        throw new Error(
+          `CausalLM: inputsEmbeds must be [B, T, ${this.config.hiddenSize}], got [${inputsEmbeds.shape.join(", ")}]`,
+        );
       }
       [B, T] = inputsEmbeds.shape as [number, number, number];
     } else if (ids instanceof tf.Tensor) {
@@ -239,29 +256,38 @@ export class CausalLM extends Module {
     } else {
       B = ids!.length;
       T = B ? ids![0]!.length : 0;
-      if (ids!.some((r) => r.length !== T)) throw new Error("CausalLM: rows of ids differ in length (pad them, see leftPad)");
+      if (ids!.some((r) => r.length !== T))
+        throw new Error("CausalLM: rows of ids differ in length (pad them, see leftPad)");
     }
     if (T === 0) throw new Error("CausalLM: no tokens to run");
 
     // 1. The mask over all S = past + T positions, as numbers (read here, outside any tidy).
     const past = cache?.length ?? 0;
-    if (cache && past > 0 && cache.batchSize !== B) throw new Error(`CausalLM: the cache holds ${cache.batchSize} rows, the input has ${B}`);
+    if (cache && past > 0 && cache.batchSize !== B)
+      throw new Error(`CausalLM: the cache holds ${cache.batchSize} rows, the input has ${B}`);
     let full: number[][];
     if (opts.attentionMask === undefined) {
-      full = Array.from({ length: B }, (_, b) => [...(past ? cache!.attentionMask[b]! : []), ...new Array<number>(T).fill(1)]);
+      full = Array.from({ length: B }, (_, b) => [
+        ...(past ? cache!.attentionMask[b]! : []),
+        ...new Array<number>(T).fill(1),
+      ]);
     } else {
       const m = toRows(opts.attentionMask, "attentionMask");
       const width = m[0]?.length;
       if (m.length !== B || m.some((r) => r.length !== width) || (width !== T && width !== past + T)) {
-        throw new Error(`CausalLM: attentionMask must be [${B}, ${T}]${past ? ` or [${B}, ${past + T}]` : ""}, got [${m.length}, ${width}]`);
+        throw new Error(
+          `CausalLM: attentionMask must be [${B}, ${T}]${past ? ` or [${B}, ${past + T}]` : ""}, got [${m.length}, ${width}]`,
+        );
       }
       full = width === past + T ? m : m.map((r, b) => [...(past ? cache!.attentionMask[b]! : []), ...r]);
     }
     const S = past + T;
     const padded = full.some((r) => r.some((v) => !v));
     const given = opts.positionIds;
-    const positions = given instanceof tf.Tensor ? (given.arraySync() as number[][]) : given ?? positionsFromMask(full, T);
-    if (positions.length !== B || positions.some((r) => r.length !== T)) throw new Error(`CausalLM: positionIds must be [${B}, ${T}]`);
+    const positions =
+      given instanceof tf.Tensor ? (given.arraySync() as number[][]) : (given ?? positionsFromMask(full, T));
+    if (positions.length !== B || positions.some((r) => r.length !== T))
+      throw new Error(`CausalLM: positionIds must be [${B}, ${T}]`);
 
     // 2. The pass itself.
     const out = tf.tidy(() => {
@@ -307,12 +333,20 @@ export class CausalLM extends Module {
   }
 
   /** Per-token log-probabilities of completions after prompts, differentiable (see logprobs.ts). */
-  logProbs(promptIds: readonly (readonly number[])[], completionIds: readonly (readonly number[])[], opts: LogProbsOptions = {}): LogProbsResult {
+  logProbs(
+    promptIds: readonly (readonly number[])[],
+    completionIds: readonly (readonly number[])[],
+    opts: LogProbsOptions = {},
+  ): LogProbsResult {
     return logProbs(this, promptIds, completionIds, opts);
   }
 
   /** Token embeddings with image placeholders replaced by image feature rows (see multimodal.ts). */
-  embedMultimodal(ids: TokenIds, imageEmbeds: tf.Tensor | null | undefined, opts: EmbedMultimodalOptions = {}): tf.Tensor3D {
+  embedMultimodal(
+    ids: TokenIds,
+    imageEmbeds: tf.Tensor | null | undefined,
+    opts: EmbedMultimodalOptions = {},
+  ): tf.Tensor3D {
     return embedMultimodal(this, ids, imageEmbeds, opts);
   }
 

@@ -27,7 +27,10 @@ function rowsOf(ids: TokenIds): number[][] {
 }
 
 /** How many image placeholder tokens the ids hold. */
-export function countImageTokens(ids: readonly (readonly number[])[] | readonly number[], imageTokenId: number): number {
+export function countImageTokens(
+  ids: readonly (readonly number[])[] | readonly number[],
+  imageTokenId: number,
+): number {
   let n = 0;
   for (const x of ids as readonly (number | readonly number[])[]) {
     if (typeof x === "number") n += x === imageTokenId ? 1 : 0;
@@ -52,18 +55,27 @@ export interface EmbedMultimodalOptions {
  * `imageEmbeds` ([N, D], or [images, tokens, D], flattened to rows). Placeholder ids need not be in
  * the vocabulary (LLaVA uses −200). Throws when the counts differ.
  */
-export function embedMultimodal(model: CausalLM, ids: TokenIds, imageEmbeds: tf.Tensor | null | undefined, opts: EmbedMultimodalOptions = {}): tf.Tensor3D {
+export function embedMultimodal(
+  model: CausalLM,
+  ids: TokenIds,
+  imageEmbeds: tf.Tensor | null | undefined,
+  opts: EmbedMultimodalOptions = {},
+): tf.Tensor3D {
   const imageTokenId = opts.imageTokenId ?? model.config.imageTokenId;
-  if (imageTokenId === undefined) throw new Error("embedMultimodal: no image token id (set config.imageTokenId or pass { imageTokenId })");
+  if (imageTokenId === undefined)
+    throw new Error("embedMultimodal: no image token id (set config.imageTokenId or pass { imageTokenId })");
   const rows = rowsOf(ids);
   const B = rows.length;
   const T = B ? rows[0]!.length : 0;
-  if (rows.some((r) => r.length !== T)) throw new Error("embedMultimodal: rows of ids differ in length (pad them first)");
+  if (rows.some((r) => r.length !== T))
+    throw new Error("embedMultimodal: rows of ids differ in length (pad them first)");
   const D = model.config.hiddenSize;
   let N = 0;
   if (imageEmbeds) {
     if (imageEmbeds.rank < 2 || imageEmbeds.shape[imageEmbeds.rank - 1] !== D) {
-      throw new Error(`embedMultimodal: image features must be [N, ${D}] (the LLM width), got [${imageEmbeds.shape.join(", ")}]`);
+      throw new Error(
+        `embedMultimodal: image features must be [N, ${D}] (the LLM width), got [${imageEmbeds.shape.join(", ")}]`,
+      );
     }
     N = imageEmbeds.size / D;
   }

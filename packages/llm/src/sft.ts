@@ -71,7 +71,8 @@ export function sftLoss(logits: tf.Tensor, labels: readonly (readonly number[])[
   if (logits.rank !== 3) throw new Error(`sftLoss: logits must be [B, T, V], got [${logits.shape.join(", ")}]`);
   const [B, T, V] = logits.shape as [number, number, number];
   const rows = labels instanceof tf.Tensor ? (labels.arraySync() as number[][]) : labels;
-  if (rows.length !== B || rows.some((r) => r.length !== T)) throw new Error(`sftLoss: labels must be [${B}, ${T}] like the logits`);
+  if (rows.length !== B || rows.some((r) => r.length !== T))
+    throw new Error(`sftLoss: labels must be [${B}, ${T}] like the logits`);
   const targets = new Int32Array(B * (T - 1));
   const weights = new Float32Array(B * (T - 1));
   let count = 0;
@@ -79,7 +80,8 @@ export function sftLoss(logits: tf.Tensor, labels: readonly (readonly number[])[
     for (let t = 0; t + 1 < T; t++) {
       const y = rows[b]![t + 1]!;
       if (y === IGNORE_INDEX) continue;
-      if (!(y >= 0 && y < V)) throw new RangeError(`sftLoss: label ${y} at [${b}, ${t + 1}] is neither −100 nor a token id in [0, ${V})`);
+      if (!(y >= 0 && y < V))
+        throw new RangeError(`sftLoss: label ${y} at [${b}, ${t + 1}] is neither −100 nor a token id in [0, ${V})`);
       targets[b * (T - 1) + t] = y;
       weights[b * (T - 1) + t] = 1;
       count++;

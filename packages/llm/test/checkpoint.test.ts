@@ -21,7 +21,14 @@ describe("Hugging Face checkpoints", () => {
     const out = path.join(dir, "qwen2-tiny");
     saveLlm(m, out);
     const cfg = JSON.parse(fs.readFileSync(path.join(out, "config.json"), "utf8"));
-    expect(cfg).toMatchObject({ model_type: "qwen2", architectures: ["Qwen2ForCausalLM"], hidden_size: 32, num_key_value_heads: 2, tie_word_embeddings: false, eos_token_id: 2 });
+    expect(cfg).toMatchObject({
+      model_type: "qwen2",
+      architectures: ["Qwen2ForCausalLM"],
+      hidden_size: 32,
+      num_key_value_heads: 2,
+      tie_word_embeddings: false,
+      eos_token_id: 2,
+    });
     const keys = Object.keys(readSafetensorsHeader(path.join(out, "model.safetensors")).tensors);
     expect(keys).toContain("model.layers.1.self_attn.k_proj.bias");
     expect(keys).toContain("lm_head.weight");
@@ -65,7 +72,15 @@ describe("Hugging Face checkpoints", () => {
     const wrong = tf.zeros([64, 16]);
     sd["model.layers.0.mlp.up_proj.weight"] = wrong;
     saveSafetensors(file, sd);
-    const config = { model_type: "qwen2", vocab_size: 50, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 };
+    const config = {
+      model_type: "qwen2",
+      vocab_size: 50,
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+    };
     const before = tf.memory().numTensors;
     expect(() => loadLlm({ config, weights: file })).toThrow(
       /missing tensor "model\.norm\.weight" \(the model expects \[32\]\).*tensor "model\.layers\.0\.mlp\.up_proj\.weight" has shape \[64, 16\] in the checkpoint, the model expects \[64, 32\]/,
@@ -75,7 +90,9 @@ describe("Hugging Face checkpoints", () => {
     const extra = { ...m.stateDict(), "model.layers.9.mlp.up_proj.weight": wrong };
     const target = tinyModel({}, 14);
     expect(() => loadLlmWeights(target, extra)).toThrow(/unexpected tensor "model\.layers\.9\.mlp\.up_proj\.weight"/);
-    expect(loadLlmWeights(target, extra, { strict: false }).unexpectedKeys).toEqual(["model.layers.9.mlp.up_proj.weight"]);
+    expect(loadLlmWeights(target, extra, { strict: false }).unexpectedKeys).toEqual([
+      "model.layers.9.mlp.up_proj.weight",
+    ]);
     const [a, b] = [m.forward(ids), target.forward(ids)];
     expect(maxDiff(a, b)).toBe(0);
     tf.dispose([a, b, wrong]);

@@ -2,7 +2,19 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { AdamW, Rng, initBackend, tf } from "@vlab/core";
 import { VisionTransformer } from "@vlab/vision";
 import { buildWordTokenizer } from "@vlab/data";
-import { CausalLM, IGNORE_INDEX, Llava, LlavaProjector, VICUNA_V1_SYSTEM, buildChatTokenizer, llavaV1Labels, llavaV1Prompt, plainSample, sftLoss, wholeSequenceLabels } from "../src/index.js";
+import {
+  CausalLM,
+  IGNORE_INDEX,
+  Llava,
+  LlavaProjector,
+  VICUNA_V1_SYSTEM,
+  buildChatTokenizer,
+  llavaV1Labels,
+  llavaV1Prompt,
+  plainSample,
+  sftLoss,
+  wholeSequenceLabels,
+} from "../src/index.js";
 import { TINY, maxDiff } from "./helpers.js";
 
 beforeAll(async () => {
@@ -13,8 +25,25 @@ const tokenizer = buildChatTokenizer(["a red circle", "a blue square", "what col
 // 16×16 images, 8-px patches: 4 image tokens; vision width 24 ≠ LM width 32, so the projector must map them.
 const makeLlava = (projector?: "linear" | "mlp2x_gelu") =>
   new Llava({
-    vision: new VisionTransformer({ imageSize: 16, patchSize: 8, width: 24, layers: 3, heads: 2, outputDim: 0, seed: 3 }),
-    lm: new CausalLM({ ...TINY, vocabSize: tokenizer.vocabSize, imageTokenId: tokenizer.imageTokenId, padTokenId: tokenizer.padId, eosTokenId: tokenizer.eosId }, { rng: new Rng(2) }),
+    vision: new VisionTransformer({
+      imageSize: 16,
+      patchSize: 8,
+      width: 24,
+      layers: 3,
+      heads: 2,
+      outputDim: 0,
+      seed: 3,
+    }),
+    lm: new CausalLM(
+      {
+        ...TINY,
+        vocabSize: tokenizer.vocabSize,
+        imageTokenId: tokenizer.imageTokenId,
+        padTokenId: tokenizer.padId,
+        eosTokenId: tokenizer.eosId,
+      },
+      { rng: new Rng(2) },
+    ),
     projector,
     rng: new Rng(4),
   });
@@ -35,7 +64,11 @@ describe("LLaVA", () => {
     // mlp2x_gelu: linear_2(gelu(linear_1 x)), checked against the pieces.
     const x = tf.randomNormal([3, 24], 0, 1, "float32", 1);
     const p = m.multi_modal_projector;
-    const want = tf.tidy(() => p.linear_2!.forward(tf.mul(tf.mul(p.linear_1.forward(x), 0.5), tf.add(1, tf.erf(tf.div(p.linear_1.forward(x), Math.SQRT2))))));
+    const want = tf.tidy(() =>
+      p.linear_2!.forward(
+        tf.mul(tf.mul(p.linear_1.forward(x), 0.5), tf.add(1, tf.erf(tf.div(p.linear_1.forward(x), Math.SQRT2)))),
+      ),
+    );
     const got = p.forward(x);
     expect(maxDiff(got, want)).toBeLessThan(1e-5);
     tf.dispose([x, want, got, v1]);
@@ -51,19 +84,25 @@ describe("LLaVA", () => {
     const penultimate = tf.slice(hidden.hiddenStates![2]!, [0, 1, 0], [-1, -1, -1]); // layers 3 → states 0..3; -2 is index 2
     expect(maxDiff(feats, penultimate)).toBe(0);
     const img = tokenizer.imageTokenId;
-    const ids = [[img, img, img, img, 5, 6], [img, img, img, img, 7, 8]];
+    const ids = [
+      [img, img, img, img, 5, 6],
+      [img, img, img, img, 7, 8],
+    ];
     const a = m.forward(ids, { pixels: px });
     const b = m.forward(ids, { features: feats });
     expect(a.shape).toEqual([2, 6, tokenizer.vocabSize]);
     expect(maxDiff(a, b)).toBeLessThan(1e-6);
-    expect(() => m.forward([[img, img, img, 5, 6, 7]], { features: tf.slice(feats, [0, 0, 0], [1, -1, -1]) })).toThrow(/3 image placeholder tokens .* 4 rows/);
+    expect(() => m.forward([[img, img, img, 5, 6, 7]], { features: tf.slice(feats, [0, 0, 0], [1, -1, -1]) })).toThrow(
+      /3 image placeholder tokens .* 4 rows/,
+    );
     tf.dispose([px, feats, hidden.pooled, hidden.lastHiddenState, ...hidden.hiddenStates!, penultimate, a, b]);
     m.dispose();
   });
 
   it("stage 1 trains the projector only; stage 2 the projector and the LM; the vision tower never", () => {
     const m = makeLlava("linear");
-    const count = (prefix: string) => m.namedParameters().filter(([n, v]) => n.startsWith(prefix) && v.trainable).length;
+    const count = (prefix: string) =>
+      m.namedParameters().filter(([n, v]) => n.startsWith(prefix) && v.trainable).length;
     m.stage(1);
     expect([count("vision_tower"), count("multi_modal_projector"), count("language_model")]).toEqual([0, 2, 0]);
     // One AdamW step of the stage-1 loss leaves the LM's weights exactly as they were and moves the projector.
@@ -71,9 +110,22 @@ describe("LLaVA", () => {
     const feats = m.visionFeatures(px);
     const samples = ["a red circle", "a blue square"].map((c) => plainSample(tokenizer, c, m.imageTokens));
     const before = m.namedParameters().map(([n, v]) => [n, v.clone()] as const);
-    const opt = new AdamW(m.namedParameters().filter(([, v]) => v.trainable), { lr: 1e-2 });
+    const opt = new AdamW(
+      m.namedParameters().filter(([, v]) => v.trainable),
+      { lr: 1e-2 },
+    );
     const n0 = tf.memory().numTensors;
-    const { value, grads } = tf.variableGrads(() => sftLoss(m.forward(samples.map((s) => s.ids), { features: feats }), samples.map((s) => s.labels)), m.trainableParameters());
+    const { value, grads } = tf.variableGrads(
+      () =>
+        sftLoss(
+          m.forward(
+            samples.map((s) => s.ids),
+            { features: feats },
+          ),
+          samples.map((s) => s.labels),
+        ),
+      m.trainableParameters(),
+    );
     opt.step(grads);
     tf.dispose([value, ...Object.values(grads)]);
     expect(tf.memory().numTensors).toBe(n0); // the step leaves no tensor behind (AdamW made its moments up front)
@@ -96,7 +148,13 @@ describe("LLaVA", () => {
     expect(s.ids).toEqual([...Array(4).fill(tokenizer.imageTokenId), ...words, tokenizer.imEndId]);
     expect(s.labels).toEqual([...Array(4).fill(IGNORE_INDEX), ...words, tokenizer.imEndId]);
     const ids = [tokenizer.padId, tokenizer.imStartId, tokenizer.imageTokenId, 9, tokenizer.imEndId];
-    expect(wholeSequenceLabels(ids, tokenizer)).toEqual([IGNORE_INDEX, tokenizer.imStartId, IGNORE_INDEX, 9, tokenizer.imEndId]);
+    expect(wholeSequenceLabels(ids, tokenizer)).toEqual([
+      IGNORE_INDEX,
+      tokenizer.imStartId,
+      IGNORE_INDEX,
+      9,
+      tokenizer.imEndId,
+    ]);
   });
 
   it("generates from images batched as it does one by one", () => {
@@ -104,9 +162,16 @@ describe("LLaVA", () => {
     const px = pixels();
     const feats = m.visionFeatures(px);
     const img = tokenizer.imageTokenId;
-    const prompts = [[img, img, img, img, 5], [img, img, img, img, 6, 7, 8]];
+    const prompts = [
+      [img, img, img, img, 5],
+      [img, img, img, img, 6, 7, 8],
+    ];
     const both = m.generate(prompts, { features: feats }, { maxNewTokens: 5, stopIds: [] });
-    const one = prompts.map((p, i) => m.generate([p], { features: tf.slice(feats, [i, 0, 0], [1, -1, -1]) }, { maxNewTokens: 5, stopIds: [] }).tokens[0]);
+    const one = prompts.map(
+      (p, i) =>
+        m.generate([p], { features: tf.slice(feats, [i, 0, 0], [1, -1, -1]) }, { maxNewTokens: 5, stopIds: [] })
+          .tokens[0],
+    );
     expect(both.tokens).toEqual(one);
     // Log-probs with the image spliced in equal the LM's with the same embeddings. A completion may hold the
     // placeholder id (a sampled token): it is an ordinary token there, as it was when generated.
@@ -130,14 +195,20 @@ describe("LLaVA v1 template and labels (spec §5, T10)", () => {
       { role: "user", content: "how many shapes?" },
       { role: "assistant", content: "2" },
     ]);
-    expect(text).toBe(`${VICUNA_V1_SYSTEM} USER: <image>\nwhat color is the circle? ASSISTANT: red</s>USER: how many shapes? ASSISTANT: 2</s>`);
+    expect(text).toBe(
+      `${VICUNA_V1_SYSTEM} USER: <image>\nwhat color is the circle? ASSISTANT: red</s>USER: how many shapes? ASSISTANT: 2</s>`,
+    );
     expect(llavaV1Prompt([{ role: "user", content: "hi" }], { system: "S" })).toBe("S USER: hi ASSISTANT:");
     expect(() => llavaV1Prompt([{ role: "assistant", content: "x" }])).toThrow(/turn 0 should be user/);
   });
 
   it("masks everything up to and including each ASSISTANT:, supervises the answers and </s>, masks the image", () => {
-    const v1 = buildWordTokenizer([VICUNA_V1_SYSTEM, "USER: ASSISTANT: what color is the circle? red how many shapes? 2"], { specials: ["<pad>", "<image>", "<unk>", "</s>"], eot: "</s>", unk: "<unk>" });
-    const img = v1.tokenToId("<image>")!, eos = v1.tokenToId("</s>")!;
+    const v1 = buildWordTokenizer(
+      [VICUNA_V1_SYSTEM, "USER: ASSISTANT: what color is the circle? red how many shapes? 2"],
+      { specials: ["<pad>", "<image>", "<unk>", "</s>"], eot: "</s>", unk: "<unk>" },
+    );
+    const img = v1.tokenToId("<image>")!,
+      eos = v1.tokenToId("</s>")!;
     const text = llavaV1Prompt([
       { role: "user", content: "<image> what color is the circle?" },
       { role: "assistant", content: "red" },

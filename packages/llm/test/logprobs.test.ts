@@ -14,7 +14,10 @@ describe("logProbs", () => {
     const completions = [randomIds(42, 4), randomIds(43, 2)];
     const { logProbs, mask } = m.logProbs(prompts, completions);
     expect(logProbs.shape).toEqual([2, 4]);
-    expect(mask.arraySync()).toEqual([[1, 1, 1, 1], [1, 1, 0, 0]]);
+    expect(mask.arraySync()).toEqual([
+      [1, 1, 1, 1],
+      [1, 1, 0, 0],
+    ]);
     const got = logProbs.arraySync();
     prompts.forEach((p, b) => {
       const c = completions[b]!;
@@ -30,7 +33,9 @@ describe("logProbs", () => {
     const hotLogits = tf.tidy(() => tf.logSoftmax(tf.div(m.forward([[...p, ...c]]), 2), -1));
     const lsm2 = (hotLogits.arraySync() as number[][][])[0]!;
     hotLogits.dispose();
-    hot.logProbs.arraySync()[0]!.forEach((v, j) => expect(Math.abs(v - lsm2[p.length + j - 1]![c[j]!]!)).toBeLessThan(1e-4));
+    hot.logProbs
+      .arraySync()[0]!
+      .forEach((v, j) => expect(Math.abs(v - lsm2[p.length + j - 1]![c[j]!]!)).toBeLessThan(1e-4));
     tf.dispose([logProbs, mask, hot.logProbs, hot.mask]);
     m.dispose();
   });
@@ -84,7 +89,13 @@ describe("sftLoss", () => {
     //   t = 0: [0, ln 3]  → p = [1/4, 3/4];  label[1] = 1  → CE = −ln(3/4) = ln(4/3)
     //   t = 1: [0, 0]     → p = [1/2, 1/2];  label[2] = 0  → CE = ln 2
     //   t = 2: [9, 0]     predicts nothing (no label[3])
-    const logits = tf.tensor3d([[[0, Math.log(3)], [0, 0], [9, 0]]]);
+    const logits = tf.tensor3d([
+      [
+        [0, Math.log(3)],
+        [0, 0],
+        [9, 0],
+      ],
+    ]);
     const a = sftLoss(logits, [[-100, 1, 0]]);
     expect(a.dataSync()[0]).toBeCloseTo((Math.log(4 / 3) + Math.log(2)) / 2, 6); // 0.49041
     const b = sftLoss(logits, [[-100, 1, -100]]);
@@ -96,7 +107,10 @@ describe("sftLoss", () => {
   });
 
   it("gatherLogProbs picks log_softmax at the targets", () => {
-    const logits = tf.tensor2d([[0, Math.log(3)], [Math.log(4), 0]]);
+    const logits = tf.tensor2d([
+      [0, Math.log(3)],
+      [Math.log(4), 0],
+    ]);
     const lp = gatherLogProbs(logits, [1, 1]);
     const v = lp.dataSync();
     expect(v[0]).toBeCloseTo(Math.log(3 / 4), 6);

@@ -46,12 +46,30 @@ describe("CausalLM structure", () => {
 
   it("config.json round trip, and Qwen2 vs Llama biases from it", () => {
     const hf = {
-      model_type: "qwen2", vocab_size: 151936, hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24,
-      num_attention_heads: 14, num_key_value_heads: 2, rms_norm_eps: 1e-6, rope_theta: 1000000.0,
-      max_position_embeddings: 32768, tie_word_embeddings: true, hidden_act: "silu", eos_token_id: 151643,
+      model_type: "qwen2",
+      vocab_size: 151936,
+      hidden_size: 896,
+      intermediate_size: 4864,
+      num_hidden_layers: 24,
+      num_attention_heads: 14,
+      num_key_value_heads: 2,
+      rms_norm_eps: 1e-6,
+      rope_theta: 1000000.0,
+      max_position_embeddings: 32768,
+      tie_word_embeddings: true,
+      hidden_act: "silu",
+      eos_token_id: 151643,
     };
     const cfg = llmConfigFromHf(hf);
-    expect(cfg).toMatchObject({ modelType: "qwen2", hiddenSize: 896, numKeyValueHeads: 2, ropeTheta: 1e6, tieWordEmbeddings: true, attentionBias: true, eosTokenId: 151643 });
+    expect(cfg).toMatchObject({
+      modelType: "qwen2",
+      hiddenSize: 896,
+      numKeyValueHeads: 2,
+      ropeTheta: 1e6,
+      tieWordEmbeddings: true,
+      attentionBias: true,
+      eosTokenId: 151643,
+    });
     expect(llmConfigFromHf({ ...hf, model_type: "llama" }).attentionBias).toBe(false);
     expect(llmConfigFromHf(llmConfigToHf(cfg))).toMatchObject(cfg);
     expect(() => llmConfigFromHf({ ...hf, hidden_act: "gelu" })).toThrow(/hidden_act "gelu"/);
@@ -61,7 +79,15 @@ describe("CausalLM structure", () => {
 
 describe("forward: padding, positions, cache", () => {
   it("positions are cumsum(mask) − 1 with padding at 1", () => {
-    expect(positionsFromMask([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])).toEqual([[1, 1, 0, 1, 2], [0, 1, 2, 3, 4]]);
+    expect(
+      positionsFromMask([
+        [0, 0, 1, 1, 1],
+        [1, 1, 1, 1, 1],
+      ]),
+    ).toEqual([
+      [1, 1, 0, 1, 2],
+      [0, 1, 2, 3, 4],
+    ]);
     expect(positionsFromMask([[0, 1, 1, 1]], 2)).toEqual([[1, 2]]);
   });
 

@@ -76,7 +76,11 @@ function answerMatches(content: string, sol: string, relTol: number): boolean {
 }
 
 /** R1-V's two steps; also returns the step-(b) strings VisualThinker's fallback reuses. */
-function r1vAccuracy(content: string, sol: string, relTol: number): { correct: boolean; answer: string; truth: string } {
+function r1vAccuracy(
+  content: string,
+  sol: string,
+  relTol: number,
+): { correct: boolean; answer: string; truth: string } {
   const truthSpan = searchTagged(sol, "<answer>", "</answer>", false);
   const truth = truthSpan !== null ? pyStrip(truthSpan) : pyStrip(sol);
   const answerSpan = searchTagged(content, "<answer>", "</answer>", false);

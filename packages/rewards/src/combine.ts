@@ -51,7 +51,9 @@ export function weightedSum(values: readonly (number | null | undefined)[], weig
  *
  * A non-string completion gets 0 from every term. Never throws.
  */
-export function combineRewards<E>(terms: readonly RewardTerm<E>[]): (completion: unknown, example: E) => CombinedReward {
+export function combineRewards<E>(
+  terms: readonly RewardTerm<E>[],
+): (completion: unknown, example: E) => CombinedReward {
   return (completion, example) => {
     const text = asText(completion);
     const parts: Record<string, number | null> = {};
@@ -68,6 +70,12 @@ export function combineRewards<E>(terms: readonly RewardTerm<E>[]): (completion:
       parts[t.name] = v;
       return v;
     });
-    return { total: weightedSum(values, terms.map((t) => t.weight ?? 1)), parts };
+    return {
+      total: weightedSum(
+        values,
+        terms.map((t) => t.weight ?? 1),
+      ),
+      parts,
+    };
   };
 }

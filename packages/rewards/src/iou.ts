@@ -65,7 +65,10 @@ export function iou(a: unknown, b: unknown, options: IouOptions = {}): number {
   });
 }
 
-const BOX = new RegExp(`\\[(\\p{Nd}+),[${PY_SPACE}]*(\\p{Nd}+),[${PY_SPACE}]*(\\p{Nd}+),[${PY_SPACE}]*(\\p{Nd}+)\\]`, "u");
+const BOX = new RegExp(
+  `\\[(\\p{Nd}+),[${PY_SPACE}]*(\\p{Nd}+),[${PY_SPACE}]*(\\p{Nd}+),[${PY_SPACE}]*(\\p{Nd}+)\\]`,
+  "u",
+);
 
 /**
  * The first `[x1, y1, x2, y2]` of non-negative integers inside the completion's first `<answer>`

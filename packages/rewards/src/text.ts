@@ -22,7 +22,8 @@
 export const MAX_TEXT_CHARS = 1 << 20;
 
 /** Python's `\s` (and `str.isspace()`) as the body of a JavaScript character class. */
-export const PY_SPACE = "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+export const PY_SPACE =
+  "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 
 const SPACE_RE = new RegExp(`[${PY_SPACE}]`);
 

@@ -80,7 +80,11 @@ export interface DetectionReward {
 }
 
 /** Visual-RFT's detection reward for a completion against ground-truth boxes (all parts 0 for garbage). */
-export function visualRftDetectionReward(completion: unknown, gtBoxes: unknown, options: { iouThreshold?: number } = {}): DetectionReward {
+export function visualRftDetectionReward(
+  completion: unknown,
+  gtBoxes: unknown,
+  options: { iouThreshold?: number } = {},
+): DetectionReward {
   const format = formatReward(completion, { variant: "r1v" });
   let iouPart = 0;
   let confPart = 0;
@@ -101,7 +105,11 @@ export function visualRftDetectionReward(completion: unknown, gtBoxes: unknown, 
 }
 
 /** R_IoU and R_conf of parsed predictions against ground-truth boxes (steps 1–3 above). */
-export function detectionParts(preds: readonly Detection[], gts: readonly Box[], threshold = 0.5): { iou: number; confidence: number } {
+export function detectionParts(
+  preds: readonly Detection[],
+  gts: readonly Box[],
+  threshold = 0.5,
+): { iou: number; confidence: number } {
   const order = [...preds].sort((a, b) => b.confidence - a.confidence); // stable, as Python's sorted
   const used = new Array<boolean>(gts.length).fill(false);
   let iouSum = 0;
@@ -128,7 +136,11 @@ export function detectionParts(preds: readonly Detection[], gts: readonly Box[],
 }
 
 /** Visual-RFT's classification reward: 1 if the normalised answer and solution contain one another. */
-export function visualRftClassificationReward(completion: unknown, solution: unknown, options: { faithful?: boolean } = {}): number {
+export function visualRftClassificationReward(
+  completion: unknown,
+  solution: unknown,
+  options: { faithful?: boolean } = {},
+): number {
   return safely(() => {
     const ans = extractAnswer(completion);
     const sol = asText(solution);

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { extractBox, iou, iouReward } from "../src/iou.js";
-import { detectionParts, parseDetections, visualRftClassificationReward, visualRftDetectionReward } from "../src/visual_rft.js";
+import {
+  detectionParts,
+  parseDetections,
+  visualRftClassificationReward,
+  visualRftDetectionReward,
+} from "../src/visual_rft.js";
 
 describe("iou — spec vector", () => {
   it("iou([0,0,10,10],[5,5,15,15]) = 25/175 in both conventions", () => {
@@ -80,7 +85,10 @@ describe("iouReward (VLM-R1 REC)", () => {
 const det = (items: string) => `<think>look</think><answer>${items}</answer>`;
 
 describe("Visual-RFT detection", () => {
-  const GT = [[0, 0, 10, 10], [20, 20, 30, 30]];
+  const GT = [
+    [0, 0, 10, 10],
+    [20, 20, 30, 30],
+  ];
 
   it("spec vector: [0,0,10,10]@0.9 against two boxes → R_IoU 0.5, R_conf 0.9", () => {
     const r = visualRftDetectionReward(det("[{'Position': [0,0,10,10], 'Confidence': 0.9}]"), GT);
@@ -92,15 +100,24 @@ describe("Visual-RFT detection", () => {
 
   it("worked: both boxes found; a miss; greedy matching by confidence; below threshold", () => {
     // Two hits: R_IoU = (1 + 1)/2, R_conf = (0.9 + 0.8)/2.
-    let r = visualRftDetectionReward(det("[{'Position': [0,0,10,10], 'Confidence': 0.9}, {'Position': [20,20,30,30], 'Confidence': 0.8}]"), GT);
+    let r = visualRftDetectionReward(
+      det("[{'Position': [0,0,10,10], 'Confidence': 0.9}, {'Position': [20,20,30,30], 'Confidence': 0.8}]"),
+      GT,
+    );
     expect([r.iou, r.confidence]).toEqual([1, expect.closeTo(0.85, 12)]);
     // A hit and a miss: R_IoU = 1/max(2, 2); R_conf = (0.9 + (1 − 0.4))/2 (an unconfident miss is rewarded).
-    r = visualRftDetectionReward(det("[{'Position': [0,0,10,10], 'Confidence': 0.9}, {'Position': [50,50,60,60], 'Confidence': 0.4}]"), GT);
+    r = visualRftDetectionReward(
+      det("[{'Position': [0,0,10,10], 'Confidence': 0.9}, {'Position': [50,50,60,60], 'Confidence': 0.4}]"),
+      GT,
+    );
     expect([r.iou, r.confidence]).toEqual([0.5, expect.closeTo(0.75, 12)]);
     // Greedy: the 0.9-confidence [0,0,10,9] (IoU 0.9) takes the only box first; the exact box, later, finds none.
     // R_IoU = 0.9 / max(1, 2) = 0.45; R_conf = (0.9 + (1 − 0.3))/2 = 0.8.
     const parts = detectionParts(
-      [{ box: [0, 0, 10, 10], confidence: 0.3 }, { box: [0, 0, 10, 9], confidence: 0.9 }],
+      [
+        { box: [0, 0, 10, 10], confidence: 0.3 },
+        { box: [0, 0, 10, 9], confidence: 0.9 },
+      ],
       [[0, 0, 10, 10]],
     );
     expect(parts.iou).toBeCloseTo(0.45, 12);
@@ -111,11 +128,18 @@ describe("Visual-RFT detection", () => {
   });
 
   it("parsing: quotes, doubled brackets, newlines, truncation, duplicates, malformed items", () => {
-    expect(parseDetections("[[{'Position': [0,0,10,10],\n 'Confidence': 0.9}]]")).toEqual([{ box: [0, 0, 10, 10], confidence: 0.9 }]);
+    expect(parseDetections("[[{'Position': [0,0,10,10],\n 'Confidence': 0.9}]]")).toEqual([
+      { box: [0, 0, 10, 10], confidence: 0.9 },
+    ]);
     // Cut off mid-way: closed after the last whole item.
-    expect(parseDetections("[{'Position': [0,0,10,10], 'Confidence': 0.9}, {'Position': [20,2")).toEqual([{ box: [0, 0, 10, 10], confidence: 0.9 }]);
+    expect(parseDetections("[{'Position': [0,0,10,10], 'Confidence': 0.9}, {'Position': [20,2")).toEqual([
+      { box: [0, 0, 10, 10], confidence: 0.9 },
+    ]);
     // An exact duplicate box is dropped (the first kept): N_pred = 1, so R_conf = 0.9, not (0.9 + 0.5)/2.
-    const r = visualRftDetectionReward(det("[{'Position': [0,0,10,10], 'Confidence': 0.9}, {'Position': [0,0,10,10], 'Confidence': 0.5}]"), GT);
+    const r = visualRftDetectionReward(
+      det("[{'Position': [0,0,10,10], 'Confidence': 0.9}, {'Position': [0,0,10,10], 'Confidence': 0.5}]"),
+      GT,
+    );
     expect([r.iou, r.confidence]).toEqual([0.5, 0.9]);
     expect(parseDetections("[{'Position': [0,0,10,10], 'Confidence': 'high'}]")).toBe(null);
     expect(parseDetections("[{'Position': [0,0,10], 'Confidence': 0.9}]")).toBe(null);
@@ -124,8 +148,15 @@ describe("Visual-RFT detection", () => {
   });
 
   it("confidence is clipped to [0, 1]; no answer or a bad ground truth gives 0 (format still counts)", () => {
-    expect(visualRftDetectionReward(det("[{'Position': [0,0,10,10], 'Confidence': 1.5}]"), [[0, 0, 10, 10]]).confidence).toBe(1);
-    expect(visualRftDetectionReward("<think>a</think><answer>none</answer>", GT)).toEqual({ iou: 0, confidence: 0, format: 1, total: 1 });
+    expect(
+      visualRftDetectionReward(det("[{'Position': [0,0,10,10], 'Confidence': 1.5}]"), [[0, 0, 10, 10]]).confidence,
+    ).toBe(1);
+    expect(visualRftDetectionReward("<think>a</think><answer>none</answer>", GT)).toEqual({
+      iou: 0,
+      confidence: 0,
+      format: 1,
+      total: 1,
+    });
     expect(visualRftDetectionReward(det("[{'Position': [0,0,10,10], 'Confidence': 0.9}]"), [[0, 0, 10]]).total).toBe(1);
     expect(visualRftDetectionReward(det("[]"), []).total).toBe(1); // nothing to find, nothing found: R_IoU 0 by our choice
   });

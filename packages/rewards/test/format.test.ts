@@ -23,13 +23,23 @@ describe("formatReward — spec vectors F", () => {
 describe("formatReward — worked cases per variant", () => {
   it("empty blocks are allowed by `.*?` (all but VLM-R1's, which needs a box)", () => {
     expect(all("<think></think><answer></answer>")).toEqual({
-      r1v: 1, "r1v-original": 1, "open-r1-mm-first": 1, lenient: 1, "lmm-r1": 1, "vlm-r1-rec": 0,
+      r1v: 1,
+      "r1v-original": 1,
+      "open-r1-mm-first": 1,
+      lenient: 1,
+      "lmm-r1": 1,
+      "vlm-r1-rec": 0,
     });
   });
 
   it("whitespace between the blocks: `\\s*` crosses newlines even without DOTALL; open-r1's first form and lmm-r1 allow none", () => {
     expect(all("<think>a</think> \n\t <answer>b</answer>")).toEqual({
-      r1v: 1, "r1v-original": 1, "open-r1-mm-first": 0, lenient: 1, "lmm-r1": 0, "vlm-r1-rec": 0,
+      r1v: 1,
+      "r1v-original": 1,
+      "open-r1-mm-first": 0,
+      lenient: 1,
+      "lmm-r1": 0,
+      "vlm-r1-rec": 0,
     });
   });
 
@@ -42,7 +52,12 @@ describe("formatReward — worked cases per variant", () => {
 
   it("a trailing newline: fullmatch fails, Python's `$` (open-r1's first form) and re.match accept it", () => {
     expect(all("<think>a</think><answer>b</answer>\n")).toEqual({
-      r1v: 0, "r1v-original": 1, "open-r1-mm-first": 1, lenient: 1, "lmm-r1": 0, "vlm-r1-rec": 0,
+      r1v: 0,
+      "r1v-original": 1,
+      "open-r1-mm-first": 1,
+      lenient: 1,
+      "lmm-r1": 0,
+      "vlm-r1-rec": 0,
     });
     // `$` allows one final newline, not two.
     expect(formatReward("<think>a</think><answer>b</answer>\n\n", { variant: "open-r1-mm-first" })).toBe(0);
@@ -51,7 +66,12 @@ describe("formatReward — worked cases per variant", () => {
   });
 
   it("without DOTALL `.` stops only at \\n: a multi-line answer fails, a \\r (or U+2028) does not", () => {
-    expect(all("<think>a</think><answer>b\nc</answer>")).toMatchObject({ r1v: 1, "r1v-original": 0, "open-r1-mm-first": 0, lenient: 1 });
+    expect(all("<think>a</think><answer>b\nc</answer>")).toMatchObject({
+      r1v: 1,
+      "r1v-original": 0,
+      "open-r1-mm-first": 0,
+      lenient: 1,
+    });
     expect(formatReward("<think>a\r</think><answer>b\u2028</answer>", { variant: "r1v-original" })).toBe(1);
   });
 
@@ -59,7 +79,11 @@ describe("formatReward — worked cases per variant", () => {
     // Full match: the answer body can be "b</answer>" so that the final </answer> ends the text.
     expect(all("<think>a</think><answer>b</answer></answer>")).toMatchObject({ r1v: 1, "lmm-r1": 0 });
     // The second </think> is the one followed by <answer>; the think body is "a</think>x".
-    expect(all("<think>a</think>x</think><answer>c</answer>")).toMatchObject({ r1v: 1, "r1v-original": 1, "lmm-r1": 0 });
+    expect(all("<think>a</think>x</think><answer>c</answer>")).toMatchObject({
+      r1v: 1,
+      "r1v-original": 1,
+      "lmm-r1": 0,
+    });
     // Two <think> tags: fine for R1-V, not for lmm-r1 ("exactly one <think>").
     expect(all("<think>a</think><think>b</think><answer>c</answer>")).toMatchObject({ r1v: 1, "lmm-r1": 0 });
     // A stray "<answer>" inside the think block: the tempered pattern passes, the count check does not.
@@ -101,8 +125,10 @@ describe("formatReward — worked cases per variant", () => {
 describe("Python whitespace helpers", () => {
   it("PY_SPACE is CPython's str.isspace() set", () => {
     // From CPython 3.11: [c for c in range(0x110000) if chr(c).isspace()] (the same set as `\s` in str patterns).
-    const cpython = [0x9, 0xa, 0xb, 0xc, 0xd, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003,
-      0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000];
+    const cpython = [
+      0x9, 0xa, 0xb, 0xc, 0xd, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004,
+      0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
+    ];
     const ours: number[] = [];
     for (let c = 0; c < 0x10000; c++) if (isPySpace(String.fromCharCode(c))) ours.push(c);
     expect(ours).toEqual(cpython);

@@ -4,15 +4,45 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import {
-  FORMAT_VARIANTS, accuracyReward, combineRewards, extractAnswer, extractBox, extractChoiceLetters, formatReward, iou,
-  iouReward, lengthReward, mathVerifyNumber, matchesFormat, multipleChoiceReward, parseDetections, parseNumber, pyStrip,
-  visualRftClassificationReward, visualRftDetectionReward, type FormatVariant,
+  FORMAT_VARIANTS,
+  accuracyReward,
+  combineRewards,
+  extractAnswer,
+  extractBox,
+  extractChoiceLetters,
+  formatReward,
+  iou,
+  iouReward,
+  lengthReward,
+  mathVerifyNumber,
+  matchesFormat,
+  multipleChoiceReward,
+  parseDetections,
+  parseNumber,
+  pyStrip,
+  visualRftClassificationReward,
+  visualRftDetectionReward,
+  type FormatVariant,
 } from "../src/index.js";
 import { searchTagged } from "../src/text.js";
 import { detectionString, prng, randomString, recString, shapedString } from "./strings.js";
 
 const VARIANTS = Object.keys(FORMAT_VARIANTS) as FormatVariant[];
-const GARBAGE: unknown[] = [undefined, null, 0, NaN, -1, true, {}, [], [1, 2, 3, 4], { content: "<answer>3</answer>" }, Symbol("x"), () => "", 10n];
+const GARBAGE: unknown[] = [
+  undefined,
+  null,
+  0,
+  NaN,
+  -1,
+  true,
+  {},
+  [],
+  [1, 2, 3, 4],
+  { content: "<answer>3</answer>" },
+  Symbol("x"),
+  () => "",
+  10n,
+];
 
 function randomBoxes(rand: () => number): unknown {
   const k = Math.floor(rand() * 4);
@@ -38,8 +68,22 @@ describe("fuzz: never throws, always in range", () => {
     const seen = { format: 0, accuracy: 0, iou: 0, detection: 0 };
     for (let i = 0; i < 5000; i++) {
       const pick = rand();
-      const c: unknown = pick < 0.05 ? GARBAGE[i % GARBAGE.length] : pick < 0.4 ? randomString(rand, 30) : pick < 0.6 ? shapedString(rand) : pick < 0.8 ? recString(rand) : detectionString(rand);
-      const sol: unknown = rand() < 0.05 ? GARBAGE[(i * 7) % GARBAGE.length] : rand() < 0.5 ? "<answer> 3 </answer>" : randomString(rand, 6);
+      const c: unknown =
+        pick < 0.05
+          ? GARBAGE[i % GARBAGE.length]
+          : pick < 0.4
+            ? randomString(rand, 30)
+            : pick < 0.6
+              ? shapedString(rand)
+              : pick < 0.8
+                ? recString(rand)
+                : detectionString(rand);
+      const sol: unknown =
+        rand() < 0.05
+          ? GARBAGE[(i * 7) % GARBAGE.length]
+          : rand() < 0.5
+            ? "<answer> 3 </answer>"
+            : randomString(rand, 6);
       const boxes = randomBoxes(rand);
 
       for (const v of VARIANTS) {
@@ -89,15 +133,29 @@ describe("fuzz: never throws, always in range", () => {
   });
 
   it("reward functions survive hostile objects (throwing getters, proxies)", () => {
-    const hostile = new Proxy([0, 0, 10, 10], { get: () => { throw new Error("boom"); } });
-    const getter = Object.defineProperty([1, 2, 3, 4], "0", { get: () => { throw new Error("boom"); } });
+    const hostile = new Proxy([0, 0, 10, 10], {
+      get: () => {
+        throw new Error("boom");
+      },
+    });
+    const getter = Object.defineProperty([1, 2, 3, 4], "0", {
+      get: () => {
+        throw new Error("boom");
+      },
+    });
     for (const h of [hostile, getter]) {
       expect(iou(h, [0, 0, 10, 10])).toBe(0);
       expect(iouReward("<answer>[0,0,10,10]</answer>", h)).toBe(0);
       expect(visualRftDetectionReward("<answer>[]</answer>", h).total).toBe(0);
       expect(accuracyReward(h, h)).toBe(0);
     }
-    expect(lengthReward("abc", { count: () => { throw new Error("boom"); } })).toBe(0);
+    expect(
+      lengthReward("abc", {
+        count: () => {
+          throw new Error("boom");
+        },
+      }),
+    ).toBe(0);
   });
 });
 
@@ -143,11 +201,22 @@ json.dump(out, sys.stdout)
 describe.skipIf(!hasPython)("differential test against CPython's re", () => {
   it("format variants, letters, <answer> spans, boxes and strip agree on 3000 random strings", () => {
     const rand = prng(424242);
-    const strings = Array.from({ length: 3000 }, (_, i) => (i % 3 === 0 ? randomString(rand, 25) : i % 3 === 1 ? shapedString(rand) : recString(rand)));
-    const r = spawnSync("python3", ["-c", PY_ORACLE], { input: JSON.stringify(strings), encoding: "utf8", maxBuffer: 1 << 26 });
+    const strings = Array.from({ length: 3000 }, (_, i) =>
+      i % 3 === 0 ? randomString(rand, 25) : i % 3 === 1 ? shapedString(rand) : recString(rand),
+    );
+    const r = spawnSync("python3", ["-c", PY_ORACLE], {
+      input: JSON.stringify(strings),
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    });
     expect(r.status, r.stderr).toBe(0);
     const py = JSON.parse(r.stdout) as {
-      format: Record<FormatVariant, boolean>; letters: string[]; r1vSpan: string | null; answer: string | null; box: number[] | null; strip: string;
+      format: Record<FormatVariant, boolean>;
+      letters: string[];
+      r1vSpan: string | null;
+      answer: string | null;
+      box: number[] | null;
+      strip: string;
     }[];
     strings.forEach((s, i) => {
       const want = py[i]!;

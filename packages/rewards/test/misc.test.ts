@@ -30,7 +30,10 @@ describe("combineRewards", () => {
       { name: "format", fn: (c) => formatReward(c) },
     ]);
     const ex = { solution: "<answer> 3 </answer>" };
-    expect(r1v("<think>I count 3 objects.</think><answer>3</answer>", ex)).toEqual({ total: 2, parts: { accuracy: 1, format: 1 } });
+    expect(r1v("<think>I count 3 objects.</think><answer>3</answer>", ex)).toEqual({
+      total: 2,
+      parts: { accuracy: 1, format: 1 },
+    });
     expect(r1v("<think>I see 3 cubes</think><answer>4</answer>", ex).total).toBe(2); // the false positive, in full
     expect(r1v("<answer>4</answer>", ex)).toEqual({ total: 0, parts: { accuracy: 0, format: 0 } });
     expect(r1v(42, ex)).toEqual({ total: 0, parts: { accuracy: 0, format: 0 } });
@@ -50,7 +53,12 @@ describe("combineRewards", () => {
     const f = combineRewards<null>([
       { name: "a", fn: () => 1, weight: 2 },
       { name: "b", fn: () => null },
-      { name: "c", fn: () => { throw new Error("x"); } },
+      {
+        name: "c",
+        fn: () => {
+          throw new Error("x");
+        },
+      },
       { name: "d", fn: () => NaN },
     ]);
     expect(f("text", null)).toEqual({ total: 2, parts: { a: 1, b: null, c: null, d: null } });

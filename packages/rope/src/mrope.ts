@@ -20,7 +20,9 @@ export const QWEN2_VL_MROPE_SECTION = [16, 24, 24] as const;
 function checkSection(section: readonly number[], half: number): void {
   const sum = section.reduce((a, b) => a + b, 0);
   if (section.length === 0 || section.some((s) => !Number.isInteger(s) || s < 0) || sum !== half) {
-    throw new RangeError(`M-RoPE: section [${section.join(", ")}] must be non-negative integers summing to head_dim/2 = ${half} (sums to ${sum})`);
+    throw new RangeError(
+      `M-RoPE: section [${section.join(", ")}] must be non-negative integers summing to head_dim/2 = ${half} (sums to ${sum})`,
+    );
   }
 }
 
@@ -37,9 +39,14 @@ export function mropeSlotAxes(section: readonly number[]): number[] {
  * The d/2 angles of one token with per-axis positions (e.g. [t, h, w]): slot j turns by
  * pos[axis(j)] · inv_freq[j] (float64, for inspection and tests).
  */
-export function mropeAngles(rope: RotaryEmbedding, positions: readonly number[], section: readonly number[] = QWEN2_VL_MROPE_SECTION): Float64Array {
+export function mropeAngles(
+  rope: RotaryEmbedding,
+  positions: readonly number[],
+  section: readonly number[] = QWEN2_VL_MROPE_SECTION,
+): Float64Array {
   checkSection(section, rope.dim / 2);
-  if (positions.length !== section.length) throw new RangeError(`M-RoPE: ${section.length} axes in the section, ${positions.length} positions given`);
+  if (positions.length !== section.length)
+    throw new RangeError(`M-RoPE: ${section.length} axes in the section, ${positions.length} positions given`);
   const axes = mropeSlotAxes(section);
   return rope.invFreq.map((f, j) => positions[axes[j]!]! * f);
 }
@@ -48,15 +55,22 @@ export function mropeAngles(rope: RotaryEmbedding, positions: readonly number[],
  * cos and sin [B, T, d] for per-axis position ids [A][B][T] (A = section.length, 3 for t/h/w) or an
  * int tensor [A, B, T], mixing the frequency slots of the axes by `section`.
  */
-export function mropeCosSin(rope: RotaryEmbedding, positionIds: readonly PositionIds[] | tf.Tensor, section: readonly number[] = QWEN2_VL_MROPE_SECTION): CosSin {
+export function mropeCosSin(
+  rope: RotaryEmbedding,
+  positionIds: readonly PositionIds[] | tf.Tensor,
+  section: readonly number[] = QWEN2_VL_MROPE_SECTION,
+): CosSin {
   const d = rope.dim;
   checkSection(section, d / 2);
-  const perAxis: PositionIds[] = positionIds instanceof tf.Tensor ? tf.tidy(() => tf.unstack(positionIds)) : [...positionIds];
+  const perAxis: PositionIds[] =
+    positionIds instanceof tf.Tensor ? tf.tidy(() => tf.unstack(positionIds)) : [...positionIds];
   try {
-    if (perAxis.length !== section.length) throw new RangeError(`M-RoPE: ${section.length} axes in the section, position ids for ${perAxis.length} given`);
+    if (perAxis.length !== section.length)
+      throw new RangeError(`M-RoPE: ${section.length} axes in the section, position ids for ${perAxis.length} given`);
     const flat = perAxis.map((p, a) => flattenPositions(p, `positionIds[${a}]`));
     const shape = flat[0]!.shape;
-    if (flat.some((f) => f.shape[0] !== shape[0] || f.shape[1] !== shape[1])) throw new Error(`M-RoPE: the axes' position ids differ in shape`);
+    if (flat.some((f) => f.shape[0] !== shape[0] || f.shape[1] !== shape[1]))
+      throw new Error(`M-RoPE: the axes' position ids differ in shape`);
     rope.ensure(Math.max(...flat.map((f) => f.max)));
     return tf.tidy(() => {
       const rows = flat.map((f) => rope.gatherRows(f.data, f.max)); // per axis: [B·T, d]

@@ -26,7 +26,8 @@ import { tf } from "@vlab/core";
 
 /** inv_freq[j] = 1 / θ^(2j/d) for j = 0 … d/2 − 1, in float64. */
 export function ropeInverseFrequencies(dim: number, theta = 10000): Float64Array {
-  if (!Number.isInteger(dim) || dim <= 0 || dim % 2 !== 0) throw new RangeError(`RoPE: dim must be a positive even integer, got ${dim}`);
+  if (!Number.isInteger(dim) || dim <= 0 || dim % 2 !== 0)
+    throw new RangeError(`RoPE: dim must be a positive even integer, got ${dim}`);
   if (!(theta > 0)) throw new RangeError(`RoPE: theta must be positive, got ${theta}`);
   const inv = new Float64Array(dim / 2);
   for (let j = 0; j < dim / 2; j++) inv[j] = 1 / Math.pow(theta, (2 * j) / dim);
@@ -55,7 +56,10 @@ export function applyRotary(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Te
 export type PositionIds = readonly (readonly number[])[] | tf.Tensor;
 
 /** Flat positions and their [B, T] shape; checks they are non-negative integers. */
-export function flattenPositions(positionIds: PositionIds, what = "positionIds"): { data: Int32Array; shape: [number, number]; max: number } {
+export function flattenPositions(
+  positionIds: PositionIds,
+  what = "positionIds",
+): { data: Int32Array; shape: [number, number]; max: number } {
   let data: Int32Array;
   let shape: [number, number];
   if (positionIds instanceof tf.Tensor) {
@@ -135,7 +139,8 @@ export class RotaryEmbedding {
   }
 
   private grow(length: number): void {
-    if (!Number.isInteger(length) || length < 1) throw new RangeError(`RoPE: maxPositions must be a positive integer, got ${length}`);
+    if (!Number.isInteger(length) || length < 1)
+      throw new RangeError(`RoPE: maxPositions must be a positive integer, got ${length}`);
     const d = this.dim;
     const half = d / 2;
     const c = new Float32Array(length * d);
@@ -206,7 +211,9 @@ export class RotaryEmbedding {
 export function rotateQK(q: tf.Tensor, k: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): [tf.Tensor4D, tf.Tensor4D] {
   const d = q.shape[3]!;
   if (q.rank !== 4 || k.rank !== 4 || cos.rank !== 3 || cos.shape[2] !== d || k.shape[3] !== d) {
-    throw new Error(`RoPE: expected q, k [B, H, T, d] and cos, sin [B, T, d], got q [${q.shape}], k [${k.shape}], cos [${cos.shape}]`);
+    throw new Error(
+      `RoPE: expected q, k [B, H, T, d] and cos, sin [B, T, d], got q [${q.shape}], k [${k.shape}], cos [${cos.shape}]`,
+    );
   }
   return tf.tidy(() => {
     const c = tf.expandDims(cos, 1); // [B, 1, T, d]: the same rotation for every head
@@ -219,6 +226,9 @@ export function rotateQK(q: tf.Tensor, k: tf.Tensor, cos: tf.Tensor, sin: tf.Ten
  * The `positional` hook of core's MultiHeadAttention for precomputed cos / sin [B, T, d]: compute
  * them once per forward pass and give every layer the same hook.
  */
-export function rotaryHook(cos: tf.Tensor, sin: tf.Tensor): (q: tf.Tensor4D, k: tf.Tensor4D) => [tf.Tensor4D, tf.Tensor4D] {
+export function rotaryHook(
+  cos: tf.Tensor,
+  sin: tf.Tensor,
+): (q: tf.Tensor4D, k: tf.Tensor4D) => [tf.Tensor4D, tf.Tensor4D] {
   return (q, k) => rotateQK(q, k, cos, sin);
 }

@@ -16,7 +16,8 @@ beforeAll(async () => {
   await initBackend("cpu");
 });
 
-const randn = (seed: number, shape: number[]) => tf.tensor(new Rng(seed).normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+const randn = (seed: number, shape: number[]) =>
+  tf.tensor(new Rng(seed).normalArray(shape.reduce((a, b) => a * b, 1)), shape);
 const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
 
 describe("1-D RoPE", () => {
@@ -58,10 +59,16 @@ describe("1-D RoPE", () => {
     const rope = new RotaryEmbedding(16, { theta: 1e4 });
     const q = randn(1, [2, 3, 5, 16]);
     const k = randn(2, [2, 1, 5, 16]);
-    const pos = [[0, 1, 2, 3, 4], [7, 100, 9, 2000, 3]];
+    const pos = [
+      [0, 1, 2, 3, 4],
+      [7, 100, 9, 2000, 3],
+    ];
     const [qr, kr] = rope.apply(q, k, pos);
     const norms = (t: tf.Tensor) => tf.tidy(() => tf.norm(t, "euclidean", -1));
-    for (const [a, b] of [[q, qr], [k, kr]] as const) {
+    for (const [a, b] of [
+      [q, qr],
+      [k, kr],
+    ] as const) {
       const [na, nb] = [norms(a), norms(b)];
       expect(maxDiff(na, nb)).toBeLessThan(1e-5);
       tf.dispose([na, nb]);
@@ -173,7 +180,10 @@ describe("M-RoPE (spec §1.8, T5)", () => {
   });
 
   it("text tokens (t = h = w) get exactly 1-D RoPE", () => {
-    const pos = [[0, 1, 2, 3, 7, 8, 9], [1, 1, 0, 1, 2, 3, 4]];
+    const pos = [
+      [0, 1, 2, 3, 7, 8, 9],
+      [1, 1, 0, 1, 2, 3, 4],
+    ];
     const ids = tf.tensor3d([pos, pos, pos], [3, 2, 7], "int32");
     const before = tf.memory().numTensors;
     const m = mropeCosSin(rope, ids);

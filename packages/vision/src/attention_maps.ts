@@ -30,7 +30,9 @@ function toArrays(att: tf.Tensor4D, b: number): number[][][] {
   const [, H, N] = att.shape;
   const data = att.dataSync();
   const base = b * H * N * N;
-  return Array.from({ length: H }, (_, h) => Array.from({ length: N }, (_, i) => Array.from(data.subarray(base + (h * N + i) * N, base + (h * N + i + 1) * N))));
+  return Array.from({ length: H }, (_, h) =>
+    Array.from({ length: N }, (_, i) => Array.from(data.subarray(base + (h * N + i) * N, base + (h * N + i + 1) * N))),
+  );
 }
 
 /** Patches 1..N-1 of a length-N row laid out as [gh][gw] (row-major, as the patches were cut). */
@@ -44,14 +46,22 @@ function meanHeads(heads: number[][][]): number[][] {
 }
 
 /** CLS → patch attention of one block, [gh][gw]; `head` picks one head (default: the mean over heads). */
-export function clsAttention(attention: tf.Tensor4D, grid: [number, number], opts: { image?: number; head?: number } = {}): number[][] {
+export function clsAttention(
+  attention: tf.Tensor4D,
+  grid: [number, number],
+  opts: { image?: number; head?: number } = {},
+): number[][] {
   const heads = toArrays(attention, opts.image ?? 0);
   const A = opts.head === undefined ? meanHeads(heads) : heads[opts.head]!;
   return toGrid(A[0]!, grid);
 }
 
 /** Abnar & Zuidema's rollout over the blocks' attentions ([B, H, N, N] each), CLS → patches, [gh][gw]. */
-export function attentionRollout(attentions: tf.Tensor4D[], grid: [number, number], opts: { image?: number } = {}): number[][] {
+export function attentionRollout(
+  attentions: tf.Tensor4D[],
+  grid: [number, number],
+  opts: { image?: number } = {},
+): number[][] {
   if (attentions.length === 0) throw new Error("attentionRollout: no attention maps");
   let R: number[][] | null = null; // [N, N]
   for (const att of attentions) {
@@ -66,7 +76,11 @@ export function attentionRollout(attentions: tf.Tensor4D[], grid: [number, numbe
  * Runs the image tower on pixels [B, 3, H, W] (a `Clip` or a `VisionTransformer`) and returns the
  * CLS attention maps of image `image` (default 0). Frees every tensor it makes.
  */
-export function attentionMaps(model: Clip | VisionTransformer, pixels: tf.Tensor, opts: { image?: number } = {}): AttentionMaps {
+export function attentionMaps(
+  model: Clip | VisionTransformer,
+  pixels: tf.Tensor,
+  opts: { image?: number } = {},
+): AttentionMaps {
   const vit = model instanceof Clip ? model.visual : model;
   const out = vit.forwardOutputs(pixels, { attentions: true });
   try {

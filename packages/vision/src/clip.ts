@@ -206,7 +206,6 @@ export class Clip extends Module {
     return out;
   }
 
-
   /**
    * A CLIP built from a state dict in openai/CLIP's layout or Hugging Face `CLIPModel`'s (detected
    * by key names), with the configuration inferred from the shapes as openai's `build_model` does.
@@ -297,7 +296,10 @@ export function pretrainClip(clip: Clip, opts: PretrainClipOptions): Promise<Tra
       clip.clampLogitScale();
       const picks = Array.from({ length: batch }, () => rng.int(n));
       const texts = picks.map((i) => captions[i]![rng.int(captions[i]!.length)]!);
-      const { logitsPerImage, logitsPerText } = clip.forward(tf.gather(images, tf.tensor1d(picks, "int32")), tokenize(texts));
+      const { logitsPerImage, logitsPerText } = clip.forward(
+        tf.gather(images, tf.tensor1d(picks, "int32")),
+        tokenize(texts),
+      );
       return clipLoss(logitsPerImage, logitsPerText);
     },
   });

@@ -149,7 +149,11 @@ export function huggingFaceToOpenai(tensors: Record<string, tf.Tensor>): Convert
       put(key === "visual_projection.weight" ? "visual.proj" : "text_projection", t2, `${key} (transposed)`);
       continue;
     }
-    const tower = key.startsWith("vision_model.") ? "vision_model" : key.startsWith("text_model.") ? "text_model" : null;
+    const tower = key.startsWith("vision_model.")
+      ? "vision_model"
+      : key.startsWith("text_model.")
+        ? "text_model"
+        : null;
     const prefix = tower === "vision_model" ? "visual." : "";
     const rest = tower ? key.slice(tower.length + 1) : "";
     const direct = tower ? HF_EMBEDDINGS[tower]![rest] : undefined;
@@ -173,7 +177,9 @@ export function huggingFaceToOpenai(tensors: Record<string, tf.Tensor>): Convert
       tf.dispose(out.created);
       const have = Object.values(parts)[0]!;
       const names = missing.map((w) => have.replace(/[qkv]_proj/, `${w}_proj`));
-      throw new Error(`CLIP checkpoint (Hugging Face layout): missing tensor ${names.map((n) => `"${n}"`).join(", ")} (needed with "${have}" for ${name})`);
+      throw new Error(
+        `CLIP checkpoint (Hugging Face layout): missing tensor ${names.map((n) => `"${n}"`).join(", ")} (needed with "${have}" for ${name})`,
+      );
     }
     const fused = tf.concat([tensors[parts.q!]!, tensors[parts.k!]!, tensors[parts.v!]!], 0); // [3w, w] or [3w]
     out.created.push(fused);
@@ -199,11 +205,18 @@ export function openaiToHuggingFaceName(name: string): string {
 }
 
 /** The configuration `build_model` would infer from an openai-layout state dict. */
-export function inferClipConfig(tensors: Record<string, tf.Tensor>, opts: LoadClipOptions = {}, describe: (k: string) => string = (k) => `"${k}"`): ClipConfig {
+export function inferClipConfig(
+  tensors: Record<string, tf.Tensor>,
+  opts: LoadClipOptions = {},
+  describe: (k: string) => string = (k) => `"${k}"`,
+): ClipConfig {
   const need = (k: string, rank: number, why: string): number[] => {
     const t = tensors[k];
     if (!t) throw new Error(`CLIP checkpoint: missing tensor ${describe(k)} (needed to infer the ${why})`);
-    if (t.rank !== rank) throw new Error(`CLIP checkpoint: tensor ${describe(k)} has shape ${shapeStr(t.shape)}, expected rank ${rank} (for the ${why})`);
+    if (t.rank !== rank)
+      throw new Error(
+        `CLIP checkpoint: tensor ${describe(k)} has shape ${shapeStr(t.shape)}, expected rank ${rank} (for the ${why})`,
+      );
     return t.shape;
   };
   const keys = Object.keys(tensors);
@@ -245,7 +258,8 @@ export function loadClipStateDict(tensors: Record<string, tf.Tensor>, opts: Load
     }
   }
   const label = `CLIP checkpoint (${layout === "openai" ? "openai/CLIP" : "Hugging Face"} layout)`;
-  const describe = (k: string) => `"${k}"${conv.sources[k] && conv.sources[k] !== k ? ` (from ${conv.sources[k]})` : ""}`;
+  const describe = (k: string) =>
+    `"${k}"${conv.sources[k] && conv.sources[k] !== k ? ` (from ${conv.sources[k]})` : ""}`;
   let clip: Clip | undefined;
   try {
     const config = inferClipConfig(conv.tensors, opts, describe);
@@ -257,10 +271,15 @@ export function loadClipStateDict(tensors: Record<string, tf.Tensor>, opts: Load
       if (!t) {
         const hf = layout === "huggingface" ? ` (Hugging Face: ${openaiToHuggingFaceName(k)})` : "";
         problems.push(`missing tensor "${k}"${hf} (expected shape ${shapeStr(v.shape)})`);
-      }
-      else if (!sameShape(t.shape, v.shape)) problems.push(`tensor ${describe(k)} has shape ${shapeStr(t.shape)}, expected ${shapeStr(v.shape)}`);
+      } else if (!sameShape(t.shape, v.shape))
+        problems.push(`tensor ${describe(k)} has shape ${shapeStr(t.shape)}, expected ${shapeStr(v.shape)}`);
     }
-    const unexpected = [...conv.unexpectedKeys, ...Object.keys(conv.tensors).filter((k) => !(k in expected)).map((k) => conv.sources[k] ?? k)];
+    const unexpected = [
+      ...conv.unexpectedKeys,
+      ...Object.keys(conv.tensors)
+        .filter((k) => !(k in expected))
+        .map((k) => conv.sources[k] ?? k),
+    ];
     if (unexpected.length && (opts.strict ?? true)) problems.push(`unexpected keys: ${unexpected.join(", ")}`);
     if (problems.length) throw new Error(`${label}: ${problems.join("; ")}`);
     const known: Record<string, tf.Tensor> = {};

@@ -50,7 +50,8 @@ export async function loadOnnxRuntime(): Promise<OrtModule> {
   ortPromise ??= import("onnxruntime-node").catch((e: unknown) => {
     ortPromise = undefined;
     throw new Error(
-      `onnxruntime-node could not be loaded (${(e as Error).message}). It is a dependency of @vlab/vision: ` + "run `npm install` (its CPU build is bundled; no download is needed).",
+      `onnxruntime-node could not be loaded (${(e as Error).message}). It is a dependency of @vlab/vision: ` +
+        "run `npm install` (its CPU build is bundled; no download is needed).",
     );
   });
   return ortPromise;
@@ -102,15 +103,21 @@ function providerName(p: OnnxExecutionProvider): string {
  * empty) and only its first bytes are read, for `sniffNonOnnx` — onnxruntime then opens the file
  * itself, so external-data files next to it (`model.onnx_data`, used above 2 GiB) are found.
  */
-async function modelSource(src: OnnxModelSource, what: string): Promise<{ model: string | Uint8Array; head: Uint8Array; source: string }> {
+async function modelSource(
+  src: OnnxModelSource,
+  what: string,
+): Promise<{ model: string | Uint8Array; head: Uint8Array; source: string }> {
   if (src instanceof Uint8Array) return { model: src, head: src.subarray(0, 256), source: "<bytes>" };
   if (src instanceof ArrayBuffer) return modelSource(new Uint8Array(src), what);
-  if (typeof src !== "string") throw new Error(`${what}: expected a path to a .onnx file or its bytes (Uint8Array), got ${typeof src}`);
+  if (typeof src !== "string")
+    throw new Error(`${what}: expected a path to a .onnx file or its bytes (Uint8Array), got ${typeof src}`);
   let size: number;
   try {
     const s = await stat(src);
     if (s.isDirectory()) {
-      throw new Error(`${what}: ${src} is a directory; pass the .onnx file inside it (e.g. ${src.replace(/\/$/, "")}/vision_model.onnx)`);
+      throw new Error(
+        `${what}: ${src} is a directory; pass the .onnx file inside it (e.g. ${src.replace(/\/$/, "")}/vision_model.onnx)`,
+      );
     }
     size = s.size;
   } catch (e) {
@@ -140,7 +147,8 @@ function sniffNonOnnx(bytes: Uint8Array): string | undefined {
   if (head.startsWith("version https://git-lfs")) return "it is a git-lfs pointer, not the model (run `git lfs pull`)";
   if (/^\s*</.test(head)) return "it looks like HTML or XML (a web page saved instead of the model?)";
   if (/^\s*[{[]/.test(head)) return "it looks like JSON";
-  if (bytes.length >= 9 && bytes[8] === 0x7b /* { */) return "it looks like a safetensors file (load it with Clip.fromSafetensors instead)";
+  if (bytes.length >= 9 && bytes[8] === 0x7b /* { */)
+    return "it looks like a safetensors file (load it with Clip.fromSafetensors instead)";
   return `its first byte, 0x${(bytes[0] ?? 0).toString(16).padStart(2, "0")}, does not start any field of an ONNX ModelProto (normally 0x08, ir_version)`;
 }
 
@@ -151,7 +159,11 @@ const MODEL_PROTO_TAGS = new Set([0x08, 0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42
  * Creates an onnxruntime session for one model, with clear errors for a missing or non-ONNX file
  * and the CPU fallback for an unavailable CUDA provider.
  */
-export async function createEncoderSession(model: OnnxModelSource, opts: OnnxSessionOptions = {}, what = "ONNX model"): Promise<EncoderSession> {
+export async function createEncoderSession(
+  model: OnnxModelSource,
+  opts: OnnxSessionOptions = {},
+  what = "ONNX model",
+): Promise<EncoderSession> {
   const ort = await loadOnnxRuntime();
   const { model: loadable, head, source } = await modelSource(model, what);
   const notOnnx = sniffNonOnnx(head);
@@ -164,7 +176,9 @@ export async function createEncoderSession(model: OnnxModelSource, opts: OnnxSes
   const known = new Set(ort.listSupportedBackends().map((b) => b.name));
   for (const p of requested) {
     if (!known.has(providerName(p))) {
-      throw new Error(`${what}: execution provider "${providerName(p)}" is not available in onnxruntime-node on this platform (available: ${[...known].join(", ")})`);
+      throw new Error(
+        `${what}: execution provider "${providerName(p)}" is not available in onnxruntime-node on this platform (available: ${[...known].join(", ")})`,
+      );
     }
   }
   const base: Ort.InferenceSession.SessionOptions = {
@@ -183,7 +197,9 @@ export async function createEncoderSession(model: OnnxModelSource, opts: OnnxSes
       ? " onnxruntime-node's CUDA and TensorRT providers need the CUDA 12 libraries its install step downloads " +
         "(this repository's .npmrc skips that download; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 to get them)."
       : "";
-    warn(`${what}: the "${name}" execution provider is unavailable (${reason}); running on ${next.map(providerName).join(", ")}.${hint}`);
+    warn(
+      `${what}: the "${name}" execution provider is unavailable (${reason}); running on ${next.map(providerName).join(", ")}.${hint}`,
+    );
     providers = next;
   };
   for (const p of [...providers]) {
@@ -193,7 +209,10 @@ export async function createEncoderSession(model: OnnxModelSource, opts: OnnxSes
   for (;;) {
     try {
       const options = { ...base, executionProviders: providers as Ort.InferenceSession.ExecutionProviderConfig[] };
-      const session = typeof loadable === "string" ? await ort.InferenceSession.create(loadable, options) : await ort.InferenceSession.create(loadable, options);
+      const session =
+        typeof loadable === "string"
+          ? await ort.InferenceSession.create(loadable, options)
+          : await ort.InferenceSession.create(loadable, options);
       return { session, executionProviders: providers.map(providerName), source };
     } catch (e) {
       const msg = (e as Error).message ?? String(e);
@@ -205,7 +224,8 @@ export async function createEncoderSession(model: OnnxModelSource, opts: OnnxSes
         fallBack(gpu, reason);
         continue;
       }
-      if (/protobuf|parsing|ModelProto|Load model/i.test(msg)) throw new Error(`${what}: ${label} is not a valid ONNX model: ${msg}`);
+      if (/protobuf|parsing|ModelProto|Load model/i.test(msg))
+        throw new Error(`${what}: ${label} is not a valid ONNX model: ${msg}`);
       throw new Error(`${what}: onnxruntime could not load ${label}: ${msg}`);
     }
   }
@@ -226,16 +246,26 @@ export interface OnnxValueInfo {
 
 function metadataOf(session: Ort.InferenceSession, kind: "input" | "output"): OnnxValueInfo[] {
   const names = kind === "input" ? session.inputNames : session.outputNames;
-  const meta = (kind === "input" ? session.inputMetadata : session.outputMetadata) as readonly Ort.InferenceSession.ValueMetadata[] | undefined;
+  const meta = (kind === "input" ? session.inputMetadata : session.outputMetadata) as
+    readonly Ort.InferenceSession.ValueMetadata[] | undefined;
   return names.map((name, i) => {
     const m = meta?.[i];
     if (!m || !m.isTensor) return { name };
-    return { name, type: m.type, shape: m.shape.length ? m.shape.map((d) => (d === -1 || d === "" || d === null || d === undefined ? null : d)) : undefined };
+    return {
+      name,
+      type: m.type,
+      shape: m.shape.length
+        ? m.shape.map((d) => (d === -1 || d === "" || d === null || d === undefined ? null : d))
+        : undefined,
+    };
   });
 }
 
 /** The inputs and outputs of a session, with their declared types and shapes. */
-export function describeOnnxSession(session: Ort.InferenceSession): { inputs: OnnxValueInfo[]; outputs: OnnxValueInfo[] } {
+export function describeOnnxSession(session: Ort.InferenceSession): {
+  inputs: OnnxValueInfo[];
+  outputs: OnnxValueInfo[];
+} {
   return { inputs: metadataOf(session, "input"), outputs: metadataOf(session, "output") };
 }
 
@@ -248,11 +278,25 @@ function checkShape(where: string, info: OnnxValueInfo, got: readonly number[]):
   if (!info.shape) return;
   const expected = info.shape;
   const bad =
-    expected.length !== got.length ? `rank ${got.length}, expected rank ${expected.length}` : expected.map((d, i) => (typeof d === "number" && d >= 0 && d !== got[i] ? `dim ${i}: expected ${d}, got ${got[i]}` : "")).find((s) => s);
-  if (bad) throw new Error(`${where}: input "${info.name}" expects shape ${formatShape(expected)}, got ${formatShape(got)} (${bad})`);
+    expected.length !== got.length
+      ? `rank ${got.length}, expected rank ${expected.length}`
+      : expected
+          .map((d, i) =>
+            typeof d === "number" && d >= 0 && d !== got[i] ? `dim ${i}: expected ${d}, got ${got[i]}` : "",
+          )
+          .find((s) => s);
+  if (bad)
+    throw new Error(
+      `${where}: input "${info.name}" expects shape ${formatShape(expected)}, got ${formatShape(got)} (${bad})`,
+    );
 }
 
-function pick(infos: OnnxValueInfo[], preferred: string | undefined, candidates: string[], test: (v: OnnxValueInfo) => boolean): OnnxValueInfo | undefined {
+function pick(
+  infos: OnnxValueInfo[],
+  preferred: string | undefined,
+  candidates: string[],
+  test: (v: OnnxValueInfo) => boolean,
+): OnnxValueInfo | undefined {
   if (preferred) {
     const hit = infos.find((v) => v.name === preferred);
     if (!hit) throw new Error(`there is no "${preferred}" (the model has ${listNames(infos)})`);
@@ -267,7 +311,9 @@ function pick(infos: OnnxValueInfo[], preferred: string | undefined, candidates:
 }
 
 function listNames(infos: OnnxValueInfo[]): string {
-  return infos.map((v) => `${v.name}${v.type ? ` (${v.type}${v.shape ? ` ${formatShape(v.shape)}` : ""})` : ""}`).join(", ");
+  return infos
+    .map((v) => `${v.name}${v.type ? ` (${v.type}${v.shape ? ` ${formatShape(v.shape)}` : ""})` : ""}`)
+    .join(", ");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,7 +323,13 @@ function listNames(infos: OnnxValueInfo[]): string {
 const INTEGER_TYPES = new Set(["int64", "int32", "uint8", "int8", "uint32", "uint64", "int16", "uint16"]);
 
 /** float32 values as the element type an input wants (float32 or float16). */
-function floatInput(ort: OrtModule, where: string, info: OnnxValueInfo, data: Float32Array, dims: number[]): Ort.Tensor {
+function floatInput(
+  ort: OrtModule,
+  where: string,
+  info: OnnxValueInfo,
+  data: Float32Array,
+  dims: number[],
+): Ort.Tensor {
   const type = info.type ?? "float32";
   if (type === "float32") return new ort.Tensor("float32", data, dims);
   if (type === "float16") {
@@ -285,28 +337,44 @@ function floatInput(ort: OrtModule, where: string, info: OnnxValueInfo, data: Fl
     for (let i = 0; i < data.length; i++) bits[i] = f32ToF16Bits(data[i]!);
     return new ort.Tensor("float16", bits, dims);
   }
-  throw new Error(`${where}: input "${info.name}" has element type ${type}; only float32 and float16 image inputs are supported`);
+  throw new Error(
+    `${where}: input "${info.name}" has element type ${type}; only float32 and float16 image inputs are supported`,
+  );
 }
 
 /** Token ids (int32 values) as the integer type an input wants. */
-function integerInput(ort: OrtModule, where: string, info: OnnxValueInfo, data: Int32Array, dims: number[]): Ort.Tensor {
+function integerInput(
+  ort: OrtModule,
+  where: string,
+  info: OnnxValueInfo,
+  data: Int32Array,
+  dims: number[],
+): Ort.Tensor {
   const type = info.type ?? "int64";
   switch (type) {
     case "int64":
-      return new ort.Tensor("int64", BigInt64Array.from(data, (v) => BigInt(v)), dims);
+      return new ort.Tensor(
+        "int64",
+        BigInt64Array.from(data, (v) => BigInt(v)),
+        dims,
+      );
     case "int32":
       return new ort.Tensor("int32", data, dims);
     default:
-      throw new Error(`${where}: input "${info.name}" has element type ${type}; token ids can be given as int64 or int32 only`);
+      throw new Error(
+        `${where}: input "${info.name}" has element type ${type}; token ids can be given as int64 or int32 only`,
+      );
   }
 }
 
 /** An output tensor [B, D] as a float32 tf tensor. */
 function toTf2D(where: string, name: string, t: Ort.Tensor): tf.Tensor2D {
-  if (t.dims.length !== 2) throw new Error(`${where}: output "${name}" has shape [${t.dims.join(", ")}]; expected [batch, embed]`);
+  if (t.dims.length !== 2)
+    throw new Error(`${where}: output "${name}" has shape [${t.dims.join(", ")}]; expected [batch, embed]`);
   const [B, D] = t.dims as [number, number];
   let data: Float32Array;
-  if (t.type === "float32") data = new Float32Array(t.data as Float32Array); // copy: the session owns its buffer
+  if (t.type === "float32")
+    data = new Float32Array(t.data as Float32Array); // copy: the session owns its buffer
   else if (t.type === "float16") data = Float32Array.from(t.data as Uint16Array, (h) => f16BitsToF32(h));
   else if (t.type === "float64") data = Float32Array.from(t.data as Float64Array);
   else throw new Error(`${where}: output "${name}" has element type ${t.type}; expected a float tensor`);
@@ -371,7 +439,9 @@ export class OnnxClip {
   /** Loads the vision_model.onnx / text_model.onnx pair (paths or bytes). */
   static async load(opts: OnnxClipLoadOptions): Promise<OnnxClip> {
     if (!opts || opts.visionModel === undefined || opts.textModel === undefined) {
-      throw new Error("OnnxClip.load: pass { visionModel, textModel }: paths to vision_model.onnx and text_model.onnx, or their bytes");
+      throw new Error(
+        "OnnxClip.load: pass { visionModel, textModel }: paths to vision_model.onnx and text_model.onnx, or their bytes",
+      );
     }
     const ort = await loadOnnxRuntime();
     // One warning per unavailable provider, not one per model.
@@ -394,7 +464,14 @@ export class OnnxClip {
       throw e;
     }
     try {
-      return new OnnxClip(ort, vision, text, visionIO(vision, opts.names ?? {}), textIO(text, opts.names ?? {}), opts.contextLength);
+      return new OnnxClip(
+        ort,
+        vision,
+        text,
+        visionIO(vision, opts.names ?? {}),
+        textIO(text, opts.names ?? {}),
+        opts.contextLength,
+      );
     } catch (e) {
       await vision.session.release();
       await text.session.release();
@@ -418,12 +495,16 @@ export class OnnxClip {
     const where = "OnnxClip.encodeImage";
     this.checkAlive(where);
     if (!(pixels instanceof tf.Tensor)) throw new Error(`${where}: pixels must be a tf.Tensor [B, 3, H, W]`);
-    if (pixels.rank !== 4) throw new Error(`${where}: pixels must be a 4-D tensor [B, 3, H, W], got shape [${pixels.shape.join(", ")}]`);
-    if (pixels.dtype !== "float32") throw new Error(`${where}: pixels must be float32 (normalised with CLIP's mean and std), got ${pixels.dtype}`);
+    if (pixels.rank !== 4)
+      throw new Error(`${where}: pixels must be a 4-D tensor [B, 3, H, W], got shape [${pixels.shape.join(", ")}]`);
+    if (pixels.dtype !== "float32")
+      throw new Error(`${where}: pixels must be float32 (normalised with CLIP's mean and std), got ${pixels.dtype}`);
     const { pixels: input, output } = this.visionIO;
     const dims = [...pixels.shape];
     if (dims[1] !== 3 && dims[3] === 3) {
-      throw new Error(`${where}: pixels look channels-last [B, H, W, 3] (shape [${dims.join(", ")}]); transpose with tf.transpose(x, [0, 3, 1, 2])`);
+      throw new Error(
+        `${where}: pixels look channels-last [B, H, W, 3] (shape [${dims.join(", ")}]); transpose with tf.transpose(x, [0, 3, 1, 2])`,
+      );
     }
     checkShape(where, input, dims);
     const data = (await pixels.data()) as Float32Array;
@@ -435,13 +516,18 @@ export class OnnxClip {
    * ids [B, T] int32 token ids (a tensor or number[][]) → text features [B, embed] (unnormalised).
    * `attentionMask` [B, T] (1 = token, 0 = padding) is passed to models that take one; default all ones.
    */
-  async encodeText(ids: tf.Tensor2D | number[][], opts: { attentionMask?: tf.Tensor2D | number[][] } = {}): Promise<tf.Tensor2D> {
+  async encodeText(
+    ids: tf.Tensor2D | number[][],
+    opts: { attentionMask?: tf.Tensor2D | number[][] } = {},
+  ): Promise<tf.Tensor2D> {
     const where = "OnnxClip.encodeText";
     this.checkAlive(where);
     const { data, dims } = await idsData(where, ids);
     const io = this.textIO;
     if (this.contextLength !== undefined && dims[1]! > this.contextLength) {
-      throw new Error(`${where}: ids have ${dims[1]} tokens per row but the context length is ${this.contextLength}; shorten or truncate the text (keep the end-of-text token last)`);
+      throw new Error(
+        `${where}: ids have ${dims[1]} tokens per row but the context length is ${this.contextLength}; shorten or truncate the text (keep the end-of-text token last)`,
+      );
     }
     checkShape(where, io.ids, dims);
     const feeds: Record<string, Ort.Tensor> = { [io.ids.name]: integerInput(this.ort, where, io.ids, data, dims) };
@@ -474,7 +560,12 @@ export class OnnxClip {
     await this.textSession.session.release();
   }
 
-  private async run(enc: EncoderSession, where: string, feeds: Record<string, Ort.Tensor>, outputName: string): Promise<tf.Tensor2D> {
+  private async run(
+    enc: EncoderSession,
+    where: string,
+    feeds: Record<string, Ort.Tensor>,
+    outputName: string,
+  ): Promise<tf.Tensor2D> {
     let result: Ort.InferenceSession.ReturnType;
     try {
       result = await enc.session.run(feeds, [outputName]);
@@ -483,8 +574,13 @@ export class OnnxClip {
         .map(([k, t]) => `${k} ${t.type} [${t.dims.join(", ")}]`)
         .join(", ");
       const want = describeOnnxSession(enc.session).inputs;
-      const hint = enc === this.textSession && this.contextLength === undefined ? " (is the text longer than the model's context length? pass contextLength to OnnxClip.load to check it up front)" : "";
-      throw new Error(`${where}: onnxruntime failed on ${got} (the model takes ${listNames(want)})${hint}: ${(e as Error).message}`);
+      const hint =
+        enc === this.textSession && this.contextLength === undefined
+          ? " (is the text longer than the model's context length? pass contextLength to OnnxClip.load to check it up front)"
+          : "";
+      throw new Error(
+        `${where}: onnxruntime failed on ${got} (the model takes ${listNames(want)})${hint}: ${(e as Error).message}`,
+      );
     }
     const out = result[outputName];
     if (!out) throw new Error(`${where}: the model returned no "${outputName}"`);
@@ -503,10 +599,12 @@ export class OnnxClip {
 async function idsData(where: string, ids: tf.Tensor | number[][]): Promise<{ data: Int32Array; dims: number[] }> {
   if (ids instanceof tf.Tensor) {
     if (ids.rank !== 2) throw new Error(`${where}: ids must be 2-D [B, T], got shape [${ids.shape.join(", ")}]`);
-    if (ids.dtype !== "int32") throw new Error(`${where}: ids must be int32 token ids, got a ${ids.dtype} tensor (use tf.cast(ids, "int32"))`);
+    if (ids.dtype !== "int32")
+      throw new Error(`${where}: ids must be int32 token ids, got a ${ids.dtype} tensor (use tf.cast(ids, "int32"))`);
     return { data: (await ids.data()) as Int32Array, dims: [...ids.shape] };
   }
-  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((r) => Array.isArray(r))) throw new Error(`${where}: ids must be an int32 tensor [B, T] or a non-empty number[][]`);
+  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((r) => Array.isArray(r)))
+    throw new Error(`${where}: ids must be an int32 tensor [B, T] or a non-empty number[][]`);
   const T = ids[0]!.length;
   if (ids.some((r) => r.length !== T)) throw new Error(`${where}: every row of ids must have the same length`);
   const data = new Int32Array(ids.length * T);
@@ -522,17 +620,31 @@ async function idsData(where: string, ids: tf.Tensor | number[][]): Promise<{ da
 function visionIO(enc: EncoderSession, names: OnnxClipNames): VisionIO {
   const { inputs, outputs } = describeOnnxSession(enc.session);
   const where = `OnnxClip vision model (${enc.source})`;
-  const isImage = (v: OnnxValueInfo) => (v.type === undefined || /^float/.test(v.type)) && (v.shape === undefined || v.shape.length === 4);
+  const isImage = (v: OnnxValueInfo) =>
+    (v.type === undefined || /^float/.test(v.type)) && (v.shape === undefined || v.shape.length === 4);
   const pixels = named(where, "names.pixelValues", () => pick(inputs, names.pixelValues, ["pixel_values"], isImage));
   if (!pixels) {
-    const hint = inputs.some((v) => v.type && INTEGER_TYPES.has(v.type)) ? " (it takes integer inputs: is this the text model?)" : "";
-    throw new Error(`${where}: cannot tell which input takes the pixels (inputs: ${listNames(inputs)})${hint}; pass names.pixelValues if it has one`);
+    const hint = inputs.some((v) => v.type && INTEGER_TYPES.has(v.type))
+      ? " (it takes integer inputs: is this the text model?)"
+      : "";
+    throw new Error(
+      `${where}: cannot tell which input takes the pixels (inputs: ${listNames(inputs)})${hint}; pass names.pixelValues if it has one`,
+    );
   }
   const extra = inputs.filter((v) => v !== pixels);
-  if (extra.length) throw new Error(`${where}: it takes inputs besides "${pixels.name}" that OnnxClip does not know how to fill: ${listNames(extra)}`);
-  if (pixels.shape && pixels.shape.length !== 4) throw new Error(`${where}: input "${pixels.name}" has shape ${formatShape(pixels.shape)}; an image encoder takes [batch, 3, H, W]`);
+  if (extra.length)
+    throw new Error(
+      `${where}: it takes inputs besides "${pixels.name}" that OnnxClip does not know how to fill: ${listNames(extra)}`,
+    );
+  if (pixels.shape && pixels.shape.length !== 4)
+    throw new Error(
+      `${where}: input "${pixels.name}" has shape ${formatShape(pixels.shape)}; an image encoder takes [batch, 3, H, W]`,
+    );
   const output = named(where, "names.imageEmbeds", () => pickOutput(outputs, names.imageEmbeds, ["image_embeds"]));
-  if (!output) throw new Error(`${where}: cannot tell which output holds the image features (outputs: ${listNames(outputs)}); pass names.imageEmbeds`);
+  if (!output)
+    throw new Error(
+      `${where}: cannot tell which output holds the image features (outputs: ${listNames(outputs)}); pass names.imageEmbeds`,
+    );
   return { pixels, output };
 }
 
@@ -540,22 +652,37 @@ function textIO(enc: EncoderSession, names: OnnxClipNames): TextIO {
   const { inputs, outputs } = describeOnnxSession(enc.session);
   const where = `OnnxClip text model (${enc.source})`;
   const maskName = names.attentionMask ?? "attention_mask";
-  const isIds = (v: OnnxValueInfo) => v.name !== maskName && v.name !== "position_ids" && (v.type === undefined || INTEGER_TYPES.has(v.type));
+  const isIds = (v: OnnxValueInfo) =>
+    v.name !== maskName && v.name !== "position_ids" && (v.type === undefined || INTEGER_TYPES.has(v.type));
   const ids = named(where, "names.inputIds", () => pick(inputs, names.inputIds, ["input_ids"], isIds));
   if (!ids) {
-    const hint = inputs.some((v) => v.type && /^float/.test(v.type)) ? " (it takes float inputs: is this the vision model?)" : "";
-    throw new Error(`${where}: cannot tell which input takes the token ids (inputs: ${listNames(inputs)})${hint}; pass names.inputIds if it has one`);
+    const hint = inputs.some((v) => v.type && /^float/.test(v.type))
+      ? " (it takes float inputs: is this the vision model?)"
+      : "";
+    throw new Error(
+      `${where}: cannot tell which input takes the token ids (inputs: ${listNames(inputs)})${hint}; pass names.inputIds if it has one`,
+    );
   }
   const mask = inputs.find((v) => v.name === maskName);
   const positionIds = inputs.find((v) => v.name === "position_ids");
   const extra = inputs.filter((v) => v !== ids && v !== mask && v !== positionIds);
-  if (extra.length) throw new Error(`${where}: it takes inputs besides "${ids.name}" that OnnxClip does not know how to fill: ${listNames(extra)}`);
+  if (extra.length)
+    throw new Error(
+      `${where}: it takes inputs besides "${ids.name}" that OnnxClip does not know how to fill: ${listNames(extra)}`,
+    );
   const output = named(where, "names.textEmbeds", () => pickOutput(outputs, names.textEmbeds, ["text_embeds"]));
-  if (!output) throw new Error(`${where}: cannot tell which output holds the text features (outputs: ${listNames(outputs)}); pass names.textEmbeds`);
+  if (!output)
+    throw new Error(
+      `${where}: cannot tell which output holds the text features (outputs: ${listNames(outputs)}); pass names.textEmbeds`,
+    );
   return { ids, ...(mask ? { mask } : {}), ...(positionIds ? { positionIds } : {}), output };
 }
 
-function pickOutput(outputs: OnnxValueInfo[], preferred: string | undefined, candidates: string[]): OnnxValueInfo | undefined {
+function pickOutput(
+  outputs: OnnxValueInfo[],
+  preferred: string | undefined,
+  candidates: string[],
+): OnnxValueInfo | undefined {
   return pick(outputs, preferred, candidates, (v) => outputs.length === 1 || /embeds?$/.test(v.name));
 }
 

@@ -66,9 +66,12 @@ class Weights {
     const t = this.sd[name];
     if (!t) throw new Error(`${this.where}: the model has no parameter "${name}"`);
     if (t.shape.length !== dims.length || t.shape.some((d, i) => d !== dims[i])) {
-      throw new Error(`${this.where}: parameter "${name}" has shape [${t.shape.join(", ")}], expected [${dims.join(", ")}]`);
+      throw new Error(
+        `${this.where}: parameter "${name}" has shape [${t.shape.join(", ")}], expected [${dims.join(", ")}]`,
+      );
     }
-    const data = t.dtype === "float32" ? (t.dataSync() as Float32Array) : Float32Array.from(t.dataSync() as ArrayLike<number>);
+    const data =
+      t.dtype === "float32" ? (t.dataSync() as Float32Array) : Float32Array.from(t.dataSync() as ArrayLike<number>);
     return { dims, data: Float32Array.from(data) };
   }
 
@@ -119,7 +122,12 @@ class Emitter {
   layerNorm(x: string, prefix: string, width: number, eps: number, output?: string): string {
     const scale = this.weight(`${prefix}.weight`, this.w.get(`${prefix}.weight`, [width]));
     const bias = this.weight(`${prefix}.bias`, this.w.get(`${prefix}.bias`, [width]));
-    return this.g.op("LayerNormalization", [x, scale, bias], { axis: onnxAttr.int(-1), epsilon: onnxAttr.float(eps) }, output);
+    return this.g.op(
+      "LayerNormalization",
+      [x, scale, bias],
+      { axis: onnxAttr.int(-1), epsilon: onnxAttr.float(eps) },
+      output,
+    );
   }
 
   activation(x: string, name: string): string {
@@ -128,12 +136,18 @@ class Emitter {
       case "quick_gelu":
         return g.op("Mul", [x, g.op("Sigmoid", [g.op("Mul", [x, g.scalar(1.702)])])]);
       case "gelu":
-        return g.op("Mul", [g.op("Mul", [x, g.scalar(0.5)]), g.op("Add", [g.op("Erf", [g.op("Mul", [x, g.scalar(Math.SQRT1_2)])]), g.scalar(1)])]);
+        return g.op("Mul", [
+          g.op("Mul", [x, g.scalar(0.5)]),
+          g.op("Add", [g.op("Erf", [g.op("Mul", [x, g.scalar(Math.SQRT1_2)])]), g.scalar(1)]),
+        ]);
       case "gelu_tanh":
       case "gelu_new":
       case "gelu_pytorch_tanh": {
         const cube = g.op("Mul", [g.op("Mul", [x, x]), x]);
-        const inner = g.op("Mul", [g.op("Add", [x, g.op("Mul", [cube, g.scalar(0.044715)])]), g.scalar(Math.sqrt(2 / Math.PI))]);
+        const inner = g.op("Mul", [
+          g.op("Add", [x, g.op("Mul", [cube, g.scalar(0.044715)])]),
+          g.scalar(Math.sqrt(2 / Math.PI)),
+        ]);
         return g.op("Mul", [g.op("Mul", [x, g.scalar(0.5)]), g.op("Add", [g.op("Tanh", [inner]), g.scalar(1)])]);
       }
       case "relu":
@@ -163,17 +177,33 @@ class Emitter {
     let scores = g.op("MatMul", [g.op("Mul", [q, g.scalar(1 / Math.sqrt(hd))]), kT]); // [B, H, T, T]
     if (mask) scores = g.op("Add", [scores, mask]); // mask [T, T] broadcasts
     const probs = g.op("Softmax", [scores], { axis: onnxAttr.int(-1) });
-    const merged = g.op("Reshape", [g.op("Transpose", [g.op("MatMul", [probs, v])], { perm: onnxAttr.ints([0, 2, 1, 3]) }), g.int64s([0, 0, width])]); // [B, T, w]
+    const merged = g.op("Reshape", [
+      g.op("Transpose", [g.op("MatMul", [probs, v])], { perm: onnxAttr.ints([0, 2, 1, 3]) }),
+      g.int64s([0, 0, width]),
+    ]); // [B, T, w]
     return this.linear(merged, `${prefix}.out_proj`, width, width);
   }
 
   /** openai's ResidualAttentionBlock stack; eps and activation per block from the tfjs modules. */
-  transformer(x: string, tower: VisionTransformer | TextTransformer, width: number, heads: number, act: string, mask?: string): string {
+  transformer(
+    x: string,
+    tower: VisionTransformer | TextTransformer,
+    width: number,
+    heads: number,
+    act: string,
+    mask?: string,
+  ): string {
     let h = x;
     tower.transformer.resblocks.forEach((block, i) => {
       const p = `transformer.resblocks.${i}`;
-      h = this.g.op("Add", [h, this.attention(this.layerNorm(h, `${p}.ln_1`, width, block.ln_1.eps), `${p}.attn`, width, heads, mask)]);
-      const hidden = this.activation(this.linear(this.layerNorm(h, `${p}.ln_2`, width, block.ln_2.eps), `${p}.mlp.c_fc`, width, 4 * width), act);
+      h = this.g.op("Add", [
+        h,
+        this.attention(this.layerNorm(h, `${p}.ln_1`, width, block.ln_1.eps), `${p}.attn`, width, heads, mask),
+      ]);
+      const hidden = this.activation(
+        this.linear(this.layerNorm(h, `${p}.ln_2`, width, block.ln_2.eps), `${p}.mlp.c_fc`, width, 4 * width),
+        act,
+      );
       h = this.g.op("Add", [h, this.linear(hidden, `${p}.mlp.c_proj`, 4 * width, width)]);
     });
     return h;
@@ -227,7 +257,10 @@ export function visionTransformerToOnnx(vit: VisionTransformer, opts: OnnxExport
   }
   g.output("image_embeds", "float32", [batch, outputDim > 0 ? outputDim : width]);
   g.output("last_hidden_state", "float32", [batch, 1 + N, width]);
-  return g.encode({ opsetVersion, docString: `CLIP image encoder exported by @vlab/vision: ${H}x${W}, patch ${p}, width ${width}` });
+  return g.encode({
+    opsetVersion,
+    docString: `CLIP image encoder exported by @vlab/vision: ${H}x${W}, patch ${p}, width ${width}`,
+  });
 }
 
 /** A `TextTransformer` (CLIP's text tower) as the bytes of text_model.onnx. */
@@ -251,7 +284,12 @@ export function textTransformerToOnnx(text: TextTransformer, opts: OnnxExportOpt
   const full = new Float32Array(ctx * ctx);
   for (let i = 0; i < ctx; i++) for (let j = i + 1; j < ctx; j++) full[i * ctx + j] = MASK_MIN;
   const maskTable = g.initializer("causal_mask", "float32", [ctx, ctx], full);
-  const mask = g.op("Slice", [maskTable, g.int64s([0, 0]), g.op("Concat", [T, T], { axis: onnxAttr.int(0) }), g.int64s([0, 1])]); // [T, T]
+  const mask = g.op("Slice", [
+    maskTable,
+    g.int64s([0, 0]),
+    g.op("Concat", [T, T], { axis: onnxAttr.int(0) }),
+    g.int64s([0, 1]),
+  ]); // [T, T]
 
   const h = e.transformer(x, text, width, heads, activation, mask);
   const last = e.layerNorm(h, "ln_final", width, text.ln_final.eps, "last_hidden_state"); // [B, T, w]
@@ -260,8 +298,14 @@ export function textTransformerToOnnx(text: TextTransformer, opts: OnnxExportOpt
   const key =
     eotTokenId === undefined
       ? g.op("Cast", [ids], { to: onnxAttr.int(1) }) // float: ids < 2^24 are exact
-      : g.op("Cast", [g.op("Equal", [ids, g.constant(idsType, [], [eotTokenId], "eot_token_id")])], { to: onnxAttr.int(1) });
-  const eot = g.op("ArgMax", [key], { axis: onnxAttr.int(1), keepdims: onnxAttr.int(1), select_last_index: onnxAttr.int(0) }); // [B, 1] int64
+      : g.op("Cast", [g.op("Equal", [ids, g.constant(idsType, [], [eotTokenId], "eot_token_id")])], {
+          to: onnxAttr.int(1),
+        });
+  const eot = g.op("ArgMax", [key], {
+    axis: onnxAttr.int(1),
+    keepdims: onnxAttr.int(1),
+    select_last_index: onnxAttr.int(0),
+  }); // [B, 1] int64
   const pooled = g.op("GatherND", [last, eot], { batch_dims: onnxAttr.int(1) }); // [B, w]
   if (outputDim > 0) {
     const proj = e.weight("text_projection", e.w.get("text_projection", [width, outputDim]));
@@ -271,14 +315,20 @@ export function textTransformerToOnnx(text: TextTransformer, opts: OnnxExportOpt
   }
   g.output("text_embeds", "float32", [batch, outputDim > 0 ? outputDim : width]);
   g.output("last_hidden_state", "float32", [batch, "sequence_length", width]);
-  return g.encode({ opsetVersion, docString: `CLIP text encoder exported by @vlab/vision: context ${ctx}, vocab ${vocabSize}, width ${width}` });
+  return g.encode({
+    opsetVersion,
+    docString: `CLIP text encoder exported by @vlab/vision: context ${ctx}, vocab ${vocabSize}, width ${width}`,
+  });
 }
 
 /**
  * Both encoders of a tfjs `Clip` as ONNX models; with `dir`, also written there as
  * vision_model.onnx and text_model.onnx (the folder is created). `OnnxClip.load` runs the pair.
  */
-export async function exportClipEncodersToOnnx(clip: Clip, opts: OnnxExportOptions & { dir?: string } = {}): Promise<ClipOnnxExport> {
+export async function exportClipEncodersToOnnx(
+  clip: Clip,
+  opts: OnnxExportOptions & { dir?: string } = {},
+): Promise<ClipOnnxExport> {
   const visionModel = visionTransformerToOnnx(clip.visual, opts);
   const textModel = textTransformerToOnnx(clip.text, opts);
   if (!opts.dir) return { visionModel, textModel };

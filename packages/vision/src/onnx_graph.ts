@@ -301,7 +301,8 @@ class ProtoWriter {
       out.set(c, at);
       at += c.length;
     }
-    if (at !== this.length) throw new Error(`internal error: protobuf writer wrote ${at} bytes, expected ${this.length}`);
+    if (at !== this.length)
+      throw new Error(`internal error: protobuf writer wrote ${at} bytes, expected ${this.length}`);
     return out;
   }
 }
@@ -378,7 +379,8 @@ function checkedInteger(v: number, name: string): number {
 function tensorProto(t: OnnxTensorSpec): ProtoWriter {
   const w = new ProtoWriter();
   for (const d of t.dims) {
-    if (!Number.isInteger(d) || d < 0) throw new Error(`ONNX tensor "${t.name}": bad dimension ${d} in [${t.dims.join(", ")}]`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new Error(`ONNX tensor "${t.name}": bad dimension ${d} in [${t.dims.join(", ")}]`);
   }
   if (t.dims.length > 0) w.packedVarints(1, t.dims); // dims
   w.varint(2, ONNX_DATA_TYPE[t.dtype]); // data_type
@@ -494,7 +496,8 @@ function checkGraph(g: OnnxGraphSpec): void {
   }
   for (const n of g.nodes) {
     for (const i of n.inputs) {
-      if (!defined.has(i)) throw new Error(`ONNX graph "${g.name}": node ${n.name ?? n.opType} reads "${i}" before anything defines it`);
+      if (!defined.has(i))
+        throw new Error(`ONNX graph "${g.name}": node ${n.name ?? n.opType} reads "${i}" before anything defines it`);
     }
     for (const o of n.outputs) define(o, `output of node ${n.name ?? n.opType}`);
   }
@@ -568,19 +571,38 @@ export class OnnxGraphBuilder {
   }
 
   /** Adds a node with one output; returns the output's name (given, or generated from the op type). */
-  op(opType: string, inputs: readonly string[], attributes: Record<string, OnnxAttribute> = {}, output?: string): string {
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Record<string, OnnxAttribute> = {},
+    output?: string,
+  ): string {
     return this.opN(opType, inputs, 1, attributes, output ? [output] : undefined)[0]!;
   }
 
   /** Adds a node with `nOutputs` outputs; returns their names. */
-  opN(opType: string, inputs: readonly string[], nOutputs: number, attributes: Record<string, OnnxAttribute> = {}, outputs?: readonly string[]): string[] {
-    const outs = outputs ? outputs.map((o) => this.claim(o)) : Array.from({ length: nOutputs }, () => this.fresh(opType.toLowerCase()));
+  opN(
+    opType: string,
+    inputs: readonly string[],
+    nOutputs: number,
+    attributes: Record<string, OnnxAttribute> = {},
+    outputs?: readonly string[],
+  ): string[] {
+    const outs = outputs
+      ? outputs.map((o) => this.claim(o))
+      : Array.from({ length: nOutputs }, () => this.fresh(opType.toLowerCase()));
     this.nodes.push({ opType, inputs: [...inputs], outputs: outs, name: this.fresh(`node_${opType}`), attributes });
     return outs;
   }
 
   toGraph(): OnnxGraphSpec {
-    return { name: this.name, nodes: this.nodes, inputs: this.inputs, outputs: this.outputs, initializers: this.initializers };
+    return {
+      name: this.name,
+      nodes: this.nodes,
+      inputs: this.inputs,
+      outputs: this.outputs,
+      initializers: this.initializers,
+    };
   }
 
   /** The finished model's bytes. */

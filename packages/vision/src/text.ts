@@ -92,7 +92,8 @@ export class TextTransformer extends Module {
     this.transformer = this.module("transformer", new Transformer({ width: w, layers, heads, activation, rng }));
     this.transformer.initializeClip(rng);
     this.ln_final = this.module("ln_final", new LayerNorm(w));
-    this.text_projection = outputDim > 0 ? this.param("text_projection", [w, outputDim], normalInit(w ** -0.5, rng)) : null;
+    this.text_projection =
+      outputDim > 0 ? this.param("text_projection", [w, outputDim], normalInit(w ** -0.5, rng)) : null;
   }
 
   /** ids [B, T ≤ ctx] int32 → [B, embed] (unnormalised). */
@@ -102,7 +103,10 @@ export class TextTransformer extends Module {
       return tf.tidy(() => {
         const h = this.hidden(t); // [B, T, w]
         const [B, T, w] = h.shape;
-        const rows = tf.add(tf.mul(tf.range(0, B, 1, "int32"), tf.scalar(T, "int32")), eotPositions(t, this.config.eotTokenId)); // [B] flat row of each EOT
+        const rows = tf.add(
+          tf.mul(tf.range(0, B, 1, "int32"), tf.scalar(T, "int32")),
+          eotPositions(t, this.config.eotTokenId),
+        ); // [B] flat row of each EOT
         const pooled = tf.gather(tf.reshape(h, [B * T, w]), rows); // [B, w]
         return (this.text_projection ? tf.matMul(pooled, this.text_projection) : pooled) as tf.Tensor2D; // [B, embed]
       });
@@ -131,11 +135,14 @@ export class TextTransformer extends Module {
     let t: tf.Tensor;
     if (ids instanceof tf.Tensor) {
       if (ids.dtype !== "int32") {
-        throw new Error(`${where}: ids must be int32 token ids, got a ${ids.dtype} tensor (use tf.cast(ids, "int32") if its values are whole numbers)`);
+        throw new Error(
+          `${where}: ids must be int32 token ids, got a ${ids.dtype} tensor (use tf.cast(ids, "int32") if its values are whole numbers)`,
+        );
       }
       t = ids;
     } else {
-      if (!Array.isArray(ids) || !ids.every((r) => Array.isArray(r))) throw new Error(`${where}: ids must be an int32 tensor [B, T] or number[][]`);
+      if (!Array.isArray(ids) || !ids.every((r) => Array.isArray(r)))
+        throw new Error(`${where}: ids must be an int32 tensor [B, T] or number[][]`);
       ids.forEach((row, b) =>
         row.forEach((v, j) => {
           if (!Number.isInteger(v)) throw new Error(`${where}: ids must be integers, got ${v} at [${b}, ${j}]`);
@@ -151,17 +158,22 @@ export class TextTransformer extends Module {
     };
     if (t.rank !== 2) fail(`ids must be 2-D [B, T], got shape [${t.shape.join(", ")}]`);
     const T = t.shape[1]!;
-    if (T > ctx) fail(`ids have ${T} tokens per row but the context length is ${ctx}; shorten or truncate the text (the last token must stay the end-of-text token)`);
+    if (T > ctx)
+      fail(
+        `ids have ${T} tokens per row but the context length is ${ctx}; shorten or truncate the text (the last token must stay the end-of-text token)`,
+      );
     if (T === 0 || t.shape[0] === 0) fail(`ids are empty (shape [${t.shape.join(", ")}])`);
     const data = t.dataSync();
     for (let i = 0; i < data.length; i++) {
       const v = data[i]!;
-      if (v < 0 || v >= vocabSize) fail(`token id ${v} at [${Math.floor(i / T)}, ${i % T}] is outside the vocabulary 0..${vocabSize - 1}`);
+      if (v < 0 || v >= vocabSize)
+        fail(`token id ${v} at [${Math.floor(i / T)}, ${i % T}] is outside the vocabulary 0..${vocabSize - 1}`);
     }
     const eot = this.config.eotTokenId;
     if (eot !== undefined) {
       for (let b = 0; b < t.shape[0]!; b++) {
-        if (!data.subarray(b * T, (b + 1) * T).includes(eot)) fail(`row ${b} of ids has no end-of-text token (id ${eot}) to pool at`);
+        if (!data.subarray(b * T, (b + 1) * T).includes(eot))
+          fail(`row ${b} of ids has no end-of-text token (id ${eot}) to pool at`);
       }
     }
     return t as tf.Tensor2D;
@@ -172,7 +184,6 @@ export class TextTransformer extends Module {
   override stateDict(): Record<string, tf.Tensor> {
     return openaiStateDict(this);
   }
-
 
   protected override extraRepr(): string {
     const { contextLength, vocabSize, width, layers, heads, outputDim } = this.config;

@@ -12,7 +12,17 @@
  * Same layout ([Wq; Wk; Wv] rows, [out, in]); only the name differs. `toOpenaiName` /
  * `fromOpenaiName` translate, and `stateDict()` of the models in this package uses openai's names.
  */
-import { Linear, LayerNorm, Module, MultiHeadAttention, activation, normalInit, tf, uniformInit, type Rng } from "@vlab/core";
+import {
+  Linear,
+  LayerNorm,
+  Module,
+  MultiHeadAttention,
+  activation,
+  normalInit,
+  tf,
+  uniformInit,
+  type Rng,
+} from "@vlab/core";
 
 export interface TransformerConfig {
   /** Residual stream width (openai: `width`). */
@@ -54,8 +64,12 @@ export class ResidualAttentionBlock extends Module {
 
   constructor(width: number, heads: number, act = "quick_gelu", rng?: Rng) {
     super();
-    if (width % heads !== 0) throw new Error(`ResidualAttentionBlock: width ${width} is not divisible by heads ${heads}`);
-    this.attn = this.module("attn", new MultiHeadAttention(width, heads, { qkvFused: true, names: { qkv: "in_proj", out: "out_proj" }, rng }));
+    if (width % heads !== 0)
+      throw new Error(`ResidualAttentionBlock: width ${width} is not divisible by heads ${heads}`);
+    this.attn = this.module(
+      "attn",
+      new MultiHeadAttention(width, heads, { qkvFused: true, names: { qkv: "in_proj", out: "out_proj" }, rng }),
+    );
     this.ln_1 = this.module("ln_1", new LayerNorm(width));
     this.mlp = this.module("mlp", new Mlp(width, act, rng));
     this.ln_2 = this.module("ln_2", new LayerNorm(width));
@@ -69,7 +83,9 @@ export class ResidualAttentionBlock extends Module {
   forward(x: tf.Tensor, mask?: tf.Tensor, wantWeights = false): { x: tf.Tensor3D; weights?: tf.Tensor4D } {
     return tf.tidy(() => {
       const h = this.ln_1.forward(x); // [B, T, w]
-      const a = wantWeights ? this.attn.forwardWithWeights(h, { mask }) : { output: this.attn.forward(h, { mask }), weights: undefined };
+      const a = wantWeights
+        ? this.attn.forwardWithWeights(h, { mask })
+        : { output: this.attn.forward(h, { mask }), weights: undefined };
       const y = tf.add(x, a.output); // [B, T, w]
       const out = tf.add(y, this.mlp.forward(this.ln_2.forward(y))) as tf.Tensor3D; // [B, T, w]
       return a.weights ? { x: out, weights: a.weights } : { x: out };
@@ -99,12 +115,19 @@ export class Transformer extends Module {
     this.width = cfg.width;
     this.layers = cfg.layers;
     this.heads = cfg.heads;
-    const blocks = Array.from({ length: cfg.layers }, () => new ResidualAttentionBlock(cfg.width, cfg.heads, cfg.activation, cfg.rng));
+    const blocks = Array.from(
+      { length: cfg.layers },
+      () => new ResidualAttentionBlock(cfg.width, cfg.heads, cfg.activation, cfg.rng),
+    );
     this.resblocks = this.moduleList("resblocks", blocks);
   }
 
   /** x [B, T, w] → [B, T, w] through the first `upTo` blocks (default all). */
-  forward(x: tf.Tensor, mask?: tf.Tensor, opts: { hiddenStates?: boolean; attentions?: boolean; upTo?: number } = {}): TransformerOutputs {
+  forward(
+    x: tf.Tensor,
+    mask?: tf.Tensor,
+    opts: { hiddenStates?: boolean; attentions?: boolean; upTo?: number } = {},
+  ): TransformerOutputs {
     return tf.tidy(() => {
       const hidden: tf.Tensor3D[] = [x as tf.Tensor3D];
       const attentions: tf.Tensor4D[] = [];
@@ -162,7 +185,10 @@ export function fromOpenaiName(name: string): string {
 }
 
 /** A module's parameters under openai's names (the variables themselves: do not dispose them). */
-export function openaiStateDict(m: Module, rename: (vlabName: string) => string = toOpenaiName): Record<string, tf.Tensor> {
+export function openaiStateDict(
+  m: Module,
+  rename: (vlabName: string) => string = toOpenaiName,
+): Record<string, tf.Tensor> {
   const out: Record<string, tf.Tensor> = {};
   for (const [name, v] of Object.entries(Module.prototype.stateDict.call(m))) out[rename(name)] = v;
   return out;

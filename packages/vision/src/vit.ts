@@ -65,7 +65,8 @@ export function patchify(x: tf.Tensor, p: number): tf.Tensor3D {
   const [B, C, H, W] = x.shape as [number, number, number, number];
   const gh = H / p;
   const gw = W / p;
-  if (!Number.isInteger(gh) || !Number.isInteger(gw)) throw new Error(`patchify: image ${H}×${W} is not a multiple of the patch ${p}`);
+  if (!Number.isInteger(gh) || !Number.isInteger(gw))
+    throw new Error(`patchify: image ${H}×${W} is not a multiple of the patch ${p}`);
   return tf.tidy(() => {
     const rows = tf.transpose(tf.reshape(x, [B * C * gh, p, gw, p]), [0, 2, 1, 3]); // [B·C·gh, gw, p, p]
     const byPatch = tf.transpose(tf.reshape(rows, [B, C, gh * gw, p * p]), [0, 2, 1, 3]); // [B, g², C, p·p]
@@ -84,7 +85,11 @@ export class PatchEmbedding extends Module {
   ) {
     super();
     // Conv2d's default init: U(±1/√fan_in), fan_in = 3·p·p.
-    this.weight = this.param("weight", [width, 3, patchSize, patchSize], uniformInit(1 / Math.sqrt(3 * patchSize * patchSize), rng));
+    this.weight = this.param(
+      "weight",
+      [width, 3, patchSize, patchSize],
+      uniformInit(1 / Math.sqrt(3 * patchSize * patchSize), rng),
+    );
   }
 
   /** [B, 3, H, W] → [B, g², w]. */
@@ -120,7 +125,8 @@ export class VisionTransformer extends Module {
     super();
     const [H, W] = sides(cfg.imageSize);
     const p = cfg.patchSize;
-    if (H % p !== 0 || W % p !== 0) throw new Error(`VisionTransformer: image ${H}×${W} is not a multiple of the patch size ${p}`);
+    if (H % p !== 0 || W % p !== 0)
+      throw new Error(`VisionTransformer: image ${H}×${W} is not a multiple of the patch size ${p}`);
     this.config = {
       imageSize: [H, W],
       patchSize: p,
@@ -137,7 +143,11 @@ export class VisionTransformer extends Module {
     const scale = w ** -0.5; // openai: class, positions and proj are scale·randn
     this.conv1 = this.module("conv1", new PatchEmbedding(w, p, rng));
     this.class_embedding = this.param("class_embedding", [w], normalInit(scale, rng));
-    this.positional_embedding = this.param("positional_embedding", [1 + this.grid[0] * this.grid[1], w], normalInit(scale, rng));
+    this.positional_embedding = this.param(
+      "positional_embedding",
+      [1 + this.grid[0] * this.grid[1], w],
+      normalInit(scale, rng),
+    );
     this.ln_pre = this.module("ln_pre", new LayerNorm(w));
     this.transformer = this.module("transformer", new Transformer({ width: w, layers, heads, activation, rng }));
     this.ln_post = this.module("ln_post", new LayerNorm(w));
@@ -174,7 +184,8 @@ export class VisionTransformer extends Module {
     this.checkPixels(pixels, "patchFeatures");
     const L = this.config.layers;
     const idx = layer < 0 ? L + 1 + layer : layer;
-    if (!Number.isInteger(idx) || idx < 0 || idx > L) throw new Error(`patchFeatures: layer ${layer} is out of range for ${L} blocks (use -${L + 1}..${L})`);
+    if (!Number.isInteger(idx) || idx < 0 || idx > L)
+      throw new Error(`patchFeatures: layer ${layer} is out of range for ${L} blocks (use -${L + 1}..${L})`);
     return tf.tidy(() => {
       const h = this.transformer.forward(this.embed(pixels), undefined, { upTo: idx }).last; // [B, 1+g², w]
       return tf.slice(h, [0, 1, 0], [-1, -1, -1]) as tf.Tensor3D; // [B, g², w]
@@ -203,10 +214,14 @@ export class VisionTransformer extends Module {
     const p = this.config.patchSize;
     const [gh, gw] = this.grid;
     const expected = `[B, 3, ${H}, ${W}]`;
-    if (s.length !== 4) throw new Error(`${where}: pixels must be a 4-D tensor ${expected}, got shape [${s.join(", ")}]`);
+    if (s.length !== 4)
+      throw new Error(`${where}: pixels must be a 4-D tensor ${expected}, got shape [${s.join(", ")}]`);
     if (s[1] !== 3) {
-      const hint = s[3] === 3 ? " (it looks channels-last [B, H, W, 3]: transpose it with tf.transpose(x, [0, 3, 1, 2]))" : "";
-      throw new Error(`${where}: pixels must have 3 colour channels (RGB) on axis 1, got ${s[1]} in shape [${s.join(", ")}]${hint}`);
+      const hint =
+        s[3] === 3 ? " (it looks channels-last [B, H, W, 3]: transpose it with tf.transpose(x, [0, 3, 1, 2]))" : "";
+      throw new Error(
+        `${where}: pixels must have 3 colour channels (RGB) on axis 1, got ${s[1]} in shape [${s.join(", ")}]${hint}`,
+      );
     }
     if (s[2] !== H || s[3] !== W) {
       throw new Error(
@@ -224,7 +239,6 @@ export class VisionTransformer extends Module {
   override stateDict(): Record<string, tf.Tensor> {
     return openaiStateDict(this);
   }
-
 
   protected override extraRepr(): string {
     const { imageSize, patchSize, width, layers, heads, outputDim } = this.config;

@@ -6,7 +6,15 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend, loadSafetensors, Rng, saveSafetensors, tf } from "@vlab/core";
-import { Clip, CLIP_NAME_MAP, detectClipLayout, inferClipConfig, loadClipSafetensors, loadClipStateDict, type ClipConfig } from "../src/index.js";
+import {
+  Clip,
+  CLIP_NAME_MAP,
+  detectClipLayout,
+  inferClipConfig,
+  loadClipSafetensors,
+  loadClipStateDict,
+  type ClipConfig,
+} from "../src/index.js";
 
 const CFG: ClipConfig = {
   embedDim: 32,
@@ -58,7 +66,10 @@ afterAll(() => {
 // An independent reference: plain loops in float64 over the openai-layout arrays.
 
 type Arr = { shape: number[]; d: Float32Array };
-const arrays = (tensors: Record<string, tf.Tensor>) => Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, { shape: t.shape, d: t.dataSync() as Float32Array }])) as Record<string, Arr>;
+const arrays = (tensors: Record<string, tf.Tensor>) =>
+  Object.fromEntries(
+    Object.entries(tensors).map(([k, t]) => [k, { shape: t.shape, d: t.dataSync() as Float32Array }]),
+  ) as Record<string, Arr>;
 
 function layerNorm(x: number[], w: Arr, b: Arr): number[] {
   const mean = x.reduce((a, v) => a + v, 0) / x.length;
@@ -97,13 +108,18 @@ function block(X: number[][], S: Record<string, Arr>, pre: string, heads: number
       const mx = Math.max(...s);
       const e = s.map((v) => Math.exp(v - mx));
       const z = e.reduce((a, v) => a + v, 0);
-      for (let j = 0; j < keys; j++) for (let c = 0; c < hd; c++) o[h * hd + c]! += (e[j]! / z) * qkv[j]![2 * w + h * hd + c]!;
+      for (let j = 0; j < keys; j++)
+        for (let c = 0; c < hd; c++) o[h * hd + c]! += (e[j]! / z) * qkv[j]![2 * w + h * hd + c]!;
     }
     return linear(o, S[`${pre}.attn.out_proj.weight`]!, S[`${pre}.attn.out_proj.bias`]!);
   });
   const Y = X.map((x, i) => x.map((v, c) => v + att[i]![c]!));
   return Y.map((y) => {
-    const hid = linear(layerNorm(y, S[`${pre}.ln_2.weight`]!, S[`${pre}.ln_2.bias`]!), S[`${pre}.mlp.c_fc.weight`]!, S[`${pre}.mlp.c_fc.bias`]!);
+    const hid = linear(
+      layerNorm(y, S[`${pre}.ln_2.weight`]!, S[`${pre}.ln_2.bias`]!),
+      S[`${pre}.mlp.c_fc.weight`]!,
+      S[`${pre}.mlp.c_fc.bias`]!,
+    );
     const act = hid.map((v) => v / (1 + Math.exp(-1.702 * v))); // QuickGELU
     const m = linear(act, S[`${pre}.mlp.c_proj.weight`]!, S[`${pre}.mlp.c_proj.bias`]!);
     return y.map((v, c) => v + m[c]!);
@@ -112,19 +128,29 @@ function block(X: number[][], S: Record<string, Arr>, pre: string, heads: number
 function refEncodeImage(S: Record<string, Arr>, img: Float32Array, H: number, W: number): number[] {
   const conv = S["visual.conv1.weight"]!;
   const [w, , p] = conv.shape as [number, number, number, number];
-  const gh = H / p, gw = W / p;
+  const gh = H / p,
+    gw = W / p;
   const X: number[][] = [Array.from(S["visual.class_embedding"]!.d)];
   for (let gy = 0; gy < gh; gy++)
     for (let gx = 0; gx < gw; gx++)
       X.push(
         Array.from({ length: w }, (_, o) => {
           let s = 0;
-          for (let c = 0; c < 3; c++) for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) s += conv.d[((o * 3 + c) * p + i) * p + j]! * img[(c * H + gy * p + i) * W + gx * p + j]!;
+          for (let c = 0; c < 3; c++)
+            for (let i = 0; i < p; i++)
+              for (let j = 0; j < p; j++)
+                s += conv.d[((o * 3 + c) * p + i) * p + j]! * img[(c * H + gy * p + i) * W + gx * p + j]!;
           return s;
         }),
       );
   const pos = S["visual.positional_embedding"]!;
-  let Z = X.map((x, t) => layerNorm(x.map((v, c) => v + pos.d[t * w + c]!), S["visual.ln_pre.weight"]!, S["visual.ln_pre.bias"]!));
+  let Z = X.map((x, t) =>
+    layerNorm(
+      x.map((v, c) => v + pos.d[t * w + c]!),
+      S["visual.ln_pre.weight"]!,
+      S["visual.ln_pre.bias"]!,
+    ),
+  );
   for (let l = 0; l < 2; l++) Z = block(Z, S, `visual.transformer.resblocks.${l}`, w / 64, false);
   return project(layerNorm(Z[0]!, S["visual.ln_post.weight"]!, S["visual.ln_post.bias"]!), S["visual.proj"]!);
 }
@@ -158,13 +184,22 @@ function toHuggingFace(S: Record<string, tf.Tensor>): Record<string, tf.Tensor> 
       const [qw, kw, vw] = tf.split(S[`${o}attn.in_proj_weight`]!, 3, 0);
       const [qb, kb, vb] = tf.split(S[`${o}attn.in_proj_bias`]!, 3, 0);
       Object.assign(out, {
-        [`${h}self_attn.q_proj.weight`]: qw, [`${h}self_attn.k_proj.weight`]: kw, [`${h}self_attn.v_proj.weight`]: vw,
-        [`${h}self_attn.q_proj.bias`]: qb, [`${h}self_attn.k_proj.bias`]: kb, [`${h}self_attn.v_proj.bias`]: vb,
-        [`${h}self_attn.out_proj.weight`]: S[`${o}attn.out_proj.weight`], [`${h}self_attn.out_proj.bias`]: S[`${o}attn.out_proj.bias`],
-        [`${h}layer_norm1.weight`]: S[`${o}ln_1.weight`], [`${h}layer_norm1.bias`]: S[`${o}ln_1.bias`],
-        [`${h}layer_norm2.weight`]: S[`${o}ln_2.weight`], [`${h}layer_norm2.bias`]: S[`${o}ln_2.bias`],
-        [`${h}mlp.fc1.weight`]: S[`${o}mlp.c_fc.weight`], [`${h}mlp.fc1.bias`]: S[`${o}mlp.c_fc.bias`],
-        [`${h}mlp.fc2.weight`]: S[`${o}mlp.c_proj.weight`], [`${h}mlp.fc2.bias`]: S[`${o}mlp.c_proj.bias`],
+        [`${h}self_attn.q_proj.weight`]: qw,
+        [`${h}self_attn.k_proj.weight`]: kw,
+        [`${h}self_attn.v_proj.weight`]: vw,
+        [`${h}self_attn.q_proj.bias`]: qb,
+        [`${h}self_attn.k_proj.bias`]: kb,
+        [`${h}self_attn.v_proj.bias`]: vb,
+        [`${h}self_attn.out_proj.weight`]: S[`${o}attn.out_proj.weight`],
+        [`${h}self_attn.out_proj.bias`]: S[`${o}attn.out_proj.bias`],
+        [`${h}layer_norm1.weight`]: S[`${o}ln_1.weight`],
+        [`${h}layer_norm1.bias`]: S[`${o}ln_1.bias`],
+        [`${h}layer_norm2.weight`]: S[`${o}ln_2.weight`],
+        [`${h}layer_norm2.bias`]: S[`${o}ln_2.bias`],
+        [`${h}mlp.fc1.weight`]: S[`${o}mlp.c_fc.weight`],
+        [`${h}mlp.fc1.bias`]: S[`${o}mlp.c_fc.bias`],
+        [`${h}mlp.fc2.weight`]: S[`${o}mlp.c_proj.weight`],
+        [`${h}mlp.fc2.bias`]: S[`${o}mlp.c_proj.bias`],
       });
       expect(qw!.shape).toEqual([width, width]);
     }
@@ -196,15 +231,33 @@ describe("CLIP checkpoints", () => {
   it("stateDict() holds exactly openai/CLIP's keys for a ViT CLIP", () => {
     const keys = Object.keys(sd);
     expect(keys).toHaveLength(32 + 29 + 1); // visual 5 + 12·2 + 3, text 2 + 12·2 + 3, logit_scale
-    for (const k of ["visual.conv1.weight", "visual.class_embedding", "visual.positional_embedding", "visual.ln_pre.bias", "visual.proj", "visual.transformer.resblocks.1.attn.in_proj_weight", "token_embedding.weight", "positional_embedding", "ln_final.weight", "text_projection", "transformer.resblocks.0.attn.in_proj_bias", "transformer.resblocks.1.mlp.c_proj.weight", "logit_scale"]) {
+    for (const k of [
+      "visual.conv1.weight",
+      "visual.class_embedding",
+      "visual.positional_embedding",
+      "visual.ln_pre.bias",
+      "visual.proj",
+      "visual.transformer.resblocks.1.attn.in_proj_weight",
+      "token_embedding.weight",
+      "positional_embedding",
+      "ln_final.weight",
+      "text_projection",
+      "transformer.resblocks.0.attn.in_proj_bias",
+      "transformer.resblocks.1.mlp.c_proj.weight",
+      "logit_scale",
+    ]) {
       expect(keys).toContain(k);
     }
     expect(sd["visual.proj"]!.shape).toEqual([128, 32]);
     expect(sd["text_projection"]!.shape).toEqual([64, 32]);
     expect(sd["visual.transformer.resblocks.0.attn.in_proj_weight"]!.shape).toEqual([384, 128]);
-    expect(CLIP_NAME_MAP.toOpenai("text.transformer.resblocks.3.attn.in_proj.weight")).toBe("transformer.resblocks.3.attn.in_proj_weight");
+    expect(CLIP_NAME_MAP.toOpenai("text.transformer.resblocks.3.attn.in_proj.weight")).toBe(
+      "transformer.resblocks.3.attn.in_proj_weight",
+    );
     expect(CLIP_NAME_MAP.fromOpenai("ln_final.bias")).toBe("text.ln_final.bias");
-    expect(CLIP_NAME_MAP.fromOpenai("visual.transformer.resblocks.0.attn.in_proj_bias")).toBe("visual.transformer.resblocks.0.attn.in_proj.bias");
+    expect(CLIP_NAME_MAP.fromOpenai("visual.transformer.resblocks.0.attn.in_proj_bias")).toBe(
+      "visual.transformer.resblocks.0.attn.in_proj.bias",
+    );
   });
 
   it("encodeImage / encodeText match an independent plain-loop implementation (1e-4 relative)", () => {
@@ -218,14 +271,20 @@ describe("CLIP checkpoints", () => {
     }
     // and forward: exp(logit_scale) · cosine similarities
     const { logitsPerImage, logitsPerText } = clip.forward(pixels, ids);
-    const cos = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0) / Math.hypot(...a) / Math.hypot(...b);
+    const cos = (a: number[], b: number[]) =>
+      a.reduce((s, v, i) => s + v * b[i]!, 0) / Math.hypot(...a) / Math.hypot(...b);
     expect(logitsPerImage.arraySync()[0]![1]).toBeCloseTo(Math.exp(4.2) * cos(img[0]!, txt[1]!), 3);
     expect(logitsPerText.arraySync()[1]![0]).toBeCloseTo(logitsPerImage.arraySync()[0]![1]!, 5);
   });
 
   it("openai layout: save → load through safetensors, config inferred from shapes", () => {
     const file = path.join(dir, "openai.safetensors");
-    saveSafetensors(file, { ...sd, input_resolution: tf.scalar(32, "int32"), context_length: tf.scalar(16, "int32"), vocab_size: tf.scalar(100, "int32") });
+    saveSafetensors(file, {
+      ...sd,
+      input_resolution: tf.scalar(32, "int32"),
+      context_length: tf.scalar(16, "int32"),
+      vocab_size: tf.scalar(100, "int32"),
+    });
     const before = tf.memory().numTensors;
     const loaded = loadClipSafetensors(file);
     expect(loaded.layout).toBe("openai");
@@ -241,13 +300,19 @@ describe("CLIP checkpoints", () => {
 
   it("Hugging Face CLIPModel layout: q/k/v fused, projections transposed, pre_layrnorm (sic), position_ids ignored", () => {
     const file = path.join(dir, "hf.safetensors");
-    saveSafetensors(file, tf.tidy(() => toHuggingFace(sd)));
+    saveSafetensors(
+      file,
+      tf.tidy(() => toHuggingFace(sd)),
+    );
     const tensors = loadSafetensors(file);
     expect(detectClipLayout(Object.keys(tensors))).toBe("huggingface");
     const loaded = loadClipStateDict(tensors);
     tf.dispose(tensors);
     expect(loaded.layout).toBe("huggingface");
-    expect(loaded.ignoredKeys.sort()).toEqual(["text_model.embeddings.position_ids", "vision_model.embeddings.position_ids"]);
+    expect(loaded.ignoredKeys.sort()).toEqual([
+      "text_model.embeddings.position_ids",
+      "vision_model.embeddings.position_ids",
+    ]);
     const c3 = loaded.clip;
     expectRelClose(c3.encodeImage(pixels).dataSync(), clip.encodeImage(pixels).dataSync(), 1e-5);
     expectRelClose(c3.encodeText(ids).dataSync(), clip.encodeText(ids).dataSync(), 1e-5);
@@ -262,7 +327,9 @@ describe("CLIP checkpoints", () => {
     delete without["visual.ln_post.bias"];
     expect(() => Clip.fromStateDict(without)).toThrow('missing tensor "visual.ln_post.bias" (expected shape [128])');
     const bad = { ...sd, "transformer.resblocks.1.mlp.c_fc.weight": tf.zeros([255, 64]) };
-    expect(() => Clip.fromStateDict(bad)).toThrow('tensor "transformer.resblocks.1.mlp.c_fc.weight" has shape [255, 64], expected [256, 64]');
+    expect(() => Clip.fromStateDict(bad)).toThrow(
+      'tensor "transformer.resblocks.1.mlp.c_fc.weight" has shape [255, 64], expected [256, 64]',
+    );
     const extra = { ...sd, "visual.something_new": tf.zeros([2]), foo: tf.zeros([1]) };
     expect(() => Clip.fromStateDict(extra)).toThrow(/unexpected keys: visual.something_new, foo/);
     const lenient = loadClipStateDict(extra, { strict: false });
@@ -270,19 +337,29 @@ describe("CLIP checkpoints", () => {
     lenient.clip.dispose();
     const noConv = { ...sd };
     delete noConv["visual.conv1.weight"];
-    expect(() => Clip.fromStateDict(noConv)).toThrow(/missing tensor "visual.conv1.weight" \(needed to infer the vision width and patch size\)/);
+    expect(() => Clip.fromStateDict(noConv)).toThrow(
+      /missing tensor "visual.conv1.weight" \(needed to infer the vision width and patch size\)/,
+    );
     // Hugging Face names in the messages
     const hf = tf.tidy(() => toHuggingFace(sd));
     const hfMissing = { ...hf };
     delete hfMissing["vision_model.encoder.layers.1.self_attn.k_proj.bias"];
-    expect(() => Clip.fromStateDict(hfMissing)).toThrow(/missing tensor "vision_model.encoder.layers.1.self_attn.k_proj.bias"/);
+    expect(() => Clip.fromStateDict(hfMissing)).toThrow(
+      /missing tensor "vision_model.encoder.layers.1.self_attn.k_proj.bias"/,
+    );
     const hfBad = { ...hf, "visual_projection.weight": tf.zeros([32, 127]) };
-    expect(() => Clip.fromStateDict(hfBad)).toThrow('tensor "visual.proj" (from visual_projection.weight (transposed)) has shape [127, 32], expected [128, 32]');
+    expect(() => Clip.fromStateDict(hfBad)).toThrow(
+      'tensor "visual.proj" (from visual_projection.weight (transposed)) has shape [127, 32], expected [128, 32]',
+    );
     const hfNoLn = { ...hf };
     delete hfNoLn["vision_model.post_layernorm.weight"];
-    expect(() => Clip.fromStateDict(hfNoLn)).toThrow(/missing tensor "visual.ln_post.weight" \(Hugging Face: vision_model.post_layernorm.weight\) \(expected shape \[128\]\)/);
+    expect(() => Clip.fromStateDict(hfNoLn)).toThrow(
+      /missing tensor "visual.ln_post.weight" \(Hugging Face: vision_model.post_layernorm.weight\) \(expected shape \[128\]\)/,
+    );
     expect(() => Clip.fromStateDict({ "visual.attnpool.c_proj.weight": tf.zeros([1]) })).toThrow(/ResNet CLIP/);
-    expect(() => Clip.fromStateDict({ "model.embed_tokens.weight": tf.zeros([1]) })).toThrow(/found neither openai\/CLIP keys/);
+    expect(() => Clip.fromStateDict({ "model.embed_tokens.weight": tf.zeros([1]) })).toThrow(
+      /found neither openai\/CLIP keys/,
+    );
   });
 
   it("infers ViT-B/32's configuration from shapes alone", () => {
@@ -290,25 +367,39 @@ describe("CLIP checkpoints", () => {
     const shapes: Record<string, number[]> = {
       "visual.conv1.weight": [768, 3, 32, 32],
       "visual.positional_embedding": [50, 768],
-      "text_projection": [512, 512],
-      "positional_embedding": [77, 512],
+      text_projection: [512, 512],
+      positional_embedding: [77, 512],
       "token_embedding.weight": [49408, 512],
       "ln_final.weight": [512],
     };
     const fake: Record<string, tf.Tensor> = {};
     for (const [k, s] of Object.entries(shapes)) fake[k] = { shape: s, rank: s.length } as unknown as tf.Tensor;
     for (let i = 0; i < 12; i++) {
-      fake[`visual.transformer.resblocks.${i}.attn.in_proj_weight`] = { shape: [2304, 768], rank: 2 } as unknown as tf.Tensor;
+      fake[`visual.transformer.resblocks.${i}.attn.in_proj_weight`] = {
+        shape: [2304, 768],
+        rank: 2,
+      } as unknown as tf.Tensor;
       fake[`transformer.resblocks.${i}.attn.in_proj_weight`] = { shape: [1536, 512], rank: 2 } as unknown as tf.Tensor;
     }
     expect(inferClipConfig(fake)).toMatchObject({
-      embedDim: 512, imageResolution: 224, visionPatchSize: 32, visionWidth: 768, visionLayers: 12, visionHeads: 12,
-      contextLength: 77, vocabSize: 49408, transformerWidth: 512, transformerLayers: 12, transformerHeads: 8,
+      embedDim: 512,
+      imageResolution: 224,
+      visionPatchSize: 32,
+      visionWidth: 768,
+      visionLayers: 12,
+      visionHeads: 12,
+      contextLength: 77,
+      vocabSize: 49408,
+      transformerWidth: 512,
+      transformerLayers: 12,
+      transformerHeads: 8,
     });
   });
 
   it("errors for text: too long, not integers, outside the vocabulary", () => {
-    expect(() => clip.encodeText(tf.zeros([1, 17], "int32"))).toThrow(/ids have 17 tokens per row but the context length is 16/);
+    expect(() => clip.encodeText(tf.zeros([1, 17], "int32"))).toThrow(
+      /ids have 17 tokens per row but the context length is 16/,
+    );
     expect(() => clip.encodeText(tf.zeros([1, 4]))).toThrow(/ids must be int32 token ids, got a float32 tensor/);
     expect(() => clip.encodeText([[1, 2.5]])).toThrow(/ids must be integers, got 2.5 at \[0, 1\]/);
     expect(() => clip.encodeText([[1, 100]])).toThrow(/token id 100 at \[0, 1\] is outside the vocabulary 0..99/);

@@ -1,6 +1,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { AdamW, countTensors, expectNoLeak, initBackend, Rng, tf } from "@vlab/core";
-import { Clip, clipLoss, clipTrainStep, pretrainClip, SHAPES_TEMPLATES, zeroShotClassify, zeroShotWeights } from "../src/index.js";
+import {
+  Clip,
+  clipLoss,
+  clipTrainStep,
+  pretrainClip,
+  SHAPES_TEMPLATES,
+  zeroShotClassify,
+  zeroShotWeights,
+} from "../src/index.js";
 
 beforeAll(async () => {
   await initBackend("wasm");
@@ -8,7 +16,20 @@ beforeAll(async () => {
 
 const B = 6;
 const CTX = 8;
-const config = { embedDim: 16, imageResolution: 16, visionPatchSize: 8, visionWidth: 32, visionLayers: 1, visionHeads: 2, contextLength: CTX, vocabSize: 40, transformerWidth: 32, transformerLayers: 1, transformerHeads: 2, seed: 3 };
+const config = {
+  embedDim: 16,
+  imageResolution: 16,
+  visionPatchSize: 8,
+  visionWidth: 32,
+  visionLayers: 1,
+  visionHeads: 2,
+  contextLength: CTX,
+  vocabSize: 40,
+  transformerWidth: 32,
+  transformerLayers: 1,
+  transformerHeads: 2,
+  seed: 3,
+};
 
 /** A fixed batch: random images and random captions ending in the EOT id 39 (the largest). */
 function batch(): { pixels: tf.Tensor4D; ids: tf.Tensor2D } {
@@ -53,12 +74,22 @@ describe("training a tiny CLIP", () => {
     const captions = rows.map((_, i) => [`${i}`, `${i} `]);
     const tokenize = (texts: string[]) => texts.map((t) => rows[Number(t.trim())]!);
     const before = countTensors();
-    const run = await pretrainClip(clip, { images: pixels, captions, tokenize, steps: 30, batch: 6, lr: 3e-3, seed: 1 });
+    const run = await pretrainClip(clip, {
+      images: pixels,
+      captions,
+      tokenize,
+      steps: 30,
+      batch: 6,
+      lr: 3e-3,
+      seed: 1,
+    });
     expect(run.history).toHaveLength(30);
     expect(run.history.at(-1)!.loss).toBeLessThan(0.6 * run.history[0]!.loss);
     run.optimizer.dispose();
     expect(countTensors()).toBe(before);
-    expect(() => pretrainClip(clip, { images: pixels, captions: captions.slice(1), tokenize, steps: 1 })).toThrow(/6 images but 5 caption lists/);
+    expect(() => pretrainClip(clip, { images: pixels, captions: captions.slice(1), tokenize, steps: 1 })).toThrow(
+      /6 images but 5 caption lists/,
+    );
     tf.dispose([pixels, ids]);
     clip.dispose();
   });
@@ -80,7 +111,11 @@ describe("training a tiny CLIP", () => {
     const tokenize = (texts: string[]) =>
       tf.tensor2d(
         texts.map((t) => {
-          const words = t.split(/\s+/).filter(Boolean).slice(0, CTX - 2).map((w) => 1 + ([...w].reduce((h, c) => h * 31 + c.charCodeAt(0), 7) % 37));
+          const words = t
+            .split(/\s+/)
+            .filter(Boolean)
+            .slice(0, CTX - 2)
+            .map((w) => 1 + ([...w].reduce((h, c) => h * 31 + c.charCodeAt(0), 7) % 37));
           return [38, ...words, 39, ...Array(CTX - 2 - words.length).fill(0)];
         }),
         [texts.length, CTX],

@@ -20,7 +20,17 @@ beforeAll(async () => {
 });
 
 const tiny = () =>
-  new Clip({ embedDim: 16, imageResolution: 16, visionPatchSize: 8, visionWidth: 32, visionLayers: 1, contextLength: 8, vocabSize: 50, transformerWidth: 32, transformerLayers: 1 });
+  new Clip({
+    embedDim: 16,
+    imageResolution: 16,
+    visionPatchSize: 8,
+    visionWidth: 32,
+    visionLayers: 1,
+    contextLength: 8,
+    vocabSize: 50,
+    transformerWidth: 32,
+    transformerLayers: 1,
+  });
 
 describe("T7 constants", () => {
   it("QuickGELU(x) = x·σ(1.702x), not exact GELU", () => {
@@ -72,7 +82,8 @@ describe("symmetric contrastive loss", () => {
       [0.5, -1, 3],
       [2, 2, 1],
     ];
-    const ce = (rows: number[][]) => rows.reduce((s, r, i) => s + Math.log(r.reduce((a, v) => a + Math.exp(v), 0)) - r[i]!, 0) / rows.length;
+    const ce = (rows: number[][]) =>
+      rows.reduce((s, r, i) => s + Math.log(r.reduce((a, v) => a + Math.exp(v), 0)) - r[i]!, 0) / rows.length;
     const zt = z[0]!.map((_, j) => z.map((r) => r[j]!));
     const expected = (ce(z) + ce(zt)) / 2;
     expect(clipLoss(tf.tensor2d(z)).dataSync()[0]).toBeCloseTo(expected, 5);
@@ -108,7 +119,12 @@ describe("prompt ensembling", () => {
       encodeText: (ids: tf.Tensor2D) => tf.tidy(() => tf.cast(ids, "float32") as tf.Tensor2D),
       encodeImage: (px: tf.Tensor) => tf.tidy(() => tf.reshape(px, [px.shape[0]!, -1]) as tf.Tensor2D),
     };
-    const tokenize = (texts: string[]) => tf.tensor2d(texts.map((t) => [[...t].filter((c) => c === "a").length, [...t].filter((c) => c === "b").length, 1]), undefined, "int32");
+    const tokenize = (texts: string[]) =>
+      tf.tensor2d(
+        texts.map((t) => [[...t].filter((c) => c === "a").length, [...t].filter((c) => c === "b").length, 1]),
+        undefined,
+        "int32",
+      );
     const before = tf.memory().numTensors;
     const W = await zeroShotWeights(enc, tokenize, ["a", "b"], ["{}", "{}{}"]);
     expect(W.shape).toEqual([3, 2]);
@@ -140,22 +156,25 @@ describe("text transformer: causal mask and end-of-text pooling", () => {
     for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) expect(w[i]![j]).toBe(0);
   });
 
-  it.each(["cpu", "wasm"] as const)("tf.argMax breaks ties at the FIRST index (%s), and eotPositions does by construction", async (backend) => {
-    await initBackend(backend);
-    const ids = tf.tensor2d(
-      [
-        [49406, 320, 49407, 49407, 49407], // Hugging Face style: padded with EOT
-        [49406, 49407, 0, 0, 0], // openai style: zero padding
-        [5, 5, 5, 5, 5],
-      ],
-      undefined,
-      "int32",
-    );
-    expect(Array.from(tf.argMax(ids, -1).dataSync())).toEqual([2, 1, 0]);
-    expect(Array.from(eotPositions(ids).dataSync())).toEqual([2, 1, 0]);
-    expect(Array.from(eotPositions(tf.tensor2d([[1, 2, 9, 2]], undefined, "int32"), 2).dataSync())).toEqual([1]);
-    await initBackend("cpu");
-  });
+  it.each(["cpu", "wasm"] as const)(
+    "tf.argMax breaks ties at the FIRST index (%s), and eotPositions does by construction",
+    async (backend) => {
+      await initBackend(backend);
+      const ids = tf.tensor2d(
+        [
+          [49406, 320, 49407, 49407, 49407], // Hugging Face style: padded with EOT
+          [49406, 49407, 0, 0, 0], // openai style: zero padding
+          [5, 5, 5, 5, 5],
+        ],
+        undefined,
+        "int32",
+      );
+      expect(Array.from(tf.argMax(ids, -1).dataSync())).toEqual([2, 1, 0]);
+      expect(Array.from(eotPositions(ids).dataSync())).toEqual([2, 1, 0]);
+      expect(Array.from(eotPositions(tf.tensor2d([[1, 2, 9, 2]], undefined, "int32"), 2).dataSync())).toEqual([1]);
+      await initBackend("cpu");
+    },
+  );
 
   it("pools the feature at the end-of-text token: later tokens do not matter, earlier ones do", () => {
     const clip = tiny();
@@ -171,7 +190,17 @@ describe("text transformer: causal mask and end-of-text pooling", () => {
   });
 
   it("with eotTokenId (Hugging Face's eos_token_id), pools at its first occurrence and refuses rows without it", () => {
-    const cfg = { embedDim: 16, imageResolution: 16, visionPatchSize: 8, visionWidth: 32, visionLayers: 1, contextLength: 8, vocabSize: 50, transformerWidth: 32, transformerLayers: 1 };
+    const cfg = {
+      embedDim: 16,
+      imageResolution: 16,
+      visionPatchSize: 8,
+      visionWidth: 32,
+      visionLayers: 1,
+      contextLength: 8,
+      vocabSize: 50,
+      transformerWidth: 32,
+      transformerLayers: 1,
+    };
     const byArgmax = new Clip(cfg);
     const byId = new Clip({ ...cfg, eotTokenId: 2 });
     const diff = (x: tf.Tensor, y: tf.Tensor) => tf.max(tf.abs(tf.sub(x, y))).dataSync()[0]!;
@@ -187,7 +216,17 @@ describe("text transformer: causal mask and end-of-text pooling", () => {
 describe("initialisation (openai's initialize_parameters), seeded", () => {
   const std = (t: tf.Tensor) => tf.tidy(() => Math.sqrt(tf.mean(tf.square(t)).dataSync()[0]!));
   it("uses the spec's standard deviations and the same seed gives the same weights", () => {
-    const cfg = { embedDim: 64, imageResolution: 16, visionPatchSize: 8, visionWidth: 128, visionLayers: 2, contextLength: 77, vocabSize: 500, transformerWidth: 128, transformerLayers: 2 };
+    const cfg = {
+      embedDim: 64,
+      imageResolution: 16,
+      visionPatchSize: 8,
+      visionWidth: 128,
+      visionLayers: 2,
+      contextLength: 77,
+      vocabSize: 500,
+      transformerWidth: 128,
+      transformerLayers: 2,
+    };
     const clip = new Clip(cfg);
     const sd = clip.stateDict();
     const w = 128;
@@ -204,11 +243,14 @@ describe("initialisation (openai's initialize_parameters), seeded", () => {
     near(sd["visual.positional_embedding"]!, w ** -0.5);
     // nn.MultiheadAttention's own init for the visual blocks: xavier-uniform in_proj, zero biases
     near(sd["visual.transformer.resblocks.0.attn.in_proj_weight"]!, Math.sqrt(6 / (4 * w)) / Math.sqrt(3));
-    expect(tf.tidy(() => tf.max(tf.abs(sd["visual.transformer.resblocks.0.attn.in_proj_bias"]!)).dataSync()[0])).toBe(0);
+    expect(tf.tidy(() => tf.max(tf.abs(sd["visual.transformer.resblocks.0.attn.in_proj_bias"]!)).dataSync()[0])).toBe(
+      0,
+    );
     expect(tf.tidy(() => tf.max(tf.abs(sd["transformer.resblocks.0.attn.out_proj.bias"]!)).dataSync()[0])).toBe(0);
     const same = new Clip(cfg);
     const other = new Clip({ ...cfg, seed: 1 });
-    const d = (a: Clip, b: Clip, k: string) => tf.tidy(() => tf.max(tf.abs(tf.sub(a.stateDict()[k]!, b.stateDict()[k]!))).dataSync()[0]!);
+    const d = (a: Clip, b: Clip, k: string) =>
+      tf.tidy(() => tf.max(tf.abs(tf.sub(a.stateDict()[k]!, b.stateDict()[k]!))).dataSync()[0]!);
     expect(d(clip, same, "visual.conv1.weight")).toBe(0);
     expect(d(clip, same, "transformer.resblocks.1.mlp.c_fc.bias")).toBe(0);
     expect(d(clip, other, "visual.conv1.weight")).toBeGreaterThan(0);

@@ -6,7 +6,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend, Rng, tf } from "@vlab/core";
-import { Clip, exportClipEncodersToOnnx, OnnxClip, textTransformerToOnnx, visionTransformerToOnnx, type ClipConfig } from "../src/index.js";
+import {
+  Clip,
+  exportClipEncodersToOnnx,
+  OnnxClip,
+  textTransformerToOnnx,
+  visionTransformerToOnnx,
+  type ClipConfig,
+} from "../src/index.js";
 
 const CFG: ClipConfig = {
   embedDim: 24,
@@ -114,7 +121,14 @@ describe("exported CLIP encoders: onnxruntime == tfjs", () => {
   });
 
   it("pools at the FIRST end-of-text when rows are padded with it (Hugging Face's padding)", async () => {
-    const padded = tf.tensor2d([[48, 7, 49, 49, 49], [48, 9, 8, 49, 49]], [2, 5], "int32");
+    const padded = tf.tensor2d(
+      [
+        [48, 7, 49, 49, 49],
+        [48, 9, 8, 49, 49],
+      ],
+      [2, 5],
+      "int32",
+    );
     const got = await onnx.encodeText(padded);
     const want = clip.encodeText(padded);
     expect(maxRelErr(got.dataSync(), want.dataSync())).toBeLessThan(1e-4);
@@ -124,10 +138,20 @@ describe("exported CLIP encoders: onnxruntime == tfjs", () => {
   it("int32 input_ids, an explicit eotTokenId and GELU export and match too", async () => {
     const other = new Clip({ ...CFG, activation: "gelu", eotTokenId: 7, seed: 5 });
     randomise(other, 12);
-    const run = await OnnxClip.load({ visionModel: visionTransformerToOnnx(other.visual), textModel: textTransformerToOnnx(other.text, { idsType: "int32" }) });
+    const run = await OnnxClip.load({
+      visionModel: visionTransformerToOnnx(other.visual),
+      textModel: textTransformerToOnnx(other.text, { idsType: "int32" }),
+    });
     try {
       expect(run.describe().text.inputs[0]!.type).toBe("int32");
-      const rows = tf.tensor2d([[48, 3, 7, 0, 0], [48, 20, 30, 7, 49]], [2, 5], "int32"); // EOT = 7, not the maximum
+      const rows = tf.tensor2d(
+        [
+          [48, 3, 7, 0, 0],
+          [48, 20, 30, 7, 49],
+        ],
+        [2, 5],
+        "int32",
+      ); // EOT = 7, not the maximum
       const [gi, wi] = [await run.encodeImage(pixels), other.encodeImage(pixels)];
       const [gt, wt] = [await run.encodeText(rows), other.encodeText(rows)];
       expect(maxRelErr(gi.dataSync(), wi.dataSync())).toBeLessThan(1e-4);
@@ -142,23 +166,29 @@ describe("exported CLIP encoders: onnxruntime == tfjs", () => {
 
 describe("OnnxClip errors", () => {
   it("a missing file names the path", async () => {
-    await expect(OnnxClip.load({ visionModel: path.join(dir, "nope.onnx"), textModel: path.join(dir, "text_model.onnx") })).rejects.toThrow(
-      /OnnxClip vision model: no such file: .*nope\.onnx/,
+    await expect(
+      OnnxClip.load({ visionModel: path.join(dir, "nope.onnx"), textModel: path.join(dir, "text_model.onnx") }),
+    ).rejects.toThrow(/OnnxClip vision model: no such file: .*nope\.onnx/);
+    await expect(OnnxClip.load({ visionModel: path.join(dir, "vision_model.onnx"), textModel: dir })).rejects.toThrow(
+      /is a directory/,
     );
-    await expect(OnnxClip.load({ visionModel: path.join(dir, "vision_model.onnx"), textModel: dir })).rejects.toThrow(/is a directory/);
   });
 
   it("a file that is not ONNX says so (and what it looks like)", async () => {
     const json = path.join(dir, "config.json");
     fs.writeFileSync(json, '{"model_type": "clip"}');
-    await expect(OnnxClip.load({ visionModel: json, textModel: json })).rejects.toThrow(/config\.json is not an ONNX model: it looks like JSON/);
+    await expect(OnnxClip.load({ visionModel: json, textModel: json })).rejects.toThrow(
+      /config\.json is not an ONNX model: it looks like JSON/,
+    );
     const lfs = path.join(dir, "lfs.onnx");
     fs.writeFileSync(lfs, "version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n");
     await expect(OnnxClip.load({ visionModel: lfs, textModel: lfs })).rejects.toThrow(/git-lfs pointer/);
     // Starts like a model (0x08) but is not one: onnxruntime's parse error, with the file named.
     const junk = path.join(dir, "junk.onnx");
     fs.writeFileSync(junk, Uint8Array.from([0x08, 0x07, 0x12, 0xff, 0x01, 0x02]));
-    await expect(OnnxClip.load({ visionModel: junk, textModel: junk })).rejects.toThrow(/OnnxClip vision model: .*junk\.onnx is not a valid ONNX model/);
+    await expect(OnnxClip.load({ visionModel: junk, textModel: junk })).rejects.toThrow(
+      /OnnxClip vision model: .*junk\.onnx is not a valid ONNX model/,
+    );
     const empty = path.join(dir, "empty.onnx");
     fs.writeFileSync(empty, "");
     await expect(OnnxClip.load({ visionModel: empty, textModel: empty })).rejects.toThrow(/empty \(0 bytes\)/);
@@ -166,18 +196,34 @@ describe("OnnxClip errors", () => {
 
   it("swapped models are refused: the text model has no pixel input", async () => {
     const textPath = path.join(dir, "text_model.onnx");
-    await expect(OnnxClip.load({ visionModel: textPath, textModel: textPath })).rejects.toThrow(/cannot tell which input takes the pixels \(inputs: input_ids \(int64 \[batch_size, sequence_length\]\)\) \(it takes integer inputs: is this the text model\?\)/);
+    await expect(OnnxClip.load({ visionModel: textPath, textModel: textPath })).rejects.toThrow(
+      /cannot tell which input takes the pixels \(inputs: input_ids \(int64 \[batch_size, sequence_length\]\)\) \(it takes integer inputs: is this the text model\?\)/,
+    );
     const visionPath = path.join(dir, "vision_model.onnx");
-    await expect(OnnxClip.load({ visionModel: visionPath, textModel: visionPath })).rejects.toThrow(/text model .*: cannot tell which input takes the token ids .*is this the vision model\?/);
+    await expect(OnnxClip.load({ visionModel: visionPath, textModel: visionPath })).rejects.toThrow(
+      /text model .*: cannot tell which input takes the token ids .*is this the vision model\?/,
+    );
   });
 
   it("a wrong image size or a text longer than the context is reported with the input's name and shapes", async () => {
     const wrong = tf.zeros([1, 3, 16, 32]) as tf.Tensor4D;
-    await expect(onnx.encodeImage(wrong)).rejects.toThrow(/input "pixel_values" expects shape \[batch_size, 3, 32, 16\], got \[1, 3, 16, 32\] \(dim 2: expected 32, got 16\)/);
+    await expect(onnx.encodeImage(wrong)).rejects.toThrow(
+      /input "pixel_values" expects shape \[batch_size, 3, 32, 16\], got \[1, 3, 16, 32\] \(dim 2: expected 32, got 16\)/,
+    );
     const long = tf.zeros([1, 13], "int32") as tf.Tensor2D;
-    const quiet = await OnnxClip.load({ visionModel: path.join(dir, "vision_model.onnx"), textModel: path.join(dir, "text_model.onnx"), logSeverityLevel: 4 });
-    await expect(quiet.encodeText(long)).rejects.toThrow(/onnxruntime failed on input_ids int64 \[1, 13\] .*is the text longer than the model's context length\?/);
-    const checked = await OnnxClip.load({ visionModel: path.join(dir, "vision_model.onnx"), textModel: path.join(dir, "text_model.onnx"), contextLength: 12 });
+    const quiet = await OnnxClip.load({
+      visionModel: path.join(dir, "vision_model.onnx"),
+      textModel: path.join(dir, "text_model.onnx"),
+      logSeverityLevel: 4,
+    });
+    await expect(quiet.encodeText(long)).rejects.toThrow(
+      /onnxruntime failed on input_ids int64 \[1, 13\] .*is the text longer than the model's context length\?/,
+    );
+    const checked = await OnnxClip.load({
+      visionModel: path.join(dir, "vision_model.onnx"),
+      textModel: path.join(dir, "text_model.onnx"),
+      contextLength: 12,
+    });
     await expect(checked.encodeText(long)).rejects.toThrow(/ids have 13 tokens per row but the context length is 12/);
     await checked.dispose();
     await quiet.dispose();
@@ -197,7 +243,9 @@ describe("OnnxClip errors", () => {
       if (messages.length > 0) {
         expect(run.executionProviders).toEqual({ vision: ["cpu"], text: ["cpu"] });
         expect(messages).toHaveLength(1); // one warning for the pair, not one per model
-        expect(messages[0]).toMatch(/^OnnxClip: the "cuda" execution provider is unavailable \(.*\); running on cpu\. .*ONNXRUNTIME_NODE_INSTALL=cuda12/);
+        expect(messages[0]).toMatch(
+          /^OnnxClip: the "cuda" execution provider is unavailable \(.*\); running on cpu\. .*ONNXRUNTIME_NODE_INSTALL=cuda12/,
+        );
       }
       const got = await run.encodeImage(pixels);
       const want = clip.encodeImage(pixels);
@@ -206,13 +254,22 @@ describe("OnnxClip errors", () => {
     } finally {
       await run.dispose();
     }
-    await expect(OnnxClip.load({ visionModel: path.join(dir, "vision_model.onnx"), textModel: path.join(dir, "text_model.onnx"), executionProviders: ["tpu"] })).rejects.toThrow(
+    await expect(
+      OnnxClip.load({
+        visionModel: path.join(dir, "vision_model.onnx"),
+        textModel: path.join(dir, "text_model.onnx"),
+        executionProviders: ["tpu"],
+      }),
+    ).rejects.toThrow(
       /execution provider "tpu" is not available in onnxruntime-node on this platform \(available: cpu/,
     );
   });
 
   it("refuses to run after dispose", async () => {
-    const run = await OnnxClip.load({ visionModel: path.join(dir, "vision_model.onnx"), textModel: path.join(dir, "text_model.onnx") });
+    const run = await OnnxClip.load({
+      visionModel: path.join(dir, "vision_model.onnx"),
+      textModel: path.join(dir, "text_model.onnx"),
+    });
     await run.dispose();
     await run.dispose(); // twice is fine
     await expect(run.encodeImage(pixels)).rejects.toThrow(/has been disposed/);

@@ -4,7 +4,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { initBackend, Rng, tf } from "@vlab/core";
-import { encodeOnnxModel, encodeVarint, OnnxClip, OnnxGraphBuilder, onnxAttr, describeOnnxSession } from "../src/index.js";
+import {
+  encodeOnnxModel,
+  encodeVarint,
+  OnnxClip,
+  OnnxGraphBuilder,
+  onnxAttr,
+  describeOnnxSession,
+} from "../src/index.js";
 
 beforeAll(async () => {
   await initBackend("cpu");
@@ -44,9 +51,25 @@ describe("protobuf encoding", () => {
 
   it("refuses graphs that read undefined values or define one twice", () => {
     expect(() =>
-      encodeOnnxModel({ graph: { name: "bad", inputs: [{ name: "x", dtype: "float32" }], outputs: [{ name: "y", dtype: "float32" }], nodes: [{ opType: "Add", inputs: ["x", "w"], outputs: ["y"] }] } }),
+      encodeOnnxModel({
+        graph: {
+          name: "bad",
+          inputs: [{ name: "x", dtype: "float32" }],
+          outputs: [{ name: "y", dtype: "float32" }],
+          nodes: [{ opType: "Add", inputs: ["x", "w"], outputs: ["y"] }],
+        },
+      }),
     ).toThrow(/reads "w" before anything defines it/);
-    expect(() => encodeOnnxModel({ graph: { name: "bad", inputs: [{ name: "x", dtype: "float32" }], outputs: [{ name: "z", dtype: "float32" }], nodes: [] } })).toThrow(/output "z" is never computed/);
+    expect(() =>
+      encodeOnnxModel({
+        graph: {
+          name: "bad",
+          inputs: [{ name: "x", dtype: "float32" }],
+          outputs: [{ name: "z", dtype: "float32" }],
+          nodes: [],
+        },
+      }),
+    ).toThrow(/output "z" is never computed/);
     const g = new OnnxGraphBuilder();
     g.input("x", "float32");
     expect(() => g.input("x", "float32")).toThrow(/already used/);
@@ -63,8 +86,18 @@ describe("models onnxruntime loads", () => {
     const t = g.op("Transpose", [g.op("Mul", ["x", w])], { perm: onnxAttr.ints([0, 2, 1]) }); // [B, 3, 2]
     const flat = g.op("Reshape", [t, g.int64s([0, -1])]); // [B, 6]
     const sm = g.op("Softmax", [flat], { axis: onnxAttr.int(-1) }, "probs");
-    const ln = g.op("LayerNormalization", [flat, g.initializer("ones", "float32", [6], new Float32Array(6).fill(1))], { axis: onnxAttr.int(-1), epsilon: onnxAttr.float(0.25) }, "normed");
-    const padded = g.op("Pad", [flat, g.initializer("pads", "int64", [4], new BigInt64Array([0n, 1n, 0n, 2n]))], { mode: onnxAttr.string("edge") }, "padded"); // [B, 9]
+    const ln = g.op(
+      "LayerNormalization",
+      [flat, g.initializer("ones", "float32", [6], new Float32Array(6).fill(1))],
+      { axis: onnxAttr.int(-1), epsilon: onnxAttr.float(0.25) },
+      "normed",
+    );
+    const padded = g.op(
+      "Pad",
+      [flat, g.initializer("pads", "int64", [4], new BigInt64Array([0n, 1n, 0n, 2n]))],
+      { mode: onnxAttr.string("edge") },
+      "padded",
+    ); // [B, 9]
     const idx = g.op("ArgMax", [flat], { axis: onnxAttr.int(1), keepdims: onnxAttr.int(0) }, "argmax");
     g.output(sm, "float32", ["batch", 6]);
     g.output(ln, "float32", ["batch", 6]);
@@ -90,7 +123,9 @@ describe("models onnxruntime loads", () => {
       expect(r.padded!.dims).toEqual([2, 9]);
       const padRow = (row: number[]) => [row[0]!, ...row, row[5]!, row[5]!]; // "edge": repeat the border values
       expect(Array.from(r.padded!.data as Float32Array)).toEqual(Array.from(Float32Array.from(fd.flatMap(padRow))));
-      expect(Array.from(r.argmax!.data as BigInt64Array)).toEqual(fd.map((row) => BigInt(row.indexOf(Math.max(...row)))));
+      expect(Array.from(r.argmax!.data as BigInt64Array)).toEqual(
+        fd.map((row) => BigInt(row.indexOf(Math.max(...row)))),
+      );
       tf.dispose([x, f, mean, v, expectedLn]);
     } finally {
       await session.release();
@@ -123,9 +158,16 @@ describe("hand-made encoders: onnxruntime == tfjs", () => {
     const gh = IMG / P;
     g.input("pixel_values", "float32", ["batch", 3, IMG, IMG]);
     const grid = g.op("Reshape", ["pixel_values", g.int64s([0, 3, gh, P, gh, P])]);
-    const patches = g.op("Reshape", [g.op("Transpose", [grid], { perm: onnxAttr.ints([0, 2, 4, 1, 3, 5]) }), g.int64s([0, gh * gh, 3 * P * P])]);
+    const patches = g.op("Reshape", [
+      g.op("Transpose", [grid], { perm: onnxAttr.ints([0, 2, 4, 1, 3, 5]) }),
+      g.int64s([0, gh * gh, 3 * P * P]),
+    ]);
     const tokens = g.op("MatMul", [patches, g.initializer("patch_w", "float32", [3 * P * P, D], patchW)]);
-    const normed = g.op("LayerNormalization", [tokens, g.initializer("ln_w", "float32", [D], lnScale), g.initializer("ln_b", "float32", [D], lnBias)], { axis: onnxAttr.int(-1), epsilon: onnxAttr.float(1e-5) });
+    const normed = g.op(
+      "LayerNormalization",
+      [tokens, g.initializer("ln_w", "float32", [D], lnScale), g.initializer("ln_b", "float32", [D], lnBias)],
+      { axis: onnxAttr.int(-1), epsilon: onnxAttr.float(1e-5) },
+    );
     const pooled = g.op("ReduceMean", [normed], { axes: onnxAttr.ints([1]), keepdims: onnxAttr.int(0) }); // opset 17: axes is an attribute
     g.op("MatMul", [pooled, g.initializer("proj", "float32", [D, E], imgProj)], {}, "image_embeds");
     g.output("image_embeds", "float32", ["batch", E]);
@@ -136,12 +178,17 @@ describe("hand-made encoders: onnxruntime == tfjs", () => {
     const g = new OnnxGraphBuilder("tiny_text");
     g.input("input_ids", idsType, ["batch", "sequence"]);
     if (withMask) g.input("attention_mask", idsType, ["batch", "sequence"]);
-    const emb = g.op("Gather", [g.initializer("tok", "float32", [V, D], tokTable), "input_ids"], { axis: onnxAttr.int(0) }); // [B, T, D]
+    const emb = g.op("Gather", [g.initializer("tok", "float32", [V, D], tokTable), "input_ids"], {
+      axis: onnxAttr.int(0),
+    }); // [B, T, D]
     let pooled: string;
     if (withMask) {
       // Masked mean: Σ m·x / Σ m.
       const m = g.op("Unsqueeze", [g.op("Cast", ["attention_mask"], { to: onnxAttr.int(1) }), g.int64s([2])]); // [B, T, 1]
-      pooled = g.op("Div", [g.op("ReduceSum", [g.op("Mul", [emb, m]), g.int64s([1])], { keepdims: onnxAttr.int(0) }), g.op("ReduceSum", [m, g.int64s([1])], { keepdims: onnxAttr.int(0) })]);
+      pooled = g.op("Div", [
+        g.op("ReduceSum", [g.op("Mul", [emb, m]), g.int64s([1])], { keepdims: onnxAttr.int(0) }),
+        g.op("ReduceSum", [m, g.int64s([1])], { keepdims: onnxAttr.int(0) }),
+      ]);
     } else {
       pooled = g.op("ReduceMean", [emb], { axes: onnxAttr.ints([1]), keepdims: onnxAttr.int(0) });
     }
@@ -154,11 +201,22 @@ describe("hand-made encoders: onnxruntime == tfjs", () => {
     return tf.tidy(() => {
       const B = pixels.shape[0];
       const gh = IMG / P;
-      const patches = tf.reshape(tf.transpose(tf.reshape(pixels, [B, 3, gh, P, gh, P]), [0, 2, 4, 1, 3, 5]), [B, gh * gh, 3 * P * P]);
-      const tokens = tf.reshape(tf.matMul(tf.reshape(patches, [-1, 3 * P * P]), tf.tensor2d(patchW, [3 * P * P, D])), [B, gh * gh, D]);
+      const patches = tf.reshape(tf.transpose(tf.reshape(pixels, [B, 3, gh, P, gh, P]), [0, 2, 4, 1, 3, 5]), [
+        B,
+        gh * gh,
+        3 * P * P,
+      ]);
+      const tokens = tf.reshape(tf.matMul(tf.reshape(patches, [-1, 3 * P * P]), tf.tensor2d(patchW, [3 * P * P, D])), [
+        B,
+        gh * gh,
+        D,
+      ]);
       const mean = tf.mean(tokens, -1, true);
       const centred = tf.sub(tokens, mean);
-      const normed = tf.add(tf.mul(tf.div(centred, tf.sqrt(tf.add(tf.mean(tf.square(centred), -1, true), 1e-5))), lnScale), lnBias);
+      const normed = tf.add(
+        tf.mul(tf.div(centred, tf.sqrt(tf.add(tf.mean(tf.square(centred), -1, true), 1e-5))), lnScale),
+        lnBias,
+      );
       return tf.matMul(tf.mean(normed, 1), tf.tensor2d(imgProj, [D, E])) as tf.Tensor2D;
     });
   }
@@ -187,7 +245,14 @@ describe("hand-made encoders: onnxruntime == tfjs", () => {
 
     const before = tf.memory().numTensors;
     const pixels = tf.tensor4d(new Rng(5).normalArray(2 * 3 * IMG * IMG, 1), [2, 3, IMG, IMG]);
-    const ids = tf.tensor2d([[1, 2, 3, 10], [4, 4, 0, 7]], [2, 4], "int32");
+    const ids = tf.tensor2d(
+      [
+        [1, 2, 3, 10],
+        [4, 4, 0, 7],
+      ],
+      [2, 4],
+      "int32",
+    );
     const img = await clip64.encodeImage(pixels);
     const want = tfjsImage(pixels);
     expect(img.shape).toEqual([2, E]);
@@ -200,7 +265,10 @@ describe("hand-made encoders: onnxruntime == tfjs", () => {
     expect(t64.shape).toEqual([2, E]);
     expect(maxRelErr(t64.dataSync(), tw.dataSync())).toBeLessThan(1e-5);
     expect(Array.from(t32.dataSync())).toEqual(Array.from(t64.dataSync())); // same model, other id type
-    const fromArrays = await clip64.encodeText([[1, 2, 3, 10], [4, 4, 0, 7]]);
+    const fromArrays = await clip64.encodeText([
+      [1, 2, 3, 10],
+      [4, 4, 0, 7],
+    ]);
     expect(Array.from(fromArrays.dataSync())).toEqual(Array.from(t64.dataSync()));
     tf.dispose([pixels, ids, img, want, t64, t32, tw, fromArrays]);
     expect(tf.memory().numTensors).toBe(before);
@@ -209,15 +277,27 @@ describe("hand-made encoders: onnxruntime == tfjs", () => {
   it("fills an attention_mask input: all ones by default, or the caller's", async () => {
     const clip = await OnnxClip.load({ visionModel: visionModel(), textModel: textModel("int64", true) });
     try {
-      const ids = tf.tensor2d([[1, 2, 3, 0], [5, 6, 0, 0]], [2, 4], "int32");
-      const mask = [[1, 1, 1, 0], [1, 1, 0, 0]];
+      const ids = tf.tensor2d(
+        [
+          [1, 2, 3, 0],
+          [5, 6, 0, 0],
+        ],
+        [2, 4],
+        "int32",
+      );
+      const mask = [
+        [1, 1, 1, 0],
+        [1, 1, 0, 0],
+      ];
       const ones = await clip.encodeText(ids);
       const masked = await clip.encodeText(ids, { attentionMask: mask });
       const wantOnes = tfjsText(ids);
       const wantMasked = tfjsText(ids, mask);
       expect(maxRelErr(ones.dataSync(), wantOnes.dataSync())).toBeLessThan(1e-5);
       expect(maxRelErr(masked.dataSync(), wantMasked.dataSync())).toBeLessThan(1e-5);
-      await expect(clip.encodeText(ids, { attentionMask: [[1, 1]] })).rejects.toThrow(/attentionMask has shape \[1, 2\] but ids have \[2, 4\]/);
+      await expect(clip.encodeText(ids, { attentionMask: [[1, 1]] })).rejects.toThrow(
+        /attentionMask has shape \[1, 2\] but ids have \[2, 4\]/,
+      );
       tf.dispose([ids, ones, masked, wantOnes, wantMasked]);
     } finally {
       await clip.dispose();
@@ -227,17 +307,32 @@ describe("hand-made encoders: onnxruntime == tfjs", () => {
   it("finds other input / output names, or takes them from `names`", async () => {
     const g = new OnnxGraphBuilder("renamed");
     g.input("image", "float32", [null, 3, IMG, IMG]);
-    const pooled = g.op("ReduceMean", ["image"], { axes: onnxAttr.ints([2, 3]), keepdims: onnxAttr.int(0) }, "colour_means"); // [B, 3]
+    const pooled = g.op(
+      "ReduceMean",
+      ["image"],
+      { axes: onnxAttr.ints([2, 3]), keepdims: onnxAttr.int(0) },
+      "colour_means",
+    ); // [B, 3]
     g.op("Mul", [pooled, g.scalar(2)], {}, "doubled");
     g.output("colour_means", "float32", [null, 3]);
     g.output("doubled", "float32", [null, 3]);
     const vision = g.encode();
     // One float image input is found; two outputs without an "embeds" name are ambiguous.
-    await expect(OnnxClip.load({ visionModel: vision, textModel: textModel("int64") })).rejects.toThrow(/cannot tell which output holds the image features \(outputs: colour_means \(float32 \[\?, 3\]\), doubled/);
-    await expect(OnnxClip.load({ visionModel: vision, textModel: textModel("int64"), names: { pixelValues: "pixels", imageEmbeds: "doubled" } })).rejects.toThrow(
-      /names.pixelValues: there is no "pixels" \(the model has image \(float32 \[\?, 3, 8, 8\]\)\)/,
+    await expect(OnnxClip.load({ visionModel: vision, textModel: textModel("int64") })).rejects.toThrow(
+      /cannot tell which output holds the image features \(outputs: colour_means \(float32 \[\?, 3\]\), doubled/,
     );
-    const clip = await OnnxClip.load({ visionModel: vision, textModel: textModel("int64"), names: { imageEmbeds: "doubled" } });
+    await expect(
+      OnnxClip.load({
+        visionModel: vision,
+        textModel: textModel("int64"),
+        names: { pixelValues: "pixels", imageEmbeds: "doubled" },
+      }),
+    ).rejects.toThrow(/names.pixelValues: there is no "pixels" \(the model has image \(float32 \[\?, 3, 8, 8\]\)\)/);
+    const clip = await OnnxClip.load({
+      visionModel: vision,
+      textModel: textModel("int64"),
+      names: { imageEmbeds: "doubled" },
+    });
     try {
       const px = tf.ones([2, 3, IMG, IMG]) as tf.Tensor4D;
       const out = await clip.encodeImage(px);
@@ -250,7 +345,9 @@ describe("hand-made encoders: onnxruntime == tfjs", () => {
 
   it("names the input and both shapes when an image has the wrong size", async () => {
     const small = tf.zeros([1, 3, 4, 4]) as tf.Tensor4D;
-    await expect(clip64.encodeImage(small)).rejects.toThrow(/input "pixel_values" expects shape \[batch, 3, 8, 8\], got \[1, 3, 4, 4\] \(dim 2: expected 8, got 4\)/);
+    await expect(clip64.encodeImage(small)).rejects.toThrow(
+      /input "pixel_values" expects shape \[batch, 3, 8, 8\], got \[1, 3, 4, 4\] \(dim 2: expected 8, got 4\)/,
+    );
     const last = tf.zeros([1, IMG, IMG, 3]) as tf.Tensor4D;
     await expect(clip64.encodeImage(last)).rejects.toThrow(/channels-last/);
     const ints = tf.zeros([1, 3, IMG, IMG], "int32") as tf.Tensor4D;
@@ -266,8 +363,14 @@ describe("hand-made encoders: onnxruntime == tfjs", () => {
 
   it("reports onnxruntime's own failures with the feeds and the model's inputs", async () => {
     const bad = tf.tensor2d([[1, 99]], [1, 2], "int32"); // 99 is outside the 11-row table
-    const quiet = await OnnxClip.load({ visionModel: visionModel(), textModel: textModel("int64"), logSeverityLevel: 4 }); // onnxruntime prints no error line
-    await expect(quiet.encodeText(bad)).rejects.toThrow(/OnnxClip.encodeText: onnxruntime failed on input_ids int64 \[1, 2\] \(the model takes input_ids \(int64 \[batch, sequence\]\)\)/);
+    const quiet = await OnnxClip.load({
+      visionModel: visionModel(),
+      textModel: textModel("int64"),
+      logSeverityLevel: 4,
+    }); // onnxruntime prints no error line
+    await expect(quiet.encodeText(bad)).rejects.toThrow(
+      /OnnxClip.encodeText: onnxruntime failed on input_ids int64 \[1, 2\] \(the model takes input_ids \(int64 \[batch, sequence\]\)\)/,
+    );
     bad.dispose();
     await quiet.dispose();
   });

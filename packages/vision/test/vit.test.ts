@@ -6,7 +6,8 @@ beforeAll(async () => {
   await initBackend("wasm");
 });
 
-const randn = (seed: number, shape: number[]) => tf.tensor(new Rng(seed).normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+const randn = (seed: number, shape: number[]) =>
+  tf.tensor(new Rng(seed).normalArray(shape.reduce((a, b) => a * b, 1)), shape);
 const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
 
 const cfg = { imageSize: 32, patchSize: 8, width: 128, layers: 3, outputDim: 24 }; // heads = 128/64 = 2
@@ -21,7 +22,12 @@ describe("patch embedding as one matmul", () => {
       const x = randn(1, [2, 3, H, W]);
       const tokens = vit.conv1.forward(x); // [B, g², w]
       // conv2d in NHWC with the filter [p, p, 3, w], stride p: the textbook patch embedding.
-      const conv = tf.conv2d(tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D, tf.transpose(vit.conv1.weight, [2, 3, 1, 0]) as tf.Tensor4D, 8, "valid"); // [B, gh, gw, w]
+      const conv = tf.conv2d(
+        tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D,
+        tf.transpose(vit.conv1.weight, [2, 3, 1, 0]) as tf.Tensor4D,
+        8,
+        "valid",
+      ); // [B, gh, gw, w]
       const ref = tf.reshape(conv, [2, (H / 8) * (W / 8), 128]);
       expect(tokens.shape).toEqual([2, (H / 8) * (W / 8), 128]);
       expect(maxDiff(tokens, ref)).toBeLessThan(1e-4);
@@ -87,38 +93,44 @@ describe("VisionTransformer", () => {
 
   it("clear errors for wrong pixel tensors", () => {
     const vit = new VisionTransformer(cfg);
-    expect(() => vit.forward(tf.zeros([3, 32, 32]))).toThrow(/pixels must be a 4-D tensor \[B, 3, 32, 32\], got shape \[3, 32, 32\]/);
+    expect(() => vit.forward(tf.zeros([3, 32, 32]))).toThrow(
+      /pixels must be a 4-D tensor \[B, 3, 32, 32\], got shape \[3, 32, 32\]/,
+    );
     expect(() => vit.forward(tf.zeros([1, 4, 32, 32]))).toThrow(/3 colour channels \(RGB\) on axis 1, got 4/);
     expect(() => vit.forward(tf.zeros([1, 32, 32, 3]))).toThrow(/channels-last/);
-    expect(() => vit.forward(tf.zeros([1, 3, 48, 48]))).toThrow(/image is 48×48 but this model takes 32×32 \(a 4×4 grid of 8-px patches \+ CLS = 17 positions\)/);
+    expect(() => vit.forward(tf.zeros([1, 3, 48, 48]))).toThrow(
+      /image is 48×48 but this model takes 32×32 \(a 4×4 grid of 8-px patches \+ CLS = 17 positions\)/,
+    );
     expect(() => vit.forward(tf.zeros([1, 3, 32, 32], "int32"))).toThrow(/float32/);
     vit.dispose();
   });
 
   it("state dict uses openai's names, including attn.in_proj_weight", () => {
     const vit = new VisionTransformer({ ...cfg, layers: 1 });
-    expect(Object.keys(vit.stateDict()).sort()).toEqual([
-      "conv1.weight",
-      "class_embedding",
-      "positional_embedding",
-      "ln_pre.weight",
-      "ln_pre.bias",
-      "transformer.resblocks.0.attn.in_proj_weight",
-      "transformer.resblocks.0.attn.in_proj_bias",
-      "transformer.resblocks.0.attn.out_proj.weight",
-      "transformer.resblocks.0.attn.out_proj.bias",
-      "transformer.resblocks.0.ln_1.weight",
-      "transformer.resblocks.0.ln_1.bias",
-      "transformer.resblocks.0.mlp.c_fc.weight",
-      "transformer.resblocks.0.mlp.c_fc.bias",
-      "transformer.resblocks.0.mlp.c_proj.weight",
-      "transformer.resblocks.0.mlp.c_proj.bias",
-      "transformer.resblocks.0.ln_2.weight",
-      "transformer.resblocks.0.ln_2.bias",
-      "ln_post.weight",
-      "ln_post.bias",
-      "proj",
-    ].sort());
+    expect(Object.keys(vit.stateDict()).sort()).toEqual(
+      [
+        "conv1.weight",
+        "class_embedding",
+        "positional_embedding",
+        "ln_pre.weight",
+        "ln_pre.bias",
+        "transformer.resblocks.0.attn.in_proj_weight",
+        "transformer.resblocks.0.attn.in_proj_bias",
+        "transformer.resblocks.0.attn.out_proj.weight",
+        "transformer.resblocks.0.attn.out_proj.bias",
+        "transformer.resblocks.0.ln_1.weight",
+        "transformer.resblocks.0.ln_1.bias",
+        "transformer.resblocks.0.mlp.c_fc.weight",
+        "transformer.resblocks.0.mlp.c_fc.bias",
+        "transformer.resblocks.0.mlp.c_proj.weight",
+        "transformer.resblocks.0.mlp.c_proj.bias",
+        "transformer.resblocks.0.ln_2.weight",
+        "transformer.resblocks.0.ln_2.bias",
+        "ln_post.weight",
+        "ln_post.bias",
+        "proj",
+      ].sort(),
+    );
     const other = new VisionTransformer({ ...cfg, layers: 1, seed: 5 });
     other.loadStateDict(vit.stateDict());
     const x = randn(5, [1, 3, 32, 32]);
@@ -130,7 +142,17 @@ describe("VisionTransformer", () => {
 
 describe("attention maps", () => {
   it("CLS → patch maps per layer and head, and the rollout, as grids", () => {
-    const clip = new Clip({ embedDim: 16, imageResolution: [16, 24], visionPatchSize: 8, visionWidth: 128, visionLayers: 2, contextLength: 8, vocabSize: 50, transformerWidth: 32, transformerLayers: 1 });
+    const clip = new Clip({
+      embedDim: 16,
+      imageResolution: [16, 24],
+      visionPatchSize: 8,
+      visionWidth: 128,
+      visionLayers: 2,
+      contextLength: 8,
+      vocabSize: 50,
+      transformerWidth: 32,
+      transformerLayers: 1,
+    });
     const x = randn(6, [2, 3, 16, 24]);
     const before = tf.memory().numTensors;
     const maps = attentionMaps(clip, x, { image: 1 });
@@ -152,15 +174,19 @@ describe("attention maps", () => {
   it("rollout of one uniform layer and of identity layers (hand-computed)", () => {
     // N = 1 + 4 tokens, uniform attention: Â = ½·(1/5) + ½·I → CLS row = [0.6, 0.1, 0.1, 0.1, 0.1]
     const uniform = tf.fill([1, 1, 5, 5], 0.2) as tf.Tensor4D;
-    expect(attentionRollout([uniform], [2, 2])).toEqual([
-      [0.1, 0.1],
-      [0.1, 0.1],
-    ].map((r) => r.map((v) => expect.closeTo(v, 6))));
+    expect(attentionRollout([uniform], [2, 2])).toEqual(
+      [
+        [0.1, 0.1],
+        [0.1, 0.1],
+      ].map((r) => r.map((v) => expect.closeTo(v, 6))),
+    );
     // two uniform layers: Â² CLS row on a patch = 0.6·0.1 + 0.1·0.6 + 3·0.1·0.1 = 0.15
     expect(attentionRollout([uniform, uniform], [2, 2])[1]![1]).toBeCloseTo(0.15, 6);
-    expect(clsAttention(uniform, [2, 2])).toEqual([
-      [0.2, 0.2],
-      [0.2, 0.2],
-    ].map((r) => r.map((v) => expect.closeTo(v, 6))));
+    expect(clsAttention(uniform, [2, 2])).toEqual(
+      [
+        [0.2, 0.2],
+        [0.2, 0.2],
+      ].map((r) => r.map((v) => expect.closeTo(v, 6))),
+    );
   });
 });

@@ -37,15 +37,38 @@ function adamwKernel({ inputs, backend, attrs }: KernelArgs): TensorInfo[] {
   const outP = be.makeOutput(p.shape, "float32");
   const outM = be.makeOutput(p.shape, "float32");
   const outV = be.makeOutput(p.shape, "float32");
-  addon().adamw(f32(be, p), f32(be, g), f32(be, m), f32(be, v), f32(be, outP), f32(be, outM), f32(be, outV),
-    beta1, beta2, eps, 1 - lrDecay, stepSize, bc2Sqrt);
+  addon().adamw(
+    f32(be, p),
+    f32(be, g),
+    f32(be, m),
+    f32(be, v),
+    f32(be, outP),
+    f32(be, outM),
+    f32(be, outV),
+    beta1,
+    beta2,
+    eps,
+    1 - lrDecay,
+    stepSize,
+    bc2Sqrt,
+  );
   return [outP, outM, outV];
 }
 
 registerWasmKernel(ADAMW_UPDATE, adamwKernel, "AdamW update in one pass");
 
 /** [p', m', v'] for float32 p, g, m, v of one shape, or null where the kernel is unavailable. */
-export function adamwUpdateFused(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, attrs: AdamWUpdateAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] | null {
+export function adamwUpdateFused(
+  p: tf.Tensor,
+  g: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  attrs: AdamWUpdateAttrs,
+): [tf.Tensor, tf.Tensor, tf.Tensor] | null {
   if (!fusedAvailable(ADAMW_UPDATE) || [p, g, m, v].some((t) => t.dtype !== "float32")) return null;
-  return tf.engine().runKernel(ADAMW_UPDATE, { p, g, m, v }, attrs as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+  return tf.engine().runKernel(ADAMW_UPDATE, { p, g, m, v }, attrs as unknown as tf.NamedAttrMap) as unknown as [
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+  ];
 }

@@ -38,7 +38,9 @@ if (!tf.getGradient(GELU)) {
   tf.registerGradient({
     kernelName: GELU,
     inputsToSave: ["x"],
-    gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD, { x: saved[0]!, dy: dy as tf.Tensor }) as tf.Tensor }),
+    gradFunc: (dy, saved) => ({
+      x: () => tf.engine().runKernel(GELU_GRAD, { x: saved[0]!, dy: dy as tf.Tensor }) as tf.Tensor,
+    }),
   });
 }
 

@@ -12,7 +12,15 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { addon, f32, fusedAvailable, registerWasmKernel, size, type KernelArgs, type TensorInfo } from "./kernel_util.js";
+import {
+  addon,
+  f32,
+  fusedAvailable,
+  registerWasmKernel,
+  size,
+  type KernelArgs,
+  type TensorInfo,
+} from "./kernel_util.js";
 
 export const LAYER_NORM = "VlabLayerNorm";
 export const LAYER_NORM_GRAD = "VlabLayerNormGrad";
@@ -44,7 +52,17 @@ function layerNormGradKernel({ inputs, backend, attrs }: KernelArgs): TensorInfo
     f32(be, dbeta).fill(0);
     return [dx, dgamma, dbeta];
   }
-  addon().layerNormGrad(f32(be, dy), f32(be, x), f32(be, gamma), f32(be, dx), f32(be, dgamma), f32(be, dbeta), rows, cols, eps);
+  addon().layerNormGrad(
+    f32(be, dy),
+    f32(be, x),
+    f32(be, gamma),
+    f32(be, dx),
+    f32(be, dgamma),
+    f32(be, dbeta),
+    rows,
+    cols,
+    eps,
+  );
   return [dx, dgamma, dbeta];
 }
 
@@ -57,9 +75,13 @@ if (!tf.getGradient(LAYER_NORM)) {
     gradFunc: (dy, saved, attrs) => {
       // One kernel gives all three gradients. It runs here, not inside the closures below: tfjs
       // calls each closure in its own tidy, which would dispose the parts another closure returns.
-      const [dx, dgamma, dbeta] = tf.engine().runKernel(
-        LAYER_NORM_GRAD, { dy: dy as tf.Tensor, x: saved[0]!, gamma: saved[1]! }, attrs as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor[];
+      const [dx, dgamma, dbeta] = tf
+        .engine()
+        .runKernel(
+          LAYER_NORM_GRAD,
+          { dy: dy as tf.Tensor, x: saved[0]!, gamma: saved[1]! },
+          attrs as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor[];
       return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
     },
   });
@@ -67,7 +89,8 @@ if (!tf.getGradient(LAYER_NORM)) {
 
 /** Layer norm of x [..., D] with weight and bias [D] as one fused kernel, or null where unavailable. */
 export function layerNormFused(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor | null {
-  if (x.dtype !== "float32" || gamma.dtype !== "float32" || beta.dtype !== "float32" || !fusedAvailable(LAYER_NORM)) return null;
+  if (x.dtype !== "float32" || gamma.dtype !== "float32" || beta.dtype !== "float32" || !fusedAvailable(LAYER_NORM))
+    return null;
   const d = x.shape[x.rank - 1];
   if (x.rank < 1 || gamma.rank !== 1 || beta.rank !== 1 || gamma.shape[0] !== d || beta.shape[0] !== d) return null;
   return tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { eps }) as tf.Tensor;

@@ -14,7 +14,15 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { addon, f32, fusedAvailable, registerWasmKernel, size, type KernelArgs, type TensorInfo } from "./kernel_util.js";
+import {
+  addon,
+  f32,
+  fusedAvailable,
+  registerWasmKernel,
+  size,
+  type KernelArgs,
+  type TensorInfo,
+} from "./kernel_util.js";
 
 export const MASKED_SOFTMAX = "VlabScaledMaskedSoftmax";
 /** The same without a mask (a kernel of its own: tfjs saves every input named for the gradient). */
@@ -110,7 +118,9 @@ if (!tf.getGradient(SCALED_SOFTMAX)) {
   tf.registerGradient({
     kernelName: SCALED_SOFTMAX,
     outputsToSave: [true],
-    gradFunc: (dy, saved, attrs) => ({ x: () => softmaxGrad(dy as tf.Tensor, saved[0]!, (attrs as unknown as Attrs).scale) }),
+    gradFunc: (dy, saved, attrs) => ({
+      x: () => softmaxGrad(dy as tf.Tensor, saved[0]!, (attrs as unknown as Attrs).scale),
+    }),
   });
 }
 
@@ -118,7 +128,8 @@ if (!tf.getGradient(SCALED_SOFTMAX)) {
 export function scaledMaskedSoftmaxAvailable(dtype: tf.DataType, shape: readonly number[], mask?: tf.Tensor): boolean {
   if (dtype !== "float32" || shape.length < 1 || !fusedAvailable(mask ? MASKED_SOFTMAX : SCALED_SOFTMAX)) return false;
   if (!mask) return true;
-  if (mask.dtype !== "float32" || mask.rank > shape.length || mask.shape[mask.rank - 1] !== shape[shape.length - 1]) return false;
+  if (mask.dtype !== "float32" || mask.rank > shape.length || mask.shape[mask.rank - 1] !== shape[shape.length - 1])
+    return false;
   try {
     return tf.util.arraysEqual(tf.backend_util.assertAndGetBroadcastShape([...shape], mask.shape), [...shape]);
   } catch {
@@ -130,7 +141,12 @@ export function scaledMaskedSoftmaxAvailable(dtype: tf.DataType, shape: readonly
  * softmax(scale · x + max(mask, maskMin)) over the last axis as one fused kernel, or null where it is
  * unavailable. The mask (optional) must broadcast to x and have x's last axis.
  */
-export function scaledMaskedSoftmaxFused(x: tf.Tensor, mask: tf.Tensor | undefined, scale: number, maskMin: number): tf.Tensor | null {
+export function scaledMaskedSoftmaxFused(
+  x: tf.Tensor,
+  mask: tf.Tensor | undefined,
+  scale: number,
+  maskMin: number,
+): tf.Tensor | null {
   if (!scaledMaskedSoftmaxAvailable(x.dtype, x.shape, mask)) return null;
   if (!mask) return tf.engine().runKernel(SCALED_SOFTMAX, { x }, { scale, maskMin }) as tf.Tensor;
   return tf.engine().runKernel(MASKED_SOFTMAX, { x, mask }, { scale, maskMin }) as tf.Tensor;

@@ -10,7 +10,15 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { addon, f32, fusedAvailable, i32, registerWasmKernel, type KernelArgs, type TensorInfo } from "./kernel_util.js";
+import {
+  addon,
+  f32,
+  fusedAvailable,
+  i32,
+  registerWasmKernel,
+  type KernelArgs,
+  type TensorInfo,
+} from "./kernel_util.js";
 
 export const SOFTMAX_XENT = "VlabSoftmaxCrossEntropy";
 export const SOFTMAX_XENT_GRAD = "VlabSoftmaxCrossEntropyGrad";
@@ -42,7 +50,10 @@ if (!tf.getGradient(SOFTMAX_XENT)) {
     kernelName: SOFTMAX_XENT,
     inputsToSave: ["logits", "labels"],
     gradFunc: (dy, saved) => ({
-      logits: () => tf.engine().runKernel(SOFTMAX_XENT_GRAD, { dy: dy as tf.Tensor, logits: saved[0]!, labels: saved[1]! }) as tf.Tensor,
+      logits: () =>
+        tf
+          .engine()
+          .runKernel(SOFTMAX_XENT_GRAD, { dy: dy as tf.Tensor, logits: saved[0]!, labels: saved[1]! }) as tf.Tensor,
       labels: () => tf.zeros(saved[1]!.shape, "float32"), // integer labels: no gradient
     }),
   });
