@@ -18,6 +18,7 @@
  * - safetensors.ts  safetensors read / write (F32, F16, BF16), atomic writes
  * - checkpoint.ts   save / resume training state
  * - memory.ts       tensor-leak checks
+ * - format.ts       one number formatter (and HTML escaping) for logs, tables and reports
  */
 export * as tf from "@tensorflow/tfjs-core";
 export * from "./backend.js";
@@ -32,3 +33,4 @@ export * from "./train.js";
 export * from "./safetensors.js";
 export * from "./checkpoint.js";
 export * from "./memory.js";
+export * from "./format.js";
