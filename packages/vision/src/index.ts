@@ -18,4 +18,3 @@ export * from "./clip_loss.js";
 export * from "./zero_shot.js";
 export * from "./attention_maps.js";
 export * from "./clip_checkpoint.js";
-export * from "./onnx.js";

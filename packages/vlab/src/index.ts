@@ -13,6 +13,7 @@ export * as eval from "@vlab/eval";
 export * as evaluation from "@vlab/eval";
 export * as grpo from "@vlab/grpo";
 export * as llm from "@vlab/llm";
+export * as onnx from "@vlab/onnx";
 export * as rewards from "@vlab/rewards";
 export * as rope from "@vlab/rope";
 export * as vision from "@vlab/vision";

@@ -22,21 +22,18 @@
  * CLIP's text encoder is causal and pools at the end-of-text token, so tokens after it (padding)
  * cannot change the result; pass `attentionMask` to `encodeText` to use your own.
  *
- * onnx_graph.ts writes ONNX models by hand (protobuf); onnx_export.ts exports a tfjs `Clip` to the
+ * graph.ts writes ONNX models by hand (protobuf); clip_export.ts exports a tfjs `Clip` to the
  * same vision_model.onnx / text_model.onnx pair.
  *
  * Execution providers: "cpu" is bundled with onnxruntime-node. "cuda" needs the CUDA 12 provider
  * libraries, which onnxruntime-node's install step downloads unless told to skip (this repository's
  * .npmrc skips it: `onnxruntime-node-install=skip`); asking for ["cuda", "cpu"] without them falls
  * back to the CPU with a warning. onnxruntime-node is loaded on first use, so importing
- * `@vlab/vision` never loads the native library.
+ * `@vlab/onnx` never loads the native library.
  */
 import { open, stat } from "node:fs/promises";
 import { f16BitsToF32, f32ToF16Bits, tf } from "@vlab/core";
 import type * as Ort from "onnxruntime-node";
-
-export * from "./onnx_graph.js";
-export * from "./onnx_export.js";
 
 // ---------------------------------------------------------------------------------------------
 // Loading onnxruntime-node and creating sessions
@@ -50,7 +47,7 @@ export async function loadOnnxRuntime(): Promise<OrtModule> {
   ortPromise ??= import("onnxruntime-node").catch((e: unknown) => {
     ortPromise = undefined;
     throw new Error(
-      `onnxruntime-node could not be loaded (${(e as Error).message}). It is a dependency of @vlab/vision: ` +
+      `onnxruntime-node could not be loaded (${(e as Error).message}). It is a dependency of @vlab/onnx: ` +
         "run `npm install` (its CPU build is bundled; no download is needed).",
     );
   });

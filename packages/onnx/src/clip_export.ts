@@ -1,6 +1,6 @@
 /**
  * Exports a tfjs CLIP's two encoders to ONNX, as the vision_model.onnx / text_model.onnx pair that
- * `OnnxClip` (onnx.ts) runs, with Hugging Face's input and output names:
+ * `OnnxClip` (onnx_clip.ts) runs, with Hugging Face's input and output names:
  *
  *   vision_model.onnx   pixel_values [batch_size, 3, H, W] float32
  *                         → image_embeds [batch_size, embed], last_hidden_state [batch_size, 1+g², w]
@@ -27,10 +27,8 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { MASK_MIN, atomicWrite, tf } from "@vlab/core";
-import type { Clip } from "./clip.js";
-import type { TextTransformer } from "./text.js";
-import type { VisionTransformer } from "./vit.js";
-import { OnnxGraphBuilder, onnxAttr, type OnnxDataType } from "./onnx_graph.js";
+import type { Clip, TextTransformer, VisionTransformer } from "@vlab/vision";
+import { OnnxGraphBuilder, onnxAttr, type OnnxDataType } from "./graph.js";
 
 export interface OnnxExportOptions {
   /** Element type of the text model's `input_ids` (default "int64", as Hugging Face's exports). */
@@ -259,7 +257,7 @@ export function visionTransformerToOnnx(vit: VisionTransformer, opts: OnnxExport
   g.output("last_hidden_state", "float32", [batch, 1 + N, width]);
   return g.encode({
     opsetVersion,
-    docString: `CLIP image encoder exported by @vlab/vision: ${H}x${W}, patch ${p}, width ${width}`,
+    docString: `CLIP image encoder exported by @vlab/onnx: ${H}x${W}, patch ${p}, width ${width}`,
   });
 }
 
@@ -317,7 +315,7 @@ export function textTransformerToOnnx(text: TextTransformer, opts: OnnxExportOpt
   g.output("last_hidden_state", "float32", [batch, "sequence_length", width]);
   return g.encode({
     opsetVersion,
-    docString: `CLIP text encoder exported by @vlab/vision: context ${ctx}, vocab ${vocabSize}, width ${width}`,
+    docString: `CLIP text encoder exported by @vlab/onnx: context ${ctx}, vocab ${vocabSize}, width ${width}`,
   });
 }
 

@@ -1,4 +1,4 @@
-// The hand-written ONNX writer (onnx_graph.ts): protobuf basics, models onnxruntime loads and runs
+// The hand-written ONNX writer (graph.ts): protobuf basics, models onnxruntime loads and runs
 // (symbolic shapes, initializers of each type, attributes of each kind), and small hand-made CLIP-like
 // encoders whose onnxruntime outputs are checked against the same math in tfjs, run through OnnxClip.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// A tiny random tfjs CLIP exported to the vision_model.onnx / text_model.onnx pair (onnx_export.ts),
+// A tiny random tfjs CLIP exported to the vision_model.onnx / text_model.onnx pair (clip_export.ts),
 // run by OnnxClip through onnxruntime-node, must give the tfjs features to 1e-4 relative; plus the
 // loading errors (missing file, not ONNX, unavailable CUDA) and dispose.
 import fs from "node:fs";
@@ -6,14 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend, Rng, tf } from "@vlab/core";
-import {
-  Clip,
-  exportClipEncodersToOnnx,
-  OnnxClip,
-  textTransformerToOnnx,
-  visionTransformerToOnnx,
-  type ClipConfig,
-} from "../src/index.js";
+import { Clip, type ClipConfig } from "@vlab/vision";
+import { exportClipEncodersToOnnx, OnnxClip, textTransformerToOnnx, visionTransformerToOnnx } from "../src/index.js";
 
 const CFG: ClipConfig = {
   embedDim: 24,

@@ -1,6 +1,6 @@
 /**
  * A minimal ONNX model WRITER: enough protobuf, encoded by hand, to build small graphs (and to
- * export the CLIP encoders, onnx_export.ts) without a protobuf library.
+ * export the CLIP encoders, clip_export.ts) without a protobuf library.
  *
  * Protobuf in one paragraph: a message is a sequence of fields; each field starts with a tag,
  * the varint `(fieldNumber << 3) | wireType`. Wire type 0 is a varint (7 bits per byte, low
