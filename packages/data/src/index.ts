@@ -8,7 +8,7 @@
  * - dataset.ts    `shapesDataset` (scenes + pixels + captions + questions), `classificationDataset`
  * - splits.ts     held-out splits: unseen colour–shape pairs, more objects, other sizes, other aspect ratios
  * - image.ts      loading images with clear errors, RGB conversion, bicubic resize, CLIP's preprocessing
- * - tokenizer.ts  tokenizer.json through @huggingface/tokenizers, a word tokenizer, CLIP's `tokenize`
+ * - tokenizers    re-exported from @vlab/tokenizers: tokenizer.json files, a word tokenizer, CLIP's `tokenize`
  * - instructions.ts LLaVA-style instruction data: conversations, detailed descriptions, reasoning questions
  */
 export * from "./shapes.js";
@@ -18,5 +18,5 @@ export * from "./questions.js";
 export * from "./dataset.js";
 export * from "./splits.js";
 export * from "./image.js";
-export * from "./tokenizer.js";
+export * from "@vlab/tokenizers";
 export * from "./instructions.js";

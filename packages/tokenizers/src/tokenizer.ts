@@ -169,8 +169,14 @@ function wordLevelJson(
   unk: string,
   added: readonly string[] = [],
 ): TokenizerJson {
+  const idOf = (content: string): number => {
+    const id = ids.get(content);
+    if (id === undefined)
+      throw new Error(`buildWordTokenizer: no id was given to the token ${JSON.stringify(content)}`);
+    return id;
+  };
   const entry = (content: string, special: boolean) => ({
-    id: ids.get(content)!,
+    id: idOf(content),
     content,
     single_word: false,
     lstrip: false,
@@ -253,7 +259,7 @@ function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`loadTokenizer: ${source} is not valid JSON (${(e as Error).message})`);
+    throw new Error(`loadTokenizer: ${source} is not valid JSON (${(e as Error).message})`, { cause: e });
   }
 }
 
@@ -323,7 +329,7 @@ export function loadTokenizer(src: string | object, opts: LoadTokenizerOptions =
   try {
     return new TextTokenizer(full, cfg, opts, source);
   } catch (e) {
-    throw new Error(`loadTokenizer: ${source} could not be loaded (${(e as Error).message})`);
+    throw new Error(`loadTokenizer: ${source} could not be loaded (${(e as Error).message})`, { cause: e });
   }
 }
 
