@@ -28,7 +28,8 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { MASK_MIN, atomicWrite, tf } from "@vlab/core";
 import type { Clip, TextTransformer, VisionTransformer } from "@vlab/vision";
-import { OnnxGraphBuilder, onnxAttr, type OnnxDataType } from "./graph.js";
+import { OnnxGraphBuilder } from "./graph_builder.js";
+import { onnxAttr, type OnnxDataType } from "./onnx_types.js";
 
 export interface OnnxExportOptions {
   /** Element type of the text model's `input_ids` (default "int64", as Hugging Face's exports). */
@@ -80,15 +81,21 @@ class Weights {
 
 /** [rows, cols] row-major → its transpose [cols, rows]. */
 function transpose2d(t: HostTensor): HostTensor {
-  const [r, c] = t.dims as [number, number];
+  const [r, c] = t.dims;
+  if (t.dims.length !== 2 || r === undefined || c === undefined || t.data.length !== r * c)
+    throw new Error(
+      `ONNX export: cannot transpose a tensor of dims [${t.dims.join(", ")}] holding ${t.data.length} values`,
+    );
   const out = new Float32Array(r * c);
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- i < r, j < c and data.length === r * c (checked above) */
   for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = t.data[i * c + j]!;
+  /* eslint-enable @typescript-eslint/no-non-null-assertion */
   return { dims: [c, r], data: out };
 }
 
 /** Rows [from, to) of a [rows, cols] matrix (or a slice of a vector). */
 function rows(t: HostTensor, from: number, to: number): HostTensor {
-  const cols = t.dims.length === 2 ? t.dims[1]! : 1;
+  const cols = t.dims[1] ?? 1; // a vector is one column
   const dims = t.dims.length === 2 ? [to - from, cols] : [to - from];
   return { dims, data: t.data.slice(from * cols, to * cols) };
 }
