@@ -11,8 +11,8 @@ import fs from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
 import * as tf from "@tensorflow/tfjs-core";
-import { JUPYTER_DISPLAY, type MimeBundle } from "@vlab/core";
-import { escapeHtml, escapeXml, isPng, toBase64 } from "./util.js";
+import { escapeHtml, escapeXml, JUPYTER_DISPLAY, type MimeBundle } from "@vlab/core";
+import { isPng, toBase64 } from "./util.js";
 
 /** A decoded-enough image: PNG bytes and their size, displayable as `image/png`. */
 export class ImageDisplay {

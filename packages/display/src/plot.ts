@@ -225,4 +225,3 @@ export function barPlot(o: BarPlotOptions): Plot {
   else if (data.length > 1) layout.barmode = "group";
   return new Plot({ data, layout });
 }
-

@@ -5,9 +5,9 @@
  * a bar, step/total, elapsed time, ETA, rate and the latest metrics. In a terminal it is a single line
  * rewritten with `\r` (TTY), or a line every ~10% (logs, CI).
  */
-import { kernelHook } from "@vlab/core";
+import { escapeHtml, formatDuration, formatNumber, kernelHook } from "@vlab/core";
 import { sendBundle } from "./display.js";
-import { escapeHtml, formatDuration, formatNumber, newDisplayId } from "./util.js";
+import { newDisplayId } from "./util.js";
 
 export interface ProgressBar {
   update(step: number, metrics?: Record<string, number>): void;

@@ -4,8 +4,7 @@
  *   table([{ model: "clip", acc: 0.8123 }, { model: "blip2", acc: 0.85 }], { caption: "zero-shot" })
  */
 import { inspect } from "node:util";
-import { JUPYTER_DISPLAY, type MimeBundle } from "@vlab/core";
-import { escapeHtml, formatNumber } from "./util.js";
+import { escapeHtml, formatNumber, JUPYTER_DISPLAY, type MimeBundle } from "@vlab/core";
 
 export type CellFormatter = (value: unknown, column: string) => string;
 

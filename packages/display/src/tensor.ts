@@ -7,8 +7,7 @@
  *    [ 0.0000,  0.5000, -0.7000]]
  */
 import type * as tf from "@tensorflow/tfjs-core";
-import type { MimeBundle } from "@vlab/core";
-import { escapeHtml, formatNumber } from "./util.js";
+import { escapeHtml, formatNumber, type MimeBundle } from "@vlab/core";
 
 export interface TensorBundleOptions {
   /** Above this many elements the preview shows only the first and last `edgeItems` of each dimension (default 1000). */

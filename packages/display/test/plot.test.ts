@@ -5,19 +5,11 @@ import vm from "node:vm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import sharp from "sharp";
 import { toMimeBundle } from "../src/display.js";
-import {
-  barPlot,
-  figure,
-  figureSvg,
-  heatmap,
-  linePlot,
-  livePlot,
-  niceTicks,
-  resetPlotly,
-  saveFigure,
-  scatter,
-  setPlotlyInlining,
-} from "../src/plot.js";
+import { setPlotlyInlining, resetPlotly } from "../src/html.js";
+import { livePlot } from "../src/live_plot.js";
+import { barPlot, figure, heatmap, linePlot, saveFigure, scatter } from "../src/plot.js";
+import { niceTicks } from "../src/scales.js";
+import { figureSvg } from "../src/svg.js";
 import { checkXml, installFakeKernel } from "./helpers.js";
 
 const MIMES = ["application/vnd.plotly.v1+json", "image/svg+xml", "text/html", "text/plain"];
