@@ -119,7 +119,7 @@ function sniffNonOnnx(bytes: Uint8Array): string | undefined {
   if (/^\s*</.test(head)) return "it looks like HTML or XML (a web page saved instead of the model?)";
   if (/^\s*[{[]/.test(head)) return "it looks like JSON";
   if (bytes.length >= 9 && bytes[8] === 0x7b /* { */)
-    return "it looks like a safetensors file (load it with @vlab/vision's loadClipSafetensors instead)";
+    return "it looks like a safetensors file (load it with loadClipSafetensors from @vlab/vision instead)";
   return `its first byte, 0x${(bytes[0] ?? 0).toString(16).padStart(2, "0")}, does not start any field of an ONNX ModelProto (normally 0x08, ir_version)`;
 }
 

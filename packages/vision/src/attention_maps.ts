@@ -37,12 +37,44 @@ function toArrays(att: tf.Tensor4D, b: number): number[][][] {
 
 /** Patches 1..N-1 of a length-N row laid out as [gh][gw] (row-major, as the patches were cut). */
 function toGrid(row: ArrayLike<number>, [gh, gw]: [number, number]): number[][] {
-  return Array.from({ length: gh }, (_, r) => Array.from({ length: gw }, (_, c) => row[1 + r * gw + c]!));
+  const patches = Array.from(row).slice(1);
+  if (patches.length !== gh * gw)
+    throw new Error(`attention maps: ${row.length} tokens are not a CLS token and a ${gh}×${gw} patch grid`);
+  return Array.from({ length: gh }, (_, r) => patches.slice(r * gw, (r + 1) * gw));
+}
+
+/** Row 0 of an attention matrix: the CLS token's query. */
+function clsRow(A: number[][]): number[] {
+  const [row] = A;
+  if (!row) throw new Error("attention maps: an attention matrix with no rows");
+  return row;
+}
+
+/** Throws unless every matrix is N×N with the same N; returns N. */
+function checkSquare(matrices: readonly number[][][], where: string): number {
+  const N = matrices[0]?.length ?? 0;
+  for (const m of matrices) {
+    if (m.length !== N || m.some((row) => row.length !== N))
+      throw new Error(`${where}: attention matrices must all be ${N}×${N}`);
+  }
+  return N;
 }
 
 function meanHeads(heads: number[][][]): number[][] {
   const H = heads.length;
+  checkSquare(heads, "attention maps (mean over heads)");
+  if (H === 0) throw new Error("attention maps: no heads");
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- H ≥ 1 heads, each N×N (checked above) */
   return heads[0]!.map((row, i) => row.map((_, j) => heads.reduce((s, a) => s + a[i]![j]!, 0) / H));
+  /* eslint-enable @typescript-eslint/no-non-null-assertion */
+}
+
+/** A · R for two N×N matrices. */
+function matMul(A: number[][], R: number[][]): number[][] {
+  checkSquare([A, R], "attention rollout");
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- A and R are N×N (checked above) */
+  return A.map((row) => row.map((_, j) => row.reduce((s, v, k) => s + v * R[k]![j]!, 0)));
+  /* eslint-enable @typescript-eslint/no-non-null-assertion */
 }
 
 /** CLS → patch attention of one block, [gh][gw]; `head` picks one head (default: the mean over heads). */
@@ -52,8 +84,9 @@ export function clsAttention(
   opts: { image?: number; head?: number } = {},
 ): number[][] {
   const heads = toArrays(attention, opts.image ?? 0);
-  const A = opts.head === undefined ? meanHeads(heads) : heads[opts.head]!;
-  return toGrid(A[0]!, grid);
+  const A = opts.head === undefined ? meanHeads(heads) : heads[opts.head];
+  if (!A) throw new Error(`clsAttention: head ${opts.head} is out of range (the block has ${heads.length} heads)`);
+  return toGrid(clsRow(A), grid);
 }
 
 /** Abnar & Zuidema's rollout over the blocks' attentions ([B, H, N, N] each), CLS → patches, [gh][gw]. */
@@ -62,14 +95,15 @@ export function attentionRollout(
   grid: [number, number],
   opts: { image?: number } = {},
 ): number[][] {
-  if (attentions.length === 0) throw new Error("attentionRollout: no attention maps");
-  let R: number[][] | null = null; // [N, N]
-  for (const att of attentions) {
+  const [first, ...rest] = attentions;
+  if (!first) throw new Error("attentionRollout: no attention maps");
+  const hat = (att: tf.Tensor4D): number[][] => {
     const A = meanHeads(toArrays(att, opts.image ?? 0)); // [N, N], rows sum to 1
-    const Ahat = A.map((row, i) => row.map((v, j) => 0.5 * v + (i === j ? 0.5 : 0))); // ½A + ½I
-    R = R === null ? Ahat : Ahat.map((row) => R![0]!.map((_, j) => row.reduce((s, v, k) => s + v * R![k]![j]!, 0))); // Â_l · R
-  }
-  return toGrid(R![0]!, grid);
+    return A.map((row, i) => row.map((v, j) => 0.5 * v + (i === j ? 0.5 : 0))); // ½A + ½I
+  };
+  let R = hat(first); // [N, N]
+  for (const att of rest) R = matMul(hat(att), R); // Â_l · R
+  return toGrid(clsRow(R), grid);
 }
 
 /**
@@ -84,10 +118,11 @@ export function attentionMaps(
   const vit = model instanceof Clip ? model.visual : model;
   const out = vit.forwardOutputs(pixels, { attentions: true });
   try {
-    const atts = out.attentions!;
+    const atts = out.attentions;
+    if (!atts) throw new Error("attentionMaps: the vision tower returned no attention weights");
     const image = opts.image ?? 0;
     const grid = vit.grid;
-    const heads = atts.map((a) => toArrays(a, image).map((A) => toGrid(A[0]!, grid)));
+    const heads = atts.map((a) => toArrays(a, image).map((A) => toGrid(clsRow(A), grid)));
     const layers = atts.map((a) => clsAttention(a, grid, { image }));
     return { grid, layers, heads, rollout: attentionRollout(atts, grid, { image }) };
   } finally {

@@ -26,8 +26,8 @@
  *   const img = clip.encodeImage(pixels);                             // [B, 64], unnormalised
  *   const { logitsPerImage } = clip.forward(pixels, ids);             // [B, B]
  *
- *   // A real checkpoint (openai/CLIP or Hugging Face CLIPModel layout, in safetensors):
- *   const vitB32 = Clip.fromSafetensors("ViT-B-32.safetensors");      // config inferred from shapes
+ *   // A real checkpoint (openai/CLIP or Hugging Face CLIPModel layout, in safetensors; clip_checkpoint.ts):
+ *   const { clip: vitB32 } = loadClipSafetensors("ViT-B-32.safetensors");   // config inferred from shapes
  *
  * Parameter names are openai's state-dict keys; `stateDict()` returns them. Internally the text
  * tower lives under `text.` and core's fused attention projection is `attn.in_proj.weight`; the
@@ -35,7 +35,6 @@
  */
 import { AdamW, Module, tf, Rng, train, warmupCosine, type Progress, type TrainResult } from "@vlab/core";
 import { clipLoss } from "./clip_loss.js";
-import { loadClipSafetensors, loadClipStateDict, type LoadClipOptions } from "./clip_checkpoint.js";
 import { TextTransformer } from "./text.js";
 import { fromOpenaiName, toOpenaiName } from "./transformer.js";
 import { VisionTransformer, defaultHeads } from "./vit.js";
@@ -113,6 +112,13 @@ export const CLIP_NAME_MAP = {
   },
 };
 
+/** The one value of a scalar tensor (logit_scale). */
+function scalarValue(t: tf.Tensor): number {
+  const [v] = t.dataSync();
+  if (t.size !== 1 || v === undefined) throw new Error(`CLIP: expected a scalar, got shape [${t.shape.join(", ")}]`);
+  return v;
+}
+
 /** Rows divided by their L2 norm: [N, D] → [N, D]. */
 export function l2Normalize(x: tf.Tensor, axis = -1): tf.Tensor {
   return tf.tidy(() => tf.div(x, tf.norm(x, "euclidean", axis, true)));
@@ -188,7 +194,7 @@ export class Clip extends Module {
 
   /** The learned temperature's multiplier, exp(logit_scale). */
   get scale(): number {
-    return Math.exp(this.logit_scale.dataSync()[0]!);
+    return Math.exp(scalarValue(this.logit_scale));
   }
 
   /** Clamps logit_scale to [0, ln 100]; call after every optimiser step (`clipTrainStep` does). */
@@ -206,22 +212,8 @@ export class Clip extends Module {
     return out;
   }
 
-  /**
-   * A CLIP built from a state dict in openai/CLIP's layout or Hugging Face `CLIPModel`'s (detected
-   * by key names), with the configuration inferred from the shapes as openai's `build_model` does.
-   * The tensors are copied: the caller still owns (and may dispose) them. See clip_checkpoint.ts.
-   */
-  static fromStateDict(tensors: Record<string, tf.Tensor>, opts: LoadClipOptions = {}): Clip {
-    return loadClipStateDict(tensors, opts).clip;
-  }
-
-  /** `fromStateDict` on a safetensors file. */
-  static fromSafetensors(file: string, opts: LoadClipOptions = {}): Clip {
-    return loadClipSafetensors(file, opts).clip;
-  }
-
   protected override extraRepr(): string {
-    return `embed ${this.config.embedDim}, logit_scale ${this.logit_scale.dataSync()[0]!.toFixed(4)}`;
+    return `embed ${this.config.embedDim}, logit_scale ${scalarValue(this.logit_scale).toFixed(4)}`;
   }
 }
 
@@ -251,9 +243,9 @@ export async function clipTrainStep(
     tf.dispose(grads);
   }
   clip.clampLogitScale();
-  const loss = (await value.data())[0]!;
+  const loss = await value.array();
   value.dispose();
-  return { loss, logitScale: clip.logit_scale.dataSync()[0]! };
+  return { loss, logitScale: scalarValue(clip.logit_scale) };
 }
 
 export interface PretrainClipOptions {
@@ -283,6 +275,8 @@ export function pretrainClip(clip: Clip, opts: PretrainClipOptions): Promise<Tra
   const lr = opts.lr ?? 2e-3;
   const n = images.shape[0];
   if (captions.length !== n) throw new Error(`pretrainClip: ${n} images but ${captions.length} caption lists`);
+  const uncaptioned = captions.findIndex((c) => c.length === 0);
+  if (uncaptioned >= 0) throw new Error(`pretrainClip: image ${uncaptioned} has no caption`);
   const rng = new Rng(opts.seed ?? 0);
   return train({
     params: clip,
@@ -295,7 +289,12 @@ export function pretrainClip(clip: Clip, opts: PretrainClipOptions): Promise<Tra
     loss: () => {
       clip.clampLogitScale();
       const picks = Array.from({ length: batch }, () => rng.int(n));
-      const texts = picks.map((i) => captions[i]![rng.int(captions[i]!.length)]!);
+      const texts = picks.map((i) => {
+        const phrasings = captions[i] ?? [];
+        const text = phrasings[rng.int(phrasings.length)];
+        if (text === undefined) throw new Error(`pretrainClip: no caption drawn for image ${i}`);
+        return text;
+      });
       const { logitsPerImage, logitsPerText } = clip.forward(
         tf.gather(images, tf.tensor1d(picks, "int32")),
         tokenize(texts),

@@ -82,7 +82,8 @@ export function detectClipLayout(keys: readonly string[]): ClipLayout {
 }
 
 /** One HF name (without tower prefix) → openai name, for everything but q/k/v. */
-const HF_EMBEDDINGS: Record<string, Record<string, string>> = {
+type HfTower = "vision_model" | "text_model";
+const HF_EMBEDDINGS: Record<HfTower, Record<string, string>> = {
   vision_model: {
     "embeddings.patch_embedding.weight": "conv1.weight",
     "embeddings.class_embedding": "class_embedding",
@@ -149,41 +150,51 @@ export function huggingFaceToOpenai(tensors: Record<string, tf.Tensor>): Convert
       put(key === "visual_projection.weight" ? "visual.proj" : "text_projection", t2, `${key} (transposed)`);
       continue;
     }
-    const tower = key.startsWith("vision_model.")
+    const tower: HfTower | null = key.startsWith("vision_model.")
       ? "vision_model"
       : key.startsWith("text_model.")
         ? "text_model"
         : null;
+    if (tower === null) {
+      out.unexpectedKeys.push(key);
+      continue;
+    }
     const prefix = tower === "vision_model" ? "visual." : "";
-    const rest = tower ? key.slice(tower.length + 1) : "";
-    const direct = tower ? HF_EMBEDDINGS[tower]![rest] : undefined;
-    const layer = /^encoder\.layers\.(\d+)\.(.+)$/.exec(rest);
-    if (tower && direct) {
+    const rest = key.slice(tower.length + 1);
+    const direct = HF_EMBEDDINGS[tower][rest];
+    const [, layer, param = ""] = /^encoder\.layers\.(\d+)\.(.+)$/.exec(rest) ?? [];
+    const renamed = HF_LAYER[param];
+    const [, which, kind] = /^self_attn\.([qkv])_proj\.(weight|bias)$/.exec(param) ?? [];
+    if (direct) {
       put(prefix + direct, t, key);
-    } else if (tower && layer && HF_LAYER[layer[2]!]) {
-      put(`${prefix}transformer.resblocks.${layer[1]}.${HF_LAYER[layer[2]!]}`, t, key);
-    } else if (tower && layer && /^self_attn\.[qkv]_proj\.(weight|bias)$/.test(layer[2]!)) {
-      const which = layer[2]![10] as "q" | "k" | "v";
-      const kind = layer[2]!.endsWith("weight") ? "weight" : "bias";
-      const name = `${prefix}transformer.resblocks.${layer[1]}.attn.in_proj_${kind}`;
-      qkv.set(name, { ...qkv.get(name), [which]: key });
+    } else if (layer !== undefined && renamed) {
+      put(`${prefix}transformer.resblocks.${layer}.${renamed}`, t, key);
+    } else if (layer !== undefined && which !== undefined && kind !== undefined) {
+      const name = `${prefix}transformer.resblocks.${layer}.attn.in_proj_${kind}`;
+      qkv.set(name, { ...qkv.get(name), [which as "q" | "k" | "v"]: key });
     } else {
       out.unexpectedKeys.push(key);
     }
   }
+  const tensor = (k: string): tf.Tensor => {
+    const t = tensors[k];
+    if (!t) throw new Error(`CLIP checkpoint (Hugging Face layout): no tensor "${k}"`);
+    return t;
+  };
   for (const [name, parts] of qkv) {
-    const missing = (["q", "k", "v"] as const).filter((w) => !parts[w]);
-    if (missing.length) {
+    const { q, k, v } = parts;
+    if (q === undefined || k === undefined || v === undefined) {
+      const missing = (["q", "k", "v"] as const).filter((w) => !parts[w]);
       tf.dispose(out.created);
-      const have = Object.values(parts)[0]!;
+      const have = q ?? k ?? v ?? name; // at least one of them: that is how the entry was made
       const names = missing.map((w) => have.replace(/[qkv]_proj/, `${w}_proj`));
       throw new Error(
         `CLIP checkpoint (Hugging Face layout): missing tensor ${names.map((n) => `"${n}"`).join(", ")} (needed with "${have}" for ${name})`,
       );
     }
-    const fused = tf.concat([tensors[parts.q!]!, tensors[parts.k!]!, tensors[parts.v!]!], 0); // [3w, w] or [3w]
+    const fused = tf.concat([tensor(q), tensor(k), tensor(v)], 0); // [3w, w] or [3w]
     out.created.push(fused);
-    put(name, fused, `concat(${parts.q}, ${parts.k}, ${parts.v})`);
+    put(name, fused, `concat(${q}, ${k}, ${v})`);
   }
   return out;
 }
@@ -193,14 +204,14 @@ export function openaiToHuggingFaceName(name: string): string {
   if (name === "visual.proj") return "visual_projection.weight (transposed)";
   if (name === "text_projection") return "text_projection.weight (transposed)";
   if (name === "logit_scale") return name;
-  const tower = name.startsWith("visual.") ? "vision_model" : "text_model";
+  const tower: HfTower = name.startsWith("visual.") ? "vision_model" : "text_model";
   const rest = tower === "vision_model" ? name.slice("visual.".length) : name;
-  for (const [hf, oa] of Object.entries(HF_EMBEDDINGS[tower]!)) if (oa === rest) return `${tower}.${hf}`;
-  const m = /^transformer\.resblocks\.(\d+)\.(.+)$/.exec(rest);
-  if (!m) return name;
-  const inProj = /^attn\.in_proj_(weight|bias)$/.exec(m[2]!);
-  if (inProj) return `${tower}.encoder.layers.${m[1]}.self_attn.{q,k,v}_proj.${inProj[1]}`;
-  for (const [hf, oa] of Object.entries(HF_LAYER)) if (oa === m[2]) return `${tower}.encoder.layers.${m[1]}.${hf}`;
+  for (const [hf, oa] of Object.entries(HF_EMBEDDINGS[tower])) if (oa === rest) return `${tower}.${hf}`;
+  const [, layer, param] = /^transformer\.resblocks\.(\d+)\.(.+)$/.exec(rest) ?? [];
+  if (layer === undefined || param === undefined) return name;
+  const [, kind] = /^attn\.in_proj_(weight|bias)$/.exec(param) ?? [];
+  if (kind !== undefined) return `${tower}.encoder.layers.${layer}.self_attn.{q,k,v}_proj.${kind}`;
+  for (const [hf, oa] of Object.entries(HF_LAYER)) if (oa === param) return `${tower}.encoder.layers.${layer}.${hf}`;
   return name;
 }
 
@@ -210,32 +221,32 @@ export function inferClipConfig(
   opts: LoadClipOptions = {},
   describe: (k: string) => string = (k) => `"${k}"`,
 ): ClipConfig {
-  const need = (k: string, rank: number, why: string): number[] => {
+  /** Dimension `axis` of tensor `k`, which must have rank `rank`. */
+  const need = (k: string, rank: number, why: string, axis: number): number => {
     const t = tensors[k];
     if (!t) throw new Error(`CLIP checkpoint: missing tensor ${describe(k)} (needed to infer the ${why})`);
-    if (t.rank !== rank)
+    const d = t.shape[axis];
+    if (t.rank !== rank || d === undefined)
       throw new Error(
         `CLIP checkpoint: tensor ${describe(k)} has shape ${shapeStr(t.shape)}, expected rank ${rank} (for the ${why})`,
       );
-    return t.shape;
+    return d;
   };
   const keys = Object.keys(tensors);
-  const conv = need("visual.conv1.weight", 4, "vision width and patch size");
-  const pos = need("visual.positional_embedding", 2, "image grid");
-  const visionWidth = conv[0]!;
-  const visionPatchSize = conv[3]!;
-  const grid = Math.round(Math.sqrt(pos[0]! - 1));
-  const transformerWidth = need("ln_final.weight", 1, "text width")[0]!;
+  const visionWidth = need("visual.conv1.weight", 4, "vision width and patch size", 0);
+  const visionPatchSize = need("visual.conv1.weight", 4, "vision width and patch size", 3);
+  const grid = Math.round(Math.sqrt(need("visual.positional_embedding", 2, "image grid", 0) - 1));
+  const transformerWidth = need("ln_final.weight", 1, "text width", 0);
   const textLayers = new Set(keys.filter((k) => k.startsWith("transformer.resblocks.")).map((k) => k.split(".")[2]));
   return {
-    embedDim: need("text_projection", 2, "embedding size")[1]!,
+    embedDim: need("text_projection", 2, "embedding size", 1),
     imageResolution: visionPatchSize * grid,
     visionPatchSize,
     visionWidth,
     visionLayers: keys.filter((k) => k.startsWith("visual.") && k.endsWith(".attn.in_proj_weight")).length,
     visionHeads: opts.visionHeads ?? defaultHeads(visionWidth),
-    contextLength: need("positional_embedding", 2, "context length")[0]!,
-    vocabSize: need("token_embedding.weight", 2, "vocabulary size")[0]!,
+    contextLength: need("positional_embedding", 2, "context length", 0),
+    vocabSize: need("token_embedding.weight", 2, "vocabulary size", 0),
     transformerWidth,
     transformerLayers: textLayers.size,
     transformerHeads: opts.transformerHeads ?? defaultHeads(transformerWidth),
@@ -266,6 +277,7 @@ export function loadClipStateDict(tensors: Record<string, tf.Tensor>, opts: Load
     clip = new Clip(config);
     const expected = clip.stateDict();
     const problems: string[] = [];
+    const known: Record<string, tf.Tensor> = {};
     for (const [k, v] of Object.entries(expected)) {
       const t = conv.tensors[k];
       if (!t) {
@@ -273,6 +285,7 @@ export function loadClipStateDict(tensors: Record<string, tf.Tensor>, opts: Load
         problems.push(`missing tensor "${k}"${hf} (expected shape ${shapeStr(v.shape)})`);
       } else if (!sameShape(t.shape, v.shape))
         problems.push(`tensor ${describe(k)} has shape ${shapeStr(t.shape)}, expected ${shapeStr(v.shape)}`);
+      else known[k] = t;
     }
     const unexpected = [
       ...conv.unexpectedKeys,
@@ -282,8 +295,6 @@ export function loadClipStateDict(tensors: Record<string, tf.Tensor>, opts: Load
     ];
     if (unexpected.length && (opts.strict ?? true)) problems.push(`unexpected keys: ${unexpected.join(", ")}`);
     if (problems.length) throw new Error(`${label}: ${problems.join("; ")}`);
-    const known: Record<string, tf.Tensor> = {};
-    for (const k of Object.keys(expected)) known[k] = conv.tensors[k]!;
     clip.loadStateDict(known);
     return { clip, layout, config, unexpectedKeys: unexpected, ignoredKeys: conv.ignoredKeys };
   } catch (e) {

@@ -156,22 +156,22 @@ export class TextTransformer extends Module {
       if (t !== ids) t.dispose();
       throw new Error(`${where}: ${msg}`);
     };
-    if (t.rank !== 2) fail(`ids must be 2-D [B, T], got shape [${t.shape.join(", ")}]`);
-    const T = t.shape[1]!;
+    const [B, T] = t.shape;
+    if (t.rank !== 2 || B === undefined || T === undefined)
+      return fail(`ids must be 2-D [B, T], got shape [${t.shape.join(", ")}]`);
     if (T > ctx)
       fail(
         `ids have ${T} tokens per row but the context length is ${ctx}; shorten or truncate the text (the last token must stay the end-of-text token)`,
       );
-    if (T === 0 || t.shape[0] === 0) fail(`ids are empty (shape [${t.shape.join(", ")}])`);
+    if (T === 0 || B === 0) fail(`ids are empty (shape [${t.shape.join(", ")}])`);
     const data = t.dataSync();
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i]!;
+    for (const [i, v] of data.entries()) {
       if (v < 0 || v >= vocabSize)
         fail(`token id ${v} at [${Math.floor(i / T)}, ${i % T}] is outside the vocabulary 0..${vocabSize - 1}`);
     }
     const eot = this.config.eotTokenId;
     if (eot !== undefined) {
-      for (let b = 0; b < t.shape[0]!; b++) {
+      for (let b = 0; b < B; b++) {
         if (!data.subarray(b * T, (b + 1) * T).includes(eot))
           fail(`row ${b} of ids has no end-of-text token (id ${eot}) to pool at`);
       }

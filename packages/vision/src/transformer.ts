@@ -74,9 +74,11 @@ export class ResidualAttentionBlock extends Module {
     this.mlp = this.module("mlp", new Mlp(width, act, rng));
     this.ln_2 = this.module("ln_2", new LayerNorm(width));
     // nn.MultiheadAttention's own init: xavier-uniform in_proj_weight, zero biases (out_proj.weight keeps Linear's).
-    assignInit(this.attn.qkv!.weight, uniformInit(Math.sqrt(6 / (width + 3 * width)), rng));
-    assignInit(this.attn.qkv!.bias!, (s) => tf.zeros(s));
-    assignInit(this.attn.out.bias!, (s) => tf.zeros(s));
+    const { qkv, out } = this.attn;
+    if (!qkv?.bias || !out.bias) throw new Error("ResidualAttentionBlock: expected a fused in_proj and biases");
+    assignInit(qkv.weight, uniformInit(Math.sqrt(6 / (width + 3 * width)), rng));
+    assignInit(qkv.bias, (s) => tf.zeros(s));
+    assignInit(out.bias, (s) => tf.zeros(s));
   }
 
   /** x [B, T, w], additive mask broadcastable to [B, H, T, T]; optionally the attention weights [B, H, T, T]. */
@@ -155,7 +157,8 @@ export class Transformer extends Module {
     const projStd = w ** -0.5 * (2 * this.layers) ** -0.5;
     const fcStd = (2 * w) ** -0.5;
     for (const b of this.resblocks) {
-      assignInit(b.attn.qkv!.weight, normalInit(attnStd, rng));
+      if (!b.attn.qkv) throw new Error("initializeClip: expected a fused in_proj in every block");
+      assignInit(b.attn.qkv.weight, normalInit(attnStd, rng));
       assignInit(b.attn.out.weight, normalInit(projStd, rng));
       assignInit(b.mlp.c_fc.weight, normalInit(fcStd, rng));
       assignInit(b.mlp.c_proj.weight, normalInit(projStd, rng));

@@ -109,7 +109,8 @@ export async function zeroShotClassify(
   opts: { scale?: number; batchSize?: number } = {},
 ): Promise<tf.Tensor2D> {
   const scale = opts.scale ?? 100;
-  const B = pixels.shape[0]!;
+  const [B] = pixels.shape;
+  if (B === undefined) throw new Error("zeroShotClassify: pixels must be [B, 3, H, W], got a scalar");
   const bs = opts.batchSize ?? B;
   const parts: tf.Tensor2D[] = [];
   try {
@@ -124,7 +125,8 @@ export async function zeroShotClassify(
       parts.push(tf.tidy(() => tf.mul(tf.matMul(l2Normalize(f), weights), scale) as tf.Tensor2D)); // [b, C]
       f.dispose();
     }
-    return parts.length === 1 ? parts.pop()! : (tf.concat(parts, 0) as tf.Tensor2D);
+    const only = parts.length === 1 ? parts.pop() : undefined; // popped: not freed below
+    return only ?? (tf.concat(parts, 0) as tf.Tensor2D);
   } finally {
     tf.dispose(parts);
   }

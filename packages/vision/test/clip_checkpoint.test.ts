@@ -87,7 +87,7 @@ function linear(x: number[], W: Arr, b?: Arr): number[] {
 }
 /** y = x P with P [in, out] (CLIP's proj / text_projection). */
 function project(x: number[], P: Arr): number[] {
-  const [inn, out] = P.shape as [number, number];
+  const [, out] = P.shape as [number, number];
   return Array.from({ length: out }, (_, o) => x.reduce((s, v, i) => s + v * P.d[i * out + o]!, 0));
 }
 function block(X: number[][], S: Record<string, Arr>, pre: string, heads: number, causal: boolean): number[][] {
@@ -317,7 +317,7 @@ describe("CLIP checkpoints", () => {
     expectRelClose(c3.encodeImage(pixels).dataSync(), clip.encodeImage(pixels).dataSync(), 1e-5);
     expectRelClose(c3.encodeText(ids).dataSync(), clip.encodeText(ids).dataSync(), 1e-5);
     c3.dispose();
-    const c4 = Clip.fromSafetensors(file);
+    const c4 = loadClipSafetensors(file).clip;
     expect(c4.config.visionWidth).toBe(128);
     c4.dispose();
   });
@@ -325,39 +325,41 @@ describe("CLIP checkpoints", () => {
   it("refuses a missing or misshapen tensor with its name and both shapes; lists unexpected keys", () => {
     const without = { ...sd };
     delete without["visual.ln_post.bias"];
-    expect(() => Clip.fromStateDict(without)).toThrow('missing tensor "visual.ln_post.bias" (expected shape [128])');
+    expect(() => loadClipStateDict(without).clip).toThrow(
+      'missing tensor "visual.ln_post.bias" (expected shape [128])',
+    );
     const bad = { ...sd, "transformer.resblocks.1.mlp.c_fc.weight": tf.zeros([255, 64]) };
-    expect(() => Clip.fromStateDict(bad)).toThrow(
+    expect(() => loadClipStateDict(bad).clip).toThrow(
       'tensor "transformer.resblocks.1.mlp.c_fc.weight" has shape [255, 64], expected [256, 64]',
     );
     const extra = { ...sd, "visual.something_new": tf.zeros([2]), foo: tf.zeros([1]) };
-    expect(() => Clip.fromStateDict(extra)).toThrow(/unexpected keys: visual.something_new, foo/);
+    expect(() => loadClipStateDict(extra).clip).toThrow(/unexpected keys: visual.something_new, foo/);
     const lenient = loadClipStateDict(extra, { strict: false });
     expect(lenient.unexpectedKeys).toEqual(["visual.something_new", "foo"]);
     lenient.clip.dispose();
     const noConv = { ...sd };
     delete noConv["visual.conv1.weight"];
-    expect(() => Clip.fromStateDict(noConv)).toThrow(
+    expect(() => loadClipStateDict(noConv).clip).toThrow(
       /missing tensor "visual.conv1.weight" \(needed to infer the vision width and patch size\)/,
     );
     // Hugging Face names in the messages
     const hf = tf.tidy(() => toHuggingFace(sd));
     const hfMissing = { ...hf };
     delete hfMissing["vision_model.encoder.layers.1.self_attn.k_proj.bias"];
-    expect(() => Clip.fromStateDict(hfMissing)).toThrow(
+    expect(() => loadClipStateDict(hfMissing).clip).toThrow(
       /missing tensor "vision_model.encoder.layers.1.self_attn.k_proj.bias"/,
     );
     const hfBad = { ...hf, "visual_projection.weight": tf.zeros([32, 127]) };
-    expect(() => Clip.fromStateDict(hfBad)).toThrow(
+    expect(() => loadClipStateDict(hfBad).clip).toThrow(
       'tensor "visual.proj" (from visual_projection.weight (transposed)) has shape [127, 32], expected [128, 32]',
     );
     const hfNoLn = { ...hf };
     delete hfNoLn["vision_model.post_layernorm.weight"];
-    expect(() => Clip.fromStateDict(hfNoLn)).toThrow(
+    expect(() => loadClipStateDict(hfNoLn).clip).toThrow(
       /missing tensor "visual.ln_post.weight" \(Hugging Face: vision_model.post_layernorm.weight\) \(expected shape \[128\]\)/,
     );
-    expect(() => Clip.fromStateDict({ "visual.attnpool.c_proj.weight": tf.zeros([1]) })).toThrow(/ResNet CLIP/);
-    expect(() => Clip.fromStateDict({ "model.embed_tokens.weight": tf.zeros([1]) })).toThrow(
+    expect(() => loadClipStateDict({ "visual.attnpool.c_proj.weight": tf.zeros([1]) }).clip).toThrow(/ResNet CLIP/);
+    expect(() => loadClipStateDict({ "model.embed_tokens.weight": tf.zeros([1]) }).clip).toThrow(
       /found neither openai\/CLIP keys/,
     );
   });
