@@ -21,7 +21,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { Linear } from "./layers.js";
 import { Module } from "./module.js";
-import { scaledMaskedSoftmaxFused, scaledMaskedSoftmaxAvailable } from "./fused/masked_softmax.js";
+import { faster, fasterSoftmaxApplies } from "./faster.js";
 import type { Rng } from "./rng.js";
 
 /** The additive value for "may not attend". */
@@ -121,10 +121,11 @@ export function attentionWeights(q: tf.Tensor, k: tf.Tensor, mask?: tf.Tensor, o
   const scale = opts.scale ?? 1 / Math.sqrt(hd);
   return tf.tidy(() => {
     const k3 = tf.reshape(k, [B * H, S, hd]);
-    if (scaledMaskedSoftmaxAvailable(q.dtype, [B, H, T, S], mask)) {
-      // On wasm with vlab's native kernels: scale, mask and softmax in one kernel (fused/masked_softmax.ts).
+    if (fasterSoftmaxApplies(q.dtype, [B, H, T, S], mask)) {
+      // A faster kernel stands in for scale, mask and softmax together (faster.ts).
       const raw = tf.reshape(tf.matMul(tf.reshape(q, [B * H, T, hd]), k3, false, true), [B, H, T, S]); // [B, H, T, S]
-      return scaledMaskedSoftmaxFused(raw, mask, scale, MASK_MIN) as tf.Tensor4D;
+      const weights = faster("scaledMaskedSoftmax", raw, mask, scale, MASK_MIN);
+      if (weights) return weights as tf.Tensor4D;
     }
     const q3 = tf.reshape(tf.mul(q, scale), [B * H, T, hd]); // scaling q is cheaper than scaling T×S scores
     let scores: tf.Tensor = tf.reshape(tf.matMul(q3, k3, false, true), [B, H, T, S]); // [B, H, T, S]

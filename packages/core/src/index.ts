@@ -1,23 +1,24 @@
 /**
- * @vlab/core — the shared tensor core every vlab package builds on.
+ * @vlab/core — the neural-network library every vlab package builds on. The speed machinery under it
+ * (backend choice, wasm kernels, the native C++ addon, fused ops) is @vlab/backend; importing @vlab/core
+ * imports it, so the backend is chosen and its kernels registered as before.
  *
- * - backend.ts      choose tensorflow → wasm → cpu, `VLAB_BACKEND`, `describeBackend()`
- * - wasm_kernels.ts kernels the wasm backend lacks for training (registered on import)
- * - wasm_copy_kernels.ts  Identity / Slice / SplitV / Concat on wasm without needless copies
- * - native_addon.ts, native_kernels.ts  the optional C++ addon (native/) and the wasm kernels it
- *                   computes: matmuls (fused bias + activation), leading-axis sums
- * - fused/          one-kernel GELU, layer norm, attention softmax, softmax cross-entropy, AdamW
- *                   on wasm (native)
+ * - backend.ts      `initBackend()` / `describeBackend()` (with its Jupyter display) and the switches
+ *                   of @vlab/backend (configureNativeKernels, configureFusedOps, ...), re-exported
+ * - faster.ts       where a faster kernel of @vlab/backend may stand in for the reference math
  * - rng.ts          seeded random numbers and initialisers
  * - module.ts       `Module`: named parameters, stateDict / loadStateDict, freeze, counts
- * - layers.ts       Linear, Embedding, LayerNorm, RMSNorm, MLP, SwiGLU
+ * - layers.ts       Linear, Embedding, LayerNorm, RMSNorm, MLP, SwiGLU, activations
  * - losses.ts       crossEntropy (F.cross_entropy)
  * - attention.ts    multi-head attention with causal, padding and block-diagonal masks, KV cache
  * - optim.ts        AdamW, global-norm clipping, warmup + cosine schedule
- * - train.ts        a flat training loop helper
- * - safetensors.ts  safetensors read / write (F32, F16, BF16), atomic writes
+ * - train.ts        the training loop
+ * - safetensors.ts  safetensors read / write (F32, F16, BF16), over safetensors_header.ts (parsing and
+ *                   validation), safetensors_dtypes.ts (dtype sizes and conversions),
+ *                   safetensors_encode.ts (writing) and atomic_write.ts
  * - checkpoint.ts   save / resume training state
  * - memory.ts       tensor-leak checks
+ * - kernel_hook.ts  the link to the Jupyter kernel (display, interrupts)
  * - format.ts       one number formatter (and HTML escaping) for logs, tables and reports
  */
 export * as tf from "@tensorflow/tfjs-core";

@@ -12,25 +12,27 @@
  * `x @ W^T` needs, and tfjs-backend-wasm runs transposed (and batched) matmuls in a scalar loop,
  * 10x slower than its XNNPACK path (512x512: 11 ms plain, 137 ms with B transposed, 297 ms with A
  * transposed). Storing W as [in, out] would only fix the forward pass: the backward pass needs
- * `dy @ W` and `x^T @ dy`, transposed either way. wasm_kernels.ts therefore routes transposed and
- * batched matmuls to XNNPACK for every caller; with that, the two layouts cost the same (fwd+bwd,
+ * `dy @ W` and `x^T @ dy`, transposed either way. @vlab/backend (kernels/BatchMatMul.ts) therefore
+ * routes transposed and batched matmuls to XNNPACK for every caller; with that, the two layouts cost the same (fwd+bwd,
  * 1024x128 -> 512: 18.6 ms [in, out] vs 19.6 ms [out, in]; 2048x256 -> 256: 30.5 vs 32.1 ms), so
  * the weight stays in PyTorch's layout and `stateDict()` hands out the variables themselves.
+ *
+ * Each op below is its reference formula in tfjs ops; where a faster kernel may stand in (GELU,
+ * LayerNorm), it is asked first through faster.ts.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { Module } from "./module.js";
 import { getRng, type Rng } from "./rng.js";
-import { geluFused } from "./fused/gelu.js";
-import { layerNormFused } from "./fused/layer_norm.js";
+import { faster } from "./faster.js";
 
 // ---------------------------------------------------------------------------------------------
 // Activations
 // ---------------------------------------------------------------------------------------------
 
-/** GELU, exact (erf) form, PyTorch's default: x · Φ(x) = ½x(1 + erf(x/√2)). One fused kernel on
- *  wasm (fused/gelu.ts), tfjs ops elsewhere. */
+/** GELU, exact (erf) form, PyTorch's default (Hendrycks & Gimpel 2016): x · Φ(x) = ½x(1 + erf(x/√2)).
+ *  A faster kernel may stand in (faster.ts). */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return geluFused(x) ?? tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
+  return faster("gelu", x) ?? tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
 }
 
 /** GELU, tanh approximation (GPT-2's `gelu_new`, PyTorch's `approximate="tanh"`):
@@ -194,8 +196,8 @@ export interface NormOptions {
   affine?: boolean;
 }
 
-/** Layer normalisation over the last axis: (x − mean) / √(var + eps) · weight + bias (biased var).
- *  With weight and bias it is one fused kernel on wasm (fused/layer_norm.ts), tfjs ops elsewhere. */
+/** Layer normalisation over the last axis (Ba et al. 2016): (x − mean) / √(var + eps) · weight + bias
+ *  (biased var). With weight and bias a faster kernel may stand in (faster.ts). */
 export class LayerNorm extends Module {
   readonly weight: tf.Variable | null; // [dim]
   readonly bias: tf.Variable | null; // [dim]
@@ -213,8 +215,8 @@ export class LayerNorm extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    const fused = this.weight && this.bias ? layerNormFused(x, this.weight, this.bias, this.eps) : null;
-    if (fused) return fused;
+    const fast = this.weight && this.bias ? faster("layerNorm", x, this.weight, this.bias, this.eps) : null;
+    if (fast) return fast;
     return tf.tidy(() => {
       const x32 = x.dtype === "float32" ? x : tf.cast(x, "float32");
       const mean = tf.mean(x32, -1, true); // [..., 1]

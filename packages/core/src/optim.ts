@@ -10,7 +10,7 @@
  *   p ← p − (lr / (1 − β1^t)) · m / ( √v / √(1 − β2^t) + ε )     bias-corrected; ε outside the sqrt
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { adamwUpdateFused } from "./fused/adamw.js";
+import { faster } from "./faster.js";
 
 /** Gradients by name (as `tf.variableGrads` returns them), or an array aligned with the parameters. */
 export type Grads = Map<string, tf.Tensor> | Record<string, tf.Tensor> | (tf.Tensor | null | undefined)[];
@@ -111,10 +111,10 @@ export class AdamW {
       const s = st;
       tf.tidy(() => {
         const g32 = g.dtype === "float32" ? g : tf.cast(g, "float32");
-        // On wasm: one kernel for the whole update (fused/adamw.ts), same arithmetic as below.
+        // A faster kernel may do the whole update in one pass (faster.ts), same arithmetic as below.
         const fused =
           p.dtype === "float32"
-            ? adamwUpdateFused(p, g32, s.expAvg, s.expAvgSq, {
+            ? faster("adamwUpdate", p, g32, s.expAvg, s.expAvgSq, {
                 beta1: b1,
                 beta2: b2,
                 eps,

@@ -1,20 +1,24 @@
-// The fused ops (src/fused/): one kernel forward and one backward for GELU, layer norm and softmax
-// cross-entropy, one kernel per AdamW update. On wasm they run in the native addon (where it was
+// The fused ops (@vlab/backend's src/fused/) as core's layers reach them through faster.ts: one kernel
+// forward and one backward for GELU, layer norm, attention's softmax and softmax cross-entropy, one
+// kernel per AdamW update. On wasm they run in the native addon (where it was
 // built); on cpu the same calls compose tfjs ops, the reference compared against here, forward and
 // gradients. Without the addon the calls compose tfjs ops on wasm too (last test).
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { describeBackend, initBackend } from "../src/backend.js";
-import { configureFusedOps } from "../src/fused/kernel_util.js";
-import { layerNormFused } from "../src/fused/layer_norm.js";
-import { scaledMaskedSoftmaxFused } from "../src/fused/masked_softmax.js";
+import {
+  configureFusedOps,
+  configureNativeKernels,
+  describeBackend,
+  initBackend,
+  nativeStatus,
+} from "../src/backend.js";
+import { faster } from "../src/faster.js";
 import { MASK_MIN, MultiHeadAttention, causalMask, paddingMask } from "../src/attention.js";
-import { configureNativeKernels, nativeStatus } from "../src/native_addon.js";
 import { gelu, LayerNorm } from "../src/layers.js";
 import { crossEntropy } from "../src/losses.js";
 import { AdamW } from "../src/optim.js";
 import { Rng } from "../src/rng.js";
-import { expectSameOnBoth, runOn, t, withGrads } from "./equivalence.js";
+import { expectSameOnBoth, runOn, t, withGrads } from "../../backend/test/equivalence.js";
 
 const loaded = nativeStatus().loaded;
 
@@ -89,7 +93,7 @@ describe.skipIf(!loaded)("fused ops", () => {
       const d = shape[shape.length - 1]!;
       const inputs = () => [tf.add(t(2, shape), 3), t(3, [d]), t(4, [d])];
       const fused = withGrads(inputs, (x, w, b) => {
-        const y = layerNormFused(x!, w!, b!, eps);
+        const y = faster("layerNorm", x!, w!, b!, eps);
         if (!y) throw new Error("the fused layer norm should be available on wasm");
         return y;
       });
@@ -136,7 +140,7 @@ describe.skipIf(!loaded)("fused ops", () => {
         return m ? [t(40, [2, 3, 5, 7]), m] : [t(40, [2, 3, 5, 7])];
       };
       const fused = withGrads(inputs, (x, m) => {
-        const y = scaledMaskedSoftmaxFused(x!, m, 0.37, MASK_MIN);
+        const y = faster("scaledMaskedSoftmax", x!, m, 0.37, MASK_MIN);
         if (!y) throw new Error("the fused softmax should be available on wasm");
         return y;
       });
