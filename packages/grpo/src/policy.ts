@@ -13,20 +13,14 @@
  * Images travel as core tensors in `ImageInput` (`{ features }`: vision features [B, N, w], or
  * `{ pixels }`), one image per prompt row. A GRPO group repeats its prompt G times, so the trainer
  * repeats each row G times (`repeatInterleave`: rows a, b → a, a, a, b, b, b — never `tile`, which is
- * R1-V's B > 1 misalignment bug, spec §1.8 item 3).
+ * R1-V's B > 1 misalignment bug: its `Qwen2VLGRPOTrainer.compute_loss` tiles `pixel_values` with `repeat` but
+ * interleaves `image_grid_thw`, which is why its README says to keep per_device_train_batch_size = 1).
  */
 import { tf } from "@vlab/core";
-import type {
-  CausalLM,
-  GenerateOptions,
-  GenerateResult,
-  ImageInput,
-  Llava,
-  LogProbsOptions,
-  LogProbsResult,
-} from "@vlab/llm";
+import type { CausalLM, GenerateOptions, GenerateResult, LogProbsOptions, LogProbsResult } from "@vlab/llm";
+import type { ImageInput, Llava } from "@vlab/vlm";
 
-export type { ImageInput } from "@vlab/llm";
+export type { ImageInput } from "@vlab/vlm";
 
 /** Token id rows. */
 export type Ids = readonly (readonly number[])[];

@@ -1,5 +1,6 @@
 import { tf } from "@vlab/core";
-import { IGNORE_INDEX, type Llava } from "@vlab/llm";
+import { IGNORE_INDEX } from "@vlab/llm";
+import type { Llava } from "@vlab/vlm";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Policy } from "../src/policy.js";
 import { answerIds, greedyCompletions, sftAnswerLoss, sftBaseline, sftBatchIndices, sftExample } from "../src/sft.js";

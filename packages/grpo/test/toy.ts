@@ -3,7 +3,8 @@
  * asks for a colour; the reward is 1 when the completion contains that colour's word.
  */
 import { Rng, initBackend, tf } from "@vlab/core";
-import { CausalLM, Llava, buildChatTokenizer, type ChatTokenizer } from "@vlab/llm";
+import { CausalLM, buildChatTokenizer, type ChatTokenizer } from "@vlab/llm";
+import { Llava } from "@vlab/vlm";
 import { VisionTransformer } from "@vlab/vision";
 import { textPolicy, type Policy } from "../src/policy.js";
 

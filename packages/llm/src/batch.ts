@@ -15,6 +15,8 @@ export interface PaddedBatch {
   attentionMask: number[][];
   /** Length of each sequence before padding. */
   lengths: number[];
+  /** L, the padded length (columns of `ids`). */
+  width: number;
 }
 
 /** Left-pads sequences with `padId` to the longest one (or to `length` if larger). Empty sequences are refused. */
@@ -31,6 +33,7 @@ export function leftPad(seqs: readonly (readonly number[])[], padId: number, len
       ...new Array<number>(s.length).fill(1),
     ]),
     lengths: seqs.map((s) => s.length),
+    width: L,
   };
 }
 
@@ -44,5 +47,6 @@ export function rightPad(seqs: readonly (readonly number[])[], padId: number, le
       ...new Array<number>(L - s.length).fill(0),
     ]),
     lengths: seqs.map((s) => s.length),
+    width: L,
   };
 }

@@ -1,18 +1,19 @@
 /**
- * ChatML, the chat format of Qwen2 (and Qwen2-VL, spec §1.9):
+ * ChatML, the chat format of Qwen2 (and Qwen2-VL: the `chat_template` of Hugging Face transformers'
+ * tests/models/qwen2_vl/test_processor_qwen2_vl.py):
  *
  *   <|im_start|>system\nYou are a helpful assistant.<|im_end|>\n
  *   <|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Describe.<|im_end|>\n
  *   <|im_start|>assistant\n                                   ← the generation prompt
  *
  * `applyChatTemplate` renders messages to that text; `ChatTokenizer` tokenises it with a Hugging Face
- * tokenizer (@huggingface/tokenizers, through @vlab/data) that knows the special tokens — a word-level
+ * tokenizer (@huggingface/tokenizers, through @vlab/tokenizers) that knows the special tokens — a word-level
  * one built from a corpus for the tiny models here (`buildChatTokenizer`), or a real `tokenizer.json`
  * (`ChatTokenizer.fromTokenizer(loadTokenizer(...))`). Specials are split out of the text before
  * the word splitting, so `<|im_start|>user` is two tokens. (The word tokenizer drops whitespace,
  * so the `\n`s vanish from its ids; a BPE tokenizer keeps them as tokens.)
  */
-import { buildWordTokenizer, type TextTokenizer, type WordTokenizerOptions } from "@vlab/data";
+import { buildWordTokenizer, type TextTokenizer, type WordTokenizerOptions } from "@vlab/tokenizers";
 import { buildLabels } from "./sft.js";
 
 export const IM_START = "<|im_start|>";
@@ -46,7 +47,7 @@ export interface ChatTemplateOptions {
   visionEnd?: string;
 }
 
-/** Qwen2-VL's template (spec §1.9): default system prompt, vision markers around the image. */
+/** Qwen2-VL's template (its `chat_template`, see the file comment): default system prompt, vision markers around the image. */
 export const QWEN2_VL_TEMPLATE: ChatTemplateOptions = {
   defaultSystemPrompt: "You are a helpful assistant.",
   visionStart: VISION_START,
@@ -108,7 +109,7 @@ export class ChatTokenizer {
   readonly assistantHeader: number[];
 
   constructor(
-    /** The @vlab/data tokenizer (its `hf` field is the @huggingface/tokenizers object). */
+    /** The @vlab/tokenizers tokenizer (its `hf` field is the @huggingface/tokenizers object). */
     readonly tokenizer: TextTokenizer,
     names: Partial<ChatTokenNames> = {},
   ) {
@@ -129,7 +130,7 @@ export class ChatTokenizer {
     this.assistantHeader = this.encode(`${names.imStart ?? IM_START}assistant\n`);
   }
 
-  /** Wraps a loaded tokenizer (e.g. Qwen2's tokenizer.json through @vlab/data's loadTokenizer). */
+  /** Wraps a loaded tokenizer (e.g. Qwen2's tokenizer.json through @vlab/tokenizers' loadTokenizer). */
   static fromTokenizer(tokenizer: TextTokenizer, names: Partial<ChatTokenNames> = {}): ChatTokenizer {
     return new ChatTokenizer(tokenizer, names);
   }
@@ -172,7 +173,7 @@ export class ChatTokenizer {
 }
 
 /**
- * A word-level chat tokenizer for a corpus (through @vlab/data's buildWordTokenizer): the specials
+ * A word-level chat tokenizer for a corpus (through @vlab/tokenizers' buildWordTokenizer): the specials
  * of CHAT_SPECIALS (`<pad>` = 0, `<|im_start|>` = 1, `<|im_end|>` = 2, `<|image_pad|>` = 3, …),
  * the role names, then the corpus words by frequency, `<|endoftext|>` last.
  */

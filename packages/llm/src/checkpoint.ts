@@ -94,12 +94,12 @@ function readJson(file: string): Record<string, unknown> {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    throw new Error(`loadLlm: cannot read ${file} (${(e as Error).message})`);
+    throw new Error(`loadLlm: cannot read ${file} (${(e as Error).message})`, { cause: e });
   }
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
-    throw new Error(`loadLlm: ${file} is not valid JSON (${(e as Error).message})`);
+    throw new Error(`loadLlm: ${file} is not valid JSON (${(e as Error).message})`, { cause: e });
   }
 }
 

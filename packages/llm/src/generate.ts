@@ -17,8 +17,7 @@
  */
 import { getRng, Rng, tf } from "@vlab/core";
 import { leftPad } from "./batch.js";
-import type { CausalLM } from "./model.js";
-import { embedMultimodal } from "./multimodal.js";
+import type { EmbedIds, LanguageModel } from "./lm.js";
 
 export interface SamplingOptions {
   /** Softmax temperature (default 1); 0 means greedy. */
@@ -42,8 +41,11 @@ export interface GenerateOptions extends SamplingOptions {
   rng?: Rng;
   /** Padding id for the left padding (default: the config's padTokenId). */
   padId?: number;
-  /** Image features for the placeholders in the prompts, in order (see embedMultimodal). */
-  imageEmbeds?: tf.Tensor;
+  /**
+   * Embeds the left-padded prompts for the prefill (default: the token embeddings). A vision-language model puts its
+   * image features at the placeholders here (see EmbedIds); generated tokens are always plain tokens.
+   */
+  embed?: EmbedIds;
 }
 
 export type FinishReason = "stop" | "length";
@@ -57,7 +59,9 @@ export interface GenerateResult {
 
 function argmax(row: ArrayLike<number>): number {
   let best = 0;
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- i and best are in [0, row.length) */
   for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+  /* eslint-enable @typescript-eslint/no-non-null-assertion */
   return best;
 }
 
@@ -73,6 +77,8 @@ export function sampleToken(logits: ArrayLike<number>, opts: SamplingOptions, rn
   const topP = opts.topP ?? 1;
   if (!(topP > 0 && topP <= 1)) throw new RangeError(`sampleToken: topP must be in (0, 1], got ${topP}`);
   const V = logits.length;
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- every index below is a token id in [0, V) taken from
+     `order`, or a position in `order`/`probs` (same length) below their length */
   // Candidates, most likely first (a stable sort: ties keep the lower id first).
   let order = Array.from({ length: V }, (_, i) => i);
   if (topK > 0 || topP < 1) order.sort((a, b) => logits[b]! - logits[a]! || a - b);
@@ -97,11 +103,12 @@ export function sampleToken(logits: ArrayLike<number>, opts: SamplingOptions, rn
     if (u < 0) return order[k]!;
   }
   return order[order.length - 1]!; // rounding left u ≥ 0: the last candidate
+  /* eslint-enable @typescript-eslint/no-non-null-assertion */
 }
 
 /** Generates continuations of a batch of prompts; see the file comment and GenerateOptions. */
 export function generate(
-  model: CausalLM,
+  model: LanguageModel,
   prompts: readonly (readonly number[])[],
   opts: GenerateOptions = {},
 ): GenerateResult {
@@ -121,8 +128,9 @@ export function generate(
   const cache = model.newCache();
   try {
     // Prefill: logits of the last column only.
+    const { embed } = opts;
     let logits = tf.tidy(() => {
-      const inputsEmbeds = opts.imageEmbeds ? embedMultimodal(model, batch.ids, opts.imageEmbeds) : undefined;
+      const inputsEmbeds = embed ? embed(batch.ids, batch.width) : undefined;
       return model.forward(inputsEmbeds ? null : batch.ids, {
         attentionMask: batch.attentionMask,
         cache,
@@ -131,18 +139,18 @@ export function generate(
       });
     }); // [B, 1, V]
     for (let step = 0; step < maxNewTokens; step++) {
-      const V = logits.shape[2]!;
+      const V = logits.shape[2];
       const data = logits.dataSync(); // read outside any tidy
       logits.dispose();
       const next = new Array<number>(B);
-      for (let b = 0; b < B; b++) {
+      for (const [b, row] of tokens.entries()) {
         if (done[b]) {
           next[b] = padId;
           continue;
         }
         const id = sampleToken(data.subarray(b * V, (b + 1) * V), opts, rng);
         next[b] = id;
-        tokens[b]!.push(id);
+        row.push(id);
         if (stop.has(id)) {
           done[b] = true;
           finishReasons[b] = "stop";

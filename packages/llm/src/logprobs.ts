@@ -12,24 +12,30 @@
  */
 import { tf } from "@vlab/core";
 import { leftPad, rightPad } from "./batch.js";
-import type { CausalLM } from "./model.js";
-import { embedMultimodal } from "./multimodal.js";
+import type { EmbedIds, LanguageModel } from "./lm.js";
+
+/** Row b of `a` followed by row b of `b`, for every b (the two have as many rows). */
+function concatRows(a: readonly (readonly number[])[], b: readonly (readonly number[])[]): number[][] {
+  return a.map((row, i) => {
+    const tail = b[i];
+    if (!tail) throw new Error(`logProbs: ${a.length} prompt rows but ${b.length} completion rows`);
+    return [...row, ...tail];
+  });
+}
 
 /** log_softmax(logits)[i, targets[i]] for logits [N, V] → [N] (differentiable; one gather over the flat table). */
 export function gatherLogProbs(logits: tf.Tensor, targets: ArrayLike<number>): tf.Tensor1D {
-  if (logits.rank !== 2 || logits.shape[0] !== targets.length) {
+  const [N, V] = logits.shape;
+  if (logits.rank !== 2 || N !== targets.length || V === undefined) {
     throw new Error(
       `gatherLogProbs: logits must be [N, V] with N = ${targets.length} targets, got [${logits.shape.join(", ")}]`,
     );
   }
-  const [N, V] = logits.shape as [number, number];
-  const flat = new Int32Array(N);
-  for (let i = 0; i < N; i++) {
-    const t = targets[i]!;
+  const flat = Int32Array.from(targets, (t, i) => {
     if (!(t >= 0 && t < V) || !Number.isInteger(t))
       throw new RangeError(`gatherLogProbs: target ${t} at row ${i} is not a token id in [0, ${V})`);
-    flat[i] = i * V + t;
-  }
+    return i * V + t;
+  });
   return tf.tidy(
     () => tf.gather(tf.reshape(tf.logSoftmax(logits, -1), [-1]), tf.tensor1d(flat, "int32")) as tf.Tensor1D,
   );
@@ -38,8 +44,11 @@ export function gatherLogProbs(logits: tf.Tensor, targets: ArrayLike<number>): t
 export interface LogProbsOptions {
   /** Padding id (default: the config's `padTokenId`). */
   padId?: number;
-  /** Image features for the placeholders in the prompts (see embedMultimodal). */
-  imageEmbeds?: tf.Tensor;
+  /**
+   * Embeds the padded prompt + completion ids (default: the token embeddings); its `promptLength` is the prompt's
+   * width. A vision-language model puts its image features at the prompt's placeholders here (see EmbedIds).
+   */
+  embed?: EmbedIds;
   /** Divide the logits by this before log_softmax (TRL's GRPO uses the sampling temperature); default 1. */
   temperature?: number;
   /** Also return the entropy of each predicted distribution (GRPO logs it); default false. */
@@ -60,7 +69,7 @@ export interface LogProbsResult {
  * completion), with the padding mask. Differentiable with respect to the model's parameters.
  */
 export function logProbs(
-  model: CausalLM,
+  model: LanguageModel,
   promptIds: readonly (readonly number[])[],
   completionIds: readonly (readonly number[])[],
   opts: LogProbsOptions = {},
@@ -73,21 +82,20 @@ export function logProbs(
   const prompts = leftPad(promptIds, padId);
   const completions = rightPad(completionIds, padId);
   const B = promptIds.length;
-  const P = prompts.ids[0]!.length;
-  const C = completions.ids[0]!.length;
+  const P = prompts.width;
+  const C = completions.width;
   if (C === 0)
     return {
       logProbs: tf.zeros([B, 0]) as tf.Tensor2D,
       mask: tf.zeros([B, 0]) as tf.Tensor2D,
       ...(opts.entropy && { entropy: tf.zeros([B, 0]) as tf.Tensor2D }),
     };
-  const ids = prompts.ids.map((r, b) => [...r, ...completions.ids[b]!]); // [B, P + C]
-  const attentionMask = prompts.attentionMask.map((r, b) => [...r, ...completions.attentionMask[b]!]);
+  const ids = concatRows(prompts.ids, completions.ids); // [B, P + C]
+  const attentionMask = concatRows(prompts.attentionMask, completions.attentionMask);
   const targets = completions.ids.flat(); // [B·C]
+  const { embed } = opts;
   const kept = tf.tidy(() => {
-    const inputsEmbeds = opts.imageEmbeds
-      ? embedMultimodal(model, ids, opts.imageEmbeds, { promptLength: P })
-      : undefined; // generated tokens are plain tokens
+    const inputsEmbeds = embed ? embed(ids, P) : undefined; // generated tokens are plain tokens
     const h = model.hiddenStates(inputsEmbeds ? null : ids, { attentionMask, inputsEmbeds }); // [B, P + C, D]
     const predicting = tf.slice(h, [0, P - 1, 0], [-1, C, -1]); // positions P−1 … P+C−2 predict the completion
     let logits: tf.Tensor = model.logitsFromHidden(predicting); // [B, C, V]

@@ -33,7 +33,6 @@ import {
   causalMask,
   combineMasks,
   Embedding,
-  KvCache,
   Linear,
   Module,
   MultiHeadAttention,
@@ -42,65 +41,15 @@ import {
   RMSNorm,
   SwiGLU,
   tf,
+  type KvCache,
   type Rng,
 } from "@vlab/core";
-import { rotaryHook, RotaryEmbedding, type PositionIds } from "@vlab/rope";
+import { rotaryHook, RotaryEmbedding } from "@vlab/rope";
+import { DecoderCache } from "./cache.js";
 import { resolveLlmConfig, type LlmConfig, type ResolvedLlmConfig } from "./config.js";
 import { generate, type GenerateOptions, type GenerateResult } from "./generate.js";
+import type { AttentionMaskInput, ForwardOptions, LanguageModel, TokenIds } from "./lm.js";
 import { logProbs, type LogProbsOptions, type LogProbsResult } from "./logprobs.js";
-import { embedMultimodal, type EmbedMultimodalOptions } from "./multimodal.js";
-
-/** Token ids [B, T]: nested arrays or an int tensor. */
-export type TokenIds = readonly (readonly number[])[] | tf.Tensor;
-
-/** An attention mask [B, T] (1 = token, 0 = padding): nested arrays or a tensor (read back to the CPU). */
-export type AttentionMaskInput = readonly (readonly number[])[] | tf.Tensor;
-
-export interface ForwardOptions {
-  /**
-   * 1 = token, 0 = padding. Without a cache: [B, T]. With a cache: either the new tokens' part [B, T]
-   * (the cache remembers the rest) or the whole mask [B, past + T], as Hugging Face's generate passes it.
-   * Default: all ones for the new tokens.
-   */
-  attentionMask?: AttentionMaskInput;
-  /** Position ids [B, T] of the new tokens; default cumsum(mask) − 1 over the whole mask (padding → 1). */
-  positionIds?: PositionIds;
-  /** Keys, values and mask of earlier tokens; updated in place with the new ones. */
-  cache?: DecoderCache;
-  /** [B, T, D] embeddings to use instead of looking up `ids` (multimodal input: see embedMultimodal). */
-  inputsEmbeds?: tf.Tensor;
-  /** Compute logits for the last n positions only (Hugging Face's `logits_to_keep`); default all. */
-  logitsToKeep?: number;
-}
-
-/**
- * Every layer's keys and values (core's KvCache) plus the attention mask of the cached positions.
- * Make one with `model.newCache()`, pass it to successive `forward` calls, `dispose()` it at the end.
- */
-export class DecoderCache {
-  readonly layers: KvCache[];
-  /** Mask [B, S] of every cached position (1 = token, 0 = padding). */
-  attentionMask: number[][] = [];
-
-  constructor(numLayers: number) {
-    this.layers = Array.from({ length: numLayers }, () => new KvCache());
-  }
-
-  /** Cached positions S. */
-  get length(): number {
-    return this.layers[0]?.length ?? 0;
-  }
-
-  /** Rows B (0 while empty). */
-  get batchSize(): number {
-    return this.attentionMask.length;
-  }
-
-  dispose(): void {
-    for (const l of this.layers) l.dispose();
-    this.attentionMask = [];
-  }
-}
 
 /** One pre-norm decoder layer: self-attention and SwiGLU, each added back to the residual stream. */
 export class DecoderLayer extends Module {
@@ -190,7 +139,7 @@ export interface CausalLMOptions {
 }
 
 /** The language model with its head: `model.*` and `lm_head` (see the file comment). */
-export class CausalLM extends Module {
+export class CausalLM extends Module implements LanguageModel {
   readonly config: ResolvedLlmConfig;
   readonly model: DecoderModel;
   /** null when tied: logits then use `model.embed_tokens.weight`. */
@@ -238,39 +187,51 @@ export class CausalLM extends Module {
     return this.model.embed_tokens.forward(ids instanceof tf.Tensor ? ids : (ids as number[][])) as tf.Tensor3D;
   }
 
-  /** The final hidden states [B, T, D] (after `model.norm`). See ForwardOptions. */
-  hiddenStates(ids: TokenIds | null, opts: ForwardOptions = {}): tf.Tensor3D {
-    const { cache, inputsEmbeds } = opts;
-    if ((ids == null) === (inputsEmbeds == null)) throw new Error("CausalLM: give exactly one of ids and inputsEmbeds");
-    let B: number, T: number;
+  /**
+   * The input of a pass: its batch and length, and how to embed it (inside the pass's tidy). Exactly one of `ids`
+   * and `inputsEmbeds` is given.
+   */
+  private input(
+    ids: TokenIds | null,
+    inputsEmbeds: tf.Tensor | undefined,
+  ): { B: number; T: number; embeds: () => tf.Tensor } {
     if (inputsEmbeds) {
-      if (inputsEmbeds.rank !== 3 || inputsEmbeds.shape[2] !== this.config.hiddenSize) {
+      if (ids != null) throw new Error("CausalLM: give exactly one of ids and inputsEmbeds");
+      const [B, T, D] = inputsEmbeds.shape;
+      if (inputsEmbeds.rank !== 3 || B === undefined || T === undefined || D !== this.config.hiddenSize) {
         throw new Error(
           `CausalLM: inputsEmbeds must be [B, T, ${this.config.hiddenSize}], got [${inputsEmbeds.shape.join(", ")}]`,
         );
       }
-      [B, T] = inputsEmbeds.shape as [number, number, number];
-    } else if (ids instanceof tf.Tensor) {
-      if (ids.rank !== 2) throw new Error(`CausalLM: ids must be [B, T], got [${ids.shape.join(", ")}]`);
-      [B, T] = ids.shape as [number, number];
-    } else {
-      B = ids!.length;
-      T = B ? ids![0]!.length : 0;
-      if (ids!.some((r) => r.length !== T))
-        throw new Error("CausalLM: rows of ids differ in length (pad them, see leftPad)");
+      return { B, T, embeds: () => inputsEmbeds };
     }
+    if (ids == null) throw new Error("CausalLM: give exactly one of ids and inputsEmbeds");
+    if (ids instanceof tf.Tensor) {
+      const [B, T] = ids.shape;
+      if (ids.rank !== 2 || B === undefined || T === undefined)
+        throw new Error(`CausalLM: ids must be [B, T], got [${ids.shape.join(", ")}]`);
+      return { B, T, embeds: () => this.embed(ids) };
+    }
+    const T = ids[0]?.length ?? 0; // no rows: T = 0, refused by the caller
+    if (ids.some((r) => r.length !== T))
+      throw new Error("CausalLM: rows of ids differ in length (pad them, see leftPad)");
+    return { B: ids.length, T, embeds: () => this.embed(ids) };
+  }
+
+  /** The final hidden states [B, T, D] (after `model.norm`). See ForwardOptions. */
+  hiddenStates(ids: TokenIds | null, opts: ForwardOptions = {}): tf.Tensor3D {
+    const { cache } = opts;
+    const { B, T, embeds } = this.input(ids, opts.inputsEmbeds);
     if (T === 0) throw new Error("CausalLM: no tokens to run");
 
     // 1. The mask over all S = past + T positions, as numbers (read here, outside any tidy).
     const past = cache?.length ?? 0;
     if (cache && past > 0 && cache.batchSize !== B)
       throw new Error(`CausalLM: the cache holds ${cache.batchSize} rows, the input has ${B}`);
+    const cached = (b: number): number[] => cache?.maskRow(b) ?? [];
     let full: number[][];
     if (opts.attentionMask === undefined) {
-      full = Array.from({ length: B }, (_, b) => [
-        ...(past ? cache!.attentionMask[b]! : []),
-        ...new Array<number>(T).fill(1),
-      ]);
+      full = Array.from({ length: B }, (_, b) => [...cached(b), ...new Array<number>(T).fill(1)]);
     } else {
       const m = toRows(opts.attentionMask, "attentionMask");
       const width = m[0]?.length;
@@ -279,7 +240,7 @@ export class CausalLM extends Module {
           `CausalLM: attentionMask must be [${B}, ${T}]${past ? ` or [${B}, ${past + T}]` : ""}, got [${m.length}, ${width}]`,
         );
       }
-      full = width === past + T ? m : m.map((r, b) => [...(past ? cache!.attentionMask[b]! : []), ...r]);
+      full = width === past + T ? m : m.map((r, b) => [...cached(b), ...r]);
     }
     const S = past + T;
     const padded = full.some((r) => r.some((v) => !v));
@@ -294,7 +255,7 @@ export class CausalLM extends Module {
       const mask = combineMasks(causalMask(T, S), padded ? paddingMask(full) : undefined); // [B|1, 1, T, S]
       const { cos, sin } = this.rope.cosSin(positions); // [B, T, hd]
       const positional = rotaryHook(cos, sin);
-      let x = (inputsEmbeds ?? this.embed(ids!)) as tf.Tensor3D; // [B, T, D]
+      let x = embeds() as tf.Tensor3D; // [B, T, D]
       this.model.layers.forEach((layer, i) => {
         x = layer.forward(x, { mask, positional, cache: cache?.layers[i] });
       });
@@ -319,7 +280,7 @@ export class CausalLM extends Module {
     const h = this.hiddenStates(ids, opts);
     return tf.tidy(() => {
       const n = opts.logitsToKeep ?? 0;
-      const T = h.shape[1]!;
+      const T = h.shape[1];
       const kept = n > 0 && n < T ? tf.slice(h, [0, T - n, 0], [-1, n, -1]) : h; // [B, n, D]
       const logits = this.logitsFromHidden(kept);
       h.dispose();
@@ -339,15 +300,6 @@ export class CausalLM extends Module {
     opts: LogProbsOptions = {},
   ): LogProbsResult {
     return logProbs(this, promptIds, completionIds, opts);
-  }
-
-  /** Token embeddings with image placeholders replaced by image feature rows (see multimodal.ts). */
-  embedMultimodal(
-    ids: TokenIds,
-    imageEmbeds: tf.Tensor | null | undefined,
-    opts: EmbedMultimodalOptions = {},
-  ): tf.Tensor3D {
-    return embedMultimodal(this, ids, imageEmbeds, opts);
   }
 
   override dispose(): void {

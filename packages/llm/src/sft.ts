@@ -1,8 +1,8 @@
 /**
  * Supervised fine-tuning on chat transcripts: which tokens are trained on, and the loss.
  *
- * Labels (the ChatML analogue of LLaVA's masking, spec §5 and T10). A label sequence has the
- * length of the ids; −100 (IGNORE_INDEX) marks a token that is not predicted:
+ * Labels (the ChatML analogue of LLaVA's masking: haotian-liu/LLaVA, llava/train/train.py, `preprocess_v1`). A label
+ * sequence has the length of the ids; −100 (IGNORE_INDEX) marks a token that is not predicted:
  *
  *   <|im_start|>system\n…<|im_end|>\n<|im_start|>user\n<|image_pad|>…question<|im_end|>\n    −100
  *   <|im_start|>assistant\n                                                                   −100
@@ -11,11 +11,15 @@
  *
  * Every assistant turn is supervised the same way; image placeholders are always −100.
  *
+ * Batches are padded on the right, the labels with −100 (`rightPadWithLabels`), as LLaVA's
+ * `DataCollatorForSupervisedDataset` pads them.
+ *
  * Loss (Hugging Face's `ForCausalLMLoss`): the logit at position t predicts the token at t + 1, so
  * logits[:, :-1] are scored against labels[:, 1:]; cross-entropy is averaged over the labels that
  * are not −100.
  */
 import { tf } from "@vlab/core";
+import { rightPad, type PaddedBatch } from "./batch.js";
 import { gatherLogProbs } from "./logprobs.js";
 
 /** The label of a token that is not trained on (PyTorch's `ignore_index`). */
@@ -45,22 +49,45 @@ export function buildLabels(ids: readonly number[], tokens: LabelTokens): number
   const { assistantHeader, endId, imageTokenId } = tokens;
   if (assistantHeader.length === 0) throw new Error("buildLabels: assistantHeader is empty");
   const labels = new Array<number>(ids.length).fill(IGNORE_INDEX);
-  let i = 0;
-  while (i < ids.length) {
-    if (!startsAt(ids, i, assistantHeader)) {
-      i++;
-      continue;
+  let skip = 0; // tokens of a header still to pass
+  let answering = false;
+  for (const [t, id] of ids.entries()) {
+    if (skip > 0) skip--;
+    else if (answering) {
+      labels[t] = id;
+      if (id === endId) answering = false;
+    } else if (startsAt(ids, t, assistantHeader)) {
+      answering = true;
+      skip = assistantHeader.length - 1;
     }
-    let j = i + assistantHeader.length;
-    while (j < ids.length) {
-      labels[j] = ids[j]!;
-      j++;
-      if (ids[j - 1] === endId) break;
-    }
-    i = j;
   }
   if (imageTokenId !== undefined) ids.forEach((id, t) => id === imageTokenId && (labels[t] = IGNORE_INDEX));
   return labels;
+}
+
+/** Token ids with their labels (same length), one training sequence. */
+export interface LabelledSequence {
+  ids: readonly number[];
+  labels: readonly number[];
+}
+
+/** A right-padded batch with its labels [B, L], −100 at the padding. */
+export interface LabelledBatch extends PaddedBatch {
+  labels: number[][];
+}
+
+/** Right-pads ids with `padId` and labels with −100 to the longest sequence (see `rightPad`). */
+export function rightPadWithLabels(seqs: readonly LabelledSequence[], padId: number): LabelledBatch {
+  const batch = rightPad(
+    seqs.map((s) => s.ids),
+    padId,
+  );
+  const labels = seqs.map((s, b) => {
+    if (s.labels.length !== s.ids.length)
+      throw new Error(`rightPadWithLabels: sequence ${b} has ${s.ids.length} ids but ${s.labels.length} labels`);
+    return [...s.labels, ...new Array<number>(batch.width - s.labels.length).fill(IGNORE_INDEX)];
+  });
+  return { ...batch, labels };
 }
 
 /**
@@ -76,14 +103,13 @@ export function sftLoss(logits: tf.Tensor, labels: readonly (readonly number[])[
   const targets = new Int32Array(B * (T - 1));
   const weights = new Float32Array(B * (T - 1));
   let count = 0;
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t + 1 < T; t++) {
-      const y = rows[b]![t + 1]!;
-      if (y === IGNORE_INDEX) continue;
+  for (const [b, row] of rows.entries()) {
+    for (const [t1, y] of row.entries()) {
+      if (t1 === 0 || y === IGNORE_INDEX) continue; // the first token is predicted by nothing
       if (!(y >= 0 && y < V))
-        throw new RangeError(`sftLoss: label ${y} at [${b}, ${t + 1}] is neither −100 nor a token id in [0, ${V})`);
-      targets[b * (T - 1) + t] = y;
-      weights[b * (T - 1) + t] = 1;
+        throw new RangeError(`sftLoss: label ${y} at [${b}, ${t1}] is neither −100 nor a token id in [0, ${V})`);
+      targets[b * (T - 1) + t1 - 1] = y;
+      weights[b * (T - 1) + t1 - 1] = 1;
       count++;
     }
   }

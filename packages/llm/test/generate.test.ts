@@ -106,6 +106,30 @@ describe("generate", () => {
     m.dispose();
   });
 
+  it("embeds the left-padded prompts through an embed hook (the way in for image features)", () => {
+    const m = tinyModel({}, 4);
+    const prompts = [randomIds(50, 2), randomIds(51, 4)];
+    const calls: { ids: number[][]; promptLength: number }[] = [];
+    const same = m.generate(prompts, {
+      maxNewTokens: 4,
+      greedy: true,
+      embed: (ids, promptLength) => {
+        calls.push({ ids: ids.map((r) => [...r]), promptLength });
+        return m.embed(ids);
+      },
+    });
+    expect(calls).toEqual([{ ids: [[0, 0, ...(prompts[0] ?? [])], prompts[1]], promptLength: 4 }]); // prefill only
+    expect(same.tokens).toEqual(m.generate(prompts, { maxNewTokens: 4, greedy: true }).tokens);
+    // A hook that puts other vectors in the prompt changes what is generated.
+    const other = m.generate(prompts, {
+      maxNewTokens: 4,
+      greedy: true,
+      embed: (ids) => tf.tidy(() => tf.mul(m.embed(ids), -3) as tf.Tensor3D),
+    });
+    expect(other.tokens).not.toEqual(same.tokens);
+    m.dispose();
+  });
+
   it("leaks no tensors", () => {
     const m = tinyModel();
     const prompts = [randomIds(30, 4), randomIds(31, 6)];

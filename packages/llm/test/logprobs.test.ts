@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeak, initBackend, tf } from "@vlab/core";
 import { gatherLogProbs, sftLoss } from "../src/index.js";
-import { randomIds, tinyModel } from "./helpers.js";
+import { maxDiff, randomIds, tinyModel } from "./helpers.js";
 
 beforeAll(async () => {
   await initBackend(process.env.VLAB_TEST_BACKEND === "cpu" ? "cpu" : "wasm");
@@ -58,6 +58,24 @@ describe("logProbs", () => {
     expect(got[1]!.slice(1)).toEqual([0, 0]);
     expect(m.logProbs(prompts, completions).entropy).toBeUndefined();
     tf.dispose([r.logProbs, r.mask, r.entropy!]);
+    m.dispose();
+  });
+
+  it("embeds prompt + completion through an embed hook, told the prompt's width", () => {
+    const m = tinyModel({}, 5);
+    const prompts = [randomIds(60, 3), randomIds(61, 1)];
+    const completions = [randomIds(62, 2), randomIds(63, 4)];
+    let seen: { width: number; promptLength: number } | undefined;
+    const viaHook = m.logProbs(prompts, completions, {
+      embed: (ids, promptLength) => {
+        seen = { width: ids[0]?.length ?? 0, promptLength };
+        return m.embed(ids);
+      },
+    });
+    expect(seen).toEqual({ width: 3 + 4, promptLength: 3 });
+    const plain = m.logProbs(prompts, completions);
+    expect(maxDiff(viaHook.logProbs, plain.logProbs)).toBe(0);
+    tf.dispose([viaHook.logProbs, viaHook.mask, plain.logProbs, plain.mask]);
     m.dispose();
   });
 

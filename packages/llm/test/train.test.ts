@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { AdamW, initBackend, Rng, tf, train } from "@vlab/core";
-import { buildWordTokenizer } from "@vlab/data";
+import { buildWordTokenizer } from "@vlab/tokenizers";
 import { CausalLM, sftLoss } from "../src/index.js";
 import { TINY } from "./helpers.js";
 

@@ -1,5 +1,6 @@
 /**
- * LLaVA (Liu et al. 2023, "Visual Instruction Tuning"; LLaVA-1.5, Liu et al. 2024), spec §5:
+ * LLaVA (Liu et al. 2023, "Visual Instruction Tuning", sec. 4; LLaVA-1.5, Liu et al. 2024, "Improved Baselines with
+ * Visual Instruction Tuning"; reference code haotian-liu/LLaVA, llava/model/llava_arch.py and llava/train/train.py):
  *
  *   features = vision.patchFeatures(pixels, -2)    [B, g², w]   second-to-last layer, CLS dropped
  *   tokens   = projector(features)                 [B, g², D]   v1: Linear;  v1.5: Linear → GELU → Linear
@@ -12,14 +13,28 @@
  *
  * Parameter names follow Hugging Face's `LlavaForConditionalGeneration`: `vision_tower.*`,
  * `multi_modal_projector.linear_1` / `linear_2`, `language_model.*` (the LM's own `model.*` / `lm_head`).
+ *
+ * Data: LLaVA's conversations put `<image>` at the start of the first human turn; `toChatMessages` turns them into
+ * ChatML messages with one placeholder per image token, `plainSample` is the stage-1 template, and the Vicuna `v1`
+ * template and its label mask (`llavaV1Prompt`, `llavaV1Labels`) are LLaVA's own stage-2 format.
  */
 import { Linear, Module, gelu, tf, type Rng } from "@vlab/core";
+import {
+  IGNORE_INDEX,
+  buildLabels,
+  type CausalLM,
+  type ChatMessage,
+  type ChatTokenizer,
+  type GenerateOptions,
+  type GenerateResult,
+  type LogProbsOptions,
+  type LogProbsResult,
+} from "@vlab/llm";
 import type { VisionTransformer } from "@vlab/vision";
-import { IGNORE_INDEX, buildLabels } from "./sft.js";
-import type { ChatTokenizer } from "./chat.js";
-import type { GenerateOptions, GenerateResult } from "./generate.js";
-import type { LogProbsOptions, LogProbsResult } from "./logprobs.js";
-import type { CausalLM } from "./model.js";
+import { embedMultimodal, embedWithImages } from "./splice.js";
+
+/** LLaVA's `DEFAULT_IMAGE_TOKEN` (llava/constants.py): where the image goes in a conversation's text. */
+export const IMAGE_TOKEN = "<image>";
 
 /** `linear` (LLaVA v1) or `mlp2x_gelu` (LLaVA-1.5). */
 export type ProjectorType = "linear" | "mlp2x_gelu";
@@ -73,6 +88,8 @@ export class Llava extends Module {
   readonly multi_modal_projector: LlavaProjector;
   readonly language_model: CausalLM;
   readonly selectLayer: number;
+  /** The placeholder id, from the LM's config. */
+  readonly imageTokenId: number;
 
   constructor(opts: LlavaOptions) {
     super();
@@ -83,18 +100,14 @@ export class Llava extends Module {
       new LlavaProjector(opts.vision.config.width, opts.lm.config.hiddenSize, opts.projector, opts.rng),
     );
     this.selectLayer = opts.selectLayer ?? -2;
-    if (opts.lm.config.imageTokenId === undefined)
-      throw new Error("Llava: the LM config needs imageTokenId (the placeholder id)");
+    const { imageTokenId } = opts.lm.config;
+    if (imageTokenId === undefined) throw new Error("Llava: the LM config needs imageTokenId (the placeholder id)");
+    this.imageTokenId = imageTokenId;
   }
 
   /** Image tokens per image: the vision grid's cells (CLS dropped). */
   get imageTokens(): number {
     return this.vision_tower.grid[0] * this.vision_tower.grid[1];
-  }
-
-  /** The placeholder id, from the LM's config. */
-  get imageTokenId(): number {
-    return this.language_model.config.imageTokenId!;
   }
 
   /**
@@ -107,6 +120,24 @@ export class Llava extends Module {
     this.multi_modal_projector.unfreeze();
     if (stage === 1) this.language_model.freeze();
     else this.language_model.unfreeze();
+    return this;
+  }
+
+  /**
+   * A copy of every weight a stage trains (all but the vision tower's, which never change): the point to come back
+   * to, e.g. to run stage 2 twice from the same stage-1 weights. `restore` loads it; dispose it when done.
+   */
+  snapshot(): Record<string, tf.Tensor> {
+    return Object.fromEntries(
+      Object.entries(this.stateDict())
+        .filter(([k]) => !k.startsWith("vision_tower."))
+        .map(([k, v]) => [k, v.clone()]),
+    );
+  }
+
+  /** Loads the weights of a `snapshot` (the vision tower keeps its own). Returns this. */
+  restore(snapshot: Record<string, tf.Tensor>): this {
+    this.loadStateDict(snapshot, { strict: false });
     return this;
   }
 
@@ -139,7 +170,7 @@ export class Llava extends Module {
   ): tf.Tensor3D {
     return tf.tidy(() => {
       const embeds = image ? this.imageEmbeds(image) : null;
-      const inputsEmbeds = this.language_model.embedMultimodal(ids, embeds);
+      const inputsEmbeds = embedMultimodal(this.language_model, ids, embeds);
       return this.language_model.forward(null, { inputsEmbeds, attentionMask: opts.attentionMask });
     });
   }
@@ -152,7 +183,8 @@ export class Llava extends Module {
   ): GenerateResult {
     const imageEmbeds = image ? this.imageEmbeds(image) : undefined;
     try {
-      return this.language_model.generate(prompts, { greedy: true, ...opts, imageEmbeds });
+      const embed = imageEmbeds && embedWithImages(this.language_model, imageEmbeds);
+      return this.language_model.generate(prompts, { greedy: true, ...opts, embed });
     } finally {
       imageEmbeds?.dispose();
     }
@@ -165,15 +197,42 @@ export class Llava extends Module {
     image: ImageInput | null,
     opts: LogProbsOptions = {},
   ): LogProbsResult {
+    // tidy keeps the tensors of a returned object; its type asks for an index signature that LogProbsResult lacks.
     const kept = tf.tidy(
       () =>
         this.language_model.logProbs(prompts, completions, {
           ...opts,
-          imageEmbeds: image ? this.imageEmbeds(image) : undefined,
+          embed: image ? embedWithImages(this.language_model, this.imageEmbeds(image)) : undefined,
         }) as unknown as tf.TensorContainerObject,
     );
     return kept as unknown as LogProbsResult;
   }
+}
+
+/**
+ * A LLaVA conversation as ChatML messages: a turn that starts with `<image>` gets an image part of `imageTokens`
+ * placeholders (one per image token) before its text; with `imageTokens` 0 the image is left out (text only).
+ */
+export function toChatMessages(
+  turns: readonly { role: string; content: string }[],
+  imageTokens: number,
+): ChatMessage[] {
+  if (!Number.isInteger(imageTokens) || imageTokens < 0)
+    throw new RangeError(`toChatMessages: imageTokens must be a non-negative integer, got ${imageTokens}`);
+  return turns.map((t) => {
+    if (!t.content.startsWith(IMAGE_TOKEN)) return { role: t.role, content: t.content };
+    const text = t.content.slice(IMAGE_TOKEN.length).trimStart();
+    return {
+      role: t.role,
+      content:
+        imageTokens > 0
+          ? [
+              { type: "image", tokens: imageTokens },
+              { type: "text", text },
+            ]
+          : text,
+    };
+  });
 }
 
 /**
@@ -205,14 +264,14 @@ export const VICUNA_V1_SYSTEM =
   "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the user's questions.";
 
 /**
- * LLaVA's `v1` template (`SeparatorStyle.TWO`, sep " ", sep2 "</s>"), spec §5:
+ * LLaVA's `v1` template (`conv_vicuna_v1` in llava/conversation.py: `SeparatorStyle.TWO`, sep " ", sep2 "</s>"):
  * `"{system} USER: {q1} ASSISTANT: {a1}</s>USER: {q2} ASSISTANT: {a2}</s>"`. The image placeholder moves to the
  * front of the first user turn, followed by "\n" (`preprocess_multimodal`). Turns alternate user, assistant; a last
  * user turn without its answer ends with "ASSISTANT:", the generation prompt.
  */
 export function llavaV1Prompt(
   turns: readonly { role: "user" | "assistant"; content: string }[],
-  { system = VICUNA_V1_SYSTEM, imageToken = "<image>", eos = "</s>" } = {},
+  { system = VICUNA_V1_SYSTEM, imageToken = IMAGE_TOKEN, eos = "</s>" } = {},
 ): string {
   let out = `${system} `;
   turns.forEach((t, i) => {
@@ -227,7 +286,7 @@ export function llavaV1Prompt(
 }
 
 /**
- * Labels of a `v1` chat (spec T10): −100 up to and including each "ASSISTANT:" and on every image position; the
+ * Labels of a `v1` chat (LLaVA's `preprocess_v1` in llava/train/train.py): −100 up to and including each "ASSISTANT:" and on every image position; the
  * answer and its "</s>" supervised. LLaVA's train.py computes the same by token counts per round ("instruction length
  * − 2", a SentencePiece artifact); here the rounds are found by their tokens, which gives that mask on any tokenizer.
  */

@@ -1,6 +1,8 @@
 /**
- * Multimodal input: image features spliced into the token embeddings (LLaVA's
- * `prepare_inputs_labels_for_multimodal`, Qwen2-VL's `masked_scatter`, spec §1.7 and §5).
+ * Multimodal input: image features spliced into the token embeddings of a language model — LLaVA's
+ * `prepare_inputs_labels_for_multimodal` (haotian-liu/LLaVA, llava/model/llava_arch.py) and Qwen2-VL's
+ * `inputs_embeds.masked_scatter(input_ids == image_token_id, image_embeds)` (Hugging Face transformers,
+ * models/qwen2_vl/modeling_qwen2_vl.py).
  *
  * The prompt holds one placeholder token per image feature row (`<|image_pad|>` repeated N times,
  * as Qwen2-VL's processor expands it). The placeholders are replaced IN ORDER — row-major over the
@@ -16,7 +18,7 @@
  * projector (LLaVA stage 1 trains only that) as well as the embedding table.
  */
 import { tf } from "@vlab/core";
-import type { CausalLM, TokenIds } from "./model.js";
+import type { CausalLM, EmbedIds, TokenIds } from "@vlab/llm";
 
 function rowsOf(ids: TokenIds): number[][] {
   if (ids instanceof tf.Tensor) {
@@ -66,7 +68,7 @@ export function embedMultimodal(
     throw new Error("embedMultimodal: no image token id (set config.imageTokenId or pass { imageTokenId })");
   const rows = rowsOf(ids);
   const B = rows.length;
-  const T = B ? rows[0]!.length : 0;
+  const T = rows[0]?.length ?? 0; // no rows: T = 0
   if (rows.some((r) => r.length !== T))
     throw new Error("embedMultimodal: rows of ids differ in length (pad them first)");
   const D = model.config.hiddenSize;
@@ -90,7 +92,8 @@ export function embedMultimodal(
   }
   // Placeholders look up token 0 (replaced below), so an id outside the vocabulary is harmless.
   const safe = rows.map((r) => r.map((id, t) => (isImage(id, t) ? 0 : id)));
-  if (N === 0) return model.embed(safe);
+  if (N === 0 || !imageEmbeds) return model.embed(safe);
+  const feats = imageEmbeds;
   const index = new Int32Array(B * T);
   let k = 0;
   rows.forEach((r, b) =>
@@ -101,7 +104,15 @@ export function embedMultimodal(
   );
   return tf.tidy(() => {
     const text = tf.reshape(model.embed(safe), [B * T, D]);
-    const table = tf.concat([text, tf.reshape(imageEmbeds!, [N, D])], 0); // [B·T + N, D]
+    const table = tf.concat([text, tf.reshape(feats, [N, D])], 0); // [B·T + N, D]
     return tf.reshape(tf.gather(table, tf.tensor1d(index, "int32")), [B, T, D]) as tf.Tensor3D;
   });
+}
+
+/**
+ * The `embed` hook of @vlab/llm's generation and scoring that splices `imageEmbeds` into the prompt's placeholders
+ * (the columns after the prompt are generated tokens: plain tokens, whatever their id).
+ */
+export function embedWithImages(model: CausalLM, imageEmbeds: tf.Tensor, imageTokenId?: number): EmbedIds {
+  return (ids, promptLength) => embedMultimodal(model, ids, imageEmbeds, { imageTokenId, promptLength });
 }

@@ -1,53 +1,23 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { AdamW, Rng, initBackend, tf } from "@vlab/core";
-import { VisionTransformer } from "@vlab/vision";
-import { buildWordTokenizer } from "@vlab/data";
+import { AdamW, initBackend, tf } from "@vlab/core";
+import { IGNORE_INDEX, sftLoss } from "@vlab/llm";
+import { buildWordTokenizer } from "@vlab/tokenizers";
 import {
-  CausalLM,
-  IGNORE_INDEX,
-  Llava,
+  IMAGE_TOKEN,
   LlavaProjector,
   VICUNA_V1_SYSTEM,
-  buildChatTokenizer,
+  embedWithImages,
   llavaV1Labels,
   llavaV1Prompt,
   plainSample,
-  sftLoss,
+  toChatMessages,
   wholeSequenceLabels,
 } from "../src/index.js";
-import { TINY, maxDiff } from "./helpers.js";
+import { makeLlava, maxDiff, pixels, tokenizer } from "./helpers.js";
 
 beforeAll(async () => {
   await initBackend(process.env.VLAB_TEST_BACKEND === "cpu" ? "cpu" : "wasm");
 });
-
-const tokenizer = buildChatTokenizer(["a red circle", "a blue square", "what color is the circle ?", "red"]);
-// 16×16 images, 8-px patches: 4 image tokens; vision width 24 ≠ LM width 32, so the projector must map them.
-const makeLlava = (projector?: "linear" | "mlp2x_gelu") =>
-  new Llava({
-    vision: new VisionTransformer({
-      imageSize: 16,
-      patchSize: 8,
-      width: 24,
-      layers: 3,
-      heads: 2,
-      outputDim: 0,
-      seed: 3,
-    }),
-    lm: new CausalLM(
-      {
-        ...TINY,
-        vocabSize: tokenizer.vocabSize,
-        imageTokenId: tokenizer.imageTokenId,
-        padTokenId: tokenizer.padId,
-        eosTokenId: tokenizer.eosId,
-      },
-      { rng: new Rng(2) },
-    ),
-    projector,
-    rng: new Rng(4),
-  });
-const pixels = () => tf.randomNormal([2, 3, 16, 16], 0, 1, "float32", 7);
 
 describe("LLaVA", () => {
   it("names its parts as Hugging Face's LlavaForConditionalGeneration and builds both projectors", () => {
@@ -142,6 +112,47 @@ describe("LLaVA", () => {
     m.dispose();
   });
 
+  it("snapshot copies every weight but the vision tower's; restore brings them back", () => {
+    const m = makeLlava("linear");
+    const snap = m.snapshot();
+    const names = Object.keys(snap);
+    expect(names.some((n) => n.startsWith("vision_tower."))).toBe(false);
+    expect(names).toContain("multi_modal_projector.linear_1.weight");
+    expect(names).toContain("language_model.model.embed_tokens.weight");
+    const w = m.multi_modal_projector.linear_1.weight;
+    const before = w.clone();
+    const moved = tf.add(w, 1);
+    w.assign(moved);
+    expect(maxDiff(w, before)).toBeGreaterThan(0.5);
+    expect(m.restore(snap)).toBe(m);
+    expect(maxDiff(w, before)).toBe(0);
+    tf.dispose([before, moved, ...Object.values(snap)]);
+    m.dispose();
+  });
+
+  it("turns a LLaVA conversation into ChatML messages: the image first, or left out with 0 image tokens", () => {
+    const turns = [
+      { role: "user", content: `${IMAGE_TOKEN}\nwhat color is the circle?` },
+      { role: "assistant", content: "red" },
+      { role: "user", content: "and the square?" },
+    ];
+    expect(toChatMessages(turns, 4)).toEqual([
+      {
+        role: "user",
+        content: [
+          { type: "image", tokens: 4 },
+          { type: "text", text: "what color is the circle?" },
+        ],
+      },
+      { role: "assistant", content: "red" },
+      { role: "user", content: "and the square?" },
+    ]);
+    expect(toChatMessages(turns, 0)[0]).toEqual({ role: "user", content: "what color is the circle?" });
+    const ids = tokenizer.encodeChat(toChatMessages(turns, 4));
+    expect(ids.filter((id) => id === tokenizer.imageTokenId)).toHaveLength(4);
+    expect(() => toChatMessages(turns, -1)).toThrow(/non-negative integer/);
+  });
+
   it("labels: plain template supervises the caption and its end; the whole-sequence ablation all but images and padding", () => {
     const s = plainSample(tokenizer, "a red circle", 4);
     const words = tokenizer.encode("a red circle");
@@ -178,7 +189,7 @@ describe("LLaVA", () => {
     const completions = both.tokens.map((t) => [...t, img]);
     const viaLlava = m.logProbs(prompts, completions, { features: feats });
     const embeds = m.imageEmbeds({ features: feats });
-    const viaLm = m.language_model.logProbs(prompts, completions, { imageEmbeds: embeds });
+    const viaLm = m.language_model.logProbs(prompts, completions, { embed: embedWithImages(m.language_model, embeds) });
     expect(maxDiff(viaLlava.logProbs, viaLm.logProbs)).toBeLessThan(1e-6);
     expect(viaLlava.logProbs.shape).toEqual([2, 6]);
     tf.dispose([viaLlava.logProbs, viaLlava.mask, viaLm.logProbs, viaLm.mask, embeds]);
@@ -187,7 +198,7 @@ describe("LLaVA", () => {
   });
 });
 
-describe("LLaVA v1 template and labels (spec §5, T10)", () => {
+describe("LLaVA v1 template and labels (llava/conversation.py conv_vicuna_v1, llava/train/train.py preprocess_v1)", () => {
   it("renders the Vicuna v1 chat with the image first", () => {
     const text = llavaV1Prompt([
       { role: "user", content: "what color is the circle? <image>" },
