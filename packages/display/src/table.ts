@@ -7,6 +7,7 @@ import { inspect } from "node:util";
 import { escapeHtml, formatNumber, JUPYTER_DISPLAY, type MimeBundle } from "@vlab/core";
 
 export type CellFormatter = (value: unknown, column: string) => string;
+export type Align = "left" | "right" | "center";
 
 export interface TableOptions {
   /** Column order and names. For object rows, the default is every key in order of first appearance. */
@@ -16,6 +17,13 @@ export interface TableOptions {
   format?: CellFormatter | Record<string, (value: unknown) => string>;
   /** Significant digits for numbers (default 4). */
   digits?: number;
+  /** Alignment per column name. Default: numeric columns right, boolean columns centred, the rest left. */
+  align?: Record<string, Align>;
+  /**
+   * Per column name, the cell as HTML for the HTML view (trusted: not escaped), e.g. a bold id above a statement.
+   * `row` is the row's index. The text and markdown views still show the cell's text.
+   */
+  html?: Record<string, (value: unknown, row: number) => string>;
 }
 
 type Kind = "number" | "bool" | "other";
@@ -24,6 +32,21 @@ function kindOf(v: unknown): Kind {
   if (typeof v === "number" || typeof v === "bigint") return "number";
   if (typeof v === "boolean") return "bool";
   return "other";
+}
+
+/** A column as the renderers see it: its name, alignment and the width of its widest text. */
+interface Column {
+  name: string;
+  index: number;
+  align: Align;
+  width: number;
+}
+
+/** One cell: its column, its value and its text. */
+interface Cell {
+  column: Column;
+  value: unknown;
+  text: string;
 }
 
 export class Table {
@@ -49,18 +72,30 @@ export class Table {
       const objs = rows as Record<string, unknown>[];
       const keys: string[] = [];
       const seen = new Set<string>();
-      for (const r of objs) for (const k of Object.keys(r)) if (!seen.has(k)) (seen.add(k), keys.push(k));
+      for (const r of objs)
+        for (const k of Object.keys(r))
+          if (!seen.has(k)) {
+            seen.add(k);
+            keys.push(k);
+          }
       this.columns = opts.columns ?? keys;
       this.rows = objs.map((r) => this.columns.map((c) => r[c]));
     }
   }
 
-  /** Text of one cell (booleans become ✓ / ✗). */
+  /** Text of one cell of column number `col` (booleans become ✓ / ✗). */
   cellText(value: unknown, col: number): string {
-    const column = this.columns[col]!;
+    const column = this.columns[col];
+    if (column === undefined)
+      throw new RangeError(`Table.cellText(): no column ${col} (${this.columns.length} columns)`);
+    return this.textOf(value, column);
+  }
+
+  private textOf(value: unknown, column: string): string {
     const f = this.opts.format;
     if (typeof f === "function") return f(value, column);
-    if (f && typeof f[column] === "function") return f[column]!(value);
+    const byColumn = f?.[column];
+    if (typeof byColumn === "function") return byColumn(value);
     if (value === null || value === undefined) return "";
     if (typeof value === "number") return formatNumber(value, this.opts.digits ?? 4);
     if (typeof value === "boolean") return value ? "✓" : "✗";
@@ -69,32 +104,43 @@ export class Table {
     return inspect(value, { depth: 2, breakLength: Infinity, colors: false });
   }
 
-  /** Numeric columns align right. */
-  private align(col: number): "left" | "right" | "center" {
-    const kinds = new Set(this.rows.map((r) => kindOf(r[col])).filter((_, i) => this.rows[i]![col] != null));
+  /** The `align` option, else numeric columns right and boolean ones centred. */
+  private align(col: number, name: string): Align {
+    const own = this.opts.align?.[name];
+    if (own) return own;
+    const kinds = new Set(this.rows.filter((r) => r[col] != null).map((r) => kindOf(r[col])));
     if (kinds.size === 1 && kinds.has("number")) return "right";
     if (kinds.size === 1 && kinds.has("bool")) return "center";
     return "left";
   }
 
-  private cells(): string[][] {
-    return this.rows.map((r) => r.map((v, c) => this.cellText(v, c)));
+  /** The columns and the rows of cells; `clean` maps each text (e.g. line breaks away) before widths are measured. */
+  private layout(clean: (s: string) => string = (s) => s): { columns: Column[]; cells: Cell[][] } {
+    const columns = this.columns.map((name, index) => ({ name, index, align: this.align(index, name), width: 0 }));
+    const cells = this.rows.map((r) =>
+      columns.map((column) => ({
+        column,
+        value: r[column.index],
+        text: clean(this.textOf(r[column.index], column.name)),
+      })),
+    );
+    for (const column of columns) column.width = column.name.length;
+    for (const row of cells) for (const c of row) c.column.width = Math.max(c.column.width, c.text.length);
+    return { columns, cells };
   }
 
   toHtml(): string {
-    const cells = this.cells();
-    const aligns = this.columns.map((_, c) => this.align(c));
-    const th = this.columns.map((c, i) => `<th style="text-align:${aligns[i]}">${escapeHtml(c)}</th>`).join("");
+    const { columns, cells } = this.layout();
+    const th = columns.map((c) => `<th style="text-align:${c.align}">${escapeHtml(c.name)}</th>`).join("");
     const body = cells
-      .map((r, ri) => {
-        const tds = r
-          .map((text, c) => {
-            const v = this.rows[ri]![c];
-            const color = typeof v === "boolean" ? `;color:${v ? "#1a7f37" : "#cf222e"}` : "";
-            return `<td style="text-align:${aligns[c]}${color}">${escapeHtml(text)}</td>`;
-          })
-          .join("");
-        return `<tr>${tds}</tr>`;
+      .map((row, ri) => {
+        const tds = row.map(({ column, value, text }) => {
+          const color = typeof value === "boolean" ? `;color:${value ? "#1a7f37" : "#cf222e"}` : "";
+          const html = this.opts.html?.[column.name];
+          const content = html ? html(value, ri) : escapeHtml(text);
+          return `<td style="text-align:${column.align}${color}">${content}</td>`;
+        });
+        return `<tr>${tds.join("")}</tr>`;
       })
       .join("");
     const cap = this.caption !== undefined ? `<caption>${escapeHtml(this.caption)}</caption>` : "";
@@ -102,27 +148,29 @@ export class Table {
   }
 
   toMarkdown(): string {
-    const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/\r?\n/g, "<br>");
-    const aligns = this.columns.map((_, c) => this.align(c));
-    const head = `| ${this.columns.map(esc).join(" | ")} |`;
-    const rule = `|${aligns.map((a) => (a === "right" ? " ---: " : a === "center" ? " :---: " : " --- ")).join("|")}|`;
-    const body = this.cells().map((r) => `| ${r.map(esc).join(" | ")} |`);
+    const esc = escapeMarkdownCell;
+    const { columns, cells } = this.layout();
+    const head = `| ${columns.map((c) => esc(c.name)).join(" | ")} |`;
+    const rules = { left: " --- ", right: " ---: ", center: " :---: " };
+    const rule = `|${columns.map((c) => rules[c.align]).join("|")}|`;
+    const body = cells.map((row) => `| ${row.map((c) => esc(c.text)).join(" | ")} |`);
     const cap = this.caption !== undefined ? `**${esc(this.caption)}**\n\n` : "";
     return cap + [head, rule, ...body].join("\n");
   }
 
   toText(): string {
-    const cells = this.cells().map((r) => r.map((s) => s.replace(/\r?\n/g, " ")));
-    const aligns = this.columns.map((_, c) => this.align(c));
-    const widths = this.columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
-    const fit = (s: string, i: number) => {
-      const w = widths[i]!;
-      if (aligns[i] === "right") return s.padStart(w);
-      if (aligns[i] === "center") return s.padStart(Math.floor((w + s.length) / 2)).padEnd(w);
-      return s.padEnd(w);
+    const { columns, cells } = this.layout((s) => s.replace(/\r?\n/g, " "));
+    const fit = (s: string, { align, width }: Column) => {
+      if (align === "right") return s.padStart(width);
+      if (align === "center") return s.padStart(Math.floor((width + s.length) / 2)).padEnd(width);
+      return s.padEnd(width);
     };
-    const line = (r: string[]) => r.map(fit).join("  ").trimEnd();
-    const out = [line(this.columns), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)];
+    const line = (texts: string[]) => texts.join("  ").trimEnd();
+    const out = [
+      line(columns.map((c) => fit(c.name, c))),
+      columns.map((c) => "-".repeat(c.width)).join("  "),
+      ...cells.map((row) => line(row.map((c) => fit(c.text, c.column)))),
+    ];
     return (this.caption !== undefined ? `${this.caption}\n` : "") + out.join("\n");
   }
 
@@ -133,6 +181,11 @@ export class Table {
   [JUPYTER_DISPLAY](): MimeBundle {
     return { "text/html": this.toHtml(), "text/markdown": this.toMarkdown(), "text/plain": this.toText() };
   }
+}
+
+/** Text made safe for one markdown table cell: backslashes and pipes escaped, line breaks as `<br>`. */
+export function escapeMarkdownCell(s: string): string {
+  return s.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/\r?\n/g, "<br>");
 }
 
 /**

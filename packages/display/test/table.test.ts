@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { toMimeBundle } from "../src/display.js";
-import { table } from "../src/table.js";
+import { escapeMarkdownCell, table } from "../src/table.js";
 
 describe("table()", () => {
   const rows = [
@@ -56,5 +56,33 @@ describe("table()", () => {
   it("rejects mixed rows", () => {
     expect(() => table([{ a: 1 }, [1]] as any)).toThrow(/all objects or all arrays/);
     expect(() => table("x" as any)).toThrow(/array/);
+  });
+
+  it("takes an alignment per column and trusted HTML for the cells of a column", () => {
+    const rows = [
+      { claim: "a: first", run: "m = 0.5", holds: true },
+      { claim: "b: second\nline", run: "m = 12.25", holds: false },
+    ];
+    const t = table(rows, {
+      align: { run: "right" },
+      html: { claim: (v, row) => `<b>${row}</b>${String(v).length}` },
+    });
+    expect(t.toText().split("\n")).toEqual([
+      "claim                 run  holds",
+      "--------------  ---------  -----",
+      "a: first          m = 0.5    ✓",
+      "b: second line  m = 12.25    ✗",
+    ]);
+    const html = t.toHtml();
+    expect(html).toContain('<td style="text-align:left"><b>0</b>8</td>');
+    expect(html).toContain('<td style="text-align:left"><b>1</b>14</td>');
+    expect(html).toContain('<th style="text-align:right">run</th>');
+    expect(t.toMarkdown().split("\n")[1]).toBe("| --- | ---: | :---: |");
+    expect(t.toMarkdown()).toContain("| b: second<br>line |");
+    expect(() => t.cellText(1, 3)).toThrow(/no column 3/);
+  });
+
+  it("escapes text for a markdown cell", () => {
+    expect(escapeMarkdownCell("a|b\\c\nd")).toBe("a\\|b\\\\c<br>d");
   });
 });

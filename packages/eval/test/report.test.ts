@@ -4,15 +4,10 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import {
-  checkClaim,
-  readResults,
-  report,
-  resultsDir,
-  resultsTable,
-  validateResults,
-  type Claim,
-} from "../src/report.js";
+import { report } from "../src/report.js";
+import { checkClaim, validateResults, type Claim } from "../src/results.js";
+import { readResults, resultsDir } from "../src/results_dir.js";
+import { resultsTable } from "../src/results_table.js";
 
 const JD = Symbol.for("Jupyter.display");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vlab-eval-"));
@@ -152,7 +147,8 @@ describe("report()", () => {
       "| ensembling-helps: prompt ensembling improves zero-shot accuracy | CLIP, Radford et al. 2021, sec. 3.1.4 | ensemble_gain = 0.03 | ≥ 0 | ✓ |",
     );
     expect(b["text/plain"]).toMatch(/^02-clip · budget quick · backend cpu · seed 0 · 71.4 s — 1\/1 claims hold/);
-    expect(b["text/plain"]).toContain("ensemble_gain = 0.03  ≥ 0        ✓");
+    // holds is a boolean column of display's table: ✓ / ✗ centred under "holds"
+    expect(b["text/plain"]).toContain("ensemble_gain = 0.03  ≥ 0          ✓");
     expect(String(r)).toBe(b["text/plain"]);
   });
 
