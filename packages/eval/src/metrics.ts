@@ -59,13 +59,14 @@ export function confusionMatrix(pred: Labels, target: Labels, numClasses?: numbe
   if (!Number.isInteger(n) || n < 1)
     throw new Error(`confusionMatrix(): numClasses must be a positive integer, got ${n}`);
   const m = Array.from({ length: n }, () => new Array<number>(n).fill(0));
-  for (let i = 0; i < p.length; i++) {
-    for (const [v, name] of [
-      [p[i]!, "pred"],
-      [t[i]!, "target"],
-    ] as const)
-      if (v >= n) throw new Error(`confusionMatrix(): ${name}[${i}] = ${v} is not a class in 0..${n - 1}`);
-    m[t[i]!]![p[i]!]!++;
+  const notAClass = (name: string, i: number, v: number | undefined) =>
+    new Error(`confusionMatrix(): ${name}[${i}] = ${v} is not a class in 0..${n - 1}`);
+  for (const [i, ti] of t.entries()) {
+    const pi = p[i]; // p and t have the same length (pair)
+    if (pi === undefined || pi >= n) throw notAClass("pred", i, pi);
+    const row = m[ti];
+    if (row === undefined) throw notAClass("target", i, ti);
+    row[pi]++;
   }
   return m;
 }
@@ -73,8 +74,13 @@ export function confusionMatrix(pred: Labels, target: Labels, numClasses?: numbe
 /** Accuracy of each class (recall per class); NaN for a class absent from `target`. */
 export function perClassAccuracy(pred: Labels, target: Labels, numClasses?: number): number[] {
   return confusionMatrix(pred, target, numClasses).map((row, c) => {
-    const total = row.reduce((a, b) => a + b, 0);
-    return total ? row[c]! / total : NaN;
+    let total = 0;
+    let hits = 0;
+    for (const [j, count] of row.entries()) {
+      total += count;
+      if (j === c) hits = count;
+    }
+    return total ? hits / total : NaN;
   });
 }
 
@@ -95,8 +101,9 @@ function toMatrix(sim: Similarity, fn: string): number[][] {
   } else {
     rows = Array.from(sim, (r) => Array.from(r));
   }
-  if (rows.length === 0 || rows[0]!.length === 0) throw new Error(`${fn}(): empty similarity matrix`);
-  const n = rows[0]!.length;
+  const [first] = rows;
+  if (first === undefined || first.length === 0) throw new Error(`${fn}(): empty similarity matrix`);
+  const n = first.length;
   rows.forEach((r, i) => {
     if (r.length !== n) throw new Error(`${fn}(): row ${i} has ${r.length} candidates, row 0 has ${n}`);
     const j = r.findIndex((v) => Number.isNaN(v));
@@ -129,7 +136,9 @@ export function recallAtK(similarity: Similarity, k: number, opts: RecallOptions
 
 function recallOf(S: number[][], k: number, targets: RecallOptions["targets"], fn: string): number {
   if (!Number.isInteger(k) || k < 1) throw new Error(`${fn}(): k must be a positive integer, got ${k}`);
-  const nc = S[0]!.length;
+  const [first] = S;
+  if (first === undefined) throw new Error(`${fn}(): empty similarity matrix`);
+  const nc = first.length;
   if (targets && targets.length !== S.length)
     throw new Error(`${fn}(): ${targets.length} targets for ${S.length} queries`);
   if (!targets && S.length > nc)
@@ -137,25 +146,27 @@ function recallOf(S: number[][], k: number, targets: RecallOptions["targets"], f
       `${fn}(): the default diagonal targets need at least as many candidates (${nc}) as queries (${S.length})`,
     );
   let hits = 0;
-  S.forEach((row, i) => {
-    const t = targets ? targets[i]! : i;
+  for (const [i, row] of S.entries()) {
+    const t = targets ? targets[i] : i;
+    if (t === undefined) throw new Error(`${fn}(): query ${i} has no target`); // lengths checked above
     const correct = typeof t === "number" ? [t] : [...t];
     if (correct.length === 0) throw new Error(`${fn}(): query ${i} has no correct candidate`);
     for (const c of correct)
       if (!Number.isInteger(c) || c < 0 || c >= nc)
         throw new Error(`${fn}(): target ${c} of query ${i} is not a candidate in 0..${nc - 1}`);
-    const best = Math.max(...correct.map((c) => row[c]!));
     const isCorrect = new Set(correct);
-    const correctTied = new Set(correct.filter((c) => row[c] === best)).size;
+    let best = -Infinity; // the best score of a correct candidate
+    for (const [j, v] of row.entries()) if (isCorrect.has(j) && v > best) best = v;
+    let correctTied = 0;
     let greater = 0;
     let ties = 0;
-    row.forEach((v, j) => {
-      if (isCorrect.has(j)) return;
-      if (v > best) greater++;
+    for (const [j, v] of row.entries()) {
+      if (isCorrect.has(j)) correctTied += v === best ? 1 : 0;
+      else if (v > best) greater++;
       else if (v === best) ties++;
-    });
+    }
     hits += hitChance(k - greater, correctTied, ties);
-  });
+  }
   return hits / S.length;
 }
 
@@ -177,6 +188,18 @@ function hitChance(m: number, c: number, t: number): number {
   let miss = 1;
   for (let j = 0; j < m && miss > 0; j++) miss *= Math.max(0, t - j) / (c + t - j);
   return 1 - miss;
+}
+
+/** The transpose of a matrix whose rows all have the first row's length (as `toMatrix` checks). */
+function transpose(rows: number[][]): number[][] {
+  const out: number[][] = (rows[0] ?? []).map(() => []);
+  for (const [i, r] of rows.entries())
+    for (const [j, v] of r.entries()) {
+      const column = out[j];
+      if (column === undefined) throw new Error(`transpose(): row ${i} is longer than row 0`);
+      column.push(v);
+    }
+  return out;
 }
 
 export interface RetrievalReport {
@@ -201,20 +224,22 @@ export function retrievalReport(
 ): RetrievalReport {
   const S = toMatrix(similarity, "retrievalReport");
   const nImages = S.length;
-  const nTexts = S[0]!.length;
-  const St = S[0]!.map((_, j) => S.map((r) => r[j]!)); // [N_texts, N_images]
+  const St = transpose(S); // [N_texts, N_images]
+  const nTexts = St.length;
   let i2tTargets: number[][] | undefined;
   let t2iTargets: number[] | undefined;
   if (opts.imageOfText) {
     if (opts.imageOfText.length !== nTexts)
       throw new Error(`retrievalReport(): imageOfText has ${opts.imageOfText.length} entries for ${nTexts} texts`);
     t2iTargets = [...opts.imageOfText];
-    i2tTargets = Array.from({ length: nImages }, () => []);
-    t2iTargets.forEach((img, j) => {
-      if (!Number.isInteger(img) || img < 0 || img >= nImages)
+    const textsOfImage: number[][] = Array.from({ length: nImages }, () => []);
+    for (const [j, img] of t2iTargets.entries()) {
+      const texts = Number.isInteger(img) ? textsOfImage[img] : undefined;
+      if (texts === undefined)
         throw new Error(`retrievalReport(): imageOfText[${j}] = ${img} is not an image in 0..${nImages - 1}`);
-      i2tTargets![img]!.push(j);
-    });
+      texts.push(j);
+    }
+    i2tTargets = textsOfImage;
   } else if (nImages !== nTexts) {
     throw new Error(
       `retrievalReport(): a ${nImages}×${nTexts} matrix needs imageOfText (which image each text describes)`,

@@ -29,6 +29,8 @@ describe("budget", () => {
     expect(() => currentBudget()).toThrow('VLAB_BUDGET must be "quick" or "full", got "medium"');
     expect(() => budget({ quick: 1, full: 2 })).toThrow(/VLAB_BUDGET/);
     delete process.env.VLAB_BUDGET;
-    expect(() => budget({ quick: 1 } as any)).toThrow(/budget\(\{ quick: \.\.\., full: \.\.\. \}\)/);
+    expect(() => budget({ quick: 1 } as unknown as { quick: number; full: number })).toThrow(
+      /budget\(\{ quick: \.\.\., full: \.\.\. \}\)/,
+    );
   });
 });

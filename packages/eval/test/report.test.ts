@@ -4,12 +4,12 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { report } from "../src/report.js";
-import { checkClaim, validateResults, type Claim } from "../src/results.js";
+import { JUPYTER_DISPLAY } from "@vlab/core";
+import { report, type ReportOptions } from "../src/report.js";
+import { checkClaim, validateResults, type Claim, type ClaimOp } from "../src/results.js";
 import { readResults, resultsDir } from "../src/results_dir.js";
 import { resultsTable } from "../src/results_table.js";
 
-const JD = Symbol.for("Jupyter.display");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vlab-eval-"));
 const saved = { budget: process.env.VLAB_BUDGET, dir: process.env.VLAB_RESULTS_DIR };
 
@@ -138,7 +138,7 @@ describe("report()", () => {
 
   it("displays itself as the claims table", () => {
     const r = report(base(path.join(tmp, "c")));
-    const b = (r as any)[JD]();
+    const b = r[JUPYTER_DISPLAY]();
     expect(Object.keys(b).sort()).toEqual(["text/html", "text/markdown", "text/plain"]);
     expect(b["text/html"]).toContain("<b>ensembling-helps</b>");
     expect(b["text/html"]).toContain("CLIP, Radford et al. 2021");
@@ -186,7 +186,7 @@ describe("report()", () => {
     ];
     for (const [name, patch, re] of cases) {
       it(name, () => {
-        expect(() => report({ ...base(dir), ...patch } as any)).toThrow(re);
+        expect(() => report({ ...base(dir), ...patch } as unknown as ReportOptions)).toThrow(re);
       });
     }
     it("bad VLAB_BUDGET", () => {
@@ -211,14 +211,16 @@ describe("validateResults()", () => {
 
   it("accepts a good object and rejects inconsistent ones", () => {
     expect(validateResults(good())).toEqual(good());
-    const cases: Array<[(o: any) => void, RegExp]> = [
+    // each mutation makes the object invalid on purpose, so it is loosely typed here
+    type Loose = { [k: string]: unknown; claims: Array<Record<string, unknown>>; metrics: Record<string, unknown> };
+    const cases: Array<[(o: Loose) => void, RegExp]> = [
       [(o) => delete o.backend, /missing field "backend"/],
       [(o) => (o.extra = 1), /unknown field "extra"/],
-      [(o) => (o.claims[0].holds = false), /says holds: false but 0.5 > 0.4 is true/],
-      [(o) => (o.claims[0].value = 0.7), /has value 0.7 but metrics.a is 0.5/],
-      [(o) => delete o.claims[0].value, /is missing "value"/],
-      [(o) => (o.claims[0].note = "x"), /unknown field "note"/],
-      [(o) => (o.claims = [o.claims[0], o.claims[0]]), /duplicate claim id "c"/],
+      [(o) => (o.claims[0]!.holds = false), /says holds: false but 0.5 > 0.4 is true/],
+      [(o) => (o.claims[0]!.value = 0.7), /has value 0.7 but metrics.a is 0.5/],
+      [(o) => delete o.claims[0]!.value, /is missing "value"/],
+      [(o) => (o.claims[0]!.note = "x"), /unknown field "note"/],
+      [(o) => (o.claims = [o.claims[0]!, o.claims[0]!]), /duplicate claim id "c"/],
       [(o) => (o.budget = "slow"), /budget must be/],
       [(o) => (o.metrics.a = null), /metric "a" must be a number/],
     ];
@@ -231,7 +233,7 @@ describe("validateResults()", () => {
   });
 
   it("checkClaim implements each op", () => {
-    expect([">=", ">", "<=", "<", "=="].map((op) => checkClaim(op as any, 1, 1))).toEqual([
+    expect([">=", ">", "<=", "<", "=="].map((op) => checkClaim(op as ClaimOp, 1, 1))).toEqual([
       true,
       false,
       true,
