@@ -21,6 +21,7 @@
  * scene and no object that is not in it, so a caption picks out its scene well enough for contrastive training.
  */
 import type { Rng } from "@vlab/core";
+import { pick } from "./pick.js";
 import type { Scene, ShapeObject } from "./shapes.js";
 
 const NUMBER_WORDS = [
@@ -88,10 +89,11 @@ export interface CaptionOptions {
  */
 export function captions(scene: Scene, rng?: Rng, { varied = false }: CaptionOptions = {}): string[] {
   const objs = leftToRight(scene);
-  if (objs.length === 0) return ["an empty picture", "a photo of nothing"];
+  const [first] = objs;
+  if (first === undefined) return ["an empty picture", "a photo of nothing"];
   const out: string[] = [];
   if (objs.length === 1) {
-    const o = objs[0]!;
+    const o = first;
     out.push(
       withArticle(describeObject(o)),
       withArticle(describeObject(o, { size: true })),
@@ -129,5 +131,5 @@ export function captions(scene: Scene, rng?: Rng, { varied = false }: CaptionOpt
 /** One caption, chosen by rng among `captions(scene)`. */
 export function caption(scene: Scene, rng: Rng, opts: CaptionOptions = {}): string {
   const all = captions(scene, undefined, opts);
-  return all[rng.int(all.length)]!;
+  return pick(rng, all);
 }

@@ -92,7 +92,10 @@ export async function shapesDataset(opts: ShapesDatasetOptions): Promise<ShapesD
     width: sceneOpts.width,
     height: sceneOpts.height,
     scenes,
-    captions: all.map((c) => c[0]!),
+    captions: all.map(([first], i) => {
+      if (first === undefined) throw new Error(`shapesDataset: scene ${i} has no caption`);
+      return first;
+    }),
     allCaptions: all,
     qa,
     dispose() {
@@ -143,7 +146,9 @@ export async function classificationDataset(opts: ClassificationOptions): Promis
   const ds = await shapesDataset({ ...opts, objects: 1 });
   const labels = new Int32Array(ds.scenes.length);
   ds.scenes.forEach((s, i) => {
-    labels[i] = names.indexOf(labelName(s.objects[0]!, opts.label));
+    const [object] = s.objects;
+    if (!object) throw new Error(`classificationDataset: scene ${i} has no object`);
+    labels[i] = names.indexOf(labelName(object, opts.label));
   });
   return Object.assign(ds, { label: opts.label, classNames: names, labels });
 }

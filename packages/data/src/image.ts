@@ -63,8 +63,7 @@ function looksLikeText(b: Uint8Array): boolean {
   const n = Math.min(b.length, 512);
   if (n === 0) return false;
   let printable = 0;
-  for (let i = 0; i < n; i++) {
-    const c = b[i]!;
+  for (const c of b.subarray(0, n)) {
     if (c === 9 || c === 10 || c === 13 || (c >= 32 && c < 127) || c >= 128) printable++;
   }
   return printable / n > 0.95;
@@ -84,6 +83,7 @@ export function toRgb(raw: RawImage, name = "image"): RgbImage {
     throw new RangeError(`${name}: expected 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA) channels, got ${channels}`);
   }
   const out = new Uint8Array(n * 3);
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- p < n and data.length === n * channels (checked above) */
   for (let p = 0; p < n; p++) {
     if (channels <= 2) {
       const g = data[p * channels]!;
@@ -96,6 +96,7 @@ export function toRgb(raw: RawImage, name = "image"): RgbImage {
       out[p * 3 + 2] = data[p * 4 + 2]!;
     }
   }
+  /* eslint-enable @typescript-eslint/no-non-null-assertion */
   return { data: out, width, height };
 }
 
@@ -150,7 +151,7 @@ export async function loadImage(src: string | Uint8Array): Promise<RgbImage> {
     const truncated =
       /truncat|premature|end of (file|stream|data)|unexpected end|not enough data|read error|short read|EOF/i.test(msg);
     const what = truncated ? `is a truncated or damaged ${format} file` : `could not be decoded as ${format}`;
-    throw new Error(`loadImage: ${name} ${what} (sharp: ${msg.trim()})`);
+    throw new Error(`loadImage: ${name} ${what} (sharp: ${msg.trim()})`, { cause: e });
   }
 }
 
@@ -224,24 +225,31 @@ export function toFloat32(
   mean?: readonly number[],
   std?: readonly number[],
 ): Float32Array {
-  if (images.length === 0) throw new RangeError("toTensor: no images given");
-  const { width: W, height: H } = images[0]!;
+  const [first] = images;
+  if (!first) throw new RangeError("toTensor: no images given");
+  const { width: W, height: H } = first;
   const plane = W * H;
   const out = new Float32Array(images.length * 3 * plane);
   const m = mean ?? [0, 0, 0],
     s = std ?? [1, 1, 1];
+  if (m.length < 3 || s.length < 3)
+    throw new RangeError(`toTensor: mean and std need a value per channel (R, G, B), got ${m.length} and ${s.length}`);
   images.forEach((img, b) => {
     if (img.width !== W || img.height !== H) {
       throw new RangeError(
         `toTensor: all images must have one size; image 0 is ${W}x${H}, image ${b} is ${img.width}x${img.height}`,
       );
     }
+    if (img.data.length < plane * 3)
+      throw new RangeError(`toTensor: image ${b} has ${img.data.length} bytes, fewer than ${W}x${H}x3`);
+    /* eslint-disable @typescript-eslint/no-non-null-assertion -- c < 3 ≤ mean/std length, p·3+c < data.length (checked above) */
     for (let c = 0; c < 3; c++) {
       const base = (b * 3 + c) * plane,
         mc = m[c]!,
         sc = s[c]!;
       for (let p = 0; p < plane; p++) out[base + p] = (img.data[p * 3 + c]! / 255 - mc) / sc;
     }
+    /* eslint-enable @typescript-eslint/no-non-null-assertion */
   });
   return out;
 }
@@ -260,9 +268,9 @@ export function normalize<T extends tf.Tensor>(
   mean: readonly number[] = CLIP_MEAN,
   std: readonly number[] = CLIP_STD,
 ): T {
-  if (t.rank !== 3 && t.rank !== 4)
+  const c = t.shape[t.rank - 3];
+  if ((t.rank !== 3 && t.rank !== 4) || c === undefined)
     throw new RangeError(`normalize: expected [B, C, H, W] or [C, H, W], got shape [${t.shape.join(", ")}]`);
-  const c = t.shape[t.rank - 3]!;
   if (mean.length !== c || std.length !== c) {
     throw new RangeError(
       `normalize: the tensor has ${c} channels but mean has ${mean.length} and std ${std.length} values`,

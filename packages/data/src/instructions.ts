@@ -30,6 +30,7 @@ import {
   referringExpression,
   type QuestionKind,
 } from "./questions.js";
+import { pick } from "./pick.js";
 import { streamRng, type Scene, type ShapeObject } from "./shapes.js";
 
 export type InstructionKind = "conversation" | "detail" | "reasoning";
@@ -105,7 +106,7 @@ export function conversation(
       throw new RangeError(`unknown question kind "${k}"; expected some of ${QUESTION_KINDS.join(", ")}`);
   const pool = rng.shuffle([...kinds]).flatMap((k) => {
     const qs = questionsOfKind(scene, k, rng);
-    return qs.length > 0 ? [qs[rng.int(qs.length)]!] : [];
+    return qs.length > 0 ? [pick(rng, qs)] : [];
   });
   const chosen = pool.slice(0, turns);
   if (chosen.length === 0) return undefined;
@@ -127,7 +128,7 @@ export function detail(scene: Scene, rng: Rng): InstructionSample {
   return {
     kind: "detail",
     turns: [
-      { role: "user", content: opening(DETAIL_REQUESTS[rng.int(DETAIL_REQUESTS.length)]!) },
+      { role: "user", content: opening(pick(rng, DETAIL_REQUESTS)) },
       { role: "assistant", content: answer },
     ],
     answers: [answer],
@@ -153,8 +154,8 @@ export function reasoningQuestions(scene: Scene): Reasoned[] {
       const hits = objs.filter((a) => a !== b && relations(a, b).includes(rel));
       // As questions.ts asks "what is left of …?": exactly one object there, and none whose centre is past that edge.
       const maybe = objs.filter((a) => a !== b && !hits.includes(a) && centreBeyond(a, b, rel));
-      if (hits.length !== 1 || maybe.length > 0) continue;
-      const a = hits[0]!;
+      const [a] = hits;
+      if (a === undefined || hits.length !== 1 || maybe.length > 0) continue;
       out.push({
         question: `which shape is ${rel} ${ref}?`,
         steps: `the ${describeObject(a)} is ${rel} the ${describeObject(b)}.`,
@@ -198,7 +199,7 @@ export function reasoningQuestions(scene: Scene): Reasoned[] {
 export function reasoning(scene: Scene, rng: Rng): InstructionSample | undefined {
   const all = reasoningQuestions(scene);
   if (all.length === 0) return undefined;
-  const r = all[rng.int(all.length)]!;
+  const r = pick(rng, all);
   return {
     kind: "reasoning",
     turns: [

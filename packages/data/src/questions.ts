@@ -22,6 +22,7 @@
  */
 import type { Rng } from "@vlab/core";
 import { describeObject, relations, withArticle, type Relation } from "./captions.js";
+import { pick } from "./pick.js";
 import {
   COLOR_NAMES,
   SHAPES,
@@ -174,8 +175,10 @@ export function questionsOfKind(scene: Scene, kind: QuestionKind, rng?: Rng): QA
       const shapes = SHAPES.filter((x) => c.byShape[x] > 0);
       const absentColors = COLOR_NAMES.filter((x) => c.byColor[x] === 0);
       const absentShapes = SHAPES.filter((x) => c.byShape[x] === 0);
-      if (absentColors.length > 0) colors.push(absentColors[rng ? rng.int(absentColors.length) : 0]!);
-      if (absentShapes.length > 0) shapes.push(absentShapes[rng ? rng.int(absentShapes.length) : 0]!);
+      const [firstAbsentColor] = absentColors;
+      const [firstAbsentShape] = absentShapes;
+      if (firstAbsentColor !== undefined) colors.push(rng ? pick(rng, absentColors) : firstAbsentColor);
+      if (firstAbsentShape !== undefined) shapes.push(rng ? pick(rng, absentShapes) : firstAbsentShape);
       for (const color of colors) {
         out.push({
           kind,
@@ -212,8 +215,10 @@ export function questionsOfKind(scene: Scene, kind: QuestionKind, rng?: Rng): QA
       // Half yes, half no: without rng interleave them; with rng the caller's pick is a fair coin over the answer.
       if (rng) return rng.next() < 0.5 && yes.length > 0 ? rng.shuffle(yes) : rng.shuffle(no);
       for (let i = 0; i < Math.max(yes.length, no.length); i++) {
-        if (i < yes.length) out.push(yes[i]!);
-        if (i < no.length) out.push(no[i]!);
+        const y = yes[i];
+        const n = no[i];
+        if (y) out.push(y);
+        if (n) out.push(n);
       }
       break;
     }
@@ -239,11 +244,12 @@ export function questionsOfKind(scene: Scene, kind: QuestionKind, rng?: Rng): QA
           // Exactly one object in that relation, and no other whose centre is past b's edge on that side although
           // its box overlaps b's (a reader might count it too).
           const maybe = objs.filter((a) => a !== b && !hits.includes(a) && centreBeyond(a, b, rel));
-          if (hits.length === 1 && maybe.length === 0) {
+          const [hit] = hits;
+          if (hit && hits.length === 1 && maybe.length === 0) {
             out.push({
               kind,
               question: `what is ${rel} ${rb}?`,
-              answer: describeObject(hits[0]!),
+              answer: describeObject(hit),
               choices: objs.filter((a) => a !== b).map((a) => describeObject(a)),
             });
           }

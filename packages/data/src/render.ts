@@ -71,20 +71,26 @@ export interface RawBatch {
 
 /** Renders `scenes[start, end)` as one atlas and writes them, channel-first and /255, into `out`. */
 async function renderAtlas(scenes: readonly Scene[], start: number, end: number, out: Float32Array): Promise<void> {
-  const { width: W, height: H } = scenes[0]!;
+  const batch = scenes.slice(start, end);
+  const [first] = batch;
+  if (!first) throw new RangeError(`renderScenes: no scenes in [${start}, ${end})`);
+  const { width: W, height: H } = first; // all one size (checked by renderScenesRaw)
   const count = end - start;
   const cols = Math.ceil(Math.sqrt((count * H) / W)); // roughly square atlas
   const rows = Math.ceil(count / cols);
   let body = "";
-  for (let k = 0; k < count; k++) {
+  for (const [k, scene] of batch.entries()) {
     const x = (k % cols) * W,
       y = Math.floor(k / cols) * H;
-    body += `<svg x="${x}" y="${y}" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${sceneElements(scenes[start + k]!)}</svg>`;
+    body += `<svg x="${x}" y="${y}" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${sceneElements(scene)}</svg>`;
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${cols * W}" height="${rows * H}">${body}</svg>`;
   const px = await sharp(Buffer.from(svg), { limitInputPixels: false }).removeAlpha().raw().toBuffer(); // [rows·H, cols·W, 3]
   const rowStride = cols * W * 3;
   const plane = H * W;
+  if (px.length < rows * H * rowStride)
+    throw new Error(`renderScenes: sharp returned ${px.length} bytes for a ${cols * W}x${rows * H} RGB atlas`);
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- every src < rows·H·rowStride ≤ px.length (checked above) */
   for (let k = 0; k < count; k++) {
     const ox = (k % cols) * W,
       oy = Math.floor(k / cols) * H;
@@ -99,12 +105,14 @@ async function renderAtlas(scenes: readonly Scene[], start: number, end: number,
       }
     }
   }
+  /* eslint-enable @typescript-eslint/no-non-null-assertion */
 }
 
 /** Renders scenes that all share one size into `[B, 3, H, W]` float32 numbers in [0, 1] (no tfjs involved). */
 export async function renderScenesRaw(scenes: readonly Scene[], opts: RenderOptions = {}): Promise<RawBatch> {
-  if (scenes.length === 0) throw new RangeError("renderScenes: no scenes given");
-  const { width: W, height: H } = scenes[0]!;
+  const [first] = scenes;
+  if (!first) throw new RangeError("renderScenes: no scenes given");
+  const { width: W, height: H } = first;
   scenes.forEach((s, i) => {
     if (s.width !== W || s.height !== H) {
       throw new RangeError(
@@ -121,8 +129,8 @@ export async function renderScenesRaw(scenes: readonly Scene[], opts: RenderOpti
   let next = 0,
     done = 0;
   const worker = async () => {
-    while (next < chunks.length) {
-      const [s, e] = chunks[next++]!;
+    for (let chunk = chunks[next++]; chunk; chunk = chunks[next++]) {
+      const [s, e] = chunk;
       await renderAtlas(scenes, s, e, data);
       done += e - s;
       opts.onProgress?.(done, B);

@@ -21,6 +21,7 @@
  * all randomness comes from the `Rng` passed in (core's sfc32), never from `Math.random`.
  */
 import { Rng } from "@vlab/core";
+import { pick } from "./pick.js";
 
 /** The shapes, in a fixed order (class indices follow it). */
 export const SHAPES = ["circle", "square", "triangle", "star", "hexagon", "diamond"] as const;
@@ -185,10 +186,12 @@ export type Outline =
 /** Regular polygon / star vertices; angle 0 points up, vertices go clockwise. */
 function radial(x: number, y: number, radii: number[], n: number, start = 0): [number, number][] {
   const pts: [number, number][] = [];
-  for (let i = 0; i < n * radii.length; i++) {
-    const rad = radii[i % radii.length]!;
-    const a = start + (i * 2 * Math.PI) / (n * radii.length);
-    pts.push([round3(x + rad * Math.sin(a)), round3(y - rad * Math.cos(a))]);
+  for (let k = 0; k < n; k++) {
+    for (const [j, rad] of radii.entries()) {
+      const i = k * radii.length + j; // vertex index
+      const a = start + (i * 2 * Math.PI) / (n * radii.length);
+      pts.push([round3(x + rad * Math.sin(a)), round3(y - rad * Math.cos(a))]);
+    }
   }
   return pts;
 }
@@ -303,10 +306,6 @@ export function boxesApart(a: Box, b: Box, gap = 0): boolean {
   return a[2] + gap <= b[0] || b[2] + gap <= a[0] || a[3] + gap <= b[1] || b[3] + gap <= a[1];
 }
 
-function pick<T>(rng: Rng, items: readonly T[]): T {
-  return items[rng.int(items.length)]!;
-}
-
 const PLACE_TRIES = 60; // centre positions tried per object
 const SCENE_TRIES = 40; // whole scenes tried before giving up
 
@@ -320,7 +319,8 @@ export function sampleScene(rng: Rng, opts: SceneOptions = {}): Scene {
   const [lo, hi] = o.objects;
   const n = lo + rng.int(hi - lo + 1);
   const margin = 1; // pixels kept free along the image border
-  const smallest = [...o.sizes].sort((a, b) => SIZES[a] * (o.sizeScale[a] ?? 1) - SIZES[b] * (o.sizeScale[b] ?? 1))[0]!;
+  const [smallest] = [...o.sizes].sort((a, b) => SIZES[a] * (o.sizeScale[a] ?? 1) - SIZES[b] * (o.sizeScale[b] ?? 1));
+  if (smallest === undefined) throw new RangeError("sampleScene: no sizes to draw objects at");
   for (let attempt = 0; attempt < SCENE_TRIES; attempt++) {
     // A crowded scene that failed half its tries is drawn with every object at the smallest size.
     const crowded = attempt >= SCENE_TRIES / 2;

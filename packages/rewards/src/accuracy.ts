@@ -12,7 +12,7 @@
  *             ans = re.search(r'<answer>(.*?)</answer>', content) → group(1).strip(), or content.strip()
  *             1 if ans == gt
  *
- * Step (a) reads the reasoning too, which gives false positives. The spec's example, with solution
+ * Step (a) reads the reasoning too, which gives false positives. For example, with solution
  * `<answer> 3 </answer>`:
  *
  *   "<think>I see 3 cubes</think><answer>4</answer>"   R1-V: 1 (!)   vlab default: 0

@@ -19,7 +19,7 @@ export function extractChoiceLetters(text: unknown): string[] {
   try {
     const s = asText(text);
     if (s === null) return [];
-    return Array.from(s.matchAll(LETTER), (m) => m[2]!);
+    return Array.from(s.matchAll(LETTER), ([, , letter = ""]) => letter); // group 2 always takes part in a match
   } catch {
     return [];
   }

@@ -150,7 +150,7 @@ function thinkThenAnswer(s: string, shape: Shape): boolean {
   };
   for (let i = s.indexOf(THINK_END, bodyFrom); i >= 0 && i < thinkLimit; i = s.indexOf(THINK_END, i + 1)) {
     let j = i + THINK_END.length;
-    if (shape.space) while (j < n && isPySpace(s[j]!)) j++; // `<` is not a space: only the longest run can work
+    if (shape.space) while (j < n && isPySpace(s[j])) j++; // `<` is not a space: only the longest run can work
     if (!s.startsWith(ANSWER, j)) continue;
     const y = j + ANSWER.length; // the answer body starts here
     if (shape.end === "any") {
@@ -204,7 +204,7 @@ function vlmR1RecFormat(s: string): boolean {
   let y = -1;
   for (let i = s.indexOf(THINK_END, p + THINK.length); i >= 0; i = s.indexOf(THINK_END, i + 1)) {
     let j = i + THINK_END.length;
-    while (j < n && isPySpace(s[j]!)) j++;
+    while (j < n && isPySpace(s[j])) j++;
     if (s.startsWith(ANSWER, j)) {
       y = j + ANSWER.length;
       break;

@@ -37,7 +37,9 @@ export interface IouOptions {
 export function toBox(x: unknown): Box | null {
   if (!Array.isArray(x) || x.length !== 4) return null;
   const b = x.map((v) => (typeof v === "number" ? v : NaN));
-  return b.every(Number.isFinite) ? [b[0]!, b[1]!, b[2]!, b[3]!] : null;
+  const [x1, y1, x2, y2] = b;
+  if (x1 === undefined || y1 === undefined || x2 === undefined || y2 === undefined) return null;
+  return b.every(Number.isFinite) ? [x1, y1, x2, y2] : null;
 }
 
 /** IoU of two boxes, in [0, 1]; 0 for anything that is not a pair of boxes with positive union. */
@@ -80,9 +82,9 @@ export function extractBox(completion: unknown): Box | null {
     if (s === null) return null;
     const answer = searchTagged(s, "<answer>", "</answer>", true);
     if (answer === null) return null;
-    const m = BOX.exec(answer);
-    if (!m) return null;
-    return toBox([pyInt(m[1]!), pyInt(m[2]!), pyInt(m[3]!), pyInt(m[4]!)]);
+    const [, ...groups] = BOX.exec(answer) ?? [];
+    const numbers = groups.slice(0, 4).map((g) => pyInt(g));
+    return numbers.length === 4 ? toBox(numbers) : null;
   } catch {
     return null;
   }

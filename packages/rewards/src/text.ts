@@ -27,17 +27,17 @@ export const PY_SPACE =
 
 const SPACE_RE = new RegExp(`[${PY_SPACE}]`);
 
-/** `ch.isspace()` in Python, for one UTF-16 code unit (every Python space is in the BMP). */
-export function isPySpace(ch: string): boolean {
-  return ch.length === 1 && SPACE_RE.test(ch);
+/** `ch.isspace()` in Python, for one UTF-16 code unit (every Python space is in the BMP); false past a string's end. */
+export function isPySpace(ch: string | undefined): boolean {
+  return ch !== undefined && ch.length === 1 && SPACE_RE.test(ch);
 }
 
 /** Python's `s.strip()`: removes Python whitespace from both ends. */
 export function pyStrip(s: string): string {
   let a = 0;
   let b = s.length;
-  while (a < b && isPySpace(s[a]!)) a++;
-  while (b > a && isPySpace(s[b - 1]!)) b--;
+  while (a < b && isPySpace(s[a])) a++;
+  while (b > a && isPySpace(s[b - 1])) b--;
   return s.slice(a, b);
 }
 
@@ -80,7 +80,8 @@ const ND = /^\p{Nd}$/u;
 function digitValue(ch: string): number {
   if (ch >= "0" && ch <= "9") return ch.charCodeAt(0) - 48;
   if (!ND.test(ch)) return -1;
-  const cp = ch.codePointAt(0)!;
+  const cp = ch.codePointAt(0);
+  if (cp === undefined) return -1; // the empty string
   let start = cp;
   while (start > 0 && ND.test(String.fromCodePoint(start - 1))) start--;
   return (cp - start) % 10;

@@ -15,7 +15,7 @@
  * IoU here is the plain half-open one. Parsing follows Visual-RFT: single quotes become double
  * quotes, `[[`/`]]` become `[`/`]`, newlines are dropped, and a list cut off mid-way is repaired by
  * closing it after the last complete `}`; exact duplicate boxes are dropped (the first is kept).
- * Choices made where the source is not in the spec: the answer is the `<answer>` span (none → no
+ * Choices made where Visual-RFT's code does not decide: the answer is the `<answer>` span (none → no
  * predictions); a prediction without a 4-number `Position` or a numeric `Confidence` voids the whole
  * answer (the Python would raise, and the reward is 0); with no predictions and no ground truth
  * R_IoU is 0 (no division by zero).

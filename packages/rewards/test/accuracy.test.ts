@@ -6,7 +6,7 @@ import { extractChoiceLetters, multipleChoiceReward } from "../src/choice.js";
 // R1-V's `solution` column: "<answer> {a} </answer>", spaces included (create_hf_dataset.py).
 const SOL3 = "<answer> 3 </answer>";
 
-describe("accuracyReward — spec vectors A (solution '<answer> 3 </answer>')", () => {
+describe("accuracyReward — R1-V's accuracy_reward worked by hand (solution '<answer> 3 </answer>')", () => {
   it("a correct answer scores 1 in both modes", () => {
     const c = "<think>I count 3 objects.</think><answer>3</answer>";
     expect(accuracyReward(c, SOL3)).toBe(1);

@@ -7,7 +7,7 @@ import {
   visualRftDetectionReward,
 } from "../src/visual_rft.js";
 
-describe("iou — spec vector", () => {
+describe("iou — a worked example", () => {
   it("iou([0,0,10,10],[5,5,15,15]) = 25/175 in both conventions", () => {
     expect(iou([0, 0, 10, 10], [5, 5, 15, 15])).toBeCloseTo(0.14285714, 8);
     expect(iou([0, 0, 10, 10], [5, 5, 15, 15], { convention: "vlm-r1" })).toBeCloseTo(25 / 175, 12);
@@ -90,7 +90,7 @@ describe("Visual-RFT detection", () => {
     [20, 20, 30, 30],
   ];
 
-  it("spec vector: [0,0,10,10]@0.9 against two boxes → R_IoU 0.5, R_conf 0.9", () => {
+  it("worked example: [0,0,10,10]@0.9 against two boxes → R_IoU 0.5, R_conf 0.9", () => {
     const r = visualRftDetectionReward(det("[{'Position': [0,0,10,10], 'Confidence': 0.9}]"), GT);
     expect(r.iou).toBeCloseTo(0.5, 12);
     expect(r.confidence).toBeCloseTo(0.9, 12);

@@ -6,8 +6,8 @@ import { prng, randomString, recString, shapedString } from "./strings.js";
 const VARIANTS = Object.keys(FORMAT_VARIANTS) as FormatVariant[];
 const all = (s: string) => Object.fromEntries(VARIANTS.map((v) => [v, formatReward(s, { variant: v })]));
 
-describe("formatReward — spec vectors F", () => {
-  // Spec §6 table F: R1-V = fullmatch + DOTALL, "R1-V orig" = re.match without DOTALL.
+describe("formatReward — worked examples F1…", () => {
+  // R1-V's format_reward (src/r1-v/src/open_r1/grpo.py): re.fullmatch with DOTALL; "R1-V orig" = re.match without DOTALL.
   it.each([
     ["F1", "<think>I count 3 objects.</think><answer>3</answer>", 1, 1],
     ["F2", "<think>\nI count 3 objects.\n</think>\n<answer>3</answer>", 1, 0],

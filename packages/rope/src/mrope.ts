@@ -1,6 +1,6 @@
 /**
- * Multimodal RoPE (M-RoPE) of Qwen2-VL's language model (spec §1.8; transformers
- * `apply_multimodal_rotary_pos_emb`). Every token has three position ids (t, h, w); text tokens have
+ * Multimodal RoPE (M-RoPE) of Qwen2-VL's language model (Wang et al. 2024, "Qwen2-VL", the M-RoPE
+ * section; huggingface/transformers models/qwen2_vl/modeling_qwen2_vl.py `apply_multimodal_rotary_pos_emb`). Every token has three position ids (t, h, w); text tokens have
  * the same value on all three. The d/2 frequency slots are split into sections, default
  * [16, 24, 24] for head_dim 128: slots [0, 16) turn with the temporal position, [16, 40) with the
  * height and [40, 64) with the width; the second copy of each slot (dim j + d/2) follows the same rule.
@@ -48,7 +48,12 @@ export function mropeAngles(
   if (positions.length !== section.length)
     throw new RangeError(`M-RoPE: ${section.length} axes in the section, ${positions.length} positions given`);
   const axes = mropeSlotAxes(section);
-  return rope.invFreq.map((f, j) => positions[axes[j]!]! * f);
+  return rope.invFreq.map((f, j) => {
+    const axis = axes[j];
+    const p = axis === undefined ? undefined : positions[axis];
+    if (p === undefined) throw new RangeError(`M-RoPE: frequency slot ${j} has no axis in the section`);
+    return p * f;
+  });
 }
 
 /**
@@ -68,7 +73,9 @@ export function mropeCosSin(
     if (perAxis.length !== section.length)
       throw new RangeError(`M-RoPE: ${section.length} axes in the section, position ids for ${perAxis.length} given`);
     const flat = perAxis.map((p, a) => flattenPositions(p, `positionIds[${a}]`));
-    const shape = flat[0]!.shape;
+    const [first] = flat;
+    if (!first) throw new RangeError("M-RoPE: no position ids given");
+    const { shape } = first;
     if (flat.some((f) => f.shape[0] !== shape[0] || f.shape[1] !== shape[1]))
       throw new Error(`M-RoPE: the axes' position ids differ in shape`);
     rope.ensure(Math.max(...flat.map((f) => f.max)));
@@ -79,7 +86,9 @@ export function mropeCosSin(
         const parts: tf.Tensor[] = [];
         let offset = 0;
         chunks.forEach((width, i) => {
-          if (width > 0) parts.push(tf.slice(rows[i % section.length]![which], [0, offset], [-1, width]));
+          const axisRows = rows[i % section.length]; // one per axis (checked above)
+          if (!axisRows) throw new RangeError(`M-RoPE: no position ids for axis ${i % section.length}`);
+          if (width > 0) parts.push(tf.slice(axisRows[which], [0, offset], [-1, width]));
           offset += width;
         });
         return tf.reshape(tf.concat(parts, -1), [...shape, d]) as tf.Tensor3D; // [B, T, d]

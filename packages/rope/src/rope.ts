@@ -36,11 +36,13 @@ export function ropeInverseFrequencies(dim: number, theta = 10000): Float64Array
 
 /** rotate_half(x) = concat(−x[..., d/2:], x[..., :d/2]) over the last axis. */
 export function rotateHalf(x: tf.Tensor): tf.Tensor {
-  const d = x.shape[x.rank - 1]!;
-  if (d % 2 !== 0) throw new Error(`rotateHalf: last axis must be even, got shape [${x.shape.join(", ")}]`);
+  const d = x.shape[x.rank - 1];
+  if (d === undefined || d % 2 !== 0)
+    throw new Error(`rotateHalf: last axis must be even, got shape [${x.shape.join(", ")}]`);
   return tf.tidy(() => {
     const [x1, x2] = tf.split(x, 2, -1); // [..., d/2] each
-    return tf.concat([tf.neg(x2!), x1!], -1);
+    if (!x1 || !x2) throw new Error("rotateHalf: tf.split did not give two halves");
+    return tf.concat([tf.neg(x2), x1], -1);
   });
 }
 
@@ -68,15 +70,14 @@ export function flattenPositions(
     data = Int32Array.from(positionIds.dataSync());
   } else {
     const B = positionIds.length;
-    const T = B ? positionIds[0]!.length : 0;
+    const T = positionIds[0]?.length ?? 0; // no rows: [0, 0]
     if (positionIds.some((r) => r.length !== T)) throw new Error(`RoPE: ${what} rows have different lengths`);
     shape = [B, T];
     data = new Int32Array(B * T);
     positionIds.forEach((r, b) => data.set(r, b * T));
   }
   let max = -1;
-  for (let i = 0; i < data.length; i++) {
-    const p = data[i]!;
+  for (const p of data) {
     if (p < 0) throw new RangeError(`RoPE: ${what} must be >= 0, found ${p}`);
     if (p > max) max = p;
   }
@@ -145,6 +146,8 @@ export class RotaryEmbedding {
     const half = d / 2;
     const c = new Float32Array(length * d);
     const s = new Float32Array(length * d);
+    if (this.invFreq.length !== half) throw new Error(`RoPE: ${this.invFreq.length} frequencies for head width ${d}`);
+    /* eslint-disable @typescript-eslint/no-non-null-assertion -- j < half === invFreq.length (checked above) */
     for (let p = 0; p < length; p++) {
       for (let j = 0; j < half; j++) {
         const a = p * this.invFreq[j]!; // float64: exact to the float32 rounding of cos / sin
@@ -154,6 +157,7 @@ export class RotaryEmbedding {
         s[p * d + j] = s[p * d + j + half] = sj;
       }
     }
+    /* eslint-enable @typescript-eslint/no-non-null-assertion */
     // Kept: a table first built (or grown) inside a caller's tidy scope must outlive it.
     const cos = tf.keep(tf.tensor2d(c, [length, d]));
     const sin = tf.keep(tf.tensor2d(s, [length, d]));
@@ -166,9 +170,11 @@ export class RotaryEmbedding {
   /** Table rows for flat positions: [n, d] each (the table is grown first if needed). */
   gatherRows(positions: Int32Array, maxPosition: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
     this.ensure(maxPosition);
+    const { cosTable, sinTable } = this;
+    if (!cosTable || !sinTable) throw new Error("RoPE: the cos/sin table was not built");
     return tf.tidy(() => {
       const idx = tf.tensor1d(positions, "int32");
-      return { cos: tf.gather(this.cosTable!, idx) as tf.Tensor2D, sin: tf.gather(this.sinTable!, idx) as tf.Tensor2D };
+      return { cos: tf.gather(cosTable, idx) as tf.Tensor2D, sin: tf.gather(sinTable, idx) as tf.Tensor2D };
     });
   }
 
@@ -209,8 +215,8 @@ export class RotaryEmbedding {
 
 /** q [B, H, T, d] and k [B, Hkv, T, d] rotated with cos / sin [B, T, d] (shared by all heads). */
 export function rotateQK(q: tf.Tensor, k: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): [tf.Tensor4D, tf.Tensor4D] {
-  const d = q.shape[3]!;
-  if (q.rank !== 4 || k.rank !== 4 || cos.rank !== 3 || cos.shape[2] !== d || k.shape[3] !== d) {
+  const d = q.shape[3];
+  if (d === undefined || q.rank !== 4 || k.rank !== 4 || cos.rank !== 3 || cos.shape[2] !== d || k.shape[3] !== d) {
     throw new Error(
       `RoPE: expected q, k [B, H, T, d] and cos, sin [B, T, d], got q [${q.shape}], k [${k.shape}], cos [${cos.shape}]`,
     );

@@ -24,7 +24,7 @@ describe("1-D RoPE", () => {
   it("inverse frequencies 1/θ^(2j/d)", () => {
     // d = 4, θ = 100: [100^0, 100^(-1/2)] = [1, 0.1]
     expect(Array.from(ropeInverseFrequencies(4, 100))).toEqual([1, 0.1]);
-    // spec T5: θ = 1e6, d = 128: inv_freq[1] = 1e6^(-2/128)
+    // Qwen2-VL's rope_theta 1e6 and head_dim 128: inv_freq[1] = 1e6^(-2/128)
     expect(ropeInverseFrequencies(128, 1e6)[1]).toBeCloseTo(0.8058421877614819, 15);
     expect(() => ropeInverseFrequencies(5)).toThrow(/even/);
   });
@@ -145,7 +145,7 @@ describe("1-D RoPE", () => {
   });
 });
 
-describe("M-RoPE (spec §1.8, T5)", () => {
+describe("M-RoPE (transformers' apply_multimodal_rotary_pos_emb, mrope_section [16, 24, 24])", () => {
   const rope = new RotaryEmbedding(128, { theta: 1e6, maxPositions: 16 });
 
   it("slot j ∈ [0,16) follows t, [16,40) h, [40,64) w", () => {
@@ -154,7 +154,7 @@ describe("M-RoPE (spec §1.8, T5)", () => {
     expect([axes[0], axes[15], axes[16], axes[39], axes[40], axes[63]]).toEqual([0, 0, 1, 1, 2, 2]);
   });
 
-  it("T5 angles for (t,h,w) = (4,5,6)", () => {
+  it("angles for a token at (t,h,w) = (4,5,6), worked out by hand", () => {
     const a = mropeAngles(rope, [4, 5, 6]);
     expect(a[0]).toBe(4.0);
     expect(Math.cos(a[0]!)).toBeCloseTo(-0.6536436208636119, 14);

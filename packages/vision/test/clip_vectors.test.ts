@@ -1,4 +1,6 @@
-// The spec's CLIP test vectors (vlm-architectures.md §8 T7) and the small rules around them.
+// CLIP's constants and small rules, worked out from openai/CLIP (clip/model.py: logit_scale init and QuickGELU,
+// build_attention_mask, initialize_parameters; notebooks/Prompt_Engineering_for_ImageNet.ipynb: ensembling) and
+// open_clip's ClipLoss (src/open_clip/loss.py) with the logit-scale clamp of src/training/train.py.
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, MASK_MIN, quickGelu, gelu, tf, attentionWeights } from "@vlab/core";
 import {
@@ -32,7 +34,7 @@ const tiny = () =>
     transformerLayers: 1,
   });
 
-describe("T7 constants", () => {
+describe("CLIP's constants", () => {
   it("QuickGELU(x) = x·σ(1.702x), not exact GELU", () => {
     const y = quickGelu(tf.tensor1d([1, -1, 2])).dataSync();
     expect(y[0]).toBeCloseTo(0.8457957659328212, 6);
@@ -215,7 +217,7 @@ describe("text transformer: causal mask and end-of-text pooling", () => {
 
 describe("initialisation (openai's initialize_parameters), seeded", () => {
   const std = (t: tf.Tensor) => tf.tidy(() => Math.sqrt(tf.mean(tf.square(t)).dataSync()[0]!));
-  it("uses the spec's standard deviations and the same seed gives the same weights", () => {
+  it("uses initialize_parameters' standard deviations and the same seed gives the same weights", () => {
     const cfg = {
       embedDim: 64,
       imageResolution: 16,
