@@ -63,22 +63,29 @@ export function paddingMask(attentionMask: tf.Tensor | number[][]): tf.Tensor4D 
  */
 export function blockDiagonalMask(segments: number[] | { cuSeqlens: number[] }): tf.Tensor4D {
   let cu: number[];
+  let T = 0; // the last boundary: the total length
   if (Array.isArray(segments)) {
     cu = [0];
     for (const len of segments) {
       if (!(len >= 0) || !Number.isInteger(len)) throw new Error(`blockDiagonalMask: bad segment length ${len}`);
-      cu.push(cu[cu.length - 1]! + len);
+      T += len;
+      cu.push(T);
     }
   } else {
     cu = segments.cuSeqlens;
-    if (cu[0] !== 0 || cu.some((c, i) => i > 0 && c < cu[i - 1]!)) {
-      throw new Error(`blockDiagonalMask: cuSeqlens must start at 0 and not decrease, got [${cu.join(", ")}]`);
+    const bad = () =>
+      new Error(`blockDiagonalMask: cuSeqlens must start at 0 and not decrease, got [${cu.join(", ")}]`);
+    if (cu[0] !== 0) throw bad();
+    for (const c of cu) {
+      if (c < T) throw bad();
+      T = c;
     }
   }
-  const T = cu[cu.length - 1]!;
   const m = new Float32Array(T * T).fill(MASK_MIN);
-  for (let s = 0; s + 1 < cu.length; s++) {
-    for (let i = cu[s]!; i < cu[s + 1]!; i++) m.fill(0, i * T + cu[s]!, i * T + cu[s + 1]!);
+  let start = 0; // = cu[0]
+  for (const end of cu.slice(1)) {
+    for (let i = start; i < end; i++) m.fill(0, i * T + start, i * T + end); // segment [start, end) sees itself
+    start = end;
   }
   return tf.tensor4d(m, [1, 1, T, T]);
 }
@@ -114,7 +121,7 @@ export function attentionWeights(q: tf.Tensor, k: tf.Tensor, mask?: tf.Tensor, o
     throw new Error(`attention expects 4-D [B, H, T, hd] tensors, got q [${q.shape}] and k [${k.shape}]`);
   }
   const [B, H, T, hd] = q.shape as [number, number, number, number];
-  const S = k.shape[2]!;
+  const [, , S] = k.shape as [number, number, number, number];
   if (k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== hd) {
     throw new Error(`attention: k [${k.shape}] does not match q [${q.shape}]`);
   }
@@ -157,7 +164,7 @@ function applyWeights(w: tf.Tensor, v: tf.Tensor): tf.Tensor4D {
   if (v.rank !== 4 || v.shape[0] !== B || v.shape[1] !== H || v.shape[2] !== S) {
     throw new Error(`attention: v [${v.shape}] does not match the weights [${w.shape}]`);
   }
-  const hd = v.shape[3]!;
+  const [, , , hd] = v.shape as [number, number, number, number];
   const out = tf.matMul(tf.reshape(w, [B * H, T, S]), tf.reshape(v, [B * H, S, hd])); // [B*H, T, hd]
   return tf.reshape(out, [B, H, T, hd]) as tf.Tensor4D;
 }
@@ -237,7 +244,7 @@ export class KvCache {
 
   /** Number of cached positions S. */
   get length(): number {
-    return this.k ? this.k.shape[2]! : 0;
+    return this.k ? this.k.shape[2] : 0;
   }
 
   /** Appends keys and values [B, Hkv, T, hd]; returns all of them [B, Hkv, S + T, hd] (owned by the cache). */
@@ -335,44 +342,40 @@ export class MultiHeadAttention extends Module {
 
   /** [B, T, dim] → [B, T, dim]. */
   forward(x: tf.Tensor, call: AttentionCall = {}): tf.Tensor3D {
-    return tf.tidy(() => this.attend(x, call, false).output);
+    return tf.tidy(() => this.attend(x, call).output);
   }
 
   /** Like `forward`, also returning the attention weights [B, H, T, S] (for attention maps). */
   forwardWithWeights(x: tf.Tensor, call: AttentionCall = {}): { output: tf.Tensor3D; weights: tf.Tensor4D } {
-    return tf.tidy(() => {
-      const r = this.attend(x, call, true);
-      return { output: r.output, weights: r.weights! };
-    });
+    return tf.tidy(() => this.attend(x, call));
   }
 
-  private attend(
-    x: tf.Tensor,
-    call: AttentionCall,
-    wantWeights: boolean,
-  ): { output: tf.Tensor3D; weights?: tf.Tensor4D } {
+  private attend(x: tf.Tensor, call: AttentionCall): { output: tf.Tensor3D; weights: tf.Tensor4D } {
     if (x.rank !== 3) throw new Error(`MultiHeadAttention expects [B, T, dim], got [${x.shape.join(", ")}]`);
     const [B, T] = x.shape as [number, number, number];
     const H = this.nHeads;
     const Hkv = this.nKvHeads;
     const hd = this.headDim;
     let q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D;
-    let S = T;
     if (this.qkv) {
       if (call.context) throw new Error("cross-attention (context) needs separate q/k/v projections (qkvFused: false)");
       const qkv = this.qkv.forward(x); // [B, T, (H + 2·Hkv)·hd]
       const [qx, kx, vx] = tf.split(qkv, [H * hd, Hkv * hd, Hkv * hd], -1);
-      q = splitHeads(qx!, B, T, H, hd);
-      k = splitHeads(kx!, B, T, Hkv, hd);
-      v = splitHeads(vx!, B, T, Hkv, hd);
+      if (!qx || !kx || !vx)
+        throw new Error("MultiHeadAttention: splitting the qkv projection gave fewer than 3 parts");
+      q = splitHeads(qx, B, T, H, hd);
+      k = splitHeads(kx, B, T, Hkv, hd);
+      v = splitHeads(vx, B, T, Hkv, hd);
     } else {
+      const { q: qProj, k: kProj, v: vProj } = this;
+      if (!qProj || !kProj || !vProj) throw new Error("MultiHeadAttention: no q/k/v projections (nor a fused qkv)");
       const src = call.context ?? x; // [B, S, kvDim]
       if (src.rank !== 3 || src.shape[0] !== B)
         throw new Error(`context must be [B, S, kvDim], got [${src.shape.join(", ")}]`);
-      S = src.shape[1]!;
-      q = splitHeads(this.q!.forward(x), B, T, H, hd); // [B, H, T, hd]
-      k = splitHeads(this.k!.forward(src), B, S, Hkv, hd); // [B, Hkv, S, hd]
-      v = splitHeads(this.v!.forward(src), B, S, Hkv, hd);
+      const [, S] = src.shape as [number, number, number];
+      q = splitHeads(qProj.forward(x), B, T, H, hd); // [B, H, T, hd]
+      k = splitHeads(kProj.forward(src), B, S, Hkv, hd); // [B, Hkv, S, hd]
+      v = splitHeads(vProj.forward(src), B, S, Hkv, hd);
     }
     if (call.positional) [q, k] = call.positional(q, k);
     if (call.cache) {
@@ -385,7 +388,7 @@ export class MultiHeadAttention extends Module {
     }
     const weights = attentionWeights(q, k, call.mask); // [B, H, T, S]
     const output = this.out.forward(mergeHeads(applyWeights(weights, v))) as tf.Tensor3D; // [B, T, dim]
-    return wantWeights ? { output, weights } : { output };
+    return { output, weights };
   }
 
   protected override extraRepr(): string {

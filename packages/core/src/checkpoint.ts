@@ -85,7 +85,9 @@ function parseJson(path: string, key: string, text: string | undefined): unknown
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`checkpoint ${path}: __metadata__.${key} is not valid JSON (${(e as Error).message})`);
+    throw new Error(`checkpoint ${path}: __metadata__.${key} is not valid JSON (${(e as Error).message})`, {
+      cause: e,
+    });
   }
 }
 

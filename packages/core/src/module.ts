@@ -17,6 +17,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "./backend.js"; // gradients and the wasm kernels training needs
 import { JUPYTER_DISPLAY, type MimeBundle } from "./kernel_hook.js";
+import { escapeHtml, formatCount } from "./format.js";
 
 /** Makes the initial value of a parameter of a given shape. */
 export type Initializer = (shape: number[]) => tf.Tensor;
@@ -35,17 +36,6 @@ export interface LoadStateDictResult {
 
 /** Unique tfjs variable names: the engine refuses two variables with the same name. */
 let variableCounter = 0;
-
-function formatCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);

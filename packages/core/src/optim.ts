@@ -95,8 +95,7 @@ export class AdamW {
   step(grads: Grads, lr: number = this.lr): void {
     const [b1, b2] = this.betas;
     const { eps } = this;
-    for (let i = 0; i < this.params.length; i++) {
-      const [name, p] = this.params[i]!;
+    for (const [i, [name, p]] of this.params.entries()) {
       const g = lookupGrad(grads, i, name, p);
       if (g == null) continue;
       if (!arraysEqual(g.shape, p.shape)) {
@@ -180,7 +179,9 @@ export class AdamW {
           throw new Error(`AdamW.loadStateDict: "${name}.${k}" has shape [${t.shape}], parameter has [${p.shape}]`);
         }
       }
-      const step = Math.round(s.dataSync()[0]!);
+      const [stepValue] = s.dataSync();
+      if (stepValue === undefined) throw new Error(`AdamW.loadStateDict: "${name}.step" holds no value`);
+      const step = Math.round(stepValue);
       const old = this.state.get(name);
       if (old) {
         old.expAvg.dispose();
@@ -271,8 +272,9 @@ export function scaleGrads<G extends Grads>(grads: G, factor: number | tf.Scalar
  */
 export function clipGradNorm<G extends Grads>(grads: G, maxNorm: number): { grads: G; norm: number } {
   const normT = globalNorm(grads);
-  const norm = normT.dataSync()[0]!;
+  const [norm] = normT.dataSync();
   normT.dispose();
+  if (norm === undefined) throw new Error("clipGradNorm: the global norm came back empty");
   if (!(norm > maxNorm)) return { grads, norm };
   return { grads: scaleGrads(grads, maxNorm / (norm + 1e-6)), norm };
 }

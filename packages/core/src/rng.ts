@@ -99,12 +99,14 @@ export class Rng {
 
   /** Shuffles `a` in place (Fisher–Yates) and returns it. */
   shuffle<T>(a: T[]): T[] {
+    /* eslint-disable @typescript-eslint/no-non-null-assertion -- 0 <= j <= i < a.length */
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
       const tmp = a[i]!;
       a[i] = a[j]!;
       a[j] = tmp;
     }
+    /* eslint-enable @typescript-eslint/no-non-null-assertion */
     return a;
   }
 

@@ -124,16 +124,18 @@ describe("checkpoint", () => {
   });
 
   it("a process killed mid-save leaves the previous checkpoint intact; the torn temp file is reported as truncated", async () => {
-    // Build a small ESM copy of safetensors.ts the child can import (inside node_modules so that it
-    // resolves @tensorflow/tfjs-core like the package does).
+    // Build a small ESM copy of the writer (safetensors_encode.ts, atomic_write.ts and what they import)
+    // the child can import (inside node_modules so that it resolves packages like the package does).
     const work = path.join(repo, "node_modules", ".cache", `vlab-ckpt-kill-${process.pid}`);
     fs.mkdirSync(work, { recursive: true });
     try {
-      const src = fs.readFileSync(path.join(here, "../src/safetensors.ts"), "utf8");
-      const js = ts.transpileModule(src, {
-        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-      }).outputText;
-      fs.writeFileSync(path.join(work, "safetensors.mjs"), js);
+      for (const file of ["safetensors_encode", "safetensors_dtypes", "atomic_write"]) {
+        const src = fs.readFileSync(path.join(here, `../src/${file}.ts`), "utf8");
+        const js = ts.transpileModule(src, {
+          compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+        }).outputText;
+        fs.writeFileSync(path.join(work, `${file}.mjs`), js.replace(/(from "\.\/[a-z_]+)\.js"/g, '$1.mjs"'));
+      }
 
       const file = path.join(dir, "kill.safetensors");
       const w = tf.tensor1d([1, 2, 3]);
@@ -144,7 +146,8 @@ describe("checkpoint", () => {
       // The child writes a 64 MB checkpoint over it in 1 MB chunks, announces the first chunk, then hangs.
       fs.writeFileSync(
         path.join(work, "child.mjs"),
-        `import { atomicWrite, encodeSafetensors } from "./safetensors.mjs";
+        `import { atomicWrite } from "./atomic_write.mjs";
+         import { encodeSafetensors } from "./safetensors_encode.mjs";
          const big = encodeSafetensors({ w: { dtype: "F32", shape: [16 << 20], data: new Float32Array(16 << 20).fill(7) } });
          atomicWrite(process.argv[2], big, { chunkSize: 1 << 20, onChunk: (n, total, tmp) => {
            if (n === 1 << 20) { process.stdout.write("ready " + tmp + "\\n"); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000); }
