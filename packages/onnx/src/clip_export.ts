@@ -124,6 +124,20 @@ class Emitter {
     return this.g.op("Add", [y, b]);
   }
 
+  /**
+   * The graph output `output` [batch, outputDim] = pooled @ P for the raw projection P [width, outputDim]
+   * (openai's `proj` / `text_projection`); with outputDim 0 (no projection) the pooled features themselves.
+   */
+  project(pooled: string, name: string, width: number, outputDim: number, output: string, batch: string): void {
+    if (outputDim > 0) {
+      const proj = this.weight(name, this.w.get(name, [width, outputDim]));
+      this.g.op("MatMul", [pooled, proj], {}, output);
+    } else {
+      this.g.op("Identity", [pooled], {}, output);
+    }
+    this.g.output(output, "float32", [batch, outputDim > 0 ? outputDim : width]);
+  }
+
   layerNorm(x: string, prefix: string, width: number, eps: number, output?: string): string {
     const scale = this.weight(`${prefix}.weight`, this.w.get(`${prefix}.weight`, [width]));
     const bias = this.weight(`${prefix}.bias`, this.w.get(`${prefix}.bias`, [width]));
@@ -254,13 +268,7 @@ export function visionTransformerToOnnx(vit: VisionTransformer, opts: OnnxExport
   g.op("Identity", [last], {}, "last_hidden_state");
   const clsOut = g.op("Gather", [last, g.constant("int64", [], [0], "cls_index")], { axis: onnxAttr.int(1) }); // [B, w]
   const pooled = e.layerNorm(clsOut, "ln_post", width, vit.ln_post.eps);
-  if (outputDim > 0) {
-    const proj = e.weight("proj", e.w.get("proj", [width, outputDim]));
-    g.op("MatMul", [pooled, proj], {}, "image_embeds");
-  } else {
-    g.op("Identity", [pooled], {}, "image_embeds");
-  }
-  g.output("image_embeds", "float32", [batch, outputDim > 0 ? outputDim : width]);
+  e.project(pooled, "proj", width, outputDim, "image_embeds", batch);
   g.output("last_hidden_state", "float32", [batch, 1 + N, width]);
   return g.encode({
     opsetVersion,
@@ -312,13 +320,7 @@ export function textTransformerToOnnx(text: TextTransformer, opts: OnnxExportOpt
     select_last_index: onnxAttr.int(0),
   }); // [B, 1] int64
   const pooled = g.op("GatherND", [last, eot], { batch_dims: onnxAttr.int(1) }); // [B, w]
-  if (outputDim > 0) {
-    const proj = e.weight("text_projection", e.w.get("text_projection", [width, outputDim]));
-    g.op("MatMul", [pooled, proj], {}, "text_embeds");
-  } else {
-    g.op("Identity", [pooled], {}, "text_embeds");
-  }
-  g.output("text_embeds", "float32", [batch, outputDim > 0 ? outputDim : width]);
+  e.project(pooled, "text_projection", width, outputDim, "text_embeds", batch);
   g.output("last_hidden_state", "float32", [batch, "sequence_length", width]);
   return g.encode({
     opsetVersion,

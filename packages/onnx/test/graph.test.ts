@@ -12,21 +12,11 @@ import {
   onnxAttr,
   describeOnnxSession,
 } from "../src/index.js";
+import { maxRelErr } from "./helpers.js";
 
 beforeAll(async () => {
   await initBackend("cpu");
 });
-
-function maxRelErr(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  expect(actual.length).toBe(expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return diff / Math.max(scale, 1e-12);
-}
 
 describe("protobuf encoding", () => {
   it("encodes varints as protobuf does (7 bits a byte, low first; negatives in 10 bytes)", () => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend, Rng, tf } from "@vlab/core";
 import { Clip, type ClipConfig } from "@vlab/vision";
 import { exportClipEncodersToOnnx, OnnxClip, textTransformerToOnnx, visionTransformerToOnnx } from "../src/index.js";
+import { maxRelErr } from "./helpers.js";
 
 const CFG: ClipConfig = {
   embedDim: 24,
@@ -40,17 +41,6 @@ function randomise(model: Clip, seed: number): void {
     (v as tf.Variable).assign(t);
     t.dispose();
   }
-}
-
-function maxRelErr(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  expect(actual.length).toBe(expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return diff / Math.max(scale, 1e-12);
 }
 
 beforeAll(async () => {
