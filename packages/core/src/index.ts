@@ -30,6 +30,7 @@ export * from "./layers.js";
 export * from "./losses.js";
 export * from "./attention.js";
 export * from "./optim.js";
+export * from "./update.js";
 export * from "./train.js";
 export * from "./safetensors.js";
 export * from "./checkpoint.js";

@@ -1,22 +1,30 @@
 /**
- * A flat training loop, in the spirit of nanoGPT's train.py: one function you can read top to bottom.
+ * The training loop, in the spirit of nanoGPT's train.py: one loop you can read top to bottom, shared by
+ * every trainer in vlab. `trainLoop` runs a step hook; `train` is that loop with the classic step.
  *
  *   for step in [start, steps):
- *     loss, grads = value_and_grad(loss_fn)(params)      (inside a tidy scope)
- *     stop if loss or ‖grads‖ is NaN/Inf                  (the bad update is NOT applied)
- *     clip grads to `clip` (global norm); AdamW step at lr(step)
- *     log / progress, eval every `evalEvery`, checkpoint every `checkpoint.every`
- *     yield to the event loop, stop cleanly on an interrupt (Jupyter interrupt or Ctrl-C)
+ *     stop cleanly if an interrupt was asked for (Jupyter's interrupt button, or Ctrl-C)
+ *     m = stepHook(step)                 train: one update (update.ts); GRPO: sample → score → advantages → update
+ *     progress bar, or a log line every `logEvery` steps
+ *     checkpoint every `checkpoint.every` steps
+ *     onStep(m, step); yield to the event loop (so an interrupt can arrive)
+ *   checkpoint at the end, and after an interrupt
+ *
+ * `train`'s step hook: loss, grads = value_and_grad(loss_fn)(params); stop on a NaN/Inf loss or gradient
+ * norm (the bad update is NOT applied); clip to `clip` (global norm); AdamW at lr(step); evaluate every
+ * `evalEvery` steps. Its checkpoint holds the weights, the AdamW moments, the step and the history, so a
+ * resumed run continues exactly as an uninterrupted one.
  *
  * Memory: every tensor a step makes is freed by the end of the step (`tf.memory().numTensors` is the
- * same after each step). Tensor values are read after the scope that made them: reading inside a
- * tidy is several times slower on the wasm backend.
+ * same after each step).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { existsSync } from "node:fs";
 import { loadCheckpoint, saveCheckpoint, assignByName } from "./checkpoint.js";
+import { formatNumber } from "./format.js";
 import { interruptRequested, watchInterrupt } from "./kernel_hook.js";
-import { AdamW, globalNorm, scaleGrads } from "./optim.js";
+import { AdamW } from "./optim.js";
+import { updateStep } from "./update.js";
 
 /** A progress display; `@vlab/display`'s progress bar implements it. */
 export interface Progress {
@@ -25,6 +33,88 @@ export interface Progress {
   /** Called once when training ends (done, interrupted, or failed). */
   done?(): void;
 }
+
+// --- the loop -----------------------------------------------------------------------------------
+
+export interface LoopOptions<M> {
+  /** Who runs the loop, for its errors: "train", "GrpoTrainer.train". */
+  label: string;
+  /** The first step to run: the steps a resumed run has already completed (0 for a new run). */
+  start: number;
+  /** Run until this many steps are completed. */
+  steps: number;
+  /** The step hook: runs step `step`, its update included, and returns what the step logged. */
+  step: (step: number) => Promise<M> | M;
+  /** The numbers of a step's result that the progress display and the log lines show. */
+  show: (m: M) => Record<string, number>;
+  /** Called after each step and its checkpoint. */
+  onStep?: (m: M, step: number) => void | Promise<void>;
+  /** Writes a checkpoint every `every` completed steps, at the end, and after an interrupt. */
+  checkpoint?: { every: number; save: (completed: number) => void };
+  /** Progress display (default: a log line every `logEvery` steps on stdout). */
+  progress?: Progress;
+  /** Log every this many steps when there is no `progress` (default: about 10 lines per run). */
+  logEvery?: number;
+}
+
+export interface LoopResult {
+  /** Completed steps (including those done before a resume). */
+  completed: number;
+  stopped: "done" | "interrupted";
+}
+
+/** One log line: `step 20/100 | loss 0.4127 | lr 1e-3 | 12.5 ms/step`. */
+export function progressLine(completed: number, steps: number, shown: Record<string, number>, msPerStep: number) {
+  const fields = Object.entries(shown).map(([k, v]) => `${k} ${formatNumber(v)}`);
+  return [`step ${completed}/${steps}`, ...fields, `${formatNumber(msPerStep, 3)} ms/step`].join(" | ");
+}
+
+/** Runs `step` for the steps [start, steps) with progress, checkpoints and a clean stop; see the file comment. */
+export async function trainLoop<M>(opts: LoopOptions<M>): Promise<LoopResult> {
+  const { label, start, steps, step: runStep, show, onStep, checkpoint, progress } = opts;
+  if (checkpoint && !(Number.isInteger(checkpoint.every) && checkpoint.every >= 1))
+    throw new Error(`${label}: checkpoint.every must be a positive integer, got ${checkpoint.every}`);
+  const logEvery = opts.logEvery ?? Math.max(1, Math.round(steps / 10));
+  let completed = start;
+  let tLog = performance.now();
+
+  const loop = async (): Promise<LoopResult["stopped"]> => {
+    let stopped: LoopResult["stopped"] = "done";
+    for (let step = start; step < steps; step++) {
+      if (interruptRequested()) {
+        stopped = "interrupted";
+        break;
+      }
+      const m = await runStep(step);
+      completed = step + 1;
+      const shown = show(m);
+      if (progress) {
+        progress.update(completed, shown);
+      } else if (completed % logEvery === 0 || completed === steps) {
+        const now = performance.now();
+        const n = completed % logEvery === 0 ? logEvery : completed % logEvery;
+        console.log(progressLine(completed, steps, shown, (now - tLog) / n));
+        tLog = now;
+      }
+      if (checkpoint && completed % checkpoint.every === 0 && completed !== steps) checkpoint.save(completed);
+      await onStep?.(m, step);
+      await new Promise<void>((resolve) => setImmediate(resolve)); // let an interrupt (or anything queued) arrive
+    }
+    if (checkpoint && completed > start) checkpoint.save(completed);
+    return stopped;
+  };
+
+  let stopped: LoopResult["stopped"];
+  try {
+    stopped = await watchInterrupt(loop);
+  } finally {
+    progress?.done?.();
+  }
+  if (stopped === "interrupted" && !progress) console.log(`interrupted after step ${completed}`);
+  return { completed, stopped };
+}
+
+// --- train: the loop with one update per step ---------------------------------------------------
 
 /** What `train` accepts as the parameters: variables, or a Module-like object. */
 export interface TrainableModule {
@@ -98,9 +188,7 @@ function namedTrainable(params: TrainOptions["params"]): [string, tf.Variable][]
   return params.trainableParameters().map((v, i): [string, tf.Variable] => [String(i), v]);
 }
 
-const fmt = (x: number) => (Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? x.toFixed(4) : x.toExponential(3));
-
-/** Trains `params` to minimise `loss`; see the file comment for the loop. */
+/** Trains `params` to minimise `loss`; see the file comment. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { loss, steps, clip, evalEvery, evalFn, checkpoint, resume, progress } = opts;
   const t0 = performance.now();
@@ -109,7 +197,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (vars.length === 0) throw new Error("train: no trainable parameters");
   const optimizer = opts.optimizer ?? new AdamW(named, { lr: typeof opts.lr === "number" ? opts.lr : 1e-3 });
   const lrAt = (step: number) => (typeof opts.lr === "function" ? opts.lr(step) : (opts.lr ?? optimizer.lr));
-  const logEvery = opts.logEvery ?? Math.max(1, Math.round(steps / 10));
 
   let history: HistoryEntry[] = [];
   let evals: TrainResult["evals"] = [];
@@ -121,11 +208,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (isTrainableModule(opts.params) && typeof opts.params.stateDict === "function") return opts.params.stateDict();
     return Object.fromEntries(optimizer.params);
   };
-  const save = (completed: number) => {
-    if (!checkpoint) return;
+  const save = (path: string, completed: number) => {
     // A tidy: tensors that state() creates (copies, casts) are freed once written.
     tf.tidy(() =>
-      saveCheckpoint(checkpoint.path, { model: modelState(), optimizer, step: completed, history: { history, evals } }),
+      saveCheckpoint(path, { model: modelState(), optimizer, step: completed, history: { history, evals } }),
     );
   };
 
@@ -151,85 +237,34 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (!progress) console.log(`resumed from ${checkpoint.path} at step ${start}`);
   }
 
-  let stopped = "done" as TrainResult["stopped"];
-  let completed = start;
-  let tLog = performance.now();
   let lastEval: Record<string, number> = {};
-
-  const loop = async () => {
-    for (let step = start; step < steps; step++) {
-      if (interruptRequested()) {
-        stopped = "interrupted";
-        break;
-      }
+  const { completed, stopped } = await trainLoop<HistoryEntry & { gradNorm: number }>({
+    label: "train",
+    start,
+    steps,
+    progress,
+    logEvery: opts.logEvery,
+    checkpoint: checkpoint && { every: checkpoint.every, save: (completed) => save(checkpoint.path, completed) },
+    step: async (step) => {
       const lr = lrAt(step);
-
-      // 1. Forward and backward in one scope; keep only the loss, the gradients and their norm.
-      const { value, grads, norm } = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => loss(step), vars);
-        return { value, grads, norm: globalNorm(grads) };
+      const u = await updateStep(() => loss(step), {
+        vars,
+        optimizer,
+        lr,
+        clip,
+        label: "train",
+        where: `step ${step}`,
       });
-
-      // 2. Read the two scalars outside the scope, then guard against NaN / Inf.
-      let lossVal: number, normVal: number;
-      try {
-        const [l, n] = await Promise.all([value.data(), norm.data()]);
-        lossVal = l[0]!;
-        normVal = n[0]!;
-      } catch (e) {
-        tf.dispose([value, grads, norm]);
-        throw e;
-      }
-      if (!Number.isFinite(lossVal) || !Number.isFinite(normVal)) {
-        tf.dispose([value, grads, norm]);
-        const what = !Number.isFinite(lossVal) ? `loss is ${lossVal}` : `gradient norm is ${normVal} (loss ${lossVal})`;
-        throw new Error(
-          `train: ${what} at step ${step}; stopped before applying that update (parameters keep their step-${step} values)`,
-        );
-      }
-
-      // 3. Clip (as clip_grad_norm_: scale by clip / (norm + 1e-6) when norm > clip) and update.
-      tf.tidy(() => {
-        const g = clip !== undefined && normVal > clip ? scaleGrads(grads, clip / (normVal + 1e-6)) : grads;
-        optimizer.step(g, lr);
-      });
-      tf.dispose([value, grads, norm]);
-
-      completed = step + 1;
-      const entry: HistoryEntry = { step, loss: lossVal, lr, gradNorm: normVal };
+      const entry = { step, loss: u.loss, lr, gradNorm: u.gradNorm };
       history.push(entry);
-
-      // 4. Evaluate, report, checkpoint.
+      const completed = step + 1;
       if (evalFn && ((evalEvery && completed % evalEvery === 0) || completed === steps)) {
         lastEval = await evalFn(step);
         evals.push({ step, ...lastEval });
       }
-      if (progress) {
-        progress.update(completed, { loss: lossVal, lr, gradNorm: normVal, ...lastEval });
-      } else if (completed % logEvery === 0 || completed === steps) {
-        const now = performance.now();
-        const n = completed % logEvery === 0 ? logEvery : completed % logEvery;
-        const ev = Object.entries(lastEval)
-          .map(([k, v]) => ` | ${k} ${fmt(v)}`)
-          .join("");
-        console.log(
-          `step ${completed}/${steps} | loss ${fmt(lossVal)} | lr ${lr.toExponential(2)} | gnorm ${fmt(normVal)}${ev} | ${((now - tLog) / n).toFixed(1)} ms/step`,
-        );
-        tLog = now;
-      }
-      if (checkpoint && completed % checkpoint.every === 0 && completed !== steps) save(completed);
-
-      // 5. Let the event loop run, so an interrupt (or anything else queued) can be delivered.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    if (checkpoint && completed > start) save(completed);
-  };
-
-  try {
-    await watchInterrupt(loop);
-  } finally {
-    progress?.done?.();
-  }
-  if (stopped === "interrupted" && !progress) console.log(`interrupted after step ${completed}`);
+      return entry;
+    },
+    show: (e) => ({ loss: e.loss, lr: e.lr, gradNorm: e.gradNorm, ...lastEval }),
+  });
   return { steps: completed, history, evals, stopped, wallMs: performance.now() - t0, optimizer };
 }
