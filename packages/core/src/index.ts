@@ -12,7 +12,8 @@
  * - losses.ts       crossEntropy (F.cross_entropy)
  * - attention.ts    multi-head attention with causal, padding and block-diagonal masks, KV cache
  * - optim.ts        AdamW, global-norm clipping, warmup + cosine schedule
- * - train.ts        the training loop
+ * - update.ts       one optimiser update: gradients, NaN/Inf guard, global-norm clip, AdamW step
+ * - train.ts        the training loop: `trainLoop` runs a step hook; `train` is it with one update per step
  * - safetensors.ts  safetensors read / write (F32, F16, BF16), over safetensors_header.ts (parsing and
  *                   validation), safetensors_dtypes.ts (dtype sizes and conversions),
  *                   safetensors_encode.ts (writing) and atomic_write.ts
