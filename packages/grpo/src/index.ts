@@ -8,7 +8,12 @@
  * - loss.ts        the clipped-ratio loss with KL, aggregations grpo / bnpo / dr_grpo / dapo, clip metrics
  * - presets.ts     R1-V's run (TRL 0.14) and TRL v1.9's defaults as config objects
  * - policy.ts      what a trainable policy is (llm.Llava as it is; textPolicy for a CausalLM), images per group
- * - trainer.ts     GrpoTrainer: R1-V's step (sample, score, advantages, μ updates), metrics, train loop, resume
+ * - config.ts      the trainer's options (TRL GRPOConfig names, R1-V values), the per-step sampling rng
+ * - score.ts       reward functions on completions, weighted total, missing rewards and errors
+ * - metrics.ts     what a step logs, under TRL's names; a group of samples as a table
+ * - reference.ts   the frozen reference weights, swapped in for the KL's reference pass
+ * - step.ts        one GRPO step: sample → score → advantages → μ updates (core's updateStep)
+ * - trainer.ts     GrpoTrainer: the state across steps, on core's trainLoop; checkpoint and exact resume
  * - sft.ts         the supervised baseline on the same prompts and ground-truth answers
  */
 export * from "./advantages.js";
@@ -17,6 +22,11 @@ export * from "./mask.js";
 export * from "./loss.js";
 export * from "./presets.js";
 export * from "./policy.js";
+export * from "./config.js";
+export * from "./score.js";
+export * from "./metrics.js";
+export * from "./reference.js";
+export * from "./step.js";
 export * from "./trainer.js";
 export * from "./sft.js";
 export type { Matrix } from "./shapes.js";

@@ -33,7 +33,9 @@ export function klK3(logp: unknown, refLogp: unknown): unknown {
     if (typeof row === "number") return k3(row, ref[i] as number);
     const r = ref[i] as ArrayLike<number>;
     if (r == null || r.length !== row.length) throw new Error(`klK3: row ${i} lengths differ`);
+    /* eslint-disable @typescript-eslint/no-non-null-assertion -- t < row.length = r.length, checked above */
     return Array.from(row as ArrayLike<number>, (v: number, t) => k3(v, r[t]!));
+    /* eslint-enable @typescript-eslint/no-non-null-assertion */
   });
 }
 

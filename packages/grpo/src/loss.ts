@@ -45,7 +45,7 @@ import { isTensor, matrixShape, sameShape, type Matrix } from "./shapes.js";
 export type LossType = "grpo" | "bnpo" | "dr_grpo" | "dapo";
 export const LOSS_TYPES: readonly LossType[] = ["grpo", "bnpo", "dr_grpo", "dapo"];
 
-export interface GrpoLossInput<M, V> {
+export type GrpoLossInput<M, V> = {
   /** log π_θ of each sampled completion token [B, T] (the policy; gradients flow through it). */
   logp: M;
   /** log π_old [B, T], from sampling time. Default: `logp` detached (μ = 1: ratio 1 in value). */
@@ -72,9 +72,10 @@ export interface GrpoLossInput<M, V> {
   numItemsInBatch?: number;
   /** dapo: number of processes P. Default 1. */
   numProcesses?: number;
-}
+};
 
-export interface GrpoLossOutput<S> {
+// A type alias, not an interface: tfjs's tf.tidy and tf.dispose take it as a TensorContainer only so.
+export type GrpoLossOutput<S> = {
   /** The loss to minimise. */
   loss: S;
   /** Masked token mean of the k3 KL (TRL ≥ 0.15 `kl`); only when `refLogp` is given. */
@@ -91,7 +92,7 @@ export interface GrpoLossOutput<S> {
   clipRatioLowMin: S;
   /** `clip_ratio/high_max`. */
   clipRatioHighMax: S;
-}
+};
 
 /**
  * The GRPO loss and its metrics, on plain arrays (numbers out) or on tensors (scalars out, the loss
@@ -157,6 +158,8 @@ function lossArray(inp: GrpoLossInput<Matrix, ArrayLike<number>>, s: Settings): 
   const rowLow = new Array<number>(B).fill(0);
   const rowHigh = new Array<number>(B).fill(0);
   const rowRegion = new Array<number>(B).fill(0);
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- i < B and t < T: every [B, T] input and the B
+     advantages were checked above (matrixShape / sameShape), and the row accumulators have length B */
   for (let i = 0; i < B; i++) {
     const A = inp.advantages[i]!;
     for (let t = 0; t < T; t++) {
@@ -180,9 +183,10 @@ function lossArray(inp: GrpoLossInput<Matrix, ArrayLike<number>>, s: Settings): 
       rowRegion[i]! += +(low || high);
     }
   }
+  const perSeq = (xs: number[]) => xs.map((x, i) => x / Math.max(1, rowCnt[i]!));
+  /* eslint-enable @typescript-eslint/no-non-null-assertion */
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   const tokens = sum(rowCnt);
-  const perSeq = (xs: number[]) => xs.map((x, i) => x / Math.max(1, rowCnt[i]!));
   const tokenMean = (xs: number[]) => sum(xs) / Math.max(1, tokens);
 
   let loss: number;
@@ -306,6 +310,6 @@ function lossTensor(inp: GrpoLossInput<tf.Tensor2D, tf.Tensor1D>, s: Settings): 
       out.kl = tokenMean(kl);
       out.klSeqMean = seqMean(kl);
     }
-    return out as unknown as tf.TensorContainer;
-  }) as unknown as GrpoLossOutput<tf.Scalar>;
+    return out;
+  });
 }

@@ -8,7 +8,8 @@
  * The field names of the loss settings are `grpoLoss`'s, so a preset spreads straight into it —
  * including `gradientAccumulationSteps` (r1v: 2), which divides each micro-batch's loss as HF Trainer
  * does, and `maxCompletionLength` (dr_grpo's L_max).
- * Sources: the spec's §1.2 (R1-V, TRL v0.14.0) and §2.1 (TRL v1.9.0).
+ * Sources: R1-V's CLEVR run (Deep-Agent/R1-V: README and `src/scripts/run_grpo_clevr.sh`, on the `GRPOConfig`
+ * defaults of TRL v0.14.0, which its `setup.py` pins) and TRL v1.9.0's `trl/trainer/grpo_config.py`.
  */
 import type { ScaleRewards } from "./advantages.js";
 import type { LossType } from "./loss.js";

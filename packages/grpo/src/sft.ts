@@ -65,18 +65,19 @@ export function sftAnswerLoss(
     throw new Error(`sftAnswerLoss: ${prompts.length} prompts but ${answers.length} answers`);
   if (prompts.length === 0) throw new Error("sftAnswerLoss: no prompts");
   const targets = answers.map((a) => answerIds(tokenizer, a));
-  if (policy.forward) {
-    const examples = prompts.map((p, i) => ({
-      ids: [...p, ...targets[i]!],
-      labels: [...new Array<number>(p.length).fill(IGNORE_INDEX), ...targets[i]!],
-    }));
+  const forward = policy.forward?.bind(policy);
+  if (forward) {
+    const examples = prompts.map((p, i) => {
+      const target = at(targets, i, "sftAnswerLoss", "answer");
+      return { ids: [...p, ...target], labels: [...new Array<number>(p.length).fill(IGNORE_INDEX), ...target] };
+    });
     const padded = rightPad(
       examples.map((e) => e.ids),
       tokenizer.padId,
     );
-    const T = padded.ids[0]!.length;
+    const T = Math.max(...examples.map((e) => e.ids.length)); // rightPad's padded length
     const labels = examples.map((e) => [...e.labels, ...new Array<number>(T - e.labels.length).fill(IGNORE_INDEX)]);
-    return tf.tidy(() => sftLoss(policy.forward!(padded.ids, image, { attentionMask: padded.attentionMask }), labels));
+    return tf.tidy(() => sftLoss(forward(padded.ids, image, { attentionMask: padded.attentionMask }), labels));
   }
   return tf.tidy(() => {
     const { logProbs, mask } = policy.logProbs(prompts, targets, image, { padId: tokenizer.padId });
@@ -130,7 +131,7 @@ export function sftBatchIndices(
   };
   return Array.from({ length: batchSize }, (_, j) => {
     const k = step * batchSize + j;
-    return perm(Math.floor(k / n))[k % n]!;
+    return at(perm(Math.floor(k / n)), k % n, "sftBatchIndices", "permutation entry");
   });
 }
 
@@ -165,8 +166,8 @@ export async function sftBaseline(opts: SftBaselineOptions): Promise<SftBaseline
         return sftAnswerLoss(
           policy,
           tokenizer,
-          idx.map((i) => prompts[i]!),
-          idx.map((i) => answers[i]!),
+          idx.map((i) => at(prompts, i, "sftBaseline", "prompt")),
+          idx.map((i) => at(answers, i, "sftBaseline", "answer")),
           image,
         );
       },
@@ -175,6 +176,13 @@ export async function sftBaseline(opts: SftBaselineOptions): Promise<SftBaseline
   } finally {
     optimizer.dispose();
   }
+}
+
+/** xs[i], or a clear error naming `fn` when i is out of range. */
+function at<T>(xs: readonly T[], i: number, fn: string, what: string): T {
+  const x = xs[i];
+  if (x === undefined) throw new RangeError(`${fn}: no ${what} at index ${i} (${xs.length} given)`);
+  return x;
 }
 
 /** Greedy completions of prompts (one image per prompt), decoded: how a trained policy answers. */

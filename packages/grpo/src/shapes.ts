@@ -16,7 +16,7 @@ export function isTensor(x: unknown): x is tf.Tensor {
 export function matrixShape(m: Matrix, fn: string, name: string): [number, number] {
   if (!Array.isArray(m)) throw new Error(`${fn}: ${name} must be number[][] or a tensor`);
   const B = m.length;
-  const T = B > 0 ? m[0]!.length : 0;
+  const T = m[0]?.length ?? 0; // 0 rows: [0, 0]; a missing first row is reported below
   m.forEach((row, i) => {
     if (row == null || row.length !== T)
       throw new Error(

@@ -17,7 +17,9 @@ const close = (got: ArrayLike<number>, want: readonly number[], digits: number) 
   want.forEach((w, i) => expect(got[i]!).toBeCloseTo(w, digits));
 };
 
-describe("groupAdvantages — spec vectors Adv", () => {
+// Worked vectors: (r − mean) / (std + 1e-4) with the Bessel std, computed with numpy as TRL's GRPOTrainer and
+// R1-V's trainer compute them.
+describe("groupAdvantages — worked vectors", () => {
   it("[1,0,0,0]: mean 0.25, std 0.5 → [1.49970006, −0.49990002 ×3]", () => {
     close(groupAdvantages([1, 0, 0, 0], 4), [1.49970006, -0.49990002, -0.49990002, -0.49990002], 8);
   });
@@ -88,7 +90,7 @@ describe("groupAdvantages — tensors", () => {
     }
   });
 
-  it("the spec vector on a tensor", () => {
+  it("the worked vector on a tensor", () => {
     const t = tf.tensor1d([1, 0, 0, 0]);
     const a = groupAdvantages(t, 4);
     close(a.dataSync(), [1.49970006, -0.49990002, -0.49990002, -0.49990002], 6);

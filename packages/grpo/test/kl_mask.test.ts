@@ -7,8 +7,8 @@ beforeAll(async () => {
   await tf.setBackend("cpu");
 });
 
-describe("klK3 — spec vectors KL", () => {
-  // Spec table: logp, ref, KL, d/dlogp.
+describe("klK3 — worked vectors", () => {
+  // logp, ref, KL = exp(ref − logp) − (ref − logp) − 1 (Schulman's k3, as TRL and R1-V), d/dlogp = 1 − exp(ref − logp).
   const logp = [-1.0, -2.0];
   const ref = [-1.5, -1.0];
 
@@ -49,7 +49,7 @@ describe("klK3 — worked cases", () => {
     expect((Math.exp(1e-8) - 1e-8 - 1) / exact).toBeLessThan(0);
   });
 
-  it("the spec's per-token KL of vector L (two rows, 2-D arrays and tensors)", () => {
+  it("the per-token KL of the loss test's vector L (two rows, 2-D arrays and tensors)", () => {
     const logp = [
       [-0.5, -1.0],
       [-0.2, -0.3],
@@ -76,7 +76,7 @@ describe("klK3 — worked cases", () => {
   });
 });
 
-describe("completionMask — spec vector M and worked cases", () => {
+describe("completionMask — worked cases (R1-V / TRL: the mask runs up to and including the first EOS)", () => {
   it("M: ids [5,7,2,0,0], EOS 2 → [1,1,1,0,0] (the EOS itself counts)", () => {
     expect(completionMask([5, 7, 2, 0, 0], 2)).toEqual([1, 1, 1, 0, 0]);
     expect(completionMask([[5, 7, 2, 0, 0]], 2)).toEqual([[1, 1, 1, 0, 0]]);

@@ -39,13 +39,14 @@ function viaTensors(inp: ArrayInput): GrpoLossOutput<number> {
   expect(tf.memory().numTensors).toBe(before + made); // only the returned scalars
   const nums = Object.fromEntries(
     Object.entries(out).map(([k, v]) => [k, (v as tf.Scalar).dataSync()[0]]),
-  ) as unknown as GrpoLossOutput<number>;
-  tf.dispose([out as unknown as tf.TensorContainer, args as unknown as tf.TensorContainer]);
+  ) as GrpoLossOutput<number>;
+  tf.dispose([out, args]);
   expect(tf.memory().numTensors).toBe(before - Object.values(args).filter((v) => v instanceof tf.Tensor).length);
   return nums;
 }
 
-// Spec vector L. The "·" entries are padding: NaN here, to show they are ignored.
+// Vector L, worked with numpy from the loss of R1-V's trainer (TRL v0.14's per-sequence mean). The "·" entries are
+// padding: NaN here, to show they are ignored.
 const L: ArrayInput = {
   logp: [
     [-0.5, -1.0, NaN, NaN],
@@ -63,10 +64,10 @@ const L: ArrayInput = {
   beta: 0.04,
   lossType: "grpo",
 };
-// Σ_t KL per row from the spec's per-token KL: [0.00483742 + 0.02140276, 0.01873075 + 0.04081822].
+// Σ_t KL per row from the per-token KL: [0.00483742 + 0.02140276, 0.01873075 + 0.04081822].
 const KL_ROWS = [0.00483742 + 0.02140276, 0.01873075 + 0.04081822];
 
-describe("grpoLoss — spec vector L", () => {
+describe("grpoLoss — vector L", () => {
   it("grpo (R1-V) loss = 0.00056015 = 0.04 × 0.01400367 (the open-r1 #239 identity)", () => {
     const out = grpoLoss(L);
     expect(out.loss).toBeCloseTo(0.00056015, 8);
@@ -131,7 +132,7 @@ describe("grpoLoss — spec vector L", () => {
   });
 });
 
-describe("grpoLoss — spec vectors C (PPO clip, ε = 0.2)", () => {
+describe("grpoLoss — PPO clip vectors (ε = 0.2)", () => {
   // One token per completion; oldLogp 0, so ρ = exp(logp).
   const one = (rho: number, A: number, extra: Partial<ArrayInput> = {}) =>
     grpoLoss({
@@ -268,7 +269,7 @@ describe("grpoLoss — gradients against finite differences", () => {
     };
     const g = tf.grad((x) => grpoLoss({ ...cfg(inp), ...fixed, logp: x as tf.Tensor2D }).loss)(lp);
     const out = g.arraySync() as number[][];
-    tf.dispose([lp, g, fixed as unknown as tf.TensorContainer]);
+    tf.dispose([lp, g, fixed]);
     return out;
   }
 
@@ -318,9 +319,9 @@ describe("grpoLoss — training use", () => {
     const { value, grads } = tf.variableGrads(() => grpoLoss({ ...cfg(inp), ...fixed, logp: v }).loss);
     expect(value.dataSync()[0]).toBeCloseTo(grpoLoss(inp).loss, 6);
     expect(Object.keys(grads)).toEqual([v.name]);
-    tf.dispose([value, grads as unknown as tf.TensorContainer]);
+    tf.dispose([value, grads]);
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([v, fixed as unknown as tf.TensorContainer]);
+    tf.dispose([v, fixed]);
   });
 
   it("misuse is an error that says what is wrong", () => {
@@ -402,7 +403,7 @@ describe("presets", () => {
     ]);
   });
 
-  it("spread straight into grpoLoss (r1v reproduces spec vector L per micro-batch; modern needs no reference)", () => {
+  it("spread straight into grpoLoss (r1v reproduces vector L per micro-batch; modern needs no reference)", () => {
     // r1v carries gradientAccumulationSteps 2, so each micro-batch's loss is halved (as HF Trainer does): 0.00056015 / 2.
     expect(
       grpoLoss({ ...presets.r1v, logp: L.logp, refLogp: L.refLogp, mask: L.mask, advantages: L.advantages }).loss,
