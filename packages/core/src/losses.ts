@@ -24,7 +24,8 @@ export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor | number[]): 
         `crossEntropy: ${y.shape[0]} targets for ${z.shape[0]} rows of logits [${logits.shape.join(", ")}]`,
       );
     }
-    const perRow = faster("softmaxCrossEntropy", z, y) ?? tf.neg(tf.sum(tf.mul(tf.logSoftmax(z), tf.oneHot(y, V)), -1)); // [N]
+    // [N]: −Σ_j onehot(y)_j · log softmax(z)_j per row
+    const perRow = faster("softmaxCrossEntropy", z, y) ?? tf.neg(tf.sum(tf.mul(tf.logSoftmax(z), tf.oneHot(y, V)), -1));
     return tf.mean(perRow) as tf.Scalar;
   });
 }

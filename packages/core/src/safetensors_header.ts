@@ -34,7 +34,10 @@ export function fail(name: string, msg: string, cause?: unknown): never {
   throw new Error(`safetensors ${name}: ${msg}`, cause === undefined ? undefined : { cause });
 }
 
-/** Parses and validates the header of a safetensors byte buffer (`bytes` may hold only the start of the file when `fileSize` is given). */
+/**
+ * Parses and validates the header of a safetensors byte buffer (`bytes` may hold only the start of the
+ * file when `fileSize` is given).
+ */
 export function parseSafetensorsHeader(
   bytes: Uint8Array,
   { name = "<buffer>", fileSize }: { name?: string; fileSize?: number } = {},

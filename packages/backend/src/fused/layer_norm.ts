@@ -33,7 +33,8 @@ function layerNormKernel({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const rows = cols === 0 ? 0 : size(x.shape) / cols;
   const out = be.makeOutput(x.shape, "float32");
   if (rows === 0) return out;
-  addon().layerNorm(f32(be, x), f32(be, gamma), f32(be, beta), f32(be, out), rows, cols, eps); // native/src/layer_norm.cc
+  // native/src/layer_norm.cc
+  addon().layerNorm(f32(be, x), f32(be, gamma), f32(be, beta), f32(be, out), rows, cols, eps);
   return out;
 }
 

@@ -48,7 +48,8 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
   const xv = f32(be, x);
   const dyv = f32(be, dy);
   /* eslint-disable @typescript-eslint/no-non-null-assertion -- computeConv2DInfo checked the shapes: ih < H,
-     iw < W, ci < CI, co < CO and oh < OH, ow < OW index inside x [N, H, W, CI], dy [N, OH, OW, CO], dW [KH, KW, CI, CO] */
+     iw < W, ci < CI, co < CO, oh < OH, ow < OW index inside x [N, H, W, CI], dy [N, OH, OW, CO] and
+     dW [KH, KW, CI, CO] */
   for (let kh = 0; kh < KH; kh++) {
     for (let kw = 0; kw < KW; kw++) {
       const wBase = (kh * KW + kw) * CI * CO;
