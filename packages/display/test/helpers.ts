@@ -10,13 +10,13 @@ const HOOK = Symbol.for("vlab.kernel");
 
 export function installFakeKernel(): { sent: Sent[]; remove(): void } {
   const sent: Sent[] = [];
-  (globalThis as any)[HOOK] = {
+  Reflect.set(globalThis, HOOK, {
     interrupted: false,
     display(bundle: MimeBundle, opts: Sent["opts"] = {}) {
       sent.push({ bundle, opts });
     },
-  };
-  return { sent, remove: () => delete (globalThis as any)[HOOK] };
+  });
+  return { sent, remove: () => Reflect.deleteProperty(globalThis, HOOK) };
 }
 
 /** Throws unless `xml` is one well-formed element tree (tags balanced, attributes quoted); returns the root tag name. */
