@@ -35,12 +35,16 @@ export function isDisplayable(v: unknown): v is Displayable {
   return (
     (typeof v === "object" || typeof v === "function") &&
     v !== null &&
-    typeof (v as any)[JUPYTER_DISPLAY] === "function"
+    typeof (v as { [JUPYTER_DISPLAY]?: unknown })[JUPYTER_DISPLAY] === "function"
   );
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as any).then === "function";
+  return (
+    (typeof v === "object" || typeof v === "function") &&
+    v !== null &&
+    typeof (v as { then?: unknown }).then === "function"
+  );
 }
 
 /**

@@ -94,9 +94,10 @@ export function imageLayout(shape: readonly number[]): {
     dims = dims.slice(1);
   }
   let out: { height: number; width: number; channels: 1 | 3 | 4; channelsFirst: boolean };
-  if (dims.length === 2) out = { height: dims[0]!, width: dims[1]!, channels: 1, channelsFirst: false };
-  else if (dims.length === 3) {
-    const [a, b, c] = dims as [number, number, number];
+  const [a, b, c, ...more] = dims;
+  if (a !== undefined && b !== undefined && c === undefined)
+    out = { height: a, width: b, channels: 1, channelsFirst: false };
+  else if (a !== undefined && b !== undefined && c !== undefined && more.length === 0) {
     if (isChannels(c)) out = { height: a, width: b, channels: c, channelsFirst: false };
     else if (isChannels(a)) out = { height: b, width: c, channels: a, channelsFirst: true };
     else
@@ -121,12 +122,16 @@ async function tensorPixels(t: tf.Tensor): Promise<RawImage> {
   const data = new Uint8Array(height * width * channels);
   const scale = t.dtype === "float32" ? 255 : t.dtype === "bool" ? 255 : 1;
   const plane = height * width;
+  if (src.length !== plane * channels)
+    throw new Error(`image(): ${src.length} values for a ${height}x${width}x${channels} image`);
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- src holds plane * channels values (checked above) */
   for (let p = 0; p < plane; p++) {
     for (let c = 0; c < channels; c++) {
       const v = src[channelsFirst ? c * plane + p : p * channels + c]! * scale;
       data[p * channels + c] = v > 255 ? 255 : v > 0 ? Math.round(v) : 0; // NaN and negatives → 0
     }
   }
+  /* eslint-enable @typescript-eslint/no-non-null-assertion */
   return { data, width, height, channels };
 }
 
@@ -161,11 +166,15 @@ async function toPngImage(src: ImageSource): Promise<{ png: Buffer; width: numbe
   try {
     const img = sharp(input);
     const meta = await img.metadata();
+    const { width, height } = meta;
+    if (width === undefined || height === undefined) throw new Error("sharp found no width and height");
     const png = Buffer.isBuffer(input) && isPng(input) ? input : await img.png().toBuffer();
-    return { png, width: meta.width!, height: meta.height! };
+    return { png, width, height };
   } catch (e) {
-    const what = typeof src === "string" ? src : `${(src as Uint8Array).length} bytes`;
-    throw new Error(`image(): cannot read ${what} as an image (${(e as Error).message})`);
+    const what = typeof src === "string" ? src : `${src.length} bytes`;
+    throw new Error(`image(): cannot read ${what} as an image (${e instanceof Error ? e.message : String(e)})`, {
+      cause: e,
+    });
   }
 }
 

@@ -19,7 +19,7 @@ export interface ProgressOptions {
   /** Minimum milliseconds between notebook updates (default 200, i.e. ~5 per second). */
   throttleMs?: number;
   /** Terminal output stream (default process.stderr, like tqdm). */
-  stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stream?: { write(text: string): unknown; isTTY?: boolean; columns?: number };
   /** Clock in milliseconds (tests). */
   now?: () => number;
 }

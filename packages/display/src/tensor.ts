@@ -41,6 +41,7 @@ export function tensorStats(values: ArrayLike<number>): Stats {
     max = -Infinity,
     mean = 0,
     m2 = 0;
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- i < values.length: every index is in range */
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     if (Number.isNaN(v)) nan++;
@@ -54,6 +55,7 @@ export function tensorStats(values: ArrayLike<number>): Stats {
       m2 += d * (v - mean);
     }
   }
+  /* eslint-enable @typescript-eslint/no-non-null-assertion */
   return {
     count: n,
     nan,
@@ -97,25 +99,37 @@ function shownIndices(size: number, summarize: boolean, edge: number): number[] 
   return [...head, -1, ...tail];
 }
 
-function stridesOf(shape: number[]): number[] {
-  const strides = new Array<number>(shape.length).fill(1);
-  for (let i = shape.length - 2; i >= 0; i--) strides[i] = strides[i + 1]! * shape[i + 1]!;
-  return strides;
+/** Each dimension's size and stride (row-major: the last dimension has stride 1). */
+function axesOf(shape: number[]): Array<{ size: number; stride: number }> {
+  const axes: Array<{ size: number; stride: number }> = [];
+  let stride = 1;
+  for (const size of [...shape].reverse()) {
+    axes.unshift({ size, stride });
+    stride *= size;
+  }
+  return axes;
 }
 
 /** Flat offsets of the elements the preview shows. */
 function shownOffsets(shape: number[], summarize: boolean, edge: number): number[] {
-  const strides = stridesOf(shape);
   const out: number[] = [];
-  const walk = (dim: number, offset: number) => {
-    if (dim === shape.length) {
+  const walk = (axes: Array<{ size: number; stride: number }>, offset: number) => {
+    const [axis, ...inner] = axes;
+    if (axis === undefined) {
       out.push(offset);
       return;
     }
-    for (const i of shownIndices(shape[dim]!, summarize, edge)) if (i >= 0) walk(dim + 1, offset + i * strides[dim]!);
+    for (const i of shownIndices(axis.size, summarize, edge)) if (i >= 0) walk(inner, offset + i * axis.stride);
   };
-  walk(0, 0);
+  walk(axesOf(shape), 0);
   return out;
+}
+
+/** The element at flat offset `o`; offsets come from the tensor's shape, so one outside the data is a bug here. */
+function valueAt(data: Values, o: number): number | string {
+  const v = data[o];
+  if (v === undefined) throw new RangeError(`tensor preview: offset ${o} is outside the ${data.length} values`);
+  return v;
 }
 
 /** Builds the formatter for single elements, choosing fixed, scientific or integer-valued notation like PyTorch. */
@@ -159,25 +173,27 @@ export function formatTensorValues(t: tf.Tensor, opts: TensorBundleOptions = {},
   const summarize = t.size > maxValues;
   const offsets = shownOffsets(shape, summarize, edgeItems);
   const fmt = elementFormatter(t.dtype, data, offsets, precision);
-  if (shape.length === 0) return fmt(data[0]!);
-  const width = Math.max(...offsets.map((o) => fmt(data[o]!).length));
-  const cell = (o: number) => fmt(data[o]!).padStart(width);
-  const strides = stridesOf(shape);
+  if (shape.length === 0) return fmt(valueAt(data, 0));
+  const width = Math.max(...offsets.map((o) => fmt(valueAt(data, o)).length));
+  const cell = (o: number) => fmt(valueAt(data, o)).padStart(width);
 
-  const render = (dim: number, offset: number): string => {
-    const idx = shownIndices(shape[dim]!, summarize, edgeItems);
+  // axes: this dimension and the ones inside it; dim: how deep this one is (for the indent)
+  const render = (axes: Array<{ size: number; stride: number }>, dim: number, offset: number): string => {
+    const [axis, ...inner] = axes;
+    if (axis === undefined) return cell(offset);
+    const idx = shownIndices(axis.size, summarize, edgeItems);
     const indent = " ".repeat(dim + 1);
-    if (dim === shape.length - 1) {
-      const items = idx.map((i) => (i < 0 ? "..." : cell(offset + i * strides[dim]!)));
+    if (inner.length === 0) {
+      const items = idx.map((i) => (i < 0 ? "..." : cell(offset + i * axis.stride)));
       const perLine = Math.max(1, Math.floor((lineWidth - dim - 2) / (width + 2)));
       const lines: string[] = [];
       for (let i = 0; i < items.length; i += perLine) lines.push(items.slice(i, i + perLine).join(", "));
       return `[${lines.join(`,\n${indent}`)}]`;
     }
-    const parts = idx.map((i) => (i < 0 ? "..." : render(dim + 1, offset + i * strides[dim]!)));
-    return `[${parts.join(`,${"\n".repeat(shape.length - dim - 1)}${indent}`)}]`;
+    const parts = idx.map((i) => (i < 0 ? "..." : render(inner, dim + 1, offset + i * axis.stride)));
+    return `[${parts.join(`,${"\n".repeat(inner.length)}${indent}`)}]`;
   };
-  return render(0, 0);
+  return render(axesOf(shape), 0, 0);
 }
 
 const STYLE =
@@ -188,8 +204,9 @@ function htmlTable(t: tf.Tensor, data: Values, opts: TensorBundleOptions): strin
   const { precision = 4 } = opts;
   // HTML tables get narrower than the text preview: at most 12 rows and columns shown.
   const edge = 6;
-  const rows = t.rank === 1 ? 1 : t.shape[0]!;
-  const cols = t.shape[t.rank - 1]!;
+  const [d0, d1, ...more] = t.shape;
+  if (d0 === undefined || more.length) throw new Error(`tensor html table: expected rank 1 or 2, got ${t.rank}`);
+  const [rows, cols] = d1 === undefined ? [1, d0] : [d0, d1];
   const ri = shownIndices(rows, rows > 2 * edge, edge);
   const ci = shownIndices(cols, cols > 2 * edge, edge);
   const offsets: number[] = [];
@@ -197,7 +214,9 @@ function htmlTable(t: tf.Tensor, data: Values, opts: TensorBundleOptions): strin
   const fmt = elementFormatter(t.dtype, data, offsets, precision);
   const body = ri
     .map((r) => {
-      const tds = ci.map((c) => `<td>${r < 0 || c < 0 ? "…" : escapeHtml(fmt(data[r * cols + c]!))}</td>`).join("");
+      const tds = ci
+        .map((c) => `<td>${r < 0 || c < 0 ? "…" : escapeHtml(fmt(valueAt(data, r * cols + c)))}</td>`)
+        .join("");
       return `<tr>${tds}</tr>`;
     })
     .join("");

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import vm from "node:vm";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import sharp from "sharp";
 import { toMimeBundle } from "../src/display.js";
 import { setPlotlyInlining, resetPlotly } from "../src/html.js";
@@ -10,7 +10,14 @@ import { livePlot } from "../src/live_plot.js";
 import { barPlot, figure, heatmap, linePlot, saveFigure, scatter } from "../src/plot.js";
 import { niceTicks } from "../src/scales.js";
 import { figureSvg } from "../src/svg.js";
+import type { Figure, Trace } from "../src/figure.js";
 import { checkXml, installFakeKernel } from "./helpers.js";
+
+/** The plotly JSON of the figures below, as far as the tests read it. */
+type PlotlyJson = {
+  data: Trace[];
+  layout: { title: { text: string }; xaxis: { title: { text: string } }; yaxis: { autorange?: unknown } };
+};
 
 const MIMES = ["application/vnd.plotly.v1+json", "image/svg+xml", "text/html", "text/plain"];
 
@@ -30,7 +37,7 @@ describe("figure bundles", () => {
     });
     const b = toMimeBundle(fig);
     expect(Object.keys(b).sort()).toEqual(MIMES);
-    const json = b["application/vnd.plotly.v1+json"] as any;
+    const json = b["application/vnd.plotly.v1+json"] as PlotlyJson;
     expect(JSON.parse(JSON.stringify(json))).toEqual(json);
     expect(json.data).toHaveLength(2);
     expect(json.data[0]).toMatchObject({ type: "scatter", mode: "lines", name: "train", y: [3, 2, 1.5, 1.2] });
@@ -104,7 +111,7 @@ describe("figure bundles", () => {
     // 6 cells + background + clip rect + colour bar
     expect(s.match(/<rect/g)!.length).toBe(6 + 3);
     expect(s).toContain(">r0</text>");
-    const json = toMimeBundle(fig)["application/vnd.plotly.v1+json"] as any;
+    const json = toMimeBundle(fig)["application/vnd.plotly.v1+json"] as PlotlyJson;
     expect(json.data[0]).toMatchObject({ type: "heatmap", z, colorscale: "Viridis" });
     expect(json.layout.yaxis.autorange).toBe("reversed");
     await rasterises(s);
@@ -140,7 +147,7 @@ describe("figure bundles", () => {
       layout: { title: "t" },
     });
     expect(String(f)).toContain('Figure "t"');
-    expect(() => figure({} as any)).toThrow(/expected \{ data/);
+    expect(() => figure({} as Figure)).toThrow(/expected \{ data/);
   });
 
   it("niceTicks picks round steps", () => {
@@ -169,7 +176,9 @@ describe("saveFigure", () => {
 });
 
 describe("livePlot", () => {
-  afterEach(() => delete (globalThis as any)[Symbol.for("vlab.kernel")]);
+  afterEach(() => {
+    Reflect.deleteProperty(globalThis, Symbol.for("vlab.kernel"));
+  });
 
   it("updates one display in place, throttled, and ends with the full figure", () => {
     const kernel = installFakeKernel();

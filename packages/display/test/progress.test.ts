@@ -4,11 +4,17 @@ import { installFakeKernel } from "./helpers.js";
 
 function fakeStream(isTTY: boolean) {
   const chunks: string[] = [];
-  return { chunks, stream: { isTTY, columns: 200, write: (s: string) => (chunks.push(s), true) } as any };
+  const write = (s: string) => {
+    chunks.push(s);
+    return true;
+  };
+  return { chunks, stream: { isTTY, columns: 200, write } };
 }
 
 describe("progressBar in a kernel", () => {
-  afterEach(() => delete (globalThis as any)[Symbol.for("vlab.kernel")]);
+  afterEach(() => {
+    Reflect.deleteProperty(globalThis, Symbol.for("vlab.kernel"));
+  });
 
   it("updates one display in place, throttled to the interval, plus the final state", () => {
     const kernel = installFakeKernel();

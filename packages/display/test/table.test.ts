@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { toMimeBundle } from "../src/display.js";
 import { escapeMarkdownCell, table } from "../src/table.js";
 
@@ -54,8 +54,8 @@ describe("table()", () => {
   });
 
   it("rejects mixed rows", () => {
-    expect(() => table([{ a: 1 }, [1]] as any)).toThrow(/all objects or all arrays/);
-    expect(() => table("x" as any)).toThrow(/array/);
+    expect(() => table([{ a: 1 }, [1]] as unknown as unknown[][])).toThrow(/all objects or all arrays/);
+    expect(() => table("x" as unknown as unknown[][])).toThrow(/array/);
   });
 
   it("takes an alignment per column and trusted HTML for the cells of a column", () => {

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { formatTensorValues, tensorBundle, tensorStats, tensorSummary } from "../src/tensor.js";
@@ -34,7 +34,7 @@ describe("tensorBundle", () => {
     expect(plain(tf.scalar(3.5))).toBe("Tensor float32 []\n3.5000");
     expect(plain(tf.scalar(7, "int32"))).toBe("Tensor int32 []\n7");
     expect(plain(tf.zeros([0, 3]))).toBe("Tensor float32 [0, 3]  (empty)\n[]");
-    expect(plain(tf.tensor1d(["a", "bc"] as any, "string"))).toBe('Tensor string [2]\n[ "a", "bc"]');
+    expect(plain(tf.tensor1d(["a", "bc"], "string"))).toBe('Tensor string [2]\n[ "a", "bc"]');
   });
 
   it("counts NaN and Inf and keeps them out of the statistics", () => {
