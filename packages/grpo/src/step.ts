@@ -104,6 +104,8 @@ export async function grpoStep<S>(
 
     // 3. Completion mask [N, C].
     const { maskRows, C } = maskOf(completions, ctx.tokenizer.stopIds, cfg.maskTruncated);
+    const mask = tf.tensor2d(maskRows, [N, C], "float32");
+    owned.push(mask);
 
     // 4. Score, 5. advantages (plain numbers).
     const texts = completions.map((c) => ctx.tokenizer.decode(c, { skipSpecial: true }));
@@ -113,9 +115,8 @@ export async function grpoStep<S>(
     );
     const scores = scoreCompletions(ctx.rewards, scored, ctx.warned);
     const advantages = groupAdvantages(scores.total, G, { scale: cfg.scaleRewards, eps: cfg.advantageEps });
-    const mask = tf.tensor2d(maskRows, [N, C], "float32");
     const advT = tf.tensor1d(advantages, "float32");
-    owned.push(mask, advT);
+    owned.push(advT);
 
     // 6. Old and reference log-probs, no gradients.
     const lpOpts = { padId: ctx.tokenizer.padId, temperature: cfg.temperature };
@@ -123,7 +124,7 @@ export async function grpoStep<S>(
       tf.tidy(() => p.logProbs(rows, completions, image, lpOpts).logProbs);
     const oldLogp = cfg.numIterations > 1 ? detached(ctx.policy) : undefined;
     if (oldLogp) owned.push(oldLogp);
-    const refLogp = cfg.beta !== 0 ? referenceLogProbs(ctx, () => detached(ctx.policy), detached) : undefined;
+    const refLogp = cfg.beta !== 0 ? referenceLogProbs(ctx, detached) : undefined;
     if (refLogp) owned.push(refLogp);
 
     // 7. μ updates.
@@ -194,12 +195,11 @@ function maskOf(
 /** log π_ref: the reference policy's, or the policy's own with the reference weights swapped in. */
 function referenceLogProbs<S>(
   ctx: StepContext<S>,
-  policyLogp: () => tf.Tensor2D,
   detached: (p: Pick<Policy, "logProbs">) => tf.Tensor2D,
 ): tf.Tensor2D {
   if (ctx.ref) return detached(ctx.ref);
   if (!ctx.refWeights) throw new Error("GrpoTrainer.step: β ≠ 0 needs a reference policy or reference weights");
-  return withWeights(ctx.named, ctx.refWeights, policyLogp);
+  return withWeights(ctx.named, ctx.refWeights, () => detached(ctx.policy));
 }
 
 /** The μ gradient steps on one batch of samples, through core's `updateStep`; returns the sums of what they measured. */
