@@ -6,6 +6,7 @@
  * - captions.ts   captions in several phrasings ("a photo of a large red circle", "... left of ...")
  * - questions.ts  question–answer pairs, counts, boxes, referring expressions
  * - dataset.ts    `shapesDataset` (scenes + pixels + captions + questions), `classificationDataset`
+ * - retrieval.ts  image–text retrieval targets when each image has several captions
  * - splits.ts     held-out splits: unseen colour–shape pairs, more objects, other sizes, other aspect ratios
  * - image.ts      loading images with clear errors, RGB conversion, bicubic resize, CLIP's preprocessing
  * - tokenizers    re-exported from @vlab/tokenizers: tokenizer.json files, a word tokenizer, CLIP's `tokenize`
@@ -16,6 +17,7 @@ export * from "./render.js";
 export * from "./captions.js";
 export * from "./questions.js";
 export * from "./dataset.js";
+export * from "./retrieval.js";
 export * from "./splits.js";
 export * from "./image.js";
 export * from "@vlab/tokenizers";

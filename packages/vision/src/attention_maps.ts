@@ -129,3 +129,35 @@ export function attentionMaps(
     tf.dispose([out.pooled, out.lastHiddenState, ...(out.attentions ?? [])]);
   }
 }
+
+/**
+ * How much of an attention map's mass lies on the patches a box covers, relative to their share of the grid:
+ *
+ *   (mass on the box / total mass) / (patches the box touches / all patches)
+ *
+ * 1 means no preference for the box; above 1, attention concentrates on it (Dosovitskiy et al. 2021, sec. 4.5,
+ * fig. 6 shows it on images). `map` is [gh][gw] (e.g. `attentionMaps(...).rollout`), `box` [x0, y0, x1, y1] in
+ * pixels, `patchSize` the side of a patch in pixels.
+ */
+export function attentionOnBox(map: number[][], box: readonly number[], patchSize: number): number {
+  const [x0, y0, x1, y1] = box;
+  if (x0 === undefined || y0 === undefined || x1 === undefined || y1 === undefined)
+    throw new Error(`attentionOnBox: box must be [x0, y0, x1, y1], got [${box.join(", ")}]`);
+  const P = patchSize;
+  let mass = 0,
+    total = 0,
+    area = 0,
+    patches = 0;
+  map.forEach((row, r) =>
+    row.forEach((v, c) => {
+      total += v;
+      patches++;
+      if (x0 < (c + 1) * P && x1 > c * P && y0 < (r + 1) * P && y1 > r * P) {
+        mass += v;
+        area++;
+      }
+    }),
+  );
+  if (area === 0) throw new Error(`attentionOnBox: the box [${box.join(", ")}] covers no patch of the map`);
+  return mass / total / (area / patches);
+}

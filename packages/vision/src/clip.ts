@@ -262,12 +262,15 @@ export interface PretrainClipOptions {
   lr?: number;
   seed?: number;
   progress?: Progress;
+  /** Record the learned temperature exp(logit_scale) every this many steps (and after the last) in `evals`. */
+  evalEvery?: number;
 }
 
 /**
  * Contrastive pre-training as notebook 02 does it, step by step, in one call (for notebooks that need a
  * CLIP encoder and are about something else): random pairs, one random phrasing per image, the logit
- * scale clamped before every step. Returns core's training result (history of losses).
+ * scale clamped before every step. Returns core's training result (history of losses; with `evalEvery`, the
+ * temperature in `evals`).
  */
 export function pretrainClip(clip: Clip, opts: PretrainClipOptions): Promise<TrainResult> {
   const { images, captions, tokenize, steps } = opts;
@@ -286,6 +289,7 @@ export function pretrainClip(clip: Clip, opts: PretrainClipOptions): Promise<Tra
     clip: 1,
     progress: opts.progress,
     logEvery: opts.progress ? undefined : Math.max(1, Math.round(steps / 5)),
+    ...(opts.evalEvery !== undefined ? { evalEvery: opts.evalEvery, evalFn: () => ({ temperature: clip.scale }) } : {}),
     loss: () => {
       clip.clampLogitScale();
       const picks = Array.from({ length: batch }, () => rng.int(n));

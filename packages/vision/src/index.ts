@@ -7,7 +7,8 @@
  * - clip.ts             the CLIP model: encodeImage / encodeText, learned temperature, training step
  * - clip_loss.ts        the symmetric contrastive loss
  * - zero_shot.ts        zero-shot classification, prompt templates and ensembling
- * - attention_maps.ts   CLS attention maps and attention rollout, as grids for display.heatmap
+ * - attention_maps.ts   CLS attention maps and attention rollout, as grids for display.heatmap; attention on a box
+ * - position_embeddings.ts  similarity of the learned position embeddings across the patch grid
  * - clip_checkpoint.ts  openai/CLIP and Hugging Face CLIPModel state dicts, config inferred from shapes
  */
 export * from "./transformer.js";
@@ -17,4 +18,5 @@ export * from "./clip.js";
 export * from "./clip_loss.js";
 export * from "./zero_shot.js";
 export * from "./attention_maps.js";
+export * from "./position_embeddings.js";
 export * from "./clip_checkpoint.js";

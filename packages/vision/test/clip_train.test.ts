@@ -82,13 +82,21 @@ describe("training a tiny CLIP", () => {
       batch: 6,
       lr: 3e-3,
       seed: 1,
+      evalEvery: 10,
     });
     expect(run.history).toHaveLength(30);
+    // The learned temperature, recorded every 10 steps (steps count from 0): exp(logit_scale) the model had then.
+    expect(run.evals.map((e) => e.step)).toEqual([9, 19, 29]);
+    expect(run.evals.at(-1)!.temperature).toBeCloseTo(clip.scale, 5);
     expect(run.history.at(-1)!.loss).toBeLessThan(0.6 * run.history[0]!.loss);
     run.optimizer.dispose();
     expect(countTensors()).toBe(before);
     expect(() => pretrainClip(clip, { images: pixels, captions: captions.slice(1), tokenize, steps: 1 })).toThrow(
       /6 images but 5 caption lists/,
+    );
+    const uncaptioned = [...captions.slice(1), []];
+    expect(() => pretrainClip(clip, { images: pixels, captions: uncaptioned, tokenize, steps: 1 })).toThrow(
+      /image 5 has no caption/,
     );
     tf.dispose([pixels, ids]);
     clip.dispose();
