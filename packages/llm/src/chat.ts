@@ -36,7 +36,10 @@ export interface ChatMessage {
 export interface ChatTemplateOptions {
   /** End with `<|im_start|>assistant\n`, the prompt for the model's answer (default false). */
   addGenerationPrompt?: boolean;
-  /** A system message put first when the first message is not one (Qwen2's template: "You are a helpful assistant."); default none. */
+  /**
+   * A system message put first when the first message is not one (Qwen2's template: "You are a helpful assistant.");
+   * default none.
+   */
   defaultSystemPrompt?: string;
   /** The image placeholder token (default `<|image_pad|>`). */
   imageToken?: string;
@@ -47,7 +50,7 @@ export interface ChatTemplateOptions {
   visionEnd?: string;
 }
 
-/** Qwen2-VL's template (its `chat_template`, see the file comment): default system prompt, vision markers around the image. */
+/** Qwen2-VL's template (its `chat_template`, see the file comment): default system prompt, vision markers. */
 export const QWEN2_VL_TEMPLATE: ChatTemplateOptions = {
   defaultSystemPrompt: "You are a helpful assistant.",
   visionStart: VISION_START,
@@ -119,7 +122,8 @@ export class ChatTokenizer {
         if (id !== undefined) return id;
       }
       throw new Error(
-        `ChatTokenizer: ${tokenizer.source} has no ${what} token (looked for ${candidates.map((c) => JSON.stringify(c)).join(", ")})`,
+        `ChatTokenizer: ${tokenizer.source} has no ${what} token ` +
+          `(looked for ${candidates.map((c) => JSON.stringify(c)).join(", ")})`,
       );
     };
     this.imStartId = find("im_start", [names.imStart ?? IM_START]);

@@ -35,7 +35,7 @@ export interface LoadWeightsResult {
   ignoredKeys: string[];
 }
 
-/** Copies Hugging Face-named tensors into `model` after checking every name and shape (the tensors are not disposed). */
+/** Copies Hugging Face-named tensors into `model` after checking every name and shape (the caller keeps them). */
 export function loadLlmWeights(
   model: CausalLM,
   tensors: Record<string, tf.Tensor>,
@@ -57,7 +57,8 @@ export function loadLlmWeights(
   const missing = Object.entries(own).filter(([k]) => !(k in use));
   if (missing.length) {
     problems.push(
-      `missing tensor${missing.length > 1 ? "s" : ""} ${missing.map(([k, v]) => `"${k}" (the model expects ${shapeStr(v.shape)})`).join(", ")}`,
+      `missing tensor${missing.length > 1 ? "s" : ""} ` +
+        missing.map(([k, v]) => `"${k}" (the model expects ${shapeStr(v.shape)})`).join(", "),
     );
   }
   for (const [k, v] of Object.entries(own)) {
@@ -70,7 +71,8 @@ export function loadLlmWeights(
   }
   if (strict && unexpectedKeys.length) {
     problems.push(
-      `unexpected tensor${unexpectedKeys.length > 1 ? "s" : ""} ${unexpectedKeys.map((k) => `"${k}"`).join(", ")} (pass { strict: false } to skip them)`,
+      `unexpected tensor${unexpectedKeys.length > 1 ? "s" : ""} ${unexpectedKeys.map((k) => `"${k}"`).join(", ")} ` +
+        "(pass { strict: false } to skip them)",
     );
   }
   if (problems.length) throw new Error(`loadLlmWeights (${source}): ${problems.join("; ")}. Nothing was loaded.`);

@@ -54,7 +54,7 @@ export interface LlmConfig {
   padTokenId?: number;
   /** End-of-sequence id(s): generation stops there unless `stopIds` are given. */
   eosTokenId?: number | number[];
-  /** The image placeholder id that `embedMultimodal` replaces by image features. */
+  /** The image placeholder id (config.json's `image_token_id`) that a vision-language model (@vlab/vlm) fills. */
   imageTokenId?: number;
 }
 

@@ -237,7 +237,8 @@ export class CausalLM extends Module implements LanguageModel {
       const width = m[0]?.length;
       if (m.length !== B || m.some((r) => r.length !== width) || (width !== T && width !== past + T)) {
         throw new Error(
-          `CausalLM: attentionMask must be [${B}, ${T}]${past ? ` or [${B}, ${past + T}]` : ""}, got [${m.length}, ${width}]`,
+          `CausalLM: attentionMask must be [${B}, ${T}]${past ? ` or [${B}, ${past + T}]` : ""}, ` +
+            `got [${m.length}, ${width}]`,
         );
       }
       full = width === past + T ? m : m.map((r, b) => [...cached(b), ...r]);
@@ -309,6 +310,8 @@ export class CausalLM extends Module implements LanguageModel {
 
   protected override extraRepr(): string {
     const c = this.config;
-    return `${c.modelType}, D=${c.hiddenSize}, layers=${c.numHiddenLayers}, heads=${c.numAttentionHeads}/${c.numKeyValueHeads}, V=${c.vocabSize}${c.tieWordEmbeddings ? ", tied" : ""}`;
+    const heads = `${c.numAttentionHeads}/${c.numKeyValueHeads}`;
+    const tied = c.tieWordEmbeddings ? ", tied" : "";
+    return `${c.modelType}, D=${c.hiddenSize}, layers=${c.numHiddenLayers}, heads=${heads}, V=${c.vocabSize}${tied}`;
   }
 }

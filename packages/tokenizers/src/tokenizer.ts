@@ -116,7 +116,8 @@ export class TextTokenizer {
     const bad = ids.findIndex((id) => id === undefined);
     if (bad >= 0)
       throw new Error(
-        `${this.source}: token "${tokens[bad]}" of ${JSON.stringify(text)} has no id and the tokenizer has no unknown token`,
+        `${this.source}: token "${tokens[bad]}" of ${JSON.stringify(text)} has no id ` +
+          "and the tokenizer has no unknown token",
       );
     return ids as number[];
   }
@@ -143,7 +144,7 @@ export class TextTokenizer {
 }
 
 export interface WordTokenizerOptions {
-  /** Special tokens (default `["<pad>", "<|startoftext|>", "<|endoftext|>", "<unk>"]`); they must include `unk` and `eot`. */
+  /** Special tokens (default `["<pad>", "<|startoftext|>", "<|endoftext|>", "<unk>"]`), `unk` and `eot` among them. */
   specials?: readonly string[];
   /** Lowercase text before splitting (default true). */
   lowercase?: boolean;
@@ -246,7 +247,7 @@ export function buildWordTokenizer(corpus: readonly string[], opts: WordTokenize
   return new TextTokenizer(json, { unk_token: unk }, { eot }, "word tokenizer");
 }
 
-/** Writes `tokenizer.json` (to `file`, or into it when it is a directory or has no .json extension); returns the path. */
+/** Writes `tokenizer.json` (to `file`, or into it when it is a folder or has no .json extension); returns the path. */
 export function saveTokenizer(tokenizer: TextTokenizer, file: string): string {
   const isDir = (fs.existsSync(file) && fs.statSync(file).isDirectory()) || !/\.json$/i.test(file);
   const out = isDir ? path.join(file, "tokenizer.json") : file;
@@ -304,7 +305,8 @@ export function loadTokenizer(src: string | object, opts: LoadTokenizerOptions =
   const j = json as Partial<TokenizerJson>;
   if (!j.model || typeof j.model !== "object" || (j.model.vocab === undefined && j.model.type === undefined)) {
     throw new Error(
-      `loadTokenizer: ${source} is not a tokenizer.json (no "model" with a "vocab"); expected a Hugging Face tokenizers file`,
+      `loadTokenizer: ${source} is not a tokenizer.json (no "model" with a "vocab"); ` +
+        "expected a Hugging Face tokenizers file",
     );
   }
   const type = j.model.type;
@@ -352,9 +354,8 @@ export function tokenizeIds(
     throw new RangeError(`tokenize: contextLength must be an integer >= 2, got ${ctx}`);
   const { sotId: sot, eotId: eot } = tokenizer;
   if (sot === undefined || eot === undefined) {
-    throw new Error(
-      `tokenize: ${tokenizer.source} has no ${sot === undefined ? `start token (${SOT_TOKEN})` : `end token (${EOT_TOKEN})`}; pass { sot, eot } to loadTokenizer`,
-    );
+    const missing = sot === undefined ? `start token (${SOT_TOKEN})` : `end token (${EOT_TOKEN})`;
+    throw new Error(`tokenize: ${tokenizer.source} has no ${missing}; pass { sot, eot } to loadTokenizer`);
   }
   const out = new Int32Array(list.length * ctx); // zero padding
   list.forEach((text, b) => {
@@ -362,7 +363,8 @@ export function tokenizeIds(
     if (row.length > ctx) {
       if (!opts.truncate) {
         throw new RangeError(
-          `tokenize: input ${JSON.stringify(text)} is ${row.length} tokens long with start and end tokens, too long for context length ${ctx} (pass { truncate: true } to cut it)`,
+          `tokenize: input ${JSON.stringify(text)} is ${row.length} tokens long with start and end tokens, ` +
+            `too long for context length ${ctx} (pass { truncate: true } to cut it)`,
         );
       }
       row.length = ctx;

@@ -80,7 +80,10 @@ export interface LlavaOptions {
   rng?: Rng;
 }
 
-/** Pixels [B, 3, H, W], or vision features already computed with `visionFeatures` [B, g², w] (the tower is frozen, so they can be cached). */
+/**
+ * Pixels [B, 3, H, W], or vision features already computed with `visionFeatures` [B, g², w] (the tower is frozen, so
+ * they can be cached).
+ */
 export type ImageInput = { pixels: tf.Tensor } | { features: tf.Tensor };
 
 export class Llava extends Module {
@@ -152,7 +155,8 @@ export class Llava extends Module {
       const f = "pixels" in image ? this.visionFeatures(image.pixels) : image.features;
       if (f.rank !== 3 || f.shape[2] !== this.vision_tower.config.width) {
         throw new Error(
-          `Llava: vision features must be [B, ${this.imageTokens}, ${this.vision_tower.config.width}], got [${f.shape.join(", ")}]`,
+          `Llava: vision features must be [B, ${this.imageTokens}, ${this.vision_tower.config.width}], ` +
+            `got [${f.shape.join(", ")}]`,
         );
       }
       return tf.reshape(this.multi_modal_projector.forward(f), [
@@ -261,7 +265,8 @@ export function wholeSequenceLabels(ids: readonly number[], tokenizer: ChatToken
 
 /** LLaVA's `conv_vicuna_v1` system prompt (the stage-2 template of LLaVA v1 and 1.5). */
 export const VICUNA_V1_SYSTEM =
-  "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the user's questions.";
+  "A chat between a curious user and an artificial intelligence assistant. " +
+  "The assistant gives helpful, detailed, and polite answers to the user's questions.";
 
 /**
  * LLaVA's `v1` template (`conv_vicuna_v1` in llava/conversation.py: `SeparatorStyle.TWO`, sep " ", sep2 "</s>"):
@@ -286,9 +291,10 @@ export function llavaV1Prompt(
 }
 
 /**
- * Labels of a `v1` chat (LLaVA's `preprocess_v1` in llava/train/train.py): −100 up to and including each "ASSISTANT:" and on every image position; the
- * answer and its "</s>" supervised. LLaVA's train.py computes the same by token counts per round ("instruction length
- * − 2", a SentencePiece artifact); here the rounds are found by their tokens, which gives that mask on any tokenizer.
+ * Labels of a `v1` chat (LLaVA's `preprocess_v1` in llava/train/train.py): −100 up to and including each
+ * "ASSISTANT:" and on every image position; the answer and its "</s>" supervised. LLaVA's train.py computes the same
+ * by token counts per round ("instruction length − 2", a SentencePiece artifact); here the rounds are found by their
+ * tokens, which gives that mask on any tokenizer.
  */
 export function llavaV1Labels(
   ids: readonly number[],

@@ -86,7 +86,8 @@ export function embedMultimodal(
   const n = countImageTokens(P === T ? rows : rows.map((r) => r.slice(0, P)), imageTokenId);
   if (n !== N) {
     throw new Error(
-      `embedMultimodal: the ids hold ${n} image placeholder token${n === 1 ? "" : "s"} (id ${imageTokenId}) but the image features have ${N} row${N === 1 ? "" : "s"}; ` +
+      `embedMultimodal: the ids hold ${n} image placeholder token${n === 1 ? "" : "s"} (id ${imageTokenId}) ` +
+        `but the image features have ${N} row${N === 1 ? "" : "s"}; ` +
         `each feature row needs exactly one placeholder`,
     );
   }
