@@ -1,7 +1,7 @@
 /**
  * vlab — every package as a namespace:
  *
- *   import { core, data, display, evaluation, grpo, llm, rewards, rope, tokenizers, vision, vlm } from "vlab";
+ *   import { core, data, display, evaluation, grpo, llm, onnx, rewards, rope, tokenizers, vision, vlm } from "vlab";
  *
  * `eval` is also exported under its package name for `import * as vlab from "vlab"; vlab.eval.report(...)`
  * (a binding cannot be called `eval`, hence the `evaluation` alias for named imports).
