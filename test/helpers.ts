@@ -3,7 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
-export const CLI = path.join(ROOT, "kernels/vlab/dist/cli.js");
+/** The built `vlab` command (packages/vlab; `npx vlab` runs the same file through bin/vlab.js). */
+export const CLI = path.join(ROOT, "packages/vlab/dist/cli.js");
 
 /** Debian's python3 with Jupyter's libraries (not a pyenv shim that lacks them). */
 export function jupyterPython(): string | undefined {
@@ -34,7 +35,16 @@ export function readJson(file: string) {
   return JSON.parse(fs.readFileSync(file, "utf8"));
 }
 
+/** A notebook output as the tests read it (nbformat 4). */
+export interface NotebookOutput {
+  output_type: string;
+  execution_count?: number;
+  data?: Record<string, unknown>;
+  ename?: string;
+  evalue?: string;
+}
+
 /** All outputs of all code cells of a notebook file. */
-export function outputsOf(nb: any): any[] {
-  return nb.cells.flatMap((c: any) => (c.cell_type === "code" ? c.outputs : []));
+export function outputsOf(nb: { cells: Array<{ cell_type: string; outputs?: NotebookOutput[] }> }): NotebookOutput[] {
+  return nb.cells.flatMap((c) => (c.cell_type === "code" ? (c.outputs ?? []) : []));
 }

@@ -56,10 +56,10 @@ describe.skipIf(!hasJupyterNbconvert())("jupyter nbconvert with the vlab kernel"
       const r = nbconvert("notebooks/00-tour.ipynb", out);
       expect(r.status, r.stderr.slice(-3000)).toBe(0);
       const outputs = outputsOf(readJson(out));
-      expect(outputs.some((o) => o.output_type === "execute_result" && o.execution_count > 0)).toBe(true);
+      expect(outputs.some((o) => o.output_type === "execute_result" && (o.execution_count ?? 0) > 0)).toBe(true);
       const plot = outputs.find((o) => o.data?.["application/vnd.plotly.v1+json"]);
       expect(plot).toBeDefined();
-      expect(plot.data["image/svg+xml"] ?? plot.data["image/png"]).toBeDefined();
+      expect(plot!.data!["image/svg+xml"] ?? plot!.data!["image/png"]).toBeDefined();
     },
   );
 

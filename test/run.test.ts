@@ -38,7 +38,7 @@ describe("vlab run", () => {
     expect(outputs.some((o) => o.output_type === "error")).toBe(false);
     const plot = outputs.find((o) => o.data?.["application/vnd.plotly.v1+json"]);
     expect(plot, "a plotly bundle").toBeDefined();
-    expect(plot.data["image/svg+xml"] ?? plot.data["image/png"], "an image fallback").toBeDefined();
+    expect(plot!.data!["image/svg+xml"] ?? plot!.data!["image/png"], "an image fallback").toBeDefined();
     expect(outputs.some((o) => o.data?.["image/png"])).toBe(true);
 
     const results = readJson(path.join(resultsDir, "00-tour.json"));

@@ -9,7 +9,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import * as zmq from "zeromq";
-import { CLI } from "./install.js";
+import { KERNEL_MAIN } from "./install.js";
 import { decode, encode, endpoint, makeMessage, type ConnectionInfo, type Message } from "./wire.js";
 
 async function freePort(): Promise<number> {
@@ -70,24 +70,32 @@ export class KernelClient {
   }
 
   static async start(opts: StartOptions = {}): Promise<KernelClient> {
-    const ports = await Promise.all([0, 1, 2, 3, 4].map(() => freePort()));
+    const [shell_port, iopub_port, stdin_port, control_port, hb_port] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     const conn: ConnectionInfo = {
       transport: "tcp",
       ip: "127.0.0.1",
-      shell_port: ports[0]!,
-      iopub_port: ports[1]!,
-      stdin_port: ports[2]!,
-      control_port: ports[3]!,
-      hb_port: ports[4]!,
+      shell_port,
+      iopub_port,
+      stdin_port,
+      control_port,
+      hb_port,
       key: randomBytes(16).toString("hex"),
       signature_scheme: "hmac-sha256",
     };
     const connectionFile = path.join(os.tmpdir(), `vlab-kernel-${randomUUID()}.json`);
     fs.writeFileSync(connectionFile, JSON.stringify(conn));
-    const argv = (opts.argv ?? [process.execPath, CLI, "kernel", "start", "{connection_file}"]).map((a) =>
+    const argv = (opts.argv ?? [process.execPath, KERNEL_MAIN, "{connection_file}"]).map((a) =>
       a.replace("{connection_file}", connectionFile),
     );
-    const proc = spawn(argv[0]!, argv.slice(1), {
+    const [command, ...args] = argv;
+    if (command === undefined) throw new Error("KernelClient.start(): argv is empty");
+    const proc = spawn(command, args, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       stdio: ["ignore", "inherit", "pipe"],
@@ -189,12 +197,13 @@ export class KernelClient {
       this.exited.then((code) => `exit:${code}` as const),
       ...(timeoutMs > 0 ? [delay(timeoutMs).then(() => "timeout" as const)] : []),
     ]);
-    const w = this.waiters.get(msg.header.msg_id)!;
+    const w = this.waiters.get(msg.header.msg_id);
     this.waiters.delete(msg.header.msg_id);
     if (outcome === "timeout") throw new Error(`${type} did not finish within ${timeoutMs / 1000} s`);
     if (outcome !== "done")
       throw new Error(`the kernel died (${outcome}) while handling ${type}:\n${this.stderr.slice(-4000)}`);
-    return { reply: w.reply!, messages: w.messages };
+    if (!w?.reply) throw new Error(`${type} finished without a reply`); // done() is only called once the reply came
+    return { reply: w.reply, messages: w.messages };
   }
 
   execute(code: string, opts: { timeoutMs?: number; onMessage?: (m: Message) => void } = {}) {

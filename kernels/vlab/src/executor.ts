@@ -110,9 +110,11 @@ function describeFailure(errors: unknown[][]): Outcome {
       traceback: cleanStack(thrown),
     };
   }
-  if (errors.length === 1 && errors[0]!.length === 1) {
+  const [only, ...others] = errors;
+  if (only?.length === 1 && others.length === 0) {
     // A thrown non-Error value (`throw "x"`, `throw {code: 1}`).
-    return { status: "error", ename: "Error", evalue: format(errors[0]![0]), traceback: [format(errors[0]![0])] };
+    const value = format(only[0]);
+    return { status: "error", ename: "Error", evalue: value, traceback: [value] };
   }
   const lines = errors.map((args) => format(...args));
   return { status: "error", ename: "TypeScriptError", evalue: lines.join("\n"), traceback: lines };

@@ -1,6 +1,6 @@
-export { startKernel, bundleOf, normalizeBundle } from "./kernel.js";
+export { startKernel } from "./kernel.js";
+export { bundleOf, normalizeBundle, type Bundle } from "./bundle.js";
 export { KernelClient, type ExecuteResult, type StartOptions } from "./client.js";
 export { runNotebook, describeFailure, type RunOptions, type RunResult } from "./run.js";
-export { installKernel, kernelSpec, userDataDir } from "./install.js";
+export { installKernel, kernelSpec, userDataDir, KERNEL_MAIN } from "./install.js";
 export * from "./notebook.js";
-export { main } from "./cli.js";

@@ -1,12 +1,12 @@
-/** `vlab kernel install`: writes the Jupyter kernelspec without needing Python. */
+/** `vlab kernel install`: writes the Jupyter kernelspec without needing Python. The kernelspec starts main.js. */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { KERNELSPEC } from "./notebook.js";
 
-/** The built `vlab` CLI (also when this file runs from src/, as in the tests). */
-export const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli.js");
+/** The built kernel entry, `node main.js <connection_file>` (also when this file runs from src/, as in the tests). */
+export const KERNEL_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "dist", "main.js");
 
 /** Jupyter's per-user data folder (what `jupyter --data-dir` prints). */
 export function userDataDir(): string {
@@ -19,7 +19,7 @@ export function userDataDir(): string {
 export function kernelSpec() {
   return {
     // Absolute paths: the kernel starts whatever the PATH of the Jupyter server is.
-    argv: [process.execPath, CLI, "kernel", "start", "{connection_file}"],
+    argv: [process.execPath, KERNEL_MAIN, "{connection_file}"],
     display_name: KERNELSPEC.display_name,
     language: KERNELSPEC.language,
     interrupt_mode: "signal",

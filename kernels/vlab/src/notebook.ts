@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import type { Message } from "./wire.js";
 
-export type Output = Record<string, any> & { output_type: string };
+export type Output = Record<string, unknown> & { output_type: string };
 
 export interface Cell {
   id?: string;
@@ -18,7 +18,7 @@ export interface Cell {
 export interface Notebook {
   nbformat: number;
   nbformat_minor: number;
-  metadata: Record<string, any>;
+  metadata: Record<string, unknown>;
   cells: Cell[];
 }
 
@@ -33,7 +33,7 @@ export function readNotebook(file: string): Notebook {
   try {
     nb = JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (e) {
-    throw new Error(`${file}: not a readable notebook (${(e as Error).message})`);
+    throw new Error(`${file}: not a readable notebook (${e instanceof Error ? e.message : String(e)})`, { cause: e });
   }
   if (nb?.nbformat !== 4 || !Array.isArray(nb.cells)) throw new Error(`${file}: not an nbformat 4 notebook`);
   return nb;
@@ -60,8 +60,14 @@ export function toLines(text: string): string[] {
   return text.split(/(?<=\n)/).filter((l) => l.length > 0);
 }
 
-function mimeData(data: Record<string, unknown>): Record<string, unknown> {
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** A display's mime data in nbformat's form: text as a list of lines, images as they are. */
+function mimeData(data: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
+  if (!isRecord(data)) return out;
   for (const [mime, v] of Object.entries(data))
     out[mime] = typeof v === "string" && !mime.startsWith("image/") ? toLines(v) : v;
   return out;
@@ -78,16 +84,19 @@ export class OutputCollector {
 
   add(msg: Message) {
     const c = msg.content;
+    const displayId = isRecord(c.transient) && typeof c.transient.display_id === "string" ? c.transient.display_id : "";
     switch (msg.header.msg_type) {
       case "stream": {
-        const last = this.outputs[this.outputs.length - 1];
-        if (last?.output_type === "stream" && last.name === c.name) {
-          const text = this.streamText.get(last)! + c.text;
-          this.streamText.set(last, text);
-          last.text = toLines(text);
+        const text = typeof c.text === "string" ? c.text : "";
+        const last = this.outputs.at(-1);
+        const before =
+          last && last.output_type === "stream" && last.name === c.name ? this.streamText.get(last) : undefined;
+        if (last && before !== undefined) {
+          this.streamText.set(last, before + text);
+          last.text = toLines(before + text);
         } else {
-          const out: Output = { output_type: "stream", name: c.name, text: toLines(c.text) };
-          this.streamText.set(out, c.text);
+          const out: Output = { output_type: "stream", name: c.name, text: toLines(text) };
+          this.streamText.set(out, text);
           this.outputs.push(out);
         }
         break;
@@ -95,12 +104,11 @@ export class OutputCollector {
       case "display_data": {
         const out: Output = { output_type: "display_data", data: mimeData(c.data), metadata: c.metadata ?? {} };
         this.outputs.push(out);
-        const id = c.transient?.display_id;
-        if (id) this.displays.set(id, [...(this.displays.get(id) ?? []), out]);
+        if (displayId) this.displays.set(displayId, [...(this.displays.get(displayId) ?? []), out]);
         break;
       }
       case "update_display_data":
-        for (const out of this.displays.get(c.transient?.display_id) ?? []) {
+        for (const out of this.displays.get(displayId) ?? []) {
           out.data = mimeData(c.data);
           out.metadata = c.metadata ?? {};
         }

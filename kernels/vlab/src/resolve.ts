@@ -26,8 +26,8 @@ export function addRuntimeFallback(dir = kernelNodeModules()): void {
 
 /** The package name that `rel` (a path inside node_modules) starts with: "@vlab/core/dist/x" → "@vlab/core". */
 function packageOf(rel: string): string {
-  const parts = rel.split(/[\\/]/);
-  return parts[0]!.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!;
+  const [first = "", second] = rel.split(/[\\/]/); // split gives at least one part
+  return first.startsWith("@") && second !== undefined ? `${first}/${second}` : first;
 }
 
 function foundFromAncestors(cwd: string, pkg: string): boolean {
@@ -42,7 +42,7 @@ function foundFromAncestors(cwd: string, pkg: string): boolean {
  * (Node10 resolution). Map `<cwd>/node_modules/<pkg>/...` onto the kernel's node_modules when no
  * folder from cwd upwards has <pkg>.
  */
-export function addTypeFallback(tsSys: Record<string, any>, cwd: string, dir = kernelNodeModules()): void {
+export function addTypeFallback(tsSys: Record<string, unknown>, cwd: string, dir = kernelNodeModules()): void {
   const local = path.join(cwd, "node_modules") + path.sep;
   const redirect = (p: string): string => {
     if (!p.startsWith(local)) return p;
@@ -54,6 +54,6 @@ export function addTypeFallback(tsSys: Record<string, any>, cwd: string, dir = k
   for (const fn of ["fileExists", "readFile", "directoryExists", "realpath", "getDirectories", "readDirectory"]) {
     const orig = tsSys[fn];
     if (typeof orig !== "function") continue;
-    tsSys[fn] = (p: string, ...rest: unknown[]) => orig.call(tsSys, redirect(p), ...rest);
+    tsSys[fn] = (p: string, ...rest: unknown[]): unknown => orig.call(tsSys, redirect(p), ...rest);
   }
 }

@@ -57,13 +57,12 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<RunRe
       const { reply, messages } = await kernel.execute(code, { timeoutMs: opts.cellTimeoutMs ?? 0 });
       for (const m of messages) collector.add(m);
       cell.outputs = collector.outputs;
-      cell.execution_count = reply.content.execution_count ?? null;
-      log(
-        `  cell ${index + 1}/${nb.cells.length} ${reply.content.status} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
-      );
-      if (reply.content.status !== "ok") {
+      const { execution_count: count, status, ename, evalue } = reply.content;
+      cell.execution_count = typeof count === "number" ? count : null;
+      log(`  cell ${index + 1}/${nb.cells.length} ${String(status)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      if (status !== "ok") {
         result.ok = false;
-        result.failedCell = { index: index + 1, id: cell.id, ename: reply.content.ename, evalue: reply.content.evalue };
+        result.failedCell = { index: index + 1, id: cell.id, ename: String(ename), evalue: String(evalue) };
         break;
       }
     }
@@ -79,7 +78,8 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<RunRe
 }
 
 export function describeFailure(r: RunResult): string {
-  const f = r.failedCell!;
+  const f = r.failedCell;
+  if (!f) throw new Error(`describeFailure(): ${r.notebook} did not fail`);
   const where = f.index > 0 ? `cell ${f.index}${f.id ? ` (id ${f.id})` : ""}` : "the kernel";
   return `${r.notebook}: ${where} failed: ${f.ename}: ${f.evalue.split("\n").slice(0, 8).join("\n")}\n  executed notebook with the error: ${r.output}`;
 }

@@ -16,7 +16,10 @@ export interface Header {
   version: string;
 }
 
-export interface Message<C = Record<string, any>> {
+/** A message's content as parsed from JSON: read a field with a check of its type. */
+export type Content = Record<string, unknown>;
+
+export interface Message<C = Content> {
   identities: Buffer[];
   header: Header;
   parent_header: Partial<Header>;
@@ -68,7 +71,7 @@ export function makeMessage<C>(
   msgType: string,
   content: C,
   session: string,
-  parent?: Message<any>,
+  parent?: Message<unknown>,
   metadata: Record<string, unknown> = {},
 ): Message<C> {
   return {
@@ -90,10 +93,11 @@ export function encode(key: string, msg: Message<unknown>): Buffer[] {
 
 export function decode(key: string, raw: Buffer[]): Message {
   const at = raw.findIndex((b) => b.toString() === DELIM);
-  if (at < 0 || raw.length < at + 6)
+  const signatureFrame = at < 0 ? undefined : raw[at + 1];
+  if (signatureFrame === undefined || raw.length < at + 6)
     throw new Error("malformed Jupyter message: no <IDS|MSG> delimiter or too few frames");
   const frames = raw.slice(at + 2, at + 6);
-  const signature = raw[at + 1]!.toString();
+  const signature = signatureFrame.toString();
   if (key && signature !== sign(key, frames)) throw new Error("Jupyter message with a bad signature was dropped");
   const [header, parent_header, metadata, content] = frames.map((f) => JSON.parse(f.toString("utf8")));
   return { identities: raw.slice(0, at), header, parent_header, metadata, content, buffers: raw.slice(at + 6) };

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-// The `vlab` command (kernel install, kernel start, run): see kernels/vlab/src/cli.ts.
-import { cliEntry } from "@vlab/kernel/cli";
+// The `vlab` command (kernel install, kernel start, run): see packages/vlab/src/cli.ts.
+import { cliEntry } from "../dist/cli.js";
 cliEntry();

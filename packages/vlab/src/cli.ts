@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `vlab` command.
+ * The `vlab` command. It lives in the umbrella package because `--summary` reads the results with @vlab/eval,
+ * and the kernel (@vlab/kernel) depends on no model package.
  *
  *   vlab kernel install [--user | --prefix P]    register the "TypeScript (vlab)" Jupyter kernel
  *   vlab kernel start <connection_file>           what Jupyter runs (via the kernelspec)
@@ -18,7 +19,7 @@ const USAGE = `usage:
 export async function main(args: string[]): Promise<number> {
   const [cmd, ...rest] = args;
   if (cmd === "kernel" && rest[0] === "start" && rest[1]) {
-    const { startKernel } = await import("./kernel.js");
+    const { startKernel } = await import("@vlab/kernel");
     await startKernel(rest[1]);
     return 0;
   }
@@ -27,7 +28,7 @@ export async function main(args: string[]): Promise<number> {
       args: rest.slice(1),
       options: { user: { type: "boolean" }, prefix: { type: "string" } },
     });
-    const { installKernel } = await import("./install.js");
+    const { installKernel } = await import("@vlab/kernel");
     const dir = installKernel({ prefix: values.prefix, user: values.user });
     console.log(`installed kernelspec "vlab" (TypeScript (vlab)) in ${dir}`);
     return 0;
@@ -46,13 +47,13 @@ export async function main(args: string[]): Promise<number> {
     if (values.budget !== "quick" && values.budget !== "full")
       throw new Error(`--budget must be quick or full, not ${values.budget}`);
     if (positionals.length === 0) throw new Error("vlab run: name at least one notebook");
-    const { runNotebook, describeFailure } = await import("./run.js");
+    const { runNotebook, describeFailure } = await import("@vlab/kernel");
     let failed = 0;
     for (const nb of positionals) {
       console.log(`▶ ${nb} (budget ${values.budget})`);
       const r = await runNotebook(nb, {
         budget: values.budget,
-        outDir: path.resolve(values.out!),
+        outDir: path.resolve(values.out),
         cellTimeoutMs: Number(values["cell-timeout"]) * 1000,
         log: (l) => console.log(l),
       });
@@ -79,7 +80,7 @@ export function cliEntry(): void {
       process.exitCode = code;
     },
     (e) => {
-      console.error(`vlab: ${e instanceof Error ? e.message : e}`);
+      console.error(`vlab: ${e instanceof Error ? e.message : String(e)}`);
       process.exitCode = 1;
     },
   );
