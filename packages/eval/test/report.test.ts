@@ -65,7 +65,7 @@ describe("report()", () => {
       metrics: { zero_shot_acc: 0.81, ensemble_gain: 0.03 },
       claims: [{ ...claim, value: 0.03, holds: true }],
     });
-    // key order as in ARCHITECTURE.md, and the returned object serialises to exactly the file
+    // key order as in the format documented in results.ts, and the returned object serialises to exactly the file
     expect(Object.keys(JSON.parse(text))).toEqual([
       "notebook",
       "budget",
