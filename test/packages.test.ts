@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ROOT } from "./helpers.js";
 
 const packages = [
+  "@vlab/backend",
   "@vlab/core",
   "@vlab/data",
   "@vlab/display",
@@ -11,9 +12,12 @@ const packages = [
   "@vlab/grpo",
   "@vlab/kernel",
   "@vlab/llm",
+  "@vlab/onnx",
   "@vlab/rewards",
   "@vlab/rope",
+  "@vlab/tokenizers",
   "@vlab/vision",
+  "@vlab/vlm",
   "vlab",
 ];
 
@@ -45,9 +49,12 @@ describe("standalone imports", () => {
       "evaluation",
       "grpo",
       "llm",
+      "onnx",
       "rewards",
       "rope",
+      "tokenizers",
       "vision",
+      "vlm",
     ]);
     expect(typeof vlab.core.initBackend).toBe("function");
     expect(typeof vlab.evaluation.report).toBe("function");
