@@ -3,7 +3,7 @@
  * vlab benchmark: matmul throughput and one reference training step on every tfjs backend present.
  *
  *   npm run bench                      # builds, then: node scripts/bench.js
- *   node scripts/bench.js --vs-torch   # also runs ../shared/bench/torch_ref_step.py when PyTorch is installed
+ *   node scripts/bench.js --vs-torch   # also runs scripts/torch_ref_step.py when PyTorch is installed
  *   node scripts/bench.js --ablation   # also times the wasm step with vlab's native / fused kernels off
  *
  * Prints one JSON object on stdout (progress goes to stderr) and writes it to results/bench.json:
@@ -14,7 +14,7 @@
  * batch-1 forward (scripts/torch_ref_forward.py, best of 1 and 2 threads), and the ratios
  * vlab / PyTorch.
  *
- * The reference step is the model of shared/bench/torch_ref_step.py, op for op: a 2-layer pre-LN
+ * The reference step is the model of scripts/torch_ref_step.py, op for op: a 2-layer pre-LN
  * transformer (width 128, 4 heads, MLP 512 with exact GELU), vocab 256, learned positions [T, D],
  * final LayerNorm, head without bias; batch 32 x 64 tokens, causal mask, cross-entropy, AdamW
  * (lr 1e-3, weight decay 0.01). One step = forward, backward, optimizer step, read the loss.
@@ -82,7 +82,7 @@ function matmulGflops(n, { transposeB = false, budgetMs = 600, maxReps = 50 } = 
 }
 
 // ---------------------------------------------------------------------------------------------
-// the reference model (shared/bench/torch_ref_step.py)
+// the reference model (scripts/torch_ref_step.py)
 
 const B = 32,
   T = 64,
@@ -315,7 +315,7 @@ function findTorchPython() {
   return null;
 }
 
-/** One run of shared/bench/torch_ref_step.py (median of 5 steps after 2 warm-up), in ms. */
+/** One run of scripts/torch_ref_step.py (median of 5 steps after 2 warm-up), in ms. */
 function torchRefStep(python, script, threads) {
   const outText = execFileSync(python, [script, String(threads)], { cwd: repo, encoding: "utf8", timeout: 300_000 });
   return Number(outText.trim().split("\n").pop());
@@ -357,7 +357,7 @@ async function main() {
   // change in the machine's load during the run weighs on both sides.
   let torch = null;
   if (vsTorch) {
-    const script = path.resolve(repo, "../shared/bench/torch_ref_step.py");
+    const script = path.join(repo, "scripts", "torch_ref_step.py");
     const python = findTorchPython();
     if (!python)
       Object.assign(result, {

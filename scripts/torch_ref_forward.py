@@ -1,5 +1,5 @@
 """PyTorch peer for the batch-1 forward pass of the reference model (the model of
-shared/bench/torch_ref_step.py, defined the same way here because that script runs on import).
+scripts/torch_ref_step.py, defined the same way here because that script runs on import).
 Prints the median time in ms of one forward pass of 1 x 64 tokens, under torch.no_grad(), after
 warm-up (5 passes). Usage: python3 torch_ref_forward.py [threads] [reps]"""
 import statistics, sys, time
