@@ -14,7 +14,7 @@
  * (seed, epoch). A policy without `forward` is trained on the same quantity from `logProbs`.
  */
 import { AdamW, Rng, tf, train, type HistoryEntry, type Progress } from "@vlab/core";
-import { IGNORE_INDEX, rightPad, sftLoss } from "@vlab/llm";
+import { IGNORE_INDEX, rightPadWithLabels, sftLoss } from "@vlab/llm";
 import {
   batchImage,
   imageTensor,
@@ -71,13 +71,8 @@ export function sftAnswerLoss(
       const target = at(targets, i, "sftAnswerLoss", "answer");
       return { ids: [...p, ...target], labels: [...new Array<number>(p.length).fill(IGNORE_INDEX), ...target] };
     });
-    const padded = rightPad(
-      examples.map((e) => e.ids),
-      tokenizer.padId,
-    );
-    const T = Math.max(...examples.map((e) => e.ids.length)); // rightPad's padded length
-    const labels = examples.map((e) => [...e.labels, ...new Array<number>(T - e.labels.length).fill(IGNORE_INDEX)]);
-    return tf.tidy(() => sftLoss(forward(padded.ids, image, { attentionMask: padded.attentionMask }), labels));
+    const { ids, attentionMask, labels } = rightPadWithLabels(examples, tokenizer.padId);
+    return tf.tidy(() => sftLoss(forward(ids, image, { attentionMask }), labels));
   }
   return tf.tidy(() => {
     const { logProbs, mask } = policy.logProbs(prompts, targets, image, { padId: tokenizer.padId });
