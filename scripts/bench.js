@@ -9,7 +9,8 @@
  * Prints one JSON object on stdout (progress goes to stderr) and writes it to results/bench.json:
  * per backend, matmul GFLOP/s (128, 512, 1024; 512 with B transposed), the reference training
  * step (median of timed steps after warm-up), a batch-1 forward pass, the kernels one step runs,
- * and vlab's native kernels in use; decode tokens/s of @vlab/llm with and without its KV cache; then peak RSS and, with --vs-torch, PyTorch on the same machine
+ * and vlab's native kernels in use; decode tokens/s of @vlab/llm with and without its KV cache; then peak RSS and, with
+ * --vs-torch, PyTorch on the same machine
  * in the same run: its step with 2 threads (before and after vlab's, averaged) and with 1, its
  * batch-1 forward (scripts/torch_ref_forward.py, best of 1 and 2 threads), and the ratios
  * vlab / PyTorch.
@@ -349,7 +350,8 @@ async function main() {
     unavailable: {},
     default_backend: defaultInfo.name,
     model_source: haveCoreLayers
-      ? "@vlab/core layers (Embedding, LayerNorm, MultiHeadAttention with fused qkv, Linear, gelu, causalMask, crossEntropy)"
+      ? "@vlab/core layers (Embedding, LayerNorm, MultiHeadAttention with fused qkv, Linear, gelu, causalMask, " +
+        "crossEntropy)"
       : "raw tf ops in scripts/bench.js (@vlab/core has no layers)",
   };
 
@@ -432,13 +434,16 @@ async function main() {
       result.ratio_vs_torch = round(ours.ref_step_ms / result.torch_ref_step_ms, 2);
       result.ratio_vs_torch_best = round(ours.ref_step_ms / Math.min(result.torch_ref_step_ms, oneThread), 2);
       log(
-        `reference step: vlab (${result.default_backend}) ${ours.ref_step_ms} ms, PyTorch ${result.torch_ref_step_ms} ms (${torch.threads} threads; ${oneThread} ms with 1): ratio ${result.ratio_vs_torch} (${result.ratio_vs_torch_best} vs its best)`,
+        `reference step: vlab (${result.default_backend}) ${ours.ref_step_ms} ms, PyTorch ` +
+          `${result.torch_ref_step_ms} ms (${torch.threads} threads; ${oneThread} ms with 1): ratio ` +
+          `${result.ratio_vs_torch} (${result.ratio_vs_torch_best} vs its best)`,
       );
     }
     if (ours?.ref_forward_b1_ms) {
       result.ratio_forward_b1_vs_torch = round(ours.ref_forward_b1_ms / result.torch_forward_b1_ms, 2);
       log(
-        `batch-1 forward: vlab ${ours.ref_forward_b1_ms} ms, PyTorch ${result.torch_forward_b1_ms} ms (best of 1 and ${torch.threads} threads): ratio ${result.ratio_forward_b1_vs_torch}`,
+        `batch-1 forward: vlab ${ours.ref_forward_b1_ms} ms, PyTorch ${result.torch_forward_b1_ms} ms (best of 1 and ` +
+          `${torch.threads} threads): ratio ${result.ratio_forward_b1_vs_torch}`,
       );
     }
   }

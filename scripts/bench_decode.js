@@ -4,7 +4,8 @@
  * values) and without it (every step re-runs the whole sequence, as a model without a cache must).
  *
  * The model is a Qwen2-style decoder the size of the reference step's (width 128, 2 layers, 4 heads with 2 kv
- * heads, SwiGLU 512, vocab 256); the prompt is 192 tokens and 64 are generated (long enough that re-running it costs more than the per-op overhead).
+ * heads, SwiGLU 512, vocab 256); the prompt is 192 tokens and 64 are generated (long enough that re-running it costs
+ * more than the per-op overhead).
  */
 export async function benchDecode({ tf, log = () => {} }) {
   const llm = await import("@vlab/llm");
@@ -56,7 +57,8 @@ export async function benchDecode({ tf, log = () => {} }) {
   };
   result.kv_cache_speedup = Math.round((result.tokens_per_s_kv_cache / result.tokens_per_s_no_cache) * 100) / 100;
   log(
-    `decode: ${result.tokens_per_s_kv_cache} tok/s with the KV cache, ${result.tokens_per_s_no_cache} without (same tokens: ${same})`,
+    `decode: ${result.tokens_per_s_kv_cache} tok/s with the KV cache, ${result.tokens_per_s_no_cache} without (same ` +
+      `tokens: ${same})`,
   );
   return result;
 }

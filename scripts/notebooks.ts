@@ -43,7 +43,9 @@ function readNotebook(file: string): Notebook {
   return nb;
 }
 
-/** Formats one code cell as prettier formats a TypeScript module (top-level await is fine), without the last newline. */
+/**
+ * Formats one code cell as prettier formats a TypeScript module (top-level await is fine), without the last newline.
+ */
 async function formatCell(source: string, where: string): Promise<string> {
   const options = (await resolveConfig(path.resolve("x.ts"))) ?? {};
   try {

@@ -81,5 +81,8 @@ export function describeFailure(r: RunResult): string {
   const f = r.failedCell;
   if (!f) throw new Error(`describeFailure(): ${r.notebook} did not fail`);
   const where = f.index > 0 ? `cell ${f.index}${f.id ? ` (id ${f.id})` : ""}` : "the kernel";
-  return `${r.notebook}: ${where} failed: ${f.ename}: ${f.evalue.split("\n").slice(0, 8).join("\n")}\n  executed notebook with the error: ${r.output}`;
+  return (
+    `${r.notebook}: ${where} failed: ${f.ename}: ${f.evalue.split("\n").slice(0, 8).join("\n")}\n` +
+    `  executed notebook with the error: ${r.output}`
+  );
 }

@@ -94,9 +94,11 @@ describe("vlab kernel over ZMQ", () => {
   });
 
   it("displays multi-mime bundles, updates displays in place, and honours Symbol.for('Jupyter.display')", async () => {
-    const code = `
+    const code =
+      `
       const hook = (globalThis as any)[Symbol.for("vlab.kernel")];
-      hook.display({ "text/plain": "one", "text/html": "<b>one</b>", "image/png": new Uint8Array([1, 2, 3]) }, { displayId: "p" });
+      hook.display({ "text/plain": "one", "text/html": "<b>one</b>", "image/png": new Uint8Array([1, 2, 3]) }, { ` +
+      `displayId: "p" });
       hook.display({ "text/plain": "two" }, { displayId: "p", update: true });
       ({ [Symbol.for("Jupyter.display")]() { return { "text/markdown": "# md", "text/plain": "md" }; } })`;
     const { reply, messages } = await kernel.execute(code);
@@ -190,7 +192,8 @@ describe("vlab kernel over ZMQ", () => {
 
   it("imports the vlab packages from a folder outside the repository", async () => {
     const { reply, messages } = await kernel.execute(
-      'import { currentBudget } from "@vlab/eval";\nimport * as vlab from "vlab";\n[currentBudget(), typeof vlab.core.initBackend]',
+      'import { currentBudget } from "@vlab/eval";\nimport * as vlab from "vlab";\n[currentBudget(), typeof ' +
+        "vlab.core.initBackend]",
     );
     expect(reply.content.status, JSON.stringify(reply.content)).toBe("ok");
     expect(plainText(of(messages, "execute_result")[0])).toBe("[ 'quick', 'function' ]");

@@ -44,7 +44,9 @@ describe("the addon", () => {
 
   const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "dist", "index.js");
   it.skipIf(!fs.existsSync(dist))("VLAB_NATIVE=0 turns it off in a fresh process", () => {
-    const script = `const c = await import(${JSON.stringify(dist)}); await c.initBackend("wasm"); console.log(JSON.stringify(c.describeBackend().native));`;
+    const script =
+      `const c = await import(${JSON.stringify(dist)}); await c.initBackend("wasm"); ` +
+      `console.log(JSON.stringify(c.describeBackend().native));`;
     const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
       env: { ...process.env, VLAB_NATIVE: "0", VLAB_BACKEND: "" },
       encoding: "utf8",
@@ -59,19 +61,23 @@ describe("the addon", () => {
   // a float64 reference.
   it.skipIf(!loaded)("every micro-kernel (VLAB_NATIVE_ISA=avx512, avx2, portable) computes correctly", () => {
     const file = (nativeStatus() as { path: string }).path;
-    const script = `
+    const script =
+      `
       const addon = require(${JSON.stringify(file)});
       addon.setThreads(2);
       let seed = 1;
-      const rnd = (n) => Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1);
+      const rnd = (n) => Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) ` +
+      `* 2 - 1);
       let worst = 0;
-      for (const [m, n, k, batch] of [[1, 1, 1, 1], [7, 13, 5, 1], [37, 70, 300, 1], [6, 33, 257, 3], [130, 65, 129, 2], [300, 200, 150, 1]])
+      for (const [m, n, k, batch] of [[1, 1, 1, 1], [7, 13, 5, 1], [37, 70, 300, 1], [6, 33, 257, 3], [130, 65, ` +
+      `129, 2], [300, 200, 150, 1]])
         for (const ta of [0, 1]) for (const tb of [0, 1]) {
           const a = rnd(batch * m * k), b = rnd(batch * k * n), bias = rnd(n), c = new Float32Array(batch * m * n);
           addon.matmul(a, b, c, bias, m, n, k, ta, tb, batch, m * k, k * n, 1, 0);
           for (let q = 0; q < batch; q++) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
             let s = bias[j];
-            for (let p = 0; p < k; p++) s += (ta ? a[q*m*k + p*m + i] : a[q*m*k + i*k + p]) * (tb ? b[q*k*n + j*k + p] : b[q*k*n + p*n + j]);
+            for (let p = 0; p < k; p++) s += (ta ? a[q*m*k + p*m + i] : a[q*m*k + i*k + p]) * (tb ? b[q*k*n + j*k + ` +
+      `p] : b[q*k*n + p*n + j]);
             worst = Math.max(worst, Math.abs(Math.max(s, 0) - c[q*m*n + i*n + j]) / Math.sqrt(k));
           }
         }
@@ -318,7 +324,8 @@ describe("memory", () => {
       const step = () =>
         tf.tidy(() => {
           const { value, grads } = tf.variableGrads(() => {
-            const h2 = tf.fused.matMul({ a: t(62, [40, 16]), b: w, transposeB: true, bias: b, activation: "relu" }); // [40, 24]
+            // [40, 24]
+            const h2 = tf.fused.matMul({ a: t(62, [40, 16]), b: w, transposeB: true, bias: b, activation: "relu" });
             const h = tf.reshape(h2, [4, 10, 24]);
             const s = tf.matMul(h, h, false, true); // [4, 10, 10]
             return tf.sum(tf.fused.matMul({ a: s, b: h, transposeA: true })) as tf.Scalar;

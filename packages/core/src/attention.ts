@@ -253,7 +253,8 @@ export class KvCache {
       const [B, Hkv, , hd] = this.k.shape;
       if (k.shape[0] !== B || k.shape[1] !== Hkv || k.shape[3] !== hd || v.shape[0] !== B || v.shape[1] !== Hkv) {
         throw new Error(
-          `KvCache: new keys [${k.shape}] / values [${v.shape}] do not match the cached [${this.k.shape}] / [${this.v.shape}]`,
+          `KvCache: new keys [${k.shape}] / values [${v.shape}] do not match the cached [${this.k.shape}] / ` +
+            `[${this.v.shape}]`,
         );
       }
     }

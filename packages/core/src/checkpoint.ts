@@ -97,7 +97,8 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   const meta = header.metadata ?? {};
   if (meta.format !== CHECKPOINT_FORMAT) {
     throw new Error(
-      `checkpoint ${path}: not a vlab checkpoint (__metadata__.format is ${JSON.stringify(meta.format)}, expected "${CHECKPOINT_FORMAT}")`,
+      `checkpoint ${path}: not a vlab checkpoint (__metadata__.format is ${JSON.stringify(meta.format)}, expected ` +
+        `"${CHECKPOINT_FORMAT}")`,
     );
   }
   const step = Number(meta.step);

@@ -28,7 +28,8 @@ export async function expectNoLeak<T>(fn: () => T | Promise<T>, label = "expectN
   const leaked = after - before - returned;
   if (leaked > 0) {
     throw new Error(
-      `${label}: leaked ${leaked} tensor${leaked === 1 ? "" : "s"} (${before} live before, ${after} after${returned ? `, ${returned} returned` : ""})`,
+      `${label}: leaked ${leaked} tensor${leaked === 1 ? "" : "s"} (${before} live before, ${after} ` +
+        `after${returned ? `, ${returned} returned` : ""})`,
     );
   }
   return result;

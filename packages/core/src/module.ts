@@ -266,13 +266,16 @@ export class Module {
     const rows = this.namedParameters()
       .map(
         ([n, v]) =>
-          `<tr><td style="text-align:left"><code>${escapeHtml(n)}</code></td><td style="text-align:left">[${v.shape.join(", ")}]</td>` +
-          `<td style="text-align:right">${v.size.toLocaleString("en-US")}</td><td>${v.trainable ? "" : "frozen"}</td></tr>`,
+          `<tr><td style="text-align:left"><code>${escapeHtml(n)}</code></td><td ` +
+          `style="text-align:left">[${v.shape.join(", ")}]</td>` +
+          `<td style="text-align:right">${v.size.toLocaleString("en-US")}</td><td>${v.trainable ? "" : "frozen"}</td>` +
+          `</tr>`,
       )
       .join("");
     const html =
       `<pre style="margin:0">${escapeHtml(this.summary())}</pre>` +
-      `<details><summary>parameters</summary><table><tr><th>name</th><th>shape</th><th>size</th><th></th></tr>${rows}</table></details>`;
+      `<details><summary>parameters</summary><table><tr><th>name</th><th>shape</th><th>size</th><th></th></tr>${rows}` +
+      `</table></details>`;
     return { "text/plain": this.summary(), "text/html": html };
   }
 }

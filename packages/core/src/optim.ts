@@ -198,7 +198,8 @@ export class AdamW {
       const unknown = Object.keys(state).filter((k) => !used.has(k));
       if (unknown.length) {
         throw new Error(
-          `AdamW.loadStateDict: keys match no parameter: ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? ", ..." : ""}`,
+          `AdamW.loadStateDict: keys match no parameter: ` +
+            `${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? ", ..." : ""}`,
         );
       }
     }

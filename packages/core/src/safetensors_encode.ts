@@ -58,7 +58,8 @@ function toBytes(name: string, t: TensorToEncode): Uint8Array {
   }
   if (out.byteLength !== count * elem) {
     throw new Error(
-      `encodeSafetensors: tensor "${name}": shape [${t.shape}] × ${t.dtype} needs ${count * elem} bytes, data has ${out.byteLength}`,
+      `encodeSafetensors: tensor "${name}": shape [${t.shape}] × ${t.dtype} needs ${count * elem} bytes, data has ` +
+        `${out.byteLength}`,
     );
   }
   return out;

@@ -100,7 +100,8 @@ function readEntry(name: string, key: string, value: unknown): SafetensorsEntry 
   if (count * elem !== end - begin) {
     fail(
       name,
-      `tensor "${key}": shape [${e.shape}] × ${e.dtype} (${elem} B) = ${count * elem} bytes, but data_offsets [${begin},${end}] span ${end - begin}`,
+      `tensor "${key}": shape [${e.shape}] × ${e.dtype} (${elem} B) = ${count * elem} bytes, but data_offsets ` +
+        `[${begin},${end}] span ${end - begin}`,
     );
   }
   return { dtype: e.dtype as SafetensorsDtype, shape: e.shape, data_offsets: [begin, end] };
@@ -116,7 +117,8 @@ function checkTiling(name: string, tensors: Record<string, SafetensorsEntry>, da
   if (needed > dataSize) {
     fail(
       name,
-      `file is truncated: the header needs ${dataStart + needed} bytes, the file has ${size} (${dataStart + needed - size} missing)`,
+      `file is truncated: the header needs ${dataStart + needed} bytes, the file has ${size} ` +
+        `(${dataStart + needed - size} missing)`,
     );
   }
   let pos = 0;

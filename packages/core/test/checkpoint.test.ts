@@ -123,67 +123,72 @@ describe("checkpoint", () => {
     expect(() => loadCheckpoint(file)).toThrow(/checkpoint .*plain\.safetensors: not a vlab checkpoint/);
   });
 
-  it("a process killed mid-save leaves the previous checkpoint intact; the torn temp file is reported as truncated", async () => {
-    // Build a small ESM copy of the writer (safetensors_encode.ts, atomic_write.ts and what they import)
-    // the child can import (inside node_modules so that it resolves packages like the package does).
-    const work = path.join(repo, "node_modules", ".cache", `vlab-ckpt-kill-${process.pid}`);
-    fs.mkdirSync(work, { recursive: true });
-    try {
-      for (const file of ["safetensors_encode", "safetensors_dtypes", "atomic_write"]) {
-        const src = fs.readFileSync(path.join(here, `../src/${file}.ts`), "utf8");
-        const js = ts.transpileModule(src, {
-          compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-        }).outputText;
-        fs.writeFileSync(path.join(work, `${file}.mjs`), js.replace(/(from "\.\/[a-z_]+)\.js"/g, '$1.mjs"'));
-      }
+  it(
+    "a process killed mid-save leaves the previous checkpoint " + "intact; the torn temp file is reported as truncated",
+    async () => {
+      // Build a small ESM copy of the writer (safetensors_encode.ts, atomic_write.ts and what they import)
+      // the child can import (inside node_modules so that it resolves packages like the package does).
+      const work = path.join(repo, "node_modules", ".cache", `vlab-ckpt-kill-${process.pid}`);
+      fs.mkdirSync(work, { recursive: true });
+      try {
+        for (const file of ["safetensors_encode", "safetensors_dtypes", "atomic_write"]) {
+          const src = fs.readFileSync(path.join(here, `../src/${file}.ts`), "utf8");
+          const js = ts.transpileModule(src, {
+            compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+          }).outputText;
+          fs.writeFileSync(path.join(work, `${file}.mjs`), js.replace(/(from "\.\/[a-z_]+)\.js"/g, '$1.mjs"'));
+        }
 
-      const file = path.join(dir, "kill.safetensors");
-      const w = tf.tensor1d([1, 2, 3]);
-      saveSafetensors(file, { w }, { format: "vlab.checkpoint/1", step: "5" });
-      w.dispose();
-      const before = fs.readFileSync(file);
+        const file = path.join(dir, "kill.safetensors");
+        const w = tf.tensor1d([1, 2, 3]);
+        saveSafetensors(file, { w }, { format: "vlab.checkpoint/1", step: "5" });
+        w.dispose();
+        const before = fs.readFileSync(file);
 
-      // The child writes a 64 MB checkpoint over it in 1 MB chunks, announces the first chunk, then hangs.
-      fs.writeFileSync(
-        path.join(work, "child.mjs"),
-        `import { atomicWrite } from "./atomic_write.mjs";
+        // The child writes a 64 MB checkpoint over it in 1 MB chunks, announces the first chunk, then hangs.
+        fs.writeFileSync(
+          path.join(work, "child.mjs"),
+          `import { atomicWrite } from "./atomic_write.mjs";
          import { encodeSafetensors } from "./safetensors_encode.mjs";
-         const big = encodeSafetensors({ w: { dtype: "F32", shape: [16 << 20], data: new Float32Array(16 << 20).fill(7) } });
+         const big = encodeSafetensors({ w: { dtype: "F32", shape: [16 << 20], data: new Float32Array(16 << ` +
+            `20).fill(7) } });
          atomicWrite(process.argv[2], big, { chunkSize: 1 << 20, onChunk: (n, total, tmp) => {
-           if (n === 1 << 20) { process.stdout.write("ready " + tmp + "\\n"); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000); }
+           if (n === 1 << 20) { process.stdout.write("ready " + tmp + "\\n"); Atomics.wait(new Int32Array(new ` +
+            `SharedArrayBuffer(4)), 0, 0, 60000); }
          } });`,
-      );
-      const child = spawn(process.execPath, [path.join(work, "child.mjs"), file], {
-        stdio: ["ignore", "pipe", "inherit"],
-      });
-      const tmp = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (d) => {
-          out += d;
-          const m = /ready (.*)\n/.exec(out);
-          if (m) resolve(m[1]!);
+        );
+        const child = spawn(process.execPath, [path.join(work, "child.mjs"), file], {
+          stdio: ["ignore", "pipe", "inherit"],
         });
-        child.on("exit", (code) => reject(new Error(`child exited early (${code})`)));
-      });
-      const exited = new Promise((r) => child.on("exit", (_code, signal) => r(signal)));
-      child.kill("SIGKILL");
-      expect(await exited).toBe("SIGKILL");
+        const tmp = await new Promise<string>((resolve, reject) => {
+          let out = "";
+          child.stdout.on("data", (d) => {
+            out += d;
+            const m = /ready (.*)\n/.exec(out);
+            if (m) resolve(m[1]!);
+          });
+          child.on("exit", (code) => reject(new Error(`child exited early (${code})`)));
+        });
+        const exited = new Promise((r) => child.on("exit", (_code, signal) => r(signal)));
+        child.kill("SIGKILL");
+        expect(await exited).toBe("SIGKILL");
 
-      // The target is byte-for-byte the previous checkpoint, and loads.
-      expect(fs.readFileSync(file).equals(before)).toBe(true);
-      const t = loadSafetensors(file);
-      expect(Array.from(t.w!.dataSync())).toEqual([1, 2, 3]);
-      tf.dispose(t);
-      // The torn temporary file is left beside it; reading it fails, naming the file and the fault.
-      expect(path.dirname(tmp)).toBe(dir);
-      expect(fs.statSync(tmp).size).toBe(1 << 20);
-      expect(() => loadSafetensors(tmp)).toThrow(
-        new RegExp(
-          `${path.basename(tmp).replace(/\./g, "\\.")}: file is truncated: the header needs \\d+ bytes, the file has 1048576`,
-        ),
-      );
-    } finally {
-      fs.rmSync(work, { recursive: true, force: true });
-    }
-  });
+        // The target is byte-for-byte the previous checkpoint, and loads.
+        expect(fs.readFileSync(file).equals(before)).toBe(true);
+        const t = loadSafetensors(file);
+        expect(Array.from(t.w!.dataSync())).toEqual([1, 2, 3]);
+        tf.dispose(t);
+        // The torn temporary file is left beside it; reading it fails, naming the file and the fault.
+        expect(path.dirname(tmp)).toBe(dir);
+        expect(fs.statSync(tmp).size).toBe(1 << 20);
+        expect(() => loadSafetensors(tmp)).toThrow(
+          new RegExp(
+            `${path.basename(tmp).replace(/\./g, "\\.")}: file is truncated: the header needs \\d+ bytes, the file has 1048576`,
+          ),
+        );
+      } finally {
+        fs.rmSync(work, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -262,24 +262,27 @@ describe.skipIf(!loaded)("fused ops", () => {
 });
 
 describe("switched off", () => {
-  it("with fused ops or the native kernels off, the same calls compose tfjs ops on wasm, with the same results", async () => {
-    const f = () => {
-      const x = spread(40, [4, 9]);
-      const ln = new LayerNorm(9);
-      const y = [gelu(x), crossEntropy(x, [0, 3, 8, 2]), ln.forward(x)];
-      ln.dispose();
-      return y;
-    };
-    const fused = await runOn("wasm", f);
-    configureFusedOps({ enabled: false });
-    const composite = await runOn("wasm", f);
-    configureFusedOps({ enabled: true });
-    configureNativeKernels({ enabled: false });
-    const noNative = await runOn("wasm", f);
-    configureNativeKernels({ enabled: true });
-    for (const other of [composite, noNative])
-      fused.forEach((r, i) =>
-        r.values.forEach((v, j) => expect(Math.abs(v - other[i]!.values[j]!)).toBeLessThan(1e-5)),
-      );
-  });
+  it(
+    "with fused ops or the native kernels off, the same " + "calls compose tfjs ops on wasm, with the same results",
+    async () => {
+      const f = () => {
+        const x = spread(40, [4, 9]);
+        const ln = new LayerNorm(9);
+        const y = [gelu(x), crossEntropy(x, [0, 3, 8, 2]), ln.forward(x)];
+        ln.dispose();
+        return y;
+      };
+      const fused = await runOn("wasm", f);
+      configureFusedOps({ enabled: false });
+      const composite = await runOn("wasm", f);
+      configureFusedOps({ enabled: true });
+      configureNativeKernels({ enabled: false });
+      const noNative = await runOn("wasm", f);
+      configureNativeKernels({ enabled: true });
+      for (const other of [composite, noNative])
+        fused.forEach((r, i) =>
+          r.values.forEach((v, j) => expect(Math.abs(v - other[i]!.values[j]!)).toBeLessThan(1e-5)),
+        );
+    },
+  );
 });

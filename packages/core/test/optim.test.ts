@@ -39,7 +39,8 @@ describe("AdamW", () => {
     const p = tf.variable(tf.tensor1d(P0));
     const opt = new AdamW([p], { lr: 0.1, weightDecay: 0.1 });
     // Expected values: torch.optim.AdamW's float32 arithmetic replayed in numpy float32
-    // (p.mul_(1-lr*wd); m.lerp_(g, 1-b1); v.mul_(b2).addcmul_(g, g, 1-b2); p.addcdiv_(m, v.sqrt()/sqrt(bc2)+eps, -lr/bc1)).
+    // (p.mul_(1-lr*wd); m.lerp_(g, 1-b1); v.mul_(b2).addcmul_(g, g, 1-b2); p.addcdiv_(m, v.sqrt()/sqrt(bc2)+eps,
+    // -lr/bc1)).
     //
     // Step 1 by hand: m̂ = g and v̂ = g², so the Adam update is lr·g/(|g|+ε) ≈ lr·sign(g), and
     //   p1 = p0·(1 − 0.1·0.1) − 0.1·sign(g1) = [0.99 − 0.1, −1.98 + 0.1, 0.495 − 0.1] = [0.89, −1.88, 0.395].

@@ -327,60 +327,66 @@ describe("train with @vlab/core modules", () => {
 });
 
 describe("trainLoop (the loop every trainer runs on)", () => {
-  it("runs the step hook from start to steps: progress, then the checkpoint, then onStep; a last checkpoint", async () => {
-    const events: string[] = [];
-    const r = await trainLoop({
-      label: "test",
-      start: 2,
-      steps: 7,
-      step: async (s) => {
-        events.push(`step ${s}`);
-        return { loss: s / 10 };
-      },
-      show: (m) => ({ loss: m.loss }),
-      progress: {
-        update: (n, m) => void events.push(`progress ${n} ${m?.loss}`),
-        done: () => void events.push("done"),
-      },
-      checkpoint: { every: 2, save: (n) => void events.push(`save ${n}`) },
-      onStep: (m, s) => void events.push(`onStep ${s} ${m.loss}`),
-    });
-    expect(r).toEqual({ completed: 7, stopped: "done" });
-    expect(events).toEqual([
-      ...["step 2", "progress 3 0.2", "onStep 2 0.2"],
-      ...["step 3", "progress 4 0.3", "save 4", "onStep 3 0.3"],
-      ...["step 4", "progress 5 0.4", "onStep 4 0.4"],
-      ...["step 5", "progress 6 0.5", "save 6", "onStep 5 0.5"],
-      ...["step 6", "progress 7 0.6", "onStep 6 0.6"],
-      "save 7",
-      "done",
-    ]);
-  });
+  it(
+    "runs the step hook from start to steps: progress, " + "then the checkpoint, then onStep; a last checkpoint",
+    async () => {
+      const events: string[] = [];
+      const r = await trainLoop({
+        label: "test",
+        start: 2,
+        steps: 7,
+        step: async (s) => {
+          events.push(`step ${s}`);
+          return { loss: s / 10 };
+        },
+        show: (m) => ({ loss: m.loss }),
+        progress: {
+          update: (n, m) => void events.push(`progress ${n} ${m?.loss}`),
+          done: () => void events.push("done"),
+        },
+        checkpoint: { every: 2, save: (n) => void events.push(`save ${n}`) },
+        onStep: (m, s) => void events.push(`onStep ${s} ${m.loss}`),
+      });
+      expect(r).toEqual({ completed: 7, stopped: "done" });
+      expect(events).toEqual([
+        ...["step 2", "progress 3 0.2", "onStep 2 0.2"],
+        ...["step 3", "progress 4 0.3", "save 4", "onStep 3 0.3"],
+        ...["step 4", "progress 5 0.4", "onStep 4 0.4"],
+        ...["step 5", "progress 6 0.5", "save 6", "onStep 5 0.5"],
+        ...["step 6", "progress 7 0.6", "onStep 6 0.6"],
+        "save 7",
+        "done",
+      ]);
+    },
+  );
 
-  it("does nothing (and saves nothing) when the run is already complete; refuses a bad checkpoint interval", async () => {
-    const saves: number[] = [];
-    const r = await trainLoop({
-      label: "test",
-      start: 5,
-      steps: 5,
-      step: () => ({}),
-      show: () => ({}),
-      checkpoint: { every: 1, save: (n) => void saves.push(n) },
-      progress: { update() {} },
-    });
-    expect(r).toEqual({ completed: 5, stopped: "done" });
-    expect(saves).toEqual([]);
-    await expect(
-      trainLoop({
-        label: "MyTrainer.train",
-        start: 0,
-        steps: 3,
+  it(
+    "does nothing (and saves nothing) when the run is " + "already complete; refuses a bad checkpoint interval",
+    async () => {
+      const saves: number[] = [];
+      const r = await trainLoop({
+        label: "test",
+        start: 5,
+        steps: 5,
         step: () => ({}),
         show: () => ({}),
-        checkpoint: { every: 0, save() {} },
-      }),
-    ).rejects.toThrow("MyTrainer.train: checkpoint.every must be a positive integer, got 0");
-  });
+        checkpoint: { every: 1, save: (n) => void saves.push(n) },
+        progress: { update() {} },
+      });
+      expect(r).toEqual({ completed: 5, stopped: "done" });
+      expect(saves).toEqual([]);
+      await expect(
+        trainLoop({
+          label: "MyTrainer.train",
+          start: 0,
+          steps: 3,
+          step: () => ({}),
+          show: () => ({}),
+          checkpoint: { every: 0, save() {} },
+        }),
+      ).rejects.toThrow("MyTrainer.train: checkpoint.every must be a positive integer, got 0");
+    },
+  );
 
   it("writes progress lines with core's formatNumber", () => {
     expect(progressLine(20, 100, { loss: 0.41271, lr: 0.001, reward: 1, tiny: 1.5e-5 }, 12.345)).toBe(

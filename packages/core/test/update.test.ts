@@ -19,21 +19,24 @@ function quadratic(init: number[], target: number[]) {
 }
 
 describe("updateStep", () => {
-  it("applies the same AdamW step as variableGrads + optimizer.step, returns loss and norm, leaks nothing", async () => {
-    const a = quadratic([1, 2], [0, 0]);
-    const b = quadratic([1, 2], [0, 0]);
-    const oa = new AdamW([a.w], { lr: 0.1 });
-    const ob = new AdamW([b.w], { lr: 0.1 });
-    const before = tf.memory().numTensors;
-    const u = await updateStep(a.loss, { vars: [a.w], optimizer: oa, lr: 0.1, label: "test", where: "step 0" });
-    expect(tf.memory().numTensors).toBe(before);
-    expect(u.loss).toBeCloseTo(5, 6);
-    expect(u.gradNorm).toBeCloseTo(2 * Math.sqrt(5), 5);
-    expect(u.aux).toEqual({});
-    tf.tidy(() => ob.step(tf.variableGrads(b.loss, [b.w]).grads, 0.1));
-    expect(Array.from(a.w.dataSync())).toEqual(Array.from(b.w.dataSync()));
-    for (const x of [oa, ob, a, b]) x.dispose();
-  });
+  it(
+    "applies the same AdamW step as variableGrads + " + "optimizer.step, returns loss and norm, leaks nothing",
+    async () => {
+      const a = quadratic([1, 2], [0, 0]);
+      const b = quadratic([1, 2], [0, 0]);
+      const oa = new AdamW([a.w], { lr: 0.1 });
+      const ob = new AdamW([b.w], { lr: 0.1 });
+      const before = tf.memory().numTensors;
+      const u = await updateStep(a.loss, { vars: [a.w], optimizer: oa, lr: 0.1, label: "test", where: "step 0" });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(u.loss).toBeCloseTo(5, 6);
+      expect(u.gradNorm).toBeCloseTo(2 * Math.sqrt(5), 5);
+      expect(u.aux).toEqual({});
+      tf.tidy(() => ob.step(tf.variableGrads(b.loss, [b.w]).grads, 0.1));
+      expect(Array.from(a.w.dataSync())).toEqual(Array.from(b.w.dataSync()));
+      for (const x of [oa, ob, a, b]) x.dispose();
+    },
+  );
 
   it("reads named side values computed with the loss; they take no part in the gradient", async () => {
     const a = quadratic([3], [1]);
@@ -80,7 +83,8 @@ describe("updateStep", () => {
     await expect(
       updateStep(() => ({ loss: tf.mul(a.loss(), NaN) as tf.Scalar, aux: { x: tf.scalar(1) } }), opts),
     ).rejects.toThrow(
-      "MyTrainer: loss is NaN at step 4, iteration 1; stopped before applying that update (the parameters keep their values)",
+      "MyTrainer: loss is NaN at step 4, iteration 1; stopped before applying that update (the parameters keep their " +
+        "values)",
     );
     await expect(updateStep(() => tf.sum(tf.sqrt(tf.abs(tf.sub(a.w, a.w)))) as tf.Scalar, opts)).rejects.toThrow(
       /gradient norm is (NaN|Infinity) \(loss 0\) at step 4/,

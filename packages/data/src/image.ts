@@ -75,7 +75,8 @@ export function toRgb(raw: RawImage, name = "image"): RgbImage {
   const n = width * height;
   if (data.length !== n * channels) {
     throw new RangeError(
-      `${name}: ${data.length} bytes do not make a ${width}x${height} image with ${channels} channels (${n * channels} bytes)`,
+      `${name}: ${data.length} bytes do not make a ${width}x${height} image with ${channels} channels ` +
+        `(${n * channels} bytes)`,
     );
   }
   if (channels === 3) return { data, width, height };
@@ -83,7 +84,8 @@ export function toRgb(raw: RawImage, name = "image"): RgbImage {
     throw new RangeError(`${name}: expected 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA) channels, got ${channels}`);
   }
   const out = new Uint8Array(n * 3);
-  /* eslint-disable @typescript-eslint/no-non-null-assertion -- p < n and data.length === n * channels (checked above) */
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- p < n and data.length === n * channels (checked
+     above) */
   for (let p = 0; p < n; p++) {
     if (channels <= 2) {
       const g = data[p * channels]!;
@@ -195,7 +197,10 @@ function roundHalfEven(v: number): number {
   return f % 2 === 0 ? f : f + 1;
 }
 
-/** torchvision `CenterCrop`: the window's top-left is round((size − crop) / 2) (half to even), for crops inside the image. */
+/**
+ * torchvision `CenterCrop`: the window's top-left is round((size − crop) / 2) (half to even), for crops inside the
+ * image.
+ */
 export function centerCrop(img: RgbImage, width: number, height = width): RgbImage {
   if (width > img.width || height > img.height) {
     throw new RangeError(`centerCrop: cannot crop ${width}x${height} from a ${img.width}x${img.height} image`);
@@ -242,7 +247,8 @@ export function toFloat32(
     }
     if (img.data.length < plane * 3)
       throw new RangeError(`toTensor: image ${b} has ${img.data.length} bytes, fewer than ${W}x${H}x3`);
-    /* eslint-disable @typescript-eslint/no-non-null-assertion -- c < 3 ≤ mean/std length, p·3+c < data.length (checked above) */
+    /* eslint-disable @typescript-eslint/no-non-null-assertion -- c < 3 ≤ mean/std length, p·3+c < data.length
+       (checked above) */
     for (let c = 0; c < 3; c++) {
       const base = (b * 3 + c) * plane,
         mc = m[c]!,

@@ -178,7 +178,9 @@ export function reasoningQuestions(scene: Scene): Reasoned[] {
       if (nc === ns) continue;
       out.push({
         question: `are there more ${color} shapes than ${shape}s?`,
-        steps: `there ${nc === 1 ? "is" : "are"} ${numberWord(nc)} ${color} shape${nc === 1 ? "" : "s"} and ${numberWord(ns)} ${shape}${ns === 1 ? "" : "s"}.`,
+        steps:
+          `there ${nc === 1 ? "is" : "are"} ${numberWord(nc)} ${color} shape${nc === 1 ? "" : "s"} and ` +
+          `${numberWord(ns)} ${shape}${ns === 1 ? "" : "s"}.`,
         answer: nc > ns ? "yes" : "no",
       });
     }
@@ -246,7 +248,8 @@ export interface InstructionDataset extends ShapesDataset {
 /**
  * Scenes with their instruction samples. Deterministic in `(seed, split)`; the samples draw from their own stream
  * (`<split>/instructions`), so captions and questions are those `shapesDataset` gives for the same options.
- * `questionKinds` limits what conversations ask (default `CONVERSATION_KINDS`; e.g. leave out "size" in a world of one size).
+ * `questionKinds` limits what conversations ask (default `CONVERSATION_KINDS`; e.g. leave out "size" in a world of one
+ * size).
  */
 export async function instructionDataset(
   opts: ShapesDatasetOptions & {

@@ -3,7 +3,8 @@
  * (BLIP-2, LLaVA, Qwen2-VL) and the verifiable rewards of R1-V.
  *
  *   counts(scene)            // { total: 3, byColor: { red: 1, ... }, byShape: { circle: 2, ... }, bySize, byPair }
- *   questions(scene, rng)    // [{ kind: "color", question: "what color is the circle?", answer: "red", choices: [...] }, ...]
+ *   questions(scene, rng)    // [{ kind: "color", question: "what color is the circle?", answer: "red",
+ *   //    choices: [...] }, ...]
  *   boxes(scene)             // [{ label: "red circle", box: [x0, y0, x1, y1] }, ...]
  *
  * Question kinds (each generated only when its answer is unambiguous in the scene):

@@ -85,12 +85,14 @@ async function renderAtlas(scenes: readonly Scene[], start: number, end: number,
     body += `<svg x="${x}" y="${y}" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${sceneElements(scene)}</svg>`;
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${cols * W}" height="${rows * H}">${body}</svg>`;
-  const px = await sharp(Buffer.from(svg), { limitInputPixels: false }).removeAlpha().raw().toBuffer(); // [rows·H, cols·W, 3]
+  // [rows·H, cols·W, 3]
+  const px = await sharp(Buffer.from(svg), { limitInputPixels: false }).removeAlpha().raw().toBuffer();
   const rowStride = cols * W * 3;
   const plane = H * W;
   if (px.length < rows * H * rowStride)
     throw new Error(`renderScenes: sharp returned ${px.length} bytes for a ${cols * W}x${rows * H} RGB atlas`);
-  /* eslint-disable @typescript-eslint/no-non-null-assertion -- every src < rows·H·rowStride ≤ px.length (checked above) */
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- every src < rows·H·rowStride ≤ px.length (checked
+     above) */
   for (let k = 0; k < count; k++) {
     const ox = (k % cols) * W,
       oy = Math.floor(k / cols) * H;
@@ -116,7 +118,8 @@ export async function renderScenesRaw(scenes: readonly Scene[], opts: RenderOpti
   scenes.forEach((s, i) => {
     if (s.width !== W || s.height !== H) {
       throw new RangeError(
-        `renderScenes: all scenes in a batch must have one size; scene 0 is ${W}x${H}, scene ${i} is ${s.width}x${s.height}`,
+        `renderScenes: all scenes in a batch must have one size; scene 0 is ${W}x${H}, scene ${i} is ` +
+          `${s.width}x${s.height}`,
       );
     }
   });

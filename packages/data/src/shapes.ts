@@ -7,7 +7,8 @@
  *
  *   const scene = sampleScene(new Rng(0), { width: 32, objects: [1, 3] });
  *   // { width: 32, height: 32, background: [24, 24, 24],
- *   //   objects: [{ shape: "circle", color: "red", size: "large", x: 12.3, y: 20.1, r: 5.44, box: [6.86, 14.66, 17.74, 25.54] }, ...] }
+ *   //   objects: [{ shape: "circle", color: "red", size: "large", x: 12.3, y: 20.1, r: 5.44,
+ *   //     box: [6.86, 14.66, 17.74, 25.54] }, ...] }
  *
  * Geometry. Every shape is drawn around its centre `(x, y)` with a radius `r` that is a fixed fraction of the
  * image's shorter side per size name (`SIZES`), so a 16-px and a 64-px world look alike. `box` is the tight
@@ -137,7 +138,8 @@ export function resolveSceneOptions(opts: SceneOptions = {}): ResolvedSceneOptio
     typeof opts.objects === "number" ? ([opts.objects, opts.objects] as const) : (opts.objects ?? ([1, 3] as const));
   if (!Number.isInteger(objects[0]) || !Number.isInteger(objects[1]) || objects[0] < 1 || objects[1] < objects[0]) {
     throw new RangeError(
-      `objects must be a positive integer or a range [min, max] with 1 <= min <= max, got ${JSON.stringify(opts.objects)}`,
+      `objects must be a positive integer or a range [min, max] with 1 <= min <= max, got ` +
+        `${JSON.stringify(opts.objects)}`,
     );
   }
   const colors = opts.colors ?? COLOR_NAMES;
@@ -155,7 +157,8 @@ export function resolveSceneOptions(opts: SceneOptions = {}): ResolvedSceneOptio
   const uniquePairs = opts.uniquePairs ?? true;
   if (uniquePairs && objects[1] > pairs.length) {
     throw new RangeError(
-      `${objects[1]} objects with unique colour–shape pairs need at least that many pairs, but only ${pairs.length} are allowed`,
+      `${objects[1]} objects with unique colour–shape pairs need at least that many pairs, but only ${pairs.length} ` +
+        `are allowed`,
     );
   }
   return {
@@ -230,7 +233,8 @@ export function outline(shape: ShapeName, x: number, y: number, r: number): Outl
       };
     }
     case "star":
-      return { kind: "polygon", points: radial(x, y, [r, 0.5 * r], 5) }; // five points, a fat centre so it fills at 8 px
+      // five points, a fat centre so it fills at 8 px
+      return { kind: "polygon", points: radial(x, y, [r, 0.5 * r], 5) };
     case "hexagon":
       return { kind: "polygon", points: radial(x, y, [0.95 * r], 6, Math.PI / 6) }; // flat top and bottom
     case "diamond": {

@@ -95,7 +95,8 @@ export function chooseHeldOutPairs(
   const maxK = Math.min(colors.length * (shapes.length - 1), shapes.length * (colors.length - 1));
   if (!Number.isInteger(k) || k < 0 || k > maxK) {
     throw new RangeError(
-      `can hold out 0..${maxK} of ${pairs.length} pairs while every colour and shape keeps a training pair; asked for ${k}`,
+      `can hold out 0..${maxK} of ${pairs.length} pairs while every colour and shape keeps a training pair; asked ` +
+        `for ${k}`,
     );
   }
   const perColor = Math.ceil(k / colors.length),

@@ -28,7 +28,8 @@ const scene = makeScene(
 describe("instruction data", () => {
   it("describes every object left to right with its size and position", () => {
     expect(detailedDescription(scene)).toBe(
-      "there are three shapes. a large red circle at the left. a small red star at the top right. a small blue square at the bottom right.",
+      "there are three shapes. a large red circle at the left. a small red star at the top right. a small blue " +
+        "square at the bottom right.",
     );
     expect(detailedDescription(makeScene([{ shape: "hexagon", color: "orange", x: 16, y: 16 }]))).toBe(
       "there is one shape. a large orange hexagon in the center.",

@@ -4,7 +4,8 @@ import { caption, captions, relations, withArticle } from "../src/captions.js";
 import { boxes, counts, pixelBox, questions, questionsOfKind, referringExpression } from "../src/questions.js";
 import { COLOR_NAMES, SHAPES, makeScene, sampleScene } from "../src/shapes.js";
 
-// Left: large red circle at (12, 20). Right: small blue square at (44, 20). Above the square: small red star at (44, 6).
+// Left: large red circle at (12, 20). Right: small blue square at (44, 20). Above the square:
+// small red star at (44, 6).
 const scene = makeScene(
   [
     { shape: "circle", color: "red", size: "large", x: 12, y: 20 },
@@ -135,7 +136,8 @@ describe("questions", () => {
     expect(rel["is the square above the star?"]).toBe("no");
     expect(rel["what is above the square?"]).toBe("red star");
     expect(rel["what is below the star?"]).toBeUndefined(); // the circle and the square both are
-    expect(rel["what is left of the square?"]).toBe("red circle"); // the star shares the square's column but its centre is not left of it
+    // the star shares the square's column but its centre is not left of it
+    expect(rel["what is left of the square?"]).toBe("red circle");
     expect(rel["what is right of the circle?"]).toBeUndefined(); // two objects are
     expect(byQ("box")["where is the circle?"]).toBe(JSON.stringify(pixelBox(scene.objects[0]!.box, 56, 32)));
   });

@@ -157,7 +157,10 @@ function joinTemplate(strings: TemplateStringsArray | string, values: unknown[])
   return strings.reduce((acc, s, i) => acc + s + (i < values.length ? String(values[i]) : ""), "");
 }
 
-/** HTML that renders as itself: `html("<b>hi</b>")` or the tagged template ``html`<b>${x}</b>` `` (values are not escaped). */
+/**
+ * HTML that renders as itself: `html("<b>hi</b>")` or the tagged template ``html`<b>${x}</b>` `` (values are not
+ * escaped).
+ */
 export function html(strings: TemplateStringsArray | string, ...values: unknown[]): RichText {
   return new RichText("text/html", joinTemplate(strings, values));
 }

@@ -16,7 +16,10 @@ function traceLine(t: Trace, i: number): string {
   switch (traceType(t)) {
     case "heatmap": {
       const z = t.z ?? [];
-      return `  heatmap${name}: ${z.length}x${z[0]?.length ?? 0}, z ${range(z.flat().map((v) => (v === null ? NaN : v)))}`;
+      return (
+        `  heatmap${name}: ${z.length}x${z[0]?.length ?? 0}, ` +
+        `z ${range(z.flat().map((v) => (v === null ? NaN : v)))}`
+      );
     }
     case "bar": {
       const y = t.y ?? [];

@@ -35,7 +35,8 @@ export class ImageDisplay {
           ? `<figcaption style="font-size:12px;color:#444">${escapeHtml(this.caption)}</figcaption>`
           : "";
       bundle["text/html"] =
-        `<figure style="margin:0;display:inline-block"><img src="data:image/png;base64,${b64}" width="${this.width}" height="${this.height}" ` +
+        `<figure style="margin:0;display:inline-block"><img src="data:image/png;base64,${b64}" width="${this.width}" ` +
+        `height="${this.height}" ` +
         `alt="${alt}" style="image-rendering:pixelated"/>${cap}</figure>`;
     }
     return bundle;
@@ -57,7 +58,9 @@ export class ImageDisplay {
 export type ImageSource = Uint8Array | string | tf.Tensor | ImageDisplay;
 
 export interface ImageOptions {
-  /** Resize to this width in pixels, keeping the aspect ratio (nearest-neighbour when enlarging, so pixels stay crisp). */
+  /**
+   * Resize to this width in pixels, keeping the aspect ratio (nearest-neighbour when enlarging, so pixels stay crisp).
+   */
   width?: number;
   /** Shown under the image (text/html) and in its text form. */
   caption?: string;
@@ -102,11 +105,13 @@ export function imageLayout(shape: readonly number[]): {
     else if (isChannels(a)) out = { height: b, width: c, channels: a, channelsFirst: true };
     else
       throw new Error(
-        `image tensor ${s} has no channel dimension of size 1, 3 or 4: expected [H, W, C] or [C, H, W] with C = 1 (grey), 3 (RGB) or 4 (RGBA)`,
+        `image tensor ${s} has no channel dimension of size 1, 3 or 4: expected [H, W, C] or [C, H, W] with C = 1 ` +
+          `(grey), 3 (RGB) or 4 (RGBA)`,
       );
   } else
     throw new Error(
-      `image tensor ${s} has rank ${shape.length}: expected [H, W], [H, W, C], [C, H, W] or [1, ...] with C = 1, 3 or 4`,
+      `image tensor ${s} has rank ${shape.length}: expected [H, W], [H, W, C], [C, H, W] or [1, ...] with C = 1, 3 ` +
+        `or 4`,
     );
   if (out.height < 1 || out.width < 1) throw new Error(`image tensor ${s} is empty`);
   return out;

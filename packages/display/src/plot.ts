@@ -140,7 +140,9 @@ export interface LinePlotOptions extends AxisOptions {
   markers?: boolean;
 }
 
-/** Line plot: `linePlot({ y: { train: losses, eval: evalLosses }, x: { train: steps, eval: evalSteps }, logY: true })`. */
+/**
+ * Line plot: `linePlot({ y: { train: losses, eval: evalLosses }, x: { train: steps, eval: evalSteps }, logY: true })`.
+ */
 export function linePlot(o: LinePlotOptions): Plot {
   const data: Trace[] = namedSeries(o.x, o.y, "linePlot()").map((s) => ({
     type: "scatter",
@@ -177,7 +179,10 @@ export function scatter(o: ScatterOptions): Plot {
 export interface HeatmapOptions extends Omit<AxisOptions, "logX" | "logY"> {
   x?: Datum[];
   y?: Datum[];
-  /** A plotly colorscale name (Viridis, Greys, Blues, Reds, RdBu, Hot; `_r` reverses) or `[[0, "#..."], ..., [1, "#..."]]`. */
+  /**
+   * A plotly colorscale name (Viridis, Greys, Blues, Reds, RdBu, Hot; `_r` reverses)
+   * or `[[0, "#..."], ..., [1, "#..."]]`.
+   */
   colorscale?: string | Array<[number, string]>;
   zmin?: number;
   zmax?: number;

@@ -58,7 +58,10 @@ export function progressText(s: State, title?: string): string {
       : formatDuration(s.elapsed);
   const m = metricsText(s.metrics);
   const stopped = s.finished && known && s.step < s.total ? " (stopped)" : "";
-  return `${title ? `${title}: ` : ""}${pct}${count} [${time}, ${rateText(s.step, s.elapsed)}]${m ? ` ${m}` : ""}${stopped}`;
+  return (
+    `${title ? `${title}: ` : ""}${pct}${count} ` +
+    `[${time}, ${rateText(s.step, s.elapsed)}]${m ? ` ${m}` : ""}${stopped}`
+  );
 }
 
 function progressHtml(s: State, title?: string): string {
@@ -66,7 +69,8 @@ function progressHtml(s: State, title?: string): string {
   const frac = known ? Math.min(1, Math.max(0, s.step / s.total)) : s.finished ? 1 : 0;
   const color = s.finished ? (known && s.step < s.total ? "#d9822b" : "#2da44e") : "#4c8bf5";
   const bar =
-    `<div style="display:inline-block;width:240px;height:12px;background:#e8e8e8;border-radius:3px;vertical-align:middle;overflow:hidden">` +
+    `<div style="display:inline-block;width:240px;height:12px;background:#e8e8e8;border-radius:3px;` +
+    `vertical-align:middle;overflow:hidden">` +
     `<div style="width:${(frac * 100).toFixed(1)}%;height:100%;background:${color}"></div></div>`;
   const text = escapeHtml(progressText(s));
   const head = title ? `<b>${escapeHtml(title)}</b> ` : "";
@@ -74,7 +78,8 @@ function progressHtml(s: State, title?: string): string {
 }
 
 /**
- * A progress bar over `total` steps: `const p = progressBar(steps, { title: "train" }); p.update(i, { loss }); p.done();`.
+ * A progress bar over `total` steps:
+ * `const p = progressBar(steps, { title: "train" }); p.update(i, { loss }); p.done();`.
  * `total` ≤ 0 or non-finite means unknown (no bar or ETA).
  */
 export function progressBar(total: number, opts: ProgressOptions = {}): ProgressBar {

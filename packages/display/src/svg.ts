@@ -121,7 +121,9 @@ function plan(fig: Figure): Plan {
   };
 }
 
-/** Margins as plotly sizes them: room for the title, tick labels (rotated when they would overlap), legend, colour bar. */
+/**
+ * Margins as plotly sizes them: room for the title, tick labels (rotated when they would overlap), legend, colour bar.
+ */
 function plotArea(p: Plan): Area {
   const W = Math.round(p.layout.width ?? 640);
   const H = Math.round(p.layout.height ?? 400);
@@ -355,7 +357,8 @@ function legend(p: Plan, a: Area, colorOf: (t: Trace) => string): string {
       traceType(trace) === "bar"
         ? `<rect x="${f1(lx)}" y="${f1(y - 5)}" width="18" height="10" fill="${color}"/>`
         : traceMode(trace).includes("lines")
-          ? `<line x1="${f1(lx)}" y1="${f1(y)}" x2="${f1(lx + 18)}" y2="${f1(y)}" stroke="${color}" stroke-width="2.5"/>`
+          ? `<line x1="${f1(lx)}" y1="${f1(y)}" x2="${f1(lx + 18)}" y2="${f1(y)}" stroke="${color}" ` +
+            `stroke-width="2.5"/>`
           : `<circle cx="${f1(lx + 9)}" cy="${f1(y)}" r="4" fill="${color}"/>`;
     return `${swatch}<text x="${f1(lx + 24)}" y="${f1(y + 4)}">${label}</text>`;
   });

@@ -10,7 +10,9 @@ import type * as tf from "@tensorflow/tfjs-core";
 import { escapeHtml, formatNumber, type MimeBundle } from "@vlab/core";
 
 export interface TensorBundleOptions {
-  /** Above this many elements the preview shows only the first and last `edgeItems` of each dimension (default 1000). */
+  /**
+   * Above this many elements the preview shows only the first and last `edgeItems` of each dimension (default 1000).
+   */
   maxValues?: number;
   /** How many leading and trailing entries per dimension an abbreviated preview keeps (default 3). */
   edgeItems?: number;

@@ -19,7 +19,9 @@ export function installFakeKernel(): { sent: Sent[]; remove(): void } {
   return { sent, remove: () => Reflect.deleteProperty(globalThis, HOOK) };
 }
 
-/** Throws unless `xml` is one well-formed element tree (tags balanced, attributes quoted); returns the root tag name. */
+/**
+ * Throws unless `xml` is one well-formed element tree (tags balanced, attributes quoted); returns the root tag name.
+ */
 export function checkXml(xml: string): string {
   const stack: string[] = [];
   let root: string | undefined;

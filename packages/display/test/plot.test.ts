@@ -44,7 +44,8 @@ describe("figure bundles", () => {
     expect(json.layout.title.text).toBe("loss");
     expect(json.layout.xaxis.title.text).toBe("step");
     expect(b["text/plain"]).toBe(
-      'Figure "loss" (x: step, y: loss)\n  line "train": 4 points, x 0..3, y 1.2..3, last 1.2\n  line "eval": 3 points, x 0..2, y 2..3.1, last 2',
+      'Figure "loss" (x: step, y: loss)\n  line "train": 4 points, x 0..3, y 1.2..3, last 1.2\n  line "eval": 3 ' +
+        "points, x 0..2, y 2..3.1, last 2",
     );
     const svgText = b["image/svg+xml"] as string;
     expect(checkXml(svgText)).toBe("svg");

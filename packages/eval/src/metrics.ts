@@ -182,7 +182,10 @@ export function recallChance(k: number, correct: number, candidates: number): nu
   return hitChance(k, correct, candidates - correct);
 }
 
-/** Chance that m places drawn at random from c correct and t wrong candidates take a correct one: 1 − C(t, m) / C(c + t, m). */
+/**
+ * Chance that m places drawn at random from c correct and t wrong candidates take a correct one:
+ * 1 − C(t, m) / C(c + t, m).
+ */
 function hitChance(m: number, c: number, t: number): number {
   if (m <= 0 || c <= 0) return 0;
   let miss = 1;

@@ -111,7 +111,8 @@ export function checkClaimSpec(where: string, c: unknown, i: number, metrics: Re
     const known = Object.keys(metrics);
     fail(
       where,
-      `${name} uses metric "${c.metric}", which is not in metrics (${known.length ? `known: ${known.join(", ")}` : "metrics is empty"})`,
+      `${name} uses metric "${c.metric}", which is not in metrics ` +
+        `(${known.length ? `known: ${known.join(", ")}` : "metrics is empty"})`,
     );
   }
   if (!CLAIM_OPS.includes(c.op as ClaimOp))

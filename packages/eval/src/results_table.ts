@@ -40,7 +40,10 @@ function claimsTable(claims: ClaimResult[]): Table {
 
 /** The headline of a run: notebook, budget, backend, seed and wall time. */
 function headline(r: Results): string {
-  return `${r.notebook} · budget ${r.budget} · backend ${r.backend} · seed ${r.seed ?? "—"} · ${formatNumber(r.wall_s)} s`;
+  return (
+    `${r.notebook} · budget ${r.budget} · backend ${r.backend} · ` +
+    `seed ${r.seed ?? "—"} · ${formatNumber(r.wall_s)} s`
+  );
 }
 
 /** The claims table of one run as a mime bundle: text/html, text/markdown and text/plain. */

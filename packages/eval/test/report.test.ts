@@ -144,7 +144,8 @@ describe("report()", () => {
     expect(b["text/html"]).toContain("CLIP, Radford et al. 2021");
     expect(b["text/html"]).toContain("✓");
     expect(b["text/markdown"]).toContain(
-      "| ensembling-helps: prompt ensembling improves zero-shot accuracy | CLIP, Radford et al. 2021, sec. 3.1.4 | ensemble_gain = 0.03 | ≥ 0 | ✓ |",
+      "| ensembling-helps: prompt ensembling improves zero-shot accuracy | CLIP, Radford et al. 2021, sec. 3.1.4 | " +
+        "ensemble_gain = 0.03 | ≥ 0 | ✓ |",
     );
     expect(b["text/plain"]).toMatch(/^02-clip · budget quick · backend cpu · seed 0 · 71.4 s — 1\/1 claims hold/);
     // holds is a boolean column of display's table: ✓ / ✗ centred under "holds"
@@ -250,7 +251,8 @@ describe("resultsTable()", () => {
     report({ ...base(dir), notebook: "01-vit", metrics: { ensemble_gain: -0.1 }, seed: 3, wall_s: 12 });
     fs.writeFileSync(path.join(dir, "broken.json"), "{");
     fs.writeFileSync(path.join(dir, "bad.json"), JSON.stringify({ notebook: "bad" }));
-    fs.writeFileSync(path.join(dir, "figure.json"), JSON.stringify({ data: [], layout: {} })); // not a results file: skipped
+    // not a results file: skipped
+    fs.writeFileSync(path.join(dir, "figure.json"), JSON.stringify({ data: [], layout: {} }));
     const set = readResults(dir);
     expect(set.results.map((r) => r.results.notebook)).toEqual(["01-vit", "02-clip"]);
     expect(set.invalid.map((i) => path.basename(i.file))).toEqual(["bad.json", "broken.json"]);

@@ -80,7 +80,9 @@ export interface BatchImages {
   pixels?: tf.Tensor;
 }
 
-/** The ImageInput for a batch, each row repeated `times` times (null without images). The caller disposes the tensor. */
+/**
+ * The ImageInput for a batch, each row repeated `times` times (null without images). The caller disposes the tensor.
+ */
 export function batchImage(batch: BatchImages, rows: number, times: number, fn: string): ImageInput | null {
   if (batch.features && batch.pixels) throw new Error(`${fn}: give features or pixels, not both`);
   const x = batch.features ?? batch.pixels;

@@ -89,7 +89,8 @@ const r1v: GrpoPreset = {
   learningRate: 1e-6,
   lrScheduler: "linear", // HF Trainer default, no warmup
   warmupRatio: 0,
-  rewardFunctions: ["accuracy", "format"], // @vlab/rewards: accuracyReward { mode: "r1v" }, formatReward { variant: "r1v" }
+  // @vlab/rewards: accuracyReward { mode: "r1v" }, formatReward { variant: "r1v" }
+  rewardFunctions: ["accuracy", "format"],
   rewardWeights: [1, 1], // r ∈ {0, 1, 2}
   batchCounts: "prompts",
   perDeviceTrainBatchSize: 1, // "keep B = 1": batched training is buggy

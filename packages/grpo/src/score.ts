@@ -63,7 +63,8 @@ export function scoreCompletions<S>(
         if (!warned.has(r.name)) {
           warned.add(r.name);
           console.warn(
-            `GrpoTrainer: reward "${r.name}" threw (${message}); such values count as missing (NaN) and are reported in the metrics as rewards/${r.name}/errors`,
+            `GrpoTrainer: reward "${r.name}" threw (${message}); such values count as missing (NaN) and are reported ` +
+              `in the metrics as rewards/${r.name}/errors`,
           );
         }
         return NaN;

@@ -202,7 +202,9 @@ function referenceLogProbs<S>(
   return withWeights(ctx.named, ctx.refWeights, () => detached(ctx.policy));
 }
 
-/** The μ gradient steps on one batch of samples, through core's `updateStep`; returns the sums of what they measured. */
+/**
+ * The μ gradient steps on one batch of samples, through core's `updateStep`; returns the sums of what they measured.
+ */
 async function update<S>(
   ctx: StepContext<S>,
   step: number,

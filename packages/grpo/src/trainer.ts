@@ -35,7 +35,10 @@ import { grpoStep, type GrpoBatch, type GrpoTokenizer } from "./step.js";
 
 export interface GrpoTrainerOptions<S> {
   policy: Policy;
-  /** Reference policy for the KL term (only its logProbs is used). Default: a frozen copy of `policy`'s weights, when β ≠ 0. */
+  /**
+   * Reference policy for the KL term (only its logProbs is used). Default: a frozen copy of `policy`'s weights,
+   * when β ≠ 0.
+   */
   ref?: Pick<Policy, "logProbs">;
   tokenizer: GrpoTokenizer;
   rewards: readonly RewardSpec<S>[];
@@ -47,7 +50,10 @@ export interface GrpoTrainerOptions<S> {
 export interface GrpoTrainOptions<S> {
   /** Train until this many steps are completed (a resumed run continues up to it). */
   steps: number;
-  /** The batch of step `step` (pick the data from `step`, so that a resume sees the same batches). Tensors it creates are freed after the step. */
+  /**
+   * The batch of step `step` (pick the data from `step`, so that a resume sees the same batches). Tensors it creates
+   * are freed after the step.
+   */
   batch: (step: number) => GrpoBatch<S>;
   /** Save a checkpoint every `every` steps, at the end, and on interrupt (atomically). */
   checkpoint?: { path: string; every: number };
@@ -106,7 +112,10 @@ export class GrpoTrainer<S = unknown> {
     if (config.beta !== 0 && !opts.ref) this.refWeights = copyWeights(this.named);
   }
 
-  /** One GRPO step on a batch (sample, score, advantages, μ updates); see step.ts. Tensors in the batch stay the caller's. */
+  /**
+   * One GRPO step on a batch (sample, score, advantages, μ updates); see step.ts. Tensors in the batch stay the
+   * caller's.
+   */
   async step(batch: GrpoBatch<S>): Promise<GrpoMetrics> {
     const step = this.stepCount;
     const { metrics, samples } = await grpoStep(
@@ -130,7 +139,9 @@ export class GrpoTrainer<S = unknown> {
     return metrics;
   }
 
-  /** The training loop (core's `trainLoop`): `steps` steps of `step(batch(s))`, checkpoints, clean stop on interrupt. */
+  /**
+   * The training loop (core's `trainLoop`): `steps` steps of `step(batch(s))`, checkpoints, clean stop on interrupt.
+   */
   async train(opts: GrpoTrainOptions<S>): Promise<GrpoTrainResult> {
     const { steps, checkpoint, progress, onStep } = opts;
     if (opts.resume && checkpoint && existsSync(checkpoint.path)) {
@@ -187,7 +198,8 @@ export class GrpoTrainer<S = unknown> {
         throw new Error(`GrpoTrainer.restore: ${path} is not a GRPO trainer checkpoint`);
       if (ck.extra.seed !== this.config.seed) {
         throw new Error(
-          `GrpoTrainer.restore: ${path} was made with seed ${String(ck.extra.seed)}, this trainer has seed ${this.config.seed} (the run would not continue the same way)`,
+          `GrpoTrainer.restore: ${path} was made with seed ${String(ck.extra.seed)}, this trainer has seed ` +
+            `${this.config.seed} (the run would not continue the same way)`,
         );
       }
       const weights: Record<string, tf.Tensor> = {};

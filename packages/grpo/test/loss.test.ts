@@ -296,14 +296,18 @@ describe("grpoLoss — gradients against finite differences", () => {
     }
   });
 
-  it("μ = 1: the tensor loss with oldLogp left out (stop-gradient) has the gradient of the loss with oldLogp frozen", () => {
-    const inp = randomBatch(12, 2, 3, 5);
-    for (const lossType of LOSS_TYPES) {
-      const x = { ...inp, lossType: lossType as LossType };
-      // Numerically, freeze oldLogp at the current values: ρ = 1 at the point, ∂ρ/∂logp = 1.
-      expectClose(tensorGrad(x, false), numericGrad({ ...x, oldLogp: inp.logp }), 2e-5);
-    }
-  });
+  it(
+    "μ = 1: the tensor loss with oldLogp left out (stop-gradient) " +
+      "has the gradient of the loss with oldLogp frozen",
+    () => {
+      const inp = randomBatch(12, 2, 3, 5);
+      for (const lossType of LOSS_TYPES) {
+        const x = { ...inp, lossType: lossType as LossType };
+        // Numerically, freeze oldLogp at the current values: ρ = 1 at the point, ∂ρ/∂logp = 1.
+        expectClose(tensorGrad(x, false), numericGrad({ ...x, oldLogp: inp.logp }), 2e-5);
+      }
+    },
+  );
 });
 
 describe("grpoLoss — training use", () => {
@@ -404,7 +408,8 @@ describe("presets", () => {
   });
 
   it("spread straight into grpoLoss (r1v reproduces vector L per micro-batch; modern needs no reference)", () => {
-    // r1v carries gradientAccumulationSteps 2, so each micro-batch's loss is halved (as HF Trainer does): 0.00056015 / 2.
+    // r1v carries gradientAccumulationSteps 2, so each micro-batch's loss is halved (as HF Trainer does):
+    // 0.00056015 / 2.
     expect(
       grpoLoss({ ...presets.r1v, logp: L.logp, refLogp: L.refLogp, mask: L.mask, advantages: L.advantages }).loss,
     ).toBeCloseTo(0.00056015 / 2, 8);

@@ -197,7 +197,8 @@ describe("GrpoTrainer on the toy task", () => {
     expect(tf.memory().numTensors).toBe(n0); // a failed step frees what it made
     expect(sameWeights(w, snapshot(policy))).toBe(true);
     t2.dispose();
-    expect(tf.memory().numTensors).toBe(before - 2 * policy.trainableParameters().length); // only the first optimizer's moments went
+    // only the first optimizer's moments went
+    expect(tf.memory().numTensors).toBe(before - 2 * policy.trainableParameters().length);
     policy.model.dispose();
   });
 
@@ -227,43 +228,53 @@ describe("GrpoTrainer on the toy task", () => {
     policy.model.dispose();
   });
 
-  it("a reward function that throws or returns NaN is reported, not fatal; a completion with no reward gets advantage 0", async () => {
-    const warn = console.warn;
-    const warnings: string[] = [];
-    console.warn = (msg: string) => warnings.push(msg);
-    try {
-      const rewards = [
-        { name: "target", fn: (c: string, s: ToySample) => { if (s.target === "red") throw new Error("cannot score red"); return containsTarget(c, s); } }, // prettier-ignore
-        { name: "nan", fn: () => NaN },
-        { name: "len", weight: 0.5, fn: (c: string, s: ToySample) => (s.target === "red" ? NaN : c.length / 10) },
-      ];
-      const policy = tinyPolicy(5);
-      const t = new GrpoTrainer<ToySample>({ policy, tokenizer, rewards, config: toyConfig() });
-      const m = await t.step(toyBatch(2)); // red, blue
-      const g = t.lastGroup!;
-      expect(m["rewards/target/errors"]).toBe(8);
-      expect(m["rewards/target/nan"]).toBe(8);
-      expect(m["rewards/nan/nan"]).toBe(16);
-      expect(m["rewards/nan/errors"]).toBe(0);
-      expect(Number.isNaN(m["rewards/nan/mean"])).toBe(true);
-      expect(g.errors).toHaveLength(8);
-      expect(g.errors[0]).toMatchObject({ reward: "target", index: 0, message: "cannot score red" });
-      expect(warnings).toHaveLength(1); // once per reward function
-      // red's group has no reward at all: NaN total, advantage 0; blue's is the weighted sum of the rest.
-      expect(g.reward.slice(0, 8).every(Number.isNaN)).toBe(true);
-      expect(g.advantages.slice(0, 8)).toEqual(new Array(8).fill(0));
-      g.reward
-        .slice(8)
-        .forEach((r, j) => expect(r).toBeCloseTo(g.rewards.target![8 + j]! + 0.5 * g.rewards.len![8 + j]!, 12));
-      expect(Number.isFinite(m.reward)).toBe(true);
-      expect(Number.isFinite(m.loss)).toBe(true);
-      expect(t.stepCount).toBe(1);
-      t.dispose();
-      policy.model.dispose();
-    } finally {
-      console.warn = warn;
-    }
-  });
+  it(
+    "a reward function that throws or returns NaN is reported, not fatal; a completion with no reward gets " +
+      "advantage 0",
+    async () => {
+      const warn = console.warn;
+      const warnings: string[] = [];
+      console.warn = (msg: string) => warnings.push(msg);
+      try {
+        const rewards = [
+          {
+            name: "target",
+            fn: (c: string, s: ToySample) => {
+              if (s.target === "red") throw new Error("cannot score red");
+              return containsTarget(c, s);
+            },
+          },
+          { name: "nan", fn: () => NaN },
+          { name: "len", weight: 0.5, fn: (c: string, s: ToySample) => (s.target === "red" ? NaN : c.length / 10) },
+        ];
+        const policy = tinyPolicy(5);
+        const t = new GrpoTrainer<ToySample>({ policy, tokenizer, rewards, config: toyConfig() });
+        const m = await t.step(toyBatch(2)); // red, blue
+        const g = t.lastGroup!;
+        expect(m["rewards/target/errors"]).toBe(8);
+        expect(m["rewards/target/nan"]).toBe(8);
+        expect(m["rewards/nan/nan"]).toBe(16);
+        expect(m["rewards/nan/errors"]).toBe(0);
+        expect(Number.isNaN(m["rewards/nan/mean"])).toBe(true);
+        expect(g.errors).toHaveLength(8);
+        expect(g.errors[0]).toMatchObject({ reward: "target", index: 0, message: "cannot score red" });
+        expect(warnings).toHaveLength(1); // once per reward function
+        // red's group has no reward at all: NaN total, advantage 0; blue's is the weighted sum of the rest.
+        expect(g.reward.slice(0, 8).every(Number.isNaN)).toBe(true);
+        expect(g.advantages.slice(0, 8)).toEqual(new Array(8).fill(0));
+        g.reward
+          .slice(8)
+          .forEach((r, j) => expect(r).toBeCloseTo(g.rewards.target![8 + j]! + 0.5 * g.rewards.len![8 + j]!, 12));
+        expect(Number.isFinite(m.reward)).toBe(true);
+        expect(Number.isFinite(m.loss)).toBe(true);
+        expect(t.stepCount).toBe(1);
+        t.dispose();
+        policy.model.dispose();
+      } finally {
+        console.warn = warn;
+      }
+    },
+  );
 
   it("never applies a non-finite update", async () => {
     const inner = tinyPolicy(6);
@@ -289,35 +300,38 @@ describe("GrpoTrainer on the toy task", () => {
     inner.model.dispose();
   });
 
-  it("leaks no tensors: a step (the first one too), μ > 1 with the reference swap, and train with checkpoints", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "grpo-leak-"));
-    try {
-      const policy = tinyPolicy(7);
-      const t = new GrpoTrainer<ToySample>({
-        policy,
-        tokenizer,
-        rewards: target,
-        config: toyConfig({ numIterations: 2, beta: 0.04 }),
-      });
-      const before = tf.memory().numTensors;
-      await t.step(toyBatch(2));
-      expect(tf.memory().numTensors).toBe(before);
-      await t.step(toyBatch(2, 1));
-      expect(tf.memory().numTensors).toBe(before);
-      await t.train({
-        steps: 4,
-        batch: (s) => toyBatch(2, s),
-        checkpoint: { path: join(dir, "ck.safetensors"), every: 1 },
-        progress: { update: () => {} },
-      });
-      expect(tf.memory().numTensors).toBe(before);
-      expect(t.stepCount).toBe(4);
-      t.dispose();
-      policy.model.dispose();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it(
+    "leaks no tensors: a step (the first one too), μ > " + "1 with the reference swap, and train with checkpoints",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "grpo-leak-"));
+      try {
+        const policy = tinyPolicy(7);
+        const t = new GrpoTrainer<ToySample>({
+          policy,
+          tokenizer,
+          rewards: target,
+          config: toyConfig({ numIterations: 2, beta: 0.04 }),
+        });
+        const before = tf.memory().numTensors;
+        await t.step(toyBatch(2));
+        expect(tf.memory().numTensors).toBe(before);
+        await t.step(toyBatch(2, 1));
+        expect(tf.memory().numTensors).toBe(before);
+        await t.train({
+          steps: 4,
+          batch: (s) => toyBatch(2, s),
+          checkpoint: { path: join(dir, "ck.safetensors"), every: 1 },
+          progress: { update: () => {} },
+        });
+        expect(tf.memory().numTensors).toBe(before);
+        expect(t.stepCount).toBe(4);
+        t.dispose();
+        policy.model.dispose();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe("checkpoint and resume", () => {
@@ -332,66 +346,69 @@ describe("checkpoint and resume", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("interrupted after 3 steps and resumed to 6 gives exactly the history and weights of 6 straight steps", async () => {
-    const path = join(dir, "run.safetensors");
-    // Straight.
-    const pa = tinyPolicy(8);
-    const a = new GrpoTrainer<ToySample>({ policy: pa, tokenizer, rewards: target, config });
-    const ra = await a.train({ steps: 6, batch, progress: quiet });
-    expect(ra.stopped).toBe("done");
+  it(
+    "interrupted after 3 steps and resumed to 6 gives " + "exactly the history and weights of 6 straight steps",
+    async () => {
+      const path = join(dir, "run.safetensors");
+      // Straight.
+      const pa = tinyPolicy(8);
+      const a = new GrpoTrainer<ToySample>({ policy: pa, tokenizer, rewards: target, config });
+      const ra = await a.train({ steps: 6, batch, progress: quiet });
+      expect(ra.stopped).toBe("done");
 
-    // Interrupted (as Jupyter's interrupt button: the kernel hook's flag) after the third step.
-    const pb = tinyPolicy(8);
-    const b = new GrpoTrainer<ToySample>({ policy: pb, tokenizer, rewards: target, config });
-    const g = globalThis as Record<symbol, unknown>;
-    let rb;
-    try {
-      rb = await b.train({
-        steps: 6,
-        batch,
-        checkpoint: { path, every: 2 },
-        progress: quiet,
-        onStep: (_m, step) => {
-          if (step === 2) g[HOOK] = { interrupted: true, display: () => {} };
-        },
+      // Interrupted (as Jupyter's interrupt button: the kernel hook's flag) after the third step.
+      const pb = tinyPolicy(8);
+      const b = new GrpoTrainer<ToySample>({ policy: pb, tokenizer, rewards: target, config });
+      const g = globalThis as Record<symbol, unknown>;
+      let rb;
+      try {
+        rb = await b.train({
+          steps: 6,
+          batch,
+          checkpoint: { path, every: 2 },
+          progress: quiet,
+          onStep: (_m, step) => {
+            if (step === 2) g[HOOK] = { interrupted: true, display: () => {} };
+          },
+        });
+      } finally {
+        delete g[HOOK];
+      }
+      expect(rb.stopped).toBe("interrupted");
+      expect(rb.history).toHaveLength(3);
+
+      // Resumed in a fresh process-like setting: a new model with the same init, a new trainer.
+      const pc = tinyPolicy(8);
+      const c = new GrpoTrainer<ToySample>({ policy: pc, tokenizer, rewards: target, config });
+      const rc = await c.train({ steps: 6, batch, checkpoint: { path, every: 2 }, resume: true, progress: quiet });
+      expect(rc.stopped).toBe("done");
+      expect(rc.history).toHaveLength(6);
+      const strip = (h: GrpoMetrics[]) =>
+        h.map((m) => Object.fromEntries(Object.entries(m).filter(([k]) => !timing.has(k))));
+      const ha = strip(ra.history);
+      const hc = strip(rc.history);
+      ha.forEach((m, i) => {
+        expect(Object.keys(hc[i]!).sort()).toEqual(Object.keys(m).sort());
+        for (const [k, v] of Object.entries(m))
+          expect(Math.abs((hc[i]![k] as number) - (v as number)), `step ${i} ${k}`).toBeLessThan(1e-6);
       });
-    } finally {
-      delete g[HOOK];
-    }
-    expect(rb.stopped).toBe("interrupted");
-    expect(rb.history).toHaveLength(3);
+      expect(sameWeights(snapshot(pa), snapshot(pc))).toBe(true);
+      // The run moved: losses differ from step to step and the weights from their init.
+      expect(new Set(ha.map((m) => m.loss)).size).toBeGreaterThan(1);
+      const init = tinyPolicy(8);
+      expect(sameWeights(snapshot(pa), snapshot(init))).toBe(false);
+      init.model.dispose();
 
-    // Resumed in a fresh process-like setting: a new model with the same init, a new trainer.
-    const pc = tinyPolicy(8);
-    const c = new GrpoTrainer<ToySample>({ policy: pc, tokenizer, rewards: target, config });
-    const rc = await c.train({ steps: 6, batch, checkpoint: { path, every: 2 }, resume: true, progress: quiet });
-    expect(rc.stopped).toBe("done");
-    expect(rc.history).toHaveLength(6);
-    const strip = (h: GrpoMetrics[]) =>
-      h.map((m) => Object.fromEntries(Object.entries(m).filter(([k]) => !timing.has(k))));
-    const ha = strip(ra.history);
-    const hc = strip(rc.history);
-    ha.forEach((m, i) => {
-      expect(Object.keys(hc[i]!).sort()).toEqual(Object.keys(m).sort());
-      for (const [k, v] of Object.entries(m))
-        expect(Math.abs((hc[i]![k] as number) - (v as number)), `step ${i} ${k}`).toBeLessThan(1e-6);
-    });
-    expect(sameWeights(snapshot(pa), snapshot(pc))).toBe(true);
-    // The run moved: losses differ from step to step and the weights from their init.
-    expect(new Set(ha.map((m) => m.loss)).size).toBeGreaterThan(1);
-    const init = tinyPolicy(8);
-    expect(sameWeights(snapshot(pa), snapshot(init))).toBe(false);
-    init.model.dispose();
-
-    // A checkpoint made with another seed is refused.
-    const pd = tinyPolicy(8);
-    const d = new GrpoTrainer<ToySample>({ policy: pd, tokenizer, rewards: target, config: { ...config, seed: 12 } });
-    await expect(
-      d.train({ steps: 6, batch, checkpoint: { path, every: 2 }, resume: true, progress: quiet }),
-    ).rejects.toThrow(/seed 11/);
-    for (const x of [a, b, c, d]) x.dispose();
-    for (const p of [pa, pb, pc, pd]) p.model.dispose();
-  });
+      // A checkpoint made with another seed is refused.
+      const pd = tinyPolicy(8);
+      const d = new GrpoTrainer<ToySample>({ policy: pd, tokenizer, rewards: target, config: { ...config, seed: 12 } });
+      await expect(
+        d.train({ steps: 6, batch, checkpoint: { path, every: 2 }, resume: true, progress: quiet }),
+      ).rejects.toThrow(/seed 11/);
+      for (const x of [a, b, c, d]) x.dispose();
+      for (const p of [pa, pb, pc, pd]) p.model.dispose();
+    },
+  );
 });
 
 describe("vision-language policy", () => {
@@ -402,62 +419,66 @@ describe("vision-language policy", () => {
     tf.dispose([x, r]);
   });
 
-  it("trains llm.Llava as it is, on image features repeated per group, without leaks; the vision tower stays frozen", async () => {
-    const llava = tinyLlava();
-    const pixels = tf.randomNormal([4, 3, 16, 16], 0, 1, "float32", 7);
-    const features = llava.visionFeatures(pixels); // [4, 4, 24]: cached, the tower is frozen
-    const withImage = (colour: string) => imagePrompt(colour, llava.imageTokens);
-    // A spy around Llava that records the image rows the trainer passes.
-    const seen: number[][][][] = [];
-    const policy: Policy = {
-      generate: (p, img, o) => {
-        if (img && "features" in img) seen.push(img.features.arraySync() as number[][][]);
-        return llava.generate(p, img, o);
-      },
-      logProbs: (p, c, img, o) => llava.logProbs(p, c, img, o),
-      trainableParameters: () => llava.trainableParameters(),
-      namedParameters: () => llava.namedParameters(),
-      stateDict: () => llava.stateDict(),
-      loadStateDict: (t, o) => llava.loadStateDict(t, o),
-    };
-    const vision = llava.vision_tower.parameters().map((v) => v.dataSync().slice());
-    const proj = llava.multi_modal_projector.parameters().map((v) => v.dataSync().slice());
-    const t = new GrpoTrainer<ToySample>({
-      policy,
-      tokenizer,
-      rewards: target,
-      config: toyConfig({ groupSize: 3, maxCompletionLength: 3 }),
-    });
-    const before = tf.memory().numTensors;
-    const colours = ["red", "blue", "green", "yellow"];
-    const { history } = await t.train({
-      steps: 2,
-      progress: { update: () => {} },
-      // Features gathered per step: created inside the step's scope, freed with it.
-      batch: (s) => ({
-        prompts: [withImage(colours[2 * s]!), withImage(colours[2 * s + 1]!)],
-        samples: [{ target: colours[2 * s]! }, { target: colours[2 * s + 1]! }],
-        features: tf.gather(features, [2 * s, 2 * s + 1]),
-      }),
-    });
-    expect(tf.memory().numTensors).toBe(before);
-    expect(history.every((m) => Number.isFinite(m.loss) && Number.isFinite(m.kl!))).toBe(true);
-    const all = features.arraySync() as number[][][];
-    expect(seen).toHaveLength(2);
-    expect(seen[1]).toEqual([all[2], all[2], all[2], all[3], all[3], all[3]]);
-    expect(llava.vision_tower.parameters().every((v, i) => v.dataSync().every((x, j) => x === vision[i]![j]))).toBe(
-      true,
-    );
-    expect(
-      llava.multi_modal_projector.parameters().some((v, i) => v.dataSync().some((x, j) => x !== proj[i]![j])),
-    ).toBe(true);
-    // Also as a plain Policy (compile-time: Llava has every method).
-    const asPolicy: Policy = llava;
-    expect(typeof asPolicy.logProbs).toBe("function");
-    t.dispose();
-    tf.dispose([pixels, features]);
-    llava.dispose();
-  });
+  it(
+    "trains llm.Llava as it is, on image features repeated " +
+      "per group, without leaks; the vision tower stays frozen",
+    async () => {
+      const llava = tinyLlava();
+      const pixels = tf.randomNormal([4, 3, 16, 16], 0, 1, "float32", 7);
+      const features = llava.visionFeatures(pixels); // [4, 4, 24]: cached, the tower is frozen
+      const withImage = (colour: string) => imagePrompt(colour, llava.imageTokens);
+      // A spy around Llava that records the image rows the trainer passes.
+      const seen: number[][][][] = [];
+      const policy: Policy = {
+        generate: (p, img, o) => {
+          if (img && "features" in img) seen.push(img.features.arraySync() as number[][][]);
+          return llava.generate(p, img, o);
+        },
+        logProbs: (p, c, img, o) => llava.logProbs(p, c, img, o),
+        trainableParameters: () => llava.trainableParameters(),
+        namedParameters: () => llava.namedParameters(),
+        stateDict: () => llava.stateDict(),
+        loadStateDict: (t, o) => llava.loadStateDict(t, o),
+      };
+      const vision = llava.vision_tower.parameters().map((v) => v.dataSync().slice());
+      const proj = llava.multi_modal_projector.parameters().map((v) => v.dataSync().slice());
+      const t = new GrpoTrainer<ToySample>({
+        policy,
+        tokenizer,
+        rewards: target,
+        config: toyConfig({ groupSize: 3, maxCompletionLength: 3 }),
+      });
+      const before = tf.memory().numTensors;
+      const colours = ["red", "blue", "green", "yellow"];
+      const { history } = await t.train({
+        steps: 2,
+        progress: { update: () => {} },
+        // Features gathered per step: created inside the step's scope, freed with it.
+        batch: (s) => ({
+          prompts: [withImage(colours[2 * s]!), withImage(colours[2 * s + 1]!)],
+          samples: [{ target: colours[2 * s]! }, { target: colours[2 * s + 1]! }],
+          features: tf.gather(features, [2 * s, 2 * s + 1]),
+        }),
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(history.every((m) => Number.isFinite(m.loss) && Number.isFinite(m.kl!))).toBe(true);
+      const all = features.arraySync() as number[][][];
+      expect(seen).toHaveLength(2);
+      expect(seen[1]).toEqual([all[2], all[2], all[2], all[3], all[3], all[3]]);
+      expect(llava.vision_tower.parameters().every((v, i) => v.dataSync().every((x, j) => x === vision[i]![j]))).toBe(
+        true,
+      );
+      expect(
+        llava.multi_modal_projector.parameters().some((v, i) => v.dataSync().some((x, j) => x !== proj[i]![j])),
+      ).toBe(true);
+      // Also as a plain Policy (compile-time: Llava has every method).
+      const asPolicy: Policy = llava;
+      expect(typeof asPolicy.logProbs).toBe("function");
+      t.dispose();
+      tf.dispose([pixels, features]);
+      llava.dispose();
+    },
+  );
 
   it("textPolicy ignores the image and forwards to the CausalLM", () => {
     const policy = tinyPolicy(9);

@@ -22,7 +22,9 @@ describe("ChatML template", () => {
       { ...QWEN2_VL_TEMPLATE, addGenerationPrompt: true },
     );
     expect(text).toBe(
-      "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Describe.<|im_end|>\n<|im_start|>assistant\n",
+      "<|im_start|>system\nYou are a helpful " +
+        "assistant.<|im_end|>\n<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Describe.<|im_end|>\n<|i" +
+        "m_start|>assistant\n",
     );
   });
 
@@ -35,7 +37,9 @@ describe("ChatML template", () => {
     expect(
       applyChatTemplate(msgs, { imageTokens: 3, defaultSystemPrompt: "ignored: a system message is present" }),
     ).toBe(
-      "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\n<|image_pad|><|image_pad|><|image_pad|>what?<|im_end|>\n<|im_start|>assistant\na circle<|im_end|>\n",
+      "<|im_start|>system\nbe " +
+        "brief<|im_end|>\n<|im_start|>user\n<|image_pad|><|image_pad|><|image_pad|>what?<|im_end|>\n<|im_start|>assi" +
+        "stant\na circle<|im_end|>\n",
     );
   });
 });

@@ -49,21 +49,24 @@ describe("sampleToken", () => {
 });
 
 describe("generate", () => {
-  it("greedy: a left-padded batch gives each prompt the tokens it gets alone, and the tokens of uncached decoding", () => {
-    const m = tinyModel({}, 3);
-    const prompts = [randomIds(10, 3), randomIds(11, 7), randomIds(12, 1), randomIds(13, 5)];
-    const batched = m.generate(prompts, { maxNewTokens: 8, greedy: true });
-    expect(batched.finishReasons).toEqual(["length", "length", "length", "length"]);
-    prompts.forEach((p, i) => {
-      const alone = m.generate([p], { maxNewTokens: 8, greedy: true });
-      expect(batched.tokens[i]).toEqual(alone.tokens[0]);
-      expect(batched.tokens[i]).toHaveLength(8);
-      expect(alone.tokens[0]).toEqual(naiveGreedy(m, p, 8));
-    });
-    // the four continuations are not all the same (else the comparison above proves little)
-    expect(new Set(batched.tokens.map((t) => t.join(","))).size).toBeGreaterThan(1);
-    m.dispose();
-  });
+  it(
+    "greedy: a left-padded batch gives each prompt the " + "tokens it gets alone, and the tokens of uncached decoding",
+    () => {
+      const m = tinyModel({}, 3);
+      const prompts = [randomIds(10, 3), randomIds(11, 7), randomIds(12, 1), randomIds(13, 5)];
+      const batched = m.generate(prompts, { maxNewTokens: 8, greedy: true });
+      expect(batched.finishReasons).toEqual(["length", "length", "length", "length"]);
+      prompts.forEach((p, i) => {
+        const alone = m.generate([p], { maxNewTokens: 8, greedy: true });
+        expect(batched.tokens[i]).toEqual(alone.tokens[0]);
+        expect(batched.tokens[i]).toHaveLength(8);
+        expect(alone.tokens[0]).toEqual(naiveGreedy(m, p, 8));
+      });
+      // the four continuations are not all the same (else the comparison above proves little)
+      expect(new Set(batched.tokens.map((t) => t.join(","))).size).toBeGreaterThan(1);
+      m.dispose();
+    },
+  );
 
   it("stops after a stop id (kept), per row, with the finish reason", () => {
     const m = tinyModel({}, 3);

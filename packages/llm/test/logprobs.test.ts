@@ -8,37 +8,41 @@ beforeAll(async () => {
 });
 
 describe("logProbs", () => {
-  it("equals log_softmax of the full forward pass of each sequence alone, at the positions that predict the completion", () => {
-    const m = tinyModel({}, 5);
-    const prompts = [randomIds(40, 3), randomIds(41, 5)];
-    const completions = [randomIds(42, 4), randomIds(43, 2)];
-    const { logProbs, mask } = m.logProbs(prompts, completions);
-    expect(logProbs.shape).toEqual([2, 4]);
-    expect(mask.arraySync()).toEqual([
-      [1, 1, 1, 1],
-      [1, 1, 0, 0],
-    ]);
-    const got = logProbs.arraySync();
-    prompts.forEach((p, b) => {
-      const c = completions[b]!;
-      const lsm = tf.tidy(() => tf.logSoftmax(m.forward([[...p, ...c]]), -1).arraySync()[0]!); // [P + C, V]
-      // token c[j] sits at index P + j; the logits that predict it are at P + j − 1
-      c.forEach((tok, j) => expect(Math.abs(got[b]![j]! - lsm[p.length + j - 1]![tok]!)).toBeLessThan(1e-4));
-      for (let j = c.length; j < 4; j++) expect(Math.abs(got[b]![j]!)).toBe(0); // padding (may be −0)
-    });
-    // temperature divides the logits first
-    const hot = m.logProbs(prompts.slice(0, 1), completions.slice(0, 1), { temperature: 2 });
-    const p = prompts[0]!;
-    const c = completions[0]!;
-    const hotLogits = tf.tidy(() => tf.logSoftmax(tf.div(m.forward([[...p, ...c]]), 2), -1));
-    const lsm2 = (hotLogits.arraySync() as number[][][])[0]!;
-    hotLogits.dispose();
-    hot.logProbs
-      .arraySync()[0]!
-      .forEach((v, j) => expect(Math.abs(v - lsm2[p.length + j - 1]![c[j]!]!)).toBeLessThan(1e-4));
-    tf.dispose([logProbs, mask, hot.logProbs, hot.mask]);
-    m.dispose();
-  });
+  it(
+    "equals log_softmax of the full forward pass of each sequence alone, at the positions that predict the " +
+      "completion",
+    () => {
+      const m = tinyModel({}, 5);
+      const prompts = [randomIds(40, 3), randomIds(41, 5)];
+      const completions = [randomIds(42, 4), randomIds(43, 2)];
+      const { logProbs, mask } = m.logProbs(prompts, completions);
+      expect(logProbs.shape).toEqual([2, 4]);
+      expect(mask.arraySync()).toEqual([
+        [1, 1, 1, 1],
+        [1, 1, 0, 0],
+      ]);
+      const got = logProbs.arraySync();
+      prompts.forEach((p, b) => {
+        const c = completions[b]!;
+        const lsm = tf.tidy(() => tf.logSoftmax(m.forward([[...p, ...c]]), -1).arraySync()[0]!); // [P + C, V]
+        // token c[j] sits at index P + j; the logits that predict it are at P + j − 1
+        c.forEach((tok, j) => expect(Math.abs(got[b]![j]! - lsm[p.length + j - 1]![tok]!)).toBeLessThan(1e-4));
+        for (let j = c.length; j < 4; j++) expect(Math.abs(got[b]![j]!)).toBe(0); // padding (may be −0)
+      });
+      // temperature divides the logits first
+      const hot = m.logProbs(prompts.slice(0, 1), completions.slice(0, 1), { temperature: 2 });
+      const p = prompts[0]!;
+      const c = completions[0]!;
+      const hotLogits = tf.tidy(() => tf.logSoftmax(tf.div(m.forward([[...p, ...c]]), 2), -1));
+      const lsm2 = (hotLogits.arraySync() as number[][][])[0]!;
+      hotLogits.dispose();
+      hot.logProbs
+        .arraySync()[0]!
+        .forEach((v, j) => expect(Math.abs(v - lsm2[p.length + j - 1]![c[j]!]!)).toBeLessThan(1e-4));
+      tf.dispose([logProbs, mask, hot.logProbs, hot.mask]);
+      m.dispose();
+    },
+  );
 
   it("gives each predicted distribution's entropy on request, 0 at padding", () => {
     const m = tinyModel({}, 7);

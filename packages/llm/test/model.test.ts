@@ -124,7 +124,8 @@ describe("forward: padding, positions, cache", () => {
     for (let step = 0; step < 4; step++) {
       const last = stepLogits[stepLogits.length - 1]!;
       const T = last.shape[1]!;
-      const next = tf.tidy(() => tf.argMax(tf.slice(last, [0, T - 1, 0], [-1, 1, -1]), -1).arraySync() as number[][]); // [2, 1]
+      // [2, 1]
+      const next = tf.tidy(() => tf.argMax(tf.slice(last, [0, T - 1, 0], [-1, 1, -1]), -1).arraySync() as number[][]);
       next.forEach((r, b) => {
         seqs[b]!.push(r[0]!);
         mask[b]!.push(1);

@@ -87,7 +87,8 @@ function transpose2d(t: HostTensor): HostTensor {
       `ONNX export: cannot transpose a tensor of dims [${t.dims.join(", ")}] holding ${t.data.length} values`,
     );
   const out = new Float32Array(r * c);
-  /* eslint-disable @typescript-eslint/no-non-null-assertion -- i < r, j < c and data.length === r * c (checked above) */
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- i < r, j < c and data.length === r * c (checked
+     above) */
   for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = t.data[i * c + j]!;
   /* eslint-enable @typescript-eslint/no-non-null-assertion */
   return { dims: [c, r], data: out };
@@ -186,7 +187,8 @@ class Emitter {
     const inW = this.w.get(`${prefix}.in_proj_weight`, [3 * width, width]); // [Wq; Wk; Wv]
     const inB = this.w.get(`${prefix}.in_proj_bias`, [3 * width]);
     const project = (i: number, which: string): string => {
-      const W = this.weight(`${prefix}.in_proj_weight.${which}`, transpose2d(rows(inW, i * width, (i + 1) * width))); // [w, w]
+      // [w, w]
+      const W = this.weight(`${prefix}.in_proj_weight.${which}`, transpose2d(rows(inW, i * width, (i + 1) * width)));
       const b = this.weight(`${prefix}.in_proj_bias.${which}`, rows(inB, i * width, (i + 1) * width)); // [w]
       return g.op("Reshape", [g.op("Add", [g.op("MatMul", [x, W]), b]), g.int64s([0, 0, heads, hd])]); // [B, T, H, hd]
     };

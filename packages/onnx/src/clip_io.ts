@@ -44,7 +44,8 @@ export function visionIO(enc: EncoderSession, names: OnnxClipNames): VisionIO {
       ? " (it takes integer inputs: is this the text model?)"
       : "";
     throw new Error(
-      `${where}: cannot tell which input takes the pixels (inputs: ${listNames(inputs)})${hint}; pass names.pixelValues if it has one`,
+      `${where}: cannot tell which input takes the pixels (inputs: ${listNames(inputs)})${hint}; pass ` +
+        `names.pixelValues if it has one`,
     );
   }
   const extra = inputs.filter((v) => v !== pixels);
@@ -54,12 +55,14 @@ export function visionIO(enc: EncoderSession, names: OnnxClipNames): VisionIO {
     );
   if (pixels.shape && pixels.shape.length !== 4)
     throw new Error(
-      `${where}: input "${pixels.name}" has shape ${formatShape(pixels.shape)}; an image encoder takes [batch, 3, H, W]`,
+      `${where}: input "${pixels.name}" has shape ${formatShape(pixels.shape)}; an image encoder takes [batch, 3, H, ` +
+        `W]`,
     );
   const output = named(where, "names.imageEmbeds", () => pickOutput(outputs, names.imageEmbeds, ["image_embeds"]));
   if (!output)
     throw new Error(
-      `${where}: cannot tell which output holds the image features (outputs: ${listNames(outputs)}); pass names.imageEmbeds`,
+      `${where}: cannot tell which output holds the image features (outputs: ${listNames(outputs)}); pass ` +
+        `names.imageEmbeds`,
     );
   return { pixels, output };
 }
@@ -76,7 +79,8 @@ export function textIO(enc: EncoderSession, names: OnnxClipNames): TextIO {
       ? " (it takes float inputs: is this the vision model?)"
       : "";
     throw new Error(
-      `${where}: cannot tell which input takes the token ids (inputs: ${listNames(inputs)})${hint}; pass names.inputIds if it has one`,
+      `${where}: cannot tell which input takes the token ids (inputs: ${listNames(inputs)})${hint}; pass ` +
+        `names.inputIds if it has one`,
     );
   }
   const mask = inputs.find((v) => v.name === maskName);
@@ -89,7 +93,8 @@ export function textIO(enc: EncoderSession, names: OnnxClipNames): TextIO {
   const output = named(where, "names.textEmbeds", () => pickOutput(outputs, names.textEmbeds, ["text_embeds"]));
   if (!output)
     throw new Error(
-      `${where}: cannot tell which output holds the text features (outputs: ${listNames(outputs)}); pass names.textEmbeds`,
+      `${where}: cannot tell which output holds the text features (outputs: ${listNames(outputs)}); pass ` +
+        `names.textEmbeds`,
     );
   return { ids, ...(mask ? { mask } : {}), ...(positionIds ? { positionIds } : {}), output };
 }

@@ -69,7 +69,8 @@ export class OnnxClip {
   static async load(opts: OnnxClipLoadOptions): Promise<OnnxClip> {
     if (!opts || opts.visionModel === undefined || opts.textModel === undefined) {
       throw new Error(
-        "OnnxClip.load: pass { visionModel, textModel }: paths to vision_model.onnx and text_model.onnx, or their bytes",
+        "OnnxClip.load: pass { visionModel, textModel }: paths to vision_model.onnx and text_model.onnx, or their " +
+          "bytes",
       );
     }
     const ort = await loadOnnxRuntime();
@@ -132,7 +133,8 @@ export class OnnxClip {
     const dims = [...pixels.shape];
     if (dims[1] !== 3 && dims[3] === 3) {
       throw new Error(
-        `${where}: pixels look channels-last [B, H, W, 3] (shape [${dims.join(", ")}]); transpose with tf.transpose(x, [0, 3, 1, 2])`,
+        `${where}: pixels look channels-last [B, H, W, 3] (shape [${dims.join(", ")}]); transpose with ` +
+          `tf.transpose(x, [0, 3, 1, 2])`,
       );
     }
     checkShape(where, input, dims);
@@ -156,7 +158,8 @@ export class OnnxClip {
     const io = this.textIO;
     if (this.contextLength !== undefined && T > this.contextLength) {
       throw new Error(
-        `${where}: ids have ${T} tokens per row but the context length is ${this.contextLength}; shorten or truncate the text (keep the end-of-text token last)`,
+        `${where}: ids have ${T} tokens per row but the context length is ${this.contextLength}; shorten or truncate ` +
+          `the text (keep the end-of-text token last)`,
       );
     }
     checkShape(where, io.ids, dims);
@@ -206,7 +209,8 @@ export class OnnxClip {
       const want = describeOnnxSession(enc.session).inputs;
       const hint =
         enc === this.textSession && this.contextLength === undefined
-          ? " (is the text longer than the model's context length? pass contextLength to OnnxClip.load to check it up front)"
+          ? " (is the text longer than the model's context length? pass contextLength to OnnxClip.load to check it " +
+            "up front)"
           : "";
       throw new Error(
         `${where}: onnxruntime failed on ${got} (the model takes ${listNames(want)})${hint}: ${(e as Error).message}`,

@@ -61,7 +61,9 @@ export type OnnxAttribute =
   | { type: "strings"; value: readonly string[] }
   | { type: "tensor"; value: OnnxTensorSpec };
 
-/** Attribute constructors: `{ axis: onnxAttr.int(-1), epsilon: onnxAttr.float(1e-5), perm: onnxAttr.ints([0, 2, 1]) }`. */
+/**
+ * Attribute constructors: `{ axis: onnxAttr.int(-1), epsilon: onnxAttr.float(1e-5), perm: onnxAttr.ints([0, 2, 1]) }`.
+ */
 export const onnxAttr = {
   int: (value: number | bigint): OnnxAttribute => ({ type: "int", value }),
   float: (value: number): OnnxAttribute => ({ type: "float", value }),

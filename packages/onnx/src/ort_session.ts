@@ -34,7 +34,10 @@ export type OnnxExecutionProvider = "cpu" | "cuda" | (string & {}) | { name: str
 export type OnnxModelSource = string | Uint8Array | ArrayBuffer;
 
 export interface OnnxSessionOptions {
-  /** In order of preference (default ["cpu"]). A "cuda" that cannot load falls back to the providers after it, else "cpu". */
+  /**
+   * In order of preference (default ["cpu"]). A "cuda" that cannot load falls back to the providers after it, else
+   * "cpu".
+   */
   executionProviders?: readonly OnnxExecutionProvider[];
   /** Threads for one operator (default: onnxruntime's choice, one per core). */
   intraOpNumThreads?: number;
@@ -120,10 +123,16 @@ function sniffNonOnnx(bytes: Uint8Array): string | undefined {
   if (/^\s*[{[]/.test(head)) return "it looks like JSON";
   if (bytes.length >= 9 && bytes[8] === 0x7b /* { */)
     return "it looks like a safetensors file (load it with loadClipSafetensors from @vlab/vision instead)";
-  return `its first byte, 0x${(bytes[0] ?? 0).toString(16).padStart(2, "0")}, does not start any field of an ONNX ModelProto (normally 0x08, ir_version)`;
+  return (
+    `its first byte, 0x${(bytes[0] ?? 0).toString(16).padStart(2, "0")}, ` +
+    "does not start any field of an ONNX ModelProto (normally 0x08, ir_version)"
+  );
 }
 
-/** First bytes a ModelProto can start with: the tags of its fields 1-8 and 14 (ir_version … opset_import, metadata_props). */
+/**
+ * First bytes a ModelProto can start with: the tags of its fields 1-8 and 14 (ir_version … opset_import,
+ * metadata_props).
+ */
 const MODEL_PROTO_TAGS = new Set([0x08, 0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42, 0x72]);
 
 /**
@@ -148,7 +157,8 @@ export async function createEncoderSession(
   for (const p of requested) {
     if (!known.has(providerName(p))) {
       throw new Error(
-        `${what}: execution provider "${providerName(p)}" is not available in onnxruntime-node on this platform (available: ${[...known].join(", ")})`,
+        `${what}: execution provider "${providerName(p)}" is not available in onnxruntime-node on this platform ` +
+          `(available: ${[...known].join(", ")})`,
       );
     }
   }
@@ -169,7 +179,8 @@ export async function createEncoderSession(
         "(this repository's .npmrc skips that download; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 to get them)."
       : "";
     warn(
-      `${what}: the "${name}" execution provider is unavailable (${reason}); running on ${next.map(providerName).join(", ")}.${hint}`,
+      `${what}: the "${name}" execution provider is unavailable (${reason}); running on ` +
+        `${next.map(providerName).join(", ")}.${hint}`,
     );
     providers = next;
   };

@@ -36,7 +36,8 @@ describe("protobuf encoding", () => {
     g.output("y", "float32", [2]);
     const bytes = g.encode();
     expect([...bytes.subarray(0, 2)]).toEqual([0x08, 8]); // ir_version = 8
-    expect([...bytes.subarray(2, 8)]).toEqual([0x12, 4, ...new TextEncoder().encode("vlab")]); // producer_name (field 2)
+    // producer_name (field 2)
+    expect([...bytes.subarray(2, 8)]).toEqual([0x12, 4, ...new TextEncoder().encode("vlab")]);
   });
 
   it("refuses graphs that read undefined values or define one twice", () => {
@@ -69,58 +70,61 @@ describe("protobuf encoding", () => {
 });
 
 describe("models onnxruntime loads", () => {
-  it("runs a graph with a symbolic batch, float32 / int64 initializers and int, float, ints, string attributes", async () => {
-    const g = new OnnxGraphBuilder("attrs");
-    g.input("x", "float32", ["batch", 2, 3]);
-    const w = g.initializer("w", "float32", [3], new Float32Array([1, -2, 0.5]));
-    const t = g.op("Transpose", [g.op("Mul", ["x", w])], { perm: onnxAttr.ints([0, 2, 1]) }); // [B, 3, 2]
-    const flat = g.op("Reshape", [t, g.int64s([0, -1])]); // [B, 6]
-    const sm = g.op("Softmax", [flat], { axis: onnxAttr.int(-1) }, "probs");
-    const ln = g.op(
-      "LayerNormalization",
-      [flat, g.initializer("ones", "float32", [6], new Float32Array(6).fill(1))],
-      { axis: onnxAttr.int(-1), epsilon: onnxAttr.float(0.25) },
-      "normed",
-    );
-    const padded = g.op(
-      "Pad",
-      [flat, g.initializer("pads", "int64", [4], new BigInt64Array([0n, 1n, 0n, 2n]))],
-      { mode: onnxAttr.string("edge") },
-      "padded",
-    ); // [B, 9]
-    const idx = g.op("ArgMax", [flat], { axis: onnxAttr.int(1), keepdims: onnxAttr.int(0) }, "argmax");
-    g.output(sm, "float32", ["batch", 6]);
-    g.output(ln, "float32", ["batch", 6]);
-    g.output(padded, "float32", ["batch", 9]);
-    g.output(idx, "int64", ["batch"]);
-    const session = await InferenceSession.create(g.encode({ metadata: { author: "test" } }));
-    try {
-      const io = describeOnnxSession(session);
-      expect(io.inputs).toEqual([{ name: "x", type: "float32", shape: ["batch", 2, 3] }]);
-      expect(io.outputs.map((o) => o.name)).toEqual(["probs", "normed", "padded", "argmax"]);
-
-      const xs = [0.1, 0.2, 0.3, 1, 2, 3, -1, 0, 1, 4, 5, 6];
-      const r = await session.run({ x: new Tensor("float32", Float32Array.from(xs), [2, 2, 3]) });
-      // The same in tfjs.
-      const x = tf.tensor3d(xs, [2, 2, 3]);
-      const f = tf.reshape(tf.transpose(tf.mul(x, tf.tensor1d([1, -2, 0.5])), [0, 2, 1]), [2, 6]);
-      const mean = tf.mean(f, -1, true);
-      const v = tf.mean(tf.square(tf.sub(f, mean)), -1, true);
-      const expectedLn = tf.div(tf.sub(f, mean), tf.sqrt(tf.add(v, 0.25)));
-      expect(maxRelErr(r.probs!.data as Float32Array, tf.softmax(f).dataSync())).toBeLessThan(1e-5);
-      expect(maxRelErr(r.normed!.data as Float32Array, expectedLn.dataSync())).toBeLessThan(1e-5);
-      const fd = f.arraySync() as number[][];
-      expect(r.padded!.dims).toEqual([2, 9]);
-      const padRow = (row: number[]) => [row[0]!, ...row, row[5]!, row[5]!]; // "edge": repeat the border values
-      expect(Array.from(r.padded!.data as Float32Array)).toEqual(Array.from(Float32Array.from(fd.flatMap(padRow))));
-      expect(Array.from(r.argmax!.data as BigInt64Array)).toEqual(
-        fd.map((row) => BigInt(row.indexOf(Math.max(...row)))),
+  it(
+    "runs a graph with a symbolic batch, float32 / int64 " + "initializers and int, float, ints, string attributes",
+    async () => {
+      const g = new OnnxGraphBuilder("attrs");
+      g.input("x", "float32", ["batch", 2, 3]);
+      const w = g.initializer("w", "float32", [3], new Float32Array([1, -2, 0.5]));
+      const t = g.op("Transpose", [g.op("Mul", ["x", w])], { perm: onnxAttr.ints([0, 2, 1]) }); // [B, 3, 2]
+      const flat = g.op("Reshape", [t, g.int64s([0, -1])]); // [B, 6]
+      const sm = g.op("Softmax", [flat], { axis: onnxAttr.int(-1) }, "probs");
+      const ln = g.op(
+        "LayerNormalization",
+        [flat, g.initializer("ones", "float32", [6], new Float32Array(6).fill(1))],
+        { axis: onnxAttr.int(-1), epsilon: onnxAttr.float(0.25) },
+        "normed",
       );
-      tf.dispose([x, f, mean, v, expectedLn]);
-    } finally {
-      await session.release();
-    }
-  });
+      const padded = g.op(
+        "Pad",
+        [flat, g.initializer("pads", "int64", [4], new BigInt64Array([0n, 1n, 0n, 2n]))],
+        { mode: onnxAttr.string("edge") },
+        "padded",
+      ); // [B, 9]
+      const idx = g.op("ArgMax", [flat], { axis: onnxAttr.int(1), keepdims: onnxAttr.int(0) }, "argmax");
+      g.output(sm, "float32", ["batch", 6]);
+      g.output(ln, "float32", ["batch", 6]);
+      g.output(padded, "float32", ["batch", 9]);
+      g.output(idx, "int64", ["batch"]);
+      const session = await InferenceSession.create(g.encode({ metadata: { author: "test" } }));
+      try {
+        const io = describeOnnxSession(session);
+        expect(io.inputs).toEqual([{ name: "x", type: "float32", shape: ["batch", 2, 3] }]);
+        expect(io.outputs.map((o) => o.name)).toEqual(["probs", "normed", "padded", "argmax"]);
+
+        const xs = [0.1, 0.2, 0.3, 1, 2, 3, -1, 0, 1, 4, 5, 6];
+        const r = await session.run({ x: new Tensor("float32", Float32Array.from(xs), [2, 2, 3]) });
+        // The same in tfjs.
+        const x = tf.tensor3d(xs, [2, 2, 3]);
+        const f = tf.reshape(tf.transpose(tf.mul(x, tf.tensor1d([1, -2, 0.5])), [0, 2, 1]), [2, 6]);
+        const mean = tf.mean(f, -1, true);
+        const v = tf.mean(tf.square(tf.sub(f, mean)), -1, true);
+        const expectedLn = tf.div(tf.sub(f, mean), tf.sqrt(tf.add(v, 0.25)));
+        expect(maxRelErr(r.probs!.data as Float32Array, tf.softmax(f).dataSync())).toBeLessThan(1e-5);
+        expect(maxRelErr(r.normed!.data as Float32Array, expectedLn.dataSync())).toBeLessThan(1e-5);
+        const fd = f.arraySync() as number[][];
+        expect(r.padded!.dims).toEqual([2, 9]);
+        const padRow = (row: number[]) => [row[0]!, ...row, row[5]!, row[5]!]; // "edge": repeat the border values
+        expect(Array.from(r.padded!.data as Float32Array)).toEqual(Array.from(Float32Array.from(fd.flatMap(padRow))));
+        expect(Array.from(r.argmax!.data as BigInt64Array)).toEqual(
+          fd.map((row) => BigInt(row.indexOf(Math.max(...row)))),
+        );
+        tf.dispose([x, f, mean, v, expectedLn]);
+      } finally {
+        await session.release();
+      }
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -158,7 +162,8 @@ describe("hand-made encoders: onnxruntime == tfjs", () => {
       [tokens, g.initializer("ln_w", "float32", [D], lnScale), g.initializer("ln_b", "float32", [D], lnBias)],
       { axis: onnxAttr.int(-1), epsilon: onnxAttr.float(1e-5) },
     );
-    const pooled = g.op("ReduceMean", [normed], { axes: onnxAttr.ints([1]), keepdims: onnxAttr.int(0) }); // opset 17: axes is an attribute
+    // opset 17: axes is an attribute
+    const pooled = g.op("ReduceMean", [normed], { axes: onnxAttr.ints([1]), keepdims: onnxAttr.int(0) });
     g.op("MatMul", [pooled, g.initializer("proj", "float32", [D, E], imgProj)], {}, "image_embeds");
     g.output("image_embeds", "float32", ["batch", E]);
     return g.encode();
@@ -174,7 +179,8 @@ describe("hand-made encoders: onnxruntime == tfjs", () => {
     let pooled: string;
     if (withMask) {
       // Masked mean: Σ m·x / Σ m.
-      const m = g.op("Unsqueeze", [g.op("Cast", ["attention_mask"], { to: onnxAttr.int(1) }), g.int64s([2])]); // [B, T, 1]
+      // [B, T, 1]
+      const m = g.op("Unsqueeze", [g.op("Cast", ["attention_mask"], { to: onnxAttr.int(1) }), g.int64s([2])]);
       pooled = g.op("Div", [
         g.op("ReduceSum", [g.op("Mul", [emb, m]), g.int64s([1])], { keepdims: onnxAttr.int(0) }),
         g.op("ReduceSum", [m, g.int64s([1])], { keepdims: onnxAttr.int(0) }),

@@ -9,11 +9,15 @@
  * | variant            | Python                                                                              |
  * |--------------------|-------------------------------------------------------------------------------------|
  * | `r1v` (default)    | `re.fullmatch(r"<think>.*?</think>\s*<answer>.*?</answer>", c, re.DOTALL)` (R1-V HEAD) |
- * | `r1v-original`     | `re.match(r"<think>.*?</think>\s*<answer>.*?</answer>", c)` (R1-V first release; also open-r1-multimodal HEAD) |
- * | `open-r1-mm-first` | `re.match(r"^<think>.*?</think><answer>.*?</answer>$", c)` (open-r1-multimodal's first commit) |
+ * | `r1v-original`     | `re.match(r"<think>.*?</think>\s*<answer>.*?</answer>", c)` (R1-V first release; also
+ *   open-r1-multimodal HEAD) |
+ * | `open-r1-mm-first` | `re.match(r"^<think>.*?</think><answer>.*?</answer>$", c)`
+ *   (open-r1-multimodal's first commit) |
  * | `lenient`          | `re.search(r"<think>.*?</think>\s*<answer>.*?</answer>", c, re.DOTALL)` (the shape anywhere) |
- * | `lmm-r1`           | `re.match(r"^<think>(?:(?!</think>).)*</think><answer>(?:(?!</answer>).)*</answer>\Z", c, re.DOTALL)` and exactly one `<think>` and one `<answer>` |
- * | `vlm-r1-rec`       | `re.search(r"<think>.*?</think>\s*<answer>.*?\{.*\[\d+,\s*\d+,\s*\d+,\s*\d+\].*\}.*?</answer>", c, re.DOTALL)` |
+ * | `lmm-r1`           | `re.match(r"^<think>(?:(?!</think>).)*</think><answer>(?:(?!</answer>).)*</answer>\Z", c,
+ *   re.DOTALL)` and exactly one `<think>` and one `<answer>` |
+ * | `vlm-r1-rec`       |
+ *   `re.search(r"<think>.*?</think>\s*<answer>.*?\{.*\[\d+,\s*\d+,\s*\d+,\s*\d+\].*\}.*?</answer>", c, re.DOTALL)` |
  *
  * Python semantics that matter: `re.match` anchors at the start only (text after `</answer>` is
  * fine), `re.fullmatch` at both ends; without DOTALL `.` stops at `\n` (but `\s*` still crosses
@@ -60,12 +64,14 @@ export const FORMAT_VARIANTS: Readonly<Record<FormatVariant, { python: string; s
   },
   "lmm-r1": {
     python:
-      're.match(r"^<think>(?:(?!</think>).)*</think><answer>(?:(?!</answer>).)*</answer>\\Z", content, re.DOTALL) and one <think> and one <answer>',
+      're.match(r"^<think>(?:(?!</think>).)*</think><answer>(?:(?!</answer>).)*</answer>\\Z", content, re.DOTALL) ' +
+      "and one <think> and one <answer>",
     source: "TideDra/lmm-r1 openrlhf/models/remote_rm/math_verifier.py",
   },
   "vlm-r1-rec": {
     python:
-      're.search(r"<think>.*?</think>\\s*<answer>.*?\\{.*\\[\\d+,\\s*\\d+,\\s*\\d+,\\s*\\d+\\].*\\}.*?</answer>", content, re.DOTALL)',
+      're.search(r"<think>.*?</think>\\s*<answer>.*?\\{.*\\[\\d+,\\s*\\d+,\\s*\\d+,\\s*\\d+\\].*\\}.*?</answer>", ' +
+      "content, re.DOTALL)",
     source: "om-ai-lab/VLM-R1 grpo_rec.py (REC format reward)",
   },
 };
@@ -187,7 +193,9 @@ function count(s: string, needle: string): number {
   return c;
 }
 
-/** Python `\[\d+,\s*\d+,\s*\d+,\s*\d+\]` (Unicode digits and spaces); linear because the text it matches holds no `[`. */
+/**
+ * Python `\[\d+,\s*\d+,\s*\d+,\s*\d+\]` (Unicode digits and spaces); linear because the text it matches holds no `[`.
+ */
 const REC_BOX = new RegExp(`\\[\\p{Nd}+,[${PY_SPACE}]*\\p{Nd}+,[${PY_SPACE}]*\\p{Nd}+,[${PY_SPACE}]*\\p{Nd}+\\]`, "gu");
 
 /**

@@ -18,7 +18,10 @@
  * than `MAX_TEXT_CHARS`, is not a completion.
  */
 
-/** Longest text a reward looks at (about a million characters, far beyond any `max_completion_length`); longer gets reward 0. */
+/**
+ * Longest text a reward looks at (about a million characters, far beyond any `max_completion_length`); longer gets
+ * reward 0.
+ */
 export const MAX_TEXT_CHARS = 1 << 20;
 
 /** Python's `\s` (and `str.isspace()`) as the body of a JavaScript character class. */

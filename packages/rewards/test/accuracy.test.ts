@@ -65,7 +65,8 @@ describe("accuracyReward — worked cases", () => {
 
   it("relTol widens numeric equality", () => {
     expect(accuracyReward("<answer>3.001</answer>", SOL3)).toBe(0);
-    expect(accuracyReward("<answer>3.001</answer>", SOL3, { relTol: 1e-3 })).toBe(1); // |3.001 − 3| = 1e-3 ≤ 1e-3 · 3.001
+    // |3.001 − 3| = 1e-3 ≤ 1e-3 · 3.001
+    expect(accuracyReward("<answer>3.001</answer>", SOL3, { relTol: 1e-3 })).toBe(1);
   });
 });
 
@@ -146,6 +147,7 @@ describe("multiple choice (VisualThinker)", () => {
     expect(accuracyReward(c, "<answer>B</answer>", { mode: "visualthinker" })).toBe(1);
     expect(accuracyReward(c, "<answer>B</answer>", { mode: "r1v" })).toBe(0);
     expect(accuracyReward(c, "<answer>B</answer>")).toBe(0);
-    expect(accuracyReward("<answer>no letter</answer>", "<answer>B</answer>", { mode: "visualthinker" })).toBe(0); // IndexError → 0
+    // IndexError → 0
+    expect(accuracyReward("<answer>no letter</answer>", "<answer>B</answer>", { mode: "visualthinker" })).toBe(0);
   });
 });

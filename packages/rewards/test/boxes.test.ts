@@ -158,7 +158,8 @@ describe("Visual-RFT detection", () => {
       total: 1,
     });
     expect(visualRftDetectionReward(det("[{'Position': [0,0,10,10], 'Confidence': 0.9}]"), [[0, 0, 10]]).total).toBe(1);
-    expect(visualRftDetectionReward(det("[]"), []).total).toBe(1); // nothing to find, nothing found: R_IoU 0 by our choice
+    // nothing to find, nothing found: R_IoU 0 by our choice
+    expect(visualRftDetectionReward(det("[]"), []).total).toBe(1);
   });
 });
 

@@ -7,7 +7,8 @@ const VARIANTS = Object.keys(FORMAT_VARIANTS) as FormatVariant[];
 const all = (s: string) => Object.fromEntries(VARIANTS.map((v) => [v, formatReward(s, { variant: v })]));
 
 describe("formatReward — worked examples F1…", () => {
-  // R1-V's format_reward (src/r1-v/src/open_r1/grpo.py): re.fullmatch with DOTALL; "R1-V orig" = re.match without DOTALL.
+  // R1-V's format_reward (src/r1-v/src/open_r1/grpo.py): re.fullmatch with DOTALL; "R1-V orig" = re.match without
+  // DOTALL.
   it.each([
     ["F1", "<think>I count 3 objects.</think><answer>3</answer>", 1, 1],
     ["F2", "<think>\nI count 3 objects.\n</think>\n<answer>3</answer>", 1, 0],
@@ -32,16 +33,20 @@ describe("formatReward — worked cases per variant", () => {
     });
   });
 
-  it("whitespace between the blocks: `\\s*` crosses newlines even without DOTALL; open-r1's first form and lmm-r1 allow none", () => {
-    expect(all("<think>a</think> \n\t <answer>b</answer>")).toEqual({
-      r1v: 1,
-      "r1v-original": 1,
-      "open-r1-mm-first": 0,
-      lenient: 1,
-      "lmm-r1": 0,
-      "vlm-r1-rec": 0,
-    });
-  });
+  it(
+    "whitespace between the blocks: `\\s*` crosses newlines even without DOTALL; open-r1's first form and lmm-r1 " +
+      "allow none",
+    () => {
+      expect(all("<think>a</think> \n\t <answer>b</answer>")).toEqual({
+        r1v: 1,
+        "r1v-original": 1,
+        "open-r1-mm-first": 0,
+        lenient: 1,
+        "lmm-r1": 0,
+        "vlm-r1-rec": 0,
+      });
+    },
+  );
 
   it("`\\s` is Python's: U+3000 and NEL (U+0085) are spaces, a byte-order mark (U+FEFF) is not", () => {
     expect(formatReward("<think>a</think>\u3000<answer>b</answer>")).toBe(1);
@@ -75,37 +80,44 @@ describe("formatReward — worked cases per variant", () => {
     expect(formatReward("<think>a\r</think><answer>b\u2028</answer>", { variant: "r1v-original" })).toBe(1);
   });
 
-  it("R1-V's lazy `.*?` still backtracks: tags may repeat inside the blocks; lmm-r1's tempered tokens forbid that", () => {
-    // Full match: the answer body can be "b</answer>" so that the final </answer> ends the text.
-    expect(all("<think>a</think><answer>b</answer></answer>")).toMatchObject({ r1v: 1, "lmm-r1": 0 });
-    // The second </think> is the one followed by <answer>; the think body is "a</think>x".
-    expect(all("<think>a</think>x</think><answer>c</answer>")).toMatchObject({
-      r1v: 1,
-      "r1v-original": 1,
-      "lmm-r1": 0,
-    });
-    // Two <think> tags: fine for R1-V, not for lmm-r1 ("exactly one <think>").
-    expect(all("<think>a</think><think>b</think><answer>c</answer>")).toMatchObject({ r1v: 1, "lmm-r1": 0 });
-    // A stray "<answer>" inside the think block: the tempered pattern passes, the count check does not.
-    expect(all("<think>see <answer></think><answer>c</answer>")).toMatchObject({ r1v: 1, "lmm-r1": 0 });
-    expect(formatReward("<think>multi\nline</think><answer>c</answer>", { variant: "lmm-r1" })).toBe(1); // DOTALL
-  });
+  it(
+    "R1-V's lazy `.*?` still backtracks: tags may repeat " + "inside the blocks; lmm-r1's tempered tokens forbid that",
+    () => {
+      // Full match: the answer body can be "b</answer>" so that the final </answer> ends the text.
+      expect(all("<think>a</think><answer>b</answer></answer>")).toMatchObject({ r1v: 1, "lmm-r1": 0 });
+      // The second </think> is the one followed by <answer>; the think body is "a</think>x".
+      expect(all("<think>a</think>x</think><answer>c</answer>")).toMatchObject({
+        r1v: 1,
+        "r1v-original": 1,
+        "lmm-r1": 0,
+      });
+      // Two <think> tags: fine for R1-V, not for lmm-r1 ("exactly one <think>").
+      expect(all("<think>a</think><think>b</think><answer>c</answer>")).toMatchObject({ r1v: 1, "lmm-r1": 0 });
+      // A stray "<answer>" inside the think block: the tempered pattern passes, the count check does not.
+      expect(all("<think>see <answer></think><answer>c</answer>")).toMatchObject({ r1v: 1, "lmm-r1": 0 });
+      expect(formatReward("<think>multi\nline</think><answer>c</answer>", { variant: "lmm-r1" })).toBe(1); // DOTALL
+    },
+  );
 
   it("lenient: the shape anywhere, text around it allowed", () => {
     expect(formatReward("Sure. <think>x</think>\n<answer>3</answer> Done.", { variant: "lenient" })).toBe(1);
     expect(formatReward("<answer>3</answer><think>x</think>", { variant: "lenient" })).toBe(0); // wrong order
   });
 
-  it("VLM-R1 REC: searched, DOTALL, needs {… [x1, y1, x2, y2] …} of integers (any Unicode digits) inside the answer", () => {
-    const rec = (s: string) => formatReward(s, { variant: "vlm-r1-rec" });
-    expect(rec('<think>t</think><answer>{"bbox_2d": [1, 2, 30, 40]}</answer>')).toBe(1);
-    expect(rec('Sure <think>t</think>\n<answer>\n{"bbox_2d": [1,2,30,40], "label": "cat"}\n</answer> end')).toBe(1);
-    expect(rec('<think>t</think><answer>{"bbox_2d": [1.5, 2, 30, 40]}</answer>')).toBe(0); // \d+ only
-    expect(rec("<think>t</think><answer>[1, 2, 30, 40]</answer>")).toBe(0); // no braces
-    expect(rec("<think>t</think><answer>{[1, 2, 30]}</answer>")).toBe(0); // three numbers
-    expect(rec("<think>t</think><answer>{[١, ٢, ٣٠, ٤٠]}</answer>")).toBe(1); // Arabic-Indic digits are Python \d
-    expect(rec("<think>t</think><answer>{[1, 2, 30, 40]</answer>")).toBe(0); // no } after the box
-  });
+  it(
+    "VLM-R1 REC: searched, DOTALL, needs {… [x1, y1, x2, " +
+      "y2] …} of integers (any Unicode digits) inside the answer",
+    () => {
+      const rec = (s: string) => formatReward(s, { variant: "vlm-r1-rec" });
+      expect(rec('<think>t</think><answer>{"bbox_2d": [1, 2, 30, 40]}</answer>')).toBe(1);
+      expect(rec('Sure <think>t</think>\n<answer>\n{"bbox_2d": [1,2,30,40], "label": "cat"}\n</answer> end')).toBe(1);
+      expect(rec('<think>t</think><answer>{"bbox_2d": [1.5, 2, 30, 40]}</answer>')).toBe(0); // \d+ only
+      expect(rec("<think>t</think><answer>[1, 2, 30, 40]</answer>")).toBe(0); // no braces
+      expect(rec("<think>t</think><answer>{[1, 2, 30]}</answer>")).toBe(0); // three numbers
+      expect(rec("<think>t</think><answer>{[١, ٢, ٣٠, ٤٠]}</answer>")).toBe(1); // Arabic-Indic digits are Python \d
+      expect(rec("<think>t</think><answer>{[1, 2, 30, 40]</answer>")).toBe(0); // no } after the box
+    },
+  );
 
   it("thinkPrefilled checks '<think>' + completion (VisualThinker's base-model prompt ends in <think>)", () => {
     const c = "I count 3.</think> <answer>3</answer>";
@@ -156,7 +168,8 @@ const ORACLE: Record<FormatVariant, (s: string) => boolean> = {
     s.split("<answer>").length === 2,
   "vlm-r1-rec": (s) =>
     new RegExp(
-      `<think>[\\s\\S]*?</think>${WS}*<answer>[\\s\\S]*?\\{[\\s\\S]*\\[\\p{Nd}+,${WS}*\\p{Nd}+,${WS}*\\p{Nd}+,${WS}*\\p{Nd}+\\][\\s\\S]*\\}[\\s\\S]*?</answer>`,
+      `<think>[\\s\\S]*?</think>${WS}*<answer>[\\s\\S]*?\\{[\\s\\S]*\\[\\p{Nd}+,${WS}*\\p{Nd}+,${WS}*\\p{Nd}+,${WS}*` +
+        `\\p{Nd}+\\][\\s\\S]*\\}[\\s\\S]*?</answer>`,
       "u",
     ).test(s),
 };

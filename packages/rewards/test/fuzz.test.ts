@@ -163,7 +163,8 @@ describe("fuzz: never throws, always in range", () => {
 const python = spawnSync("python3", ["-c", "print(1)"], { encoding: "utf8" });
 const hasPython = python.status === 0;
 
-const PY_ORACLE = String.raw`
+const PY_ORACLE =
+  String.raw`
 import json, re, sys
 P = r"<think>.*?</think>\s*<answer>.*?</answer>"
 def fmt(c):
@@ -172,9 +173,11 @@ def fmt(c):
         "r1v-original": bool(re.match(P, c)),
         "open-r1-mm-first": bool(re.match(r"^<think>.*?</think><answer>.*?</answer>$", c)),
         "lenient": bool(re.search(P, c, re.DOTALL)),
-        "lmm-r1": bool(re.match(r"^<think>(?:(?!</think>).)*</think><answer>(?:(?!</answer>).)*</answer>\Z", c, re.DOTALL))
+        "lmm-r1": bool(re.match(r"^<think>(?:(?!</think>).)*</think><answer>(?:(?!</answer>).)*</answer>\Z", c, ` +
+  String.raw`re.DOTALL))
                   and c.count("<think>") == 1 and c.count("<answer>") == 1,
-        "vlm-r1-rec": bool(re.search(r"<think>.*?</think>\s*<answer>.*?\{.*\[\d+,\s*\d+,\s*\d+,\s*\d+\].*\}.*?</answer>", c, re.DOTALL)),
+        "vlm-r1-rec": bool(re.search(r"<think>.*?</think>\s*<answer>.*?\{.*\[\d+,\s*\d+,` +
+  String.raw`\s*\d+,\s*\d+\].*\}.*?</answer>", c, re.DOTALL)),
     }
 def span(c, flags):
     m = re.search(r"<answer>(.*?)</answer>", c, flags)

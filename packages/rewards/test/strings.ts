@@ -151,5 +151,8 @@ export function detectionString(rand: () => number): string {
   let list = "[" + items.join(", ") + "]";
   if (rand() < 0.2) list = list.slice(0, Math.floor(rand() * list.length)); // cut off mid-way
   if (rand() < 0.1) list = list.replace("[", "[[") + "]";
-  return `<think>${randomString(rand, 3)}</think>${rand() < 0.5 ? "\n" : ""}<answer>${list}</answer>${rand() < 0.1 ? randomString(rand, 3) : ""}`;
+  return (
+    `<think>${randomString(rand, 3)}</think>${rand() < 0.5 ? "\n" : ""}` +
+    `<answer>${list}</answer>${rand() < 0.1 ? randomString(rand, 3) : ""}`
+  );
 }

@@ -1,6 +1,7 @@
 /**
  * Multimodal RoPE (M-RoPE) of Qwen2-VL's language model (Wang et al. 2024, "Qwen2-VL", the M-RoPE
- * section; huggingface/transformers models/qwen2_vl/modeling_qwen2_vl.py `apply_multimodal_rotary_pos_emb`). Every token has three position ids (t, h, w); text tokens have
+ * section; huggingface/transformers models/qwen2_vl/modeling_qwen2_vl.py `apply_multimodal_rotary_pos_emb`). Every
+ * token has three position ids (t, h, w); text tokens have
  * the same value on all three. The d/2 frequency slots are split into sections, default
  * [16, 24, 24] for head_dim 128: slots [0, 16) turn with the temporal position, [16, 40) with the
  * height and [40, 64) with the width; the second copy of each slot (dim j + d/2) follows the same rule.
@@ -21,7 +22,8 @@ function checkSection(section: readonly number[], half: number): void {
   const sum = section.reduce((a, b) => a + b, 0);
   if (section.length === 0 || section.some((s) => !Number.isInteger(s) || s < 0) || sum !== half) {
     throw new RangeError(
-      `M-RoPE: section [${section.join(", ")}] must be non-negative integers summing to head_dim/2 = ${half} (sums to ${sum})`,
+      `M-RoPE: section [${section.join(", ")}] must be non-negative integers summing to head_dim/2 = ${half} (sums ` +
+        `to ${sum})`,
     );
   }
 }

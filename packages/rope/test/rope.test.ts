@@ -96,24 +96,28 @@ describe("1-D RoPE", () => {
     rope.dispose();
   });
 
-  it("explicit position ids: a left-padded row gets the rows of its own positions; the table grows past maxPositions", () => {
-    const rope = new RotaryEmbedding(6, { theta: 50, maxPositions: 4 });
-    expect(rope.cachedLength).toBe(4);
-    const before = tf.memory().numTensors;
-    const a = rope.cosSin([[0, 1, 2, 3, 4, 5]]);
-    const b = rope.cosSin([[1, 1, 0, 1, 2, 10]]); // padding (filled with 1), then 0, 1, 2; then 10
-    expect(rope.cachedLength).toBe(16); // 4 → 8 → 16 to cover position 10
-    expect(tf.memory().numTensors).toBe(before + 4); // the table was replaced, not duplicated
-    const rowOf = (t: tf.Tensor, i: number) => Array.from(t.dataSync().slice(i * 6, i * 6 + 6));
-    expect(rowOf(b.cos, 2)).toEqual(rowOf(a.cos, 0));
-    expect(rowOf(b.sin, 4)).toEqual(rowOf(a.sin, 2));
-    // position 10 by the formula: cos(10 · inv_freq[j]), in both halves
-    const inv = ropeInverseFrequencies(6, 50);
-    rowOf(b.cos, 5).forEach((v, i) => expect(v).toBeCloseTo(Math.cos(10 * inv[i % 3]!), 6));
-    expect(() => rope.cosSin([[-1]])).toThrow(/>= 0/);
-    tf.dispose([a.cos, a.sin, b.cos, b.sin]);
-    rope.dispose();
-  });
+  it(
+    "explicit position ids: a left-padded row gets the rows " +
+      "of its own positions; the table grows past maxPositions",
+    () => {
+      const rope = new RotaryEmbedding(6, { theta: 50, maxPositions: 4 });
+      expect(rope.cachedLength).toBe(4);
+      const before = tf.memory().numTensors;
+      const a = rope.cosSin([[0, 1, 2, 3, 4, 5]]);
+      const b = rope.cosSin([[1, 1, 0, 1, 2, 10]]); // padding (filled with 1), then 0, 1, 2; then 10
+      expect(rope.cachedLength).toBe(16); // 4 → 8 → 16 to cover position 10
+      expect(tf.memory().numTensors).toBe(before + 4); // the table was replaced, not duplicated
+      const rowOf = (t: tf.Tensor, i: number) => Array.from(t.dataSync().slice(i * 6, i * 6 + 6));
+      expect(rowOf(b.cos, 2)).toEqual(rowOf(a.cos, 0));
+      expect(rowOf(b.sin, 4)).toEqual(rowOf(a.sin, 2));
+      // position 10 by the formula: cos(10 · inv_freq[j]), in both halves
+      const inv = ropeInverseFrequencies(6, 50);
+      rowOf(b.cos, 5).forEach((v, i) => expect(v).toBeCloseTo(Math.cos(10 * inv[i % 3]!), 6));
+      expect(() => rope.cosSin([[-1]])).toThrow(/>= 0/);
+      tf.dispose([a.cos, a.sin, b.cos, b.sin]);
+      rope.dispose();
+    },
+  );
 
   it("as core's positional hook: attention scores depend on relative positions only; no leaks", () => {
     const rope = new RotaryEmbedding(4, { theta: 100 });

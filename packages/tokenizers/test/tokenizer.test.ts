@@ -81,7 +81,8 @@ describe("word tokenizer", () => {
     const r1 = buildWordTokenizer(["<think> there are 3 shapes. </think> <answer> 3 </answer>"], {
       addedTokens: ["<think>", "</think>", "<answer>", "</answer>"],
     });
-    expect(["<think>", "</think>", "<answer>", "</answer>"].map((t) => r1.tokenToId(t))).toEqual([3, 4, 5, 6]); // specials 0..2, EOT last
+    // specials 0..2, EOT last
+    expect(["<think>", "</think>", "<answer>", "</answer>"].map((t) => r1.tokenToId(t))).toEqual([3, 4, 5, 6]);
     const ids = r1.encode("<think>3 shapes</think><answer> 3 </answer><|endoftext|>");
     expect(ids.map((i) => r1.idToToken(i))).toEqual([
       "<think>",

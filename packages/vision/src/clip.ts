@@ -99,7 +99,8 @@ export const CLIP_VIT_B_32: ClipConfig = {
  *   text.transformer.resblocks.{i}.…               transformer.resblocks.{i}.…
  *   text.ln_final.{weight,bias}                    ln_final.{weight,bias}
  *   text.text_projection                           text_projection                 [w, embed], used as x @ P
- *   ….attn.in_proj.{weight,bias}                   ….attn.in_proj_{weight,bias}    core's fused-qkv Linear vs raw tensors
+ *   ….attn.in_proj.{weight,bias}                   ….attn.in_proj_{weight,bias}    core's fused-qkv Linear vs raw
+ *   tensors
  *   visual.proj                                    visual.proj                     [w, embed], used as x @ P
  */
 export const CLIP_NAME_MAP = {
@@ -187,7 +188,8 @@ export class Clip extends Module {
     return tf.tidy(() => {
       const fi = l2Normalize(this.encodeImage(pixels)); // [B_i, embed]
       const ft = l2Normalize(this.encodeText(ids)); // [B_t, embed]
-      const logitsPerImage = tf.mul(tf.exp(this.logit_scale), tf.matMul(fi, ft, false, true)) as tf.Tensor2D; // [B_i, B_t]
+      // [B_i, B_t]
+      const logitsPerImage = tf.mul(tf.exp(this.logit_scale), tf.matMul(fi, ft, false, true)) as tf.Tensor2D;
       return { logitsPerImage, logitsPerText: tf.transpose(logitsPerImage) as tf.Tensor2D };
     });
   }

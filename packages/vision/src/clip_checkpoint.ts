@@ -189,7 +189,8 @@ export function huggingFaceToOpenai(tensors: Record<string, tf.Tensor>): Convert
       const have = q ?? k ?? v ?? name; // at least one of them: that is how the entry was made
       const names = missing.map((w) => have.replace(/[qkv]_proj/, `${w}_proj`));
       throw new Error(
-        `CLIP checkpoint (Hugging Face layout): missing tensor ${names.map((n) => `"${n}"`).join(", ")} (needed with "${have}" for ${name})`,
+        `CLIP checkpoint (Hugging Face layout): missing tensor ${names.map((n) => `"${n}"`).join(", ")} (needed with ` +
+          `"${have}" for ${name})`,
       );
     }
     const fused = tf.concat([tensor(q), tensor(k), tensor(v)], 0); // [3w, w] or [3w]

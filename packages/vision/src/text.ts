@@ -86,7 +86,8 @@ export class TextTransformer extends Module {
     };
     const { contextLength, vocabSize, width: w, layers, heads, outputDim, activation } = this.config;
     const rng = cfg.rng ?? new Rng(this.config.seed);
-    // openai's initialize_parameters: tokens N(0, 0.02), positions N(0, 0.01), blocks (see Transformer), projection N(0, w^-½).
+    // openai's initialize_parameters: tokens N(0, 0.02), positions N(0, 0.01), blocks (see Transformer), projection
+    // N(0, w^-½).
     this.token_embedding = this.module("token_embedding", new Embedding(vocabSize, w, { std: 0.02, rng }));
     this.positional_embedding = this.param("positional_embedding", [contextLength, w], normalInit(0.01, rng));
     this.transformer = this.module("transformer", new Transformer({ width: w, layers, heads, activation, rng }));
@@ -136,7 +137,8 @@ export class TextTransformer extends Module {
     if (ids instanceof tf.Tensor) {
       if (ids.dtype !== "int32") {
         throw new Error(
-          `${where}: ids must be int32 token ids, got a ${ids.dtype} tensor (use tf.cast(ids, "int32") if its values are whole numbers)`,
+          `${where}: ids must be int32 token ids, got a ${ids.dtype} tensor (use tf.cast(ids, "int32") if its values ` +
+            `are whole numbers)`,
         );
       }
       t = ids;
@@ -161,7 +163,8 @@ export class TextTransformer extends Module {
       return fail(`ids must be 2-D [B, T], got shape [${t.shape.join(", ")}]`);
     if (T > ctx)
       fail(
-        `ids have ${T} tokens per row but the context length is ${ctx}; shorten or truncate the text (the last token must stay the end-of-text token)`,
+        `ids have ${T} tokens per row but the context length is ${ctx}; shorten or truncate the text (the last token ` +
+          `must stay the end-of-text token)`,
       );
     if (T === 0 || B === 0) fail(`ids are empty (shape [${t.shape.join(", ")}])`);
     const data = t.dataSync();
@@ -187,6 +190,9 @@ export class TextTransformer extends Module {
 
   protected override extraRepr(): string {
     const { contextLength, vocabSize, width, layers, heads, outputDim } = this.config;
-    return `ctx ${contextLength}, vocab ${vocabSize}, width ${width}, layers ${layers}, heads ${heads}, out ${outputDim || width}`;
+    return (
+      `ctx ${contextLength}, vocab ${vocabSize}, width ${width}, ` +
+      `layers ${layers}, heads ${heads}, out ${outputDim || width}`
+    );
   }
 }

@@ -99,7 +99,9 @@ export class ResidualAttentionBlock extends Module {
 export type TransformerOutputs = {
   /** The last block's output [B, T, w]. */
   last: tf.Tensor3D;
-  /** Input of block 0, then the output of every block: layers + 1 tensors [B, T, w] (Hugging Face's `hidden_states`). */
+  /**
+   * Input of block 0, then the output of every block: layers + 1 tensors [B, T, w] (Hugging Face's `hidden_states`).
+   */
   hiddenStates?: tf.Tensor3D[];
   /** Attention weights of every block [B, H, T, T]. */
   attentions?: tf.Tensor4D[];

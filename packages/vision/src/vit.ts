@@ -225,7 +225,8 @@ export class VisionTransformer extends Module {
     }
     if (s[2] !== H || s[3] !== W) {
       throw new Error(
-        `${where}: image is ${s[2]}×${s[3]} but this model takes ${H}×${W} (a ${gh}×${gw} grid of ${p}-px patches + CLS = ` +
+        `${where}: image is ${s[2]}×${s[3]} but this model takes ${H}×${W} (a ${gh}×${gw} grid of ${p}-px patches + ` +
+          `CLS = ` +
           `${gh * gw + 1} positions); resize the image to ${H}×${W}`,
       );
     }
@@ -242,6 +243,9 @@ export class VisionTransformer extends Module {
 
   protected override extraRepr(): string {
     const { imageSize, patchSize, width, layers, heads, outputDim } = this.config;
-    return `${imageSize[0]}×${imageSize[1]}, patch ${patchSize}, width ${width}, layers ${layers}, heads ${heads}, out ${outputDim || width}`;
+    return (
+      `${imageSize[0]}×${imageSize[1]}, patch ${patchSize}, width ${width}, ` +
+      `layers ${layers}, heads ${heads}, out ${outputDim || width}`
+    );
   }
 }

@@ -298,29 +298,32 @@ describe("CLIP checkpoints", () => {
     c2.dispose();
   });
 
-  it("Hugging Face CLIPModel layout: q/k/v fused, projections transposed, pre_layrnorm (sic), position_ids ignored", () => {
-    const file = path.join(dir, "hf.safetensors");
-    saveSafetensors(
-      file,
-      tf.tidy(() => toHuggingFace(sd)),
-    );
-    const tensors = loadSafetensors(file);
-    expect(detectClipLayout(Object.keys(tensors))).toBe("huggingface");
-    const loaded = loadClipStateDict(tensors);
-    tf.dispose(tensors);
-    expect(loaded.layout).toBe("huggingface");
-    expect(loaded.ignoredKeys.sort()).toEqual([
-      "text_model.embeddings.position_ids",
-      "vision_model.embeddings.position_ids",
-    ]);
-    const c3 = loaded.clip;
-    expectRelClose(c3.encodeImage(pixels).dataSync(), clip.encodeImage(pixels).dataSync(), 1e-5);
-    expectRelClose(c3.encodeText(ids).dataSync(), clip.encodeText(ids).dataSync(), 1e-5);
-    c3.dispose();
-    const c4 = loadClipSafetensors(file).clip;
-    expect(c4.config.visionWidth).toBe(128);
-    c4.dispose();
-  });
+  it(
+    "Hugging Face CLIPModel layout: q/k/v fused, projections " + "transposed, pre_layrnorm (sic), position_ids ignored",
+    () => {
+      const file = path.join(dir, "hf.safetensors");
+      saveSafetensors(
+        file,
+        tf.tidy(() => toHuggingFace(sd)),
+      );
+      const tensors = loadSafetensors(file);
+      expect(detectClipLayout(Object.keys(tensors))).toBe("huggingface");
+      const loaded = loadClipStateDict(tensors);
+      tf.dispose(tensors);
+      expect(loaded.layout).toBe("huggingface");
+      expect(loaded.ignoredKeys.sort()).toEqual([
+        "text_model.embeddings.position_ids",
+        "vision_model.embeddings.position_ids",
+      ]);
+      const c3 = loaded.clip;
+      expectRelClose(c3.encodeImage(pixels).dataSync(), clip.encodeImage(pixels).dataSync(), 1e-5);
+      expectRelClose(c3.encodeText(ids).dataSync(), clip.encodeText(ids).dataSync(), 1e-5);
+      c3.dispose();
+      const c4 = loadClipSafetensors(file).clip;
+      expect(c4.config.visionWidth).toBe(128);
+      c4.dispose();
+    },
+  );
 
   it("refuses a missing or misshapen tensor with its name and both shapes; lists unexpected keys", () => {
     const without = { ...sd };
@@ -365,7 +368,8 @@ describe("CLIP checkpoints", () => {
   });
 
   it("infers ViT-B/32's configuration from shapes alone", () => {
-    // Shape-only stand-ins (1-element tensors reshaped would not do: use tiny fake tensors of the right rank and shape).
+    // Shape-only stand-ins (1-element tensors reshaped would not do: use tiny fake tensors of the right rank and
+    // shape).
     const shapes: Record<string, number[]> = {
       "visual.conv1.weight": [768, 3, 32, 32],
       "visual.positional_embedding": [50, 768],

@@ -240,7 +240,8 @@ describe("initialisation (openai's initialize_parameters), seeded", () => {
     near(sd["transformer.resblocks.0.mlp.c_fc.weight"]!, (2 * w) ** -0.5);
     near(sd["transformer.resblocks.1.mlp.c_proj.weight"]!, w ** -0.5 * (2 * 2) ** -0.5);
     near(sd["text_projection"]!, w ** -0.5);
-    expect(Math.abs(std(sd["visual.class_embedding"]!) / w ** -0.5 - 1)).toBeLessThan(0.2); // scale·randn, only 128 samples
+    // scale·randn, only 128 samples
+    expect(Math.abs(std(sd["visual.class_embedding"]!) / w ** -0.5 - 1)).toBeLessThan(0.2);
     near(sd["visual.proj"]!, w ** -0.5);
     near(sd["visual.positional_embedding"]!, w ** -0.5);
     // nn.MultiheadAttention's own init for the visual blocks: xavier-uniform in_proj, zero biases

@@ -45,29 +45,33 @@ describe("LLaVA", () => {
     m.dispose();
   });
 
-  it("takes vision features from the second-to-last layer without CLS, and cached features give the same logits", () => {
-    const m = makeLlava();
-    const px = pixels();
-    const feats = m.visionFeatures(px); // [2, 4, 24]
-    expect(feats.shape).toEqual([2, 4, 24]);
-    const hidden = m.vision_tower.forwardOutputs(px, { hiddenStates: true });
-    const penultimate = tf.slice(hidden.hiddenStates![2]!, [0, 1, 0], [-1, -1, -1]); // layers 3 → states 0..3; -2 is index 2
-    expect(maxDiff(feats, penultimate)).toBe(0);
-    const img = tokenizer.imageTokenId;
-    const ids = [
-      [img, img, img, img, 5, 6],
-      [img, img, img, img, 7, 8],
-    ];
-    const a = m.forward(ids, { pixels: px });
-    const b = m.forward(ids, { features: feats });
-    expect(a.shape).toEqual([2, 6, tokenizer.vocabSize]);
-    expect(maxDiff(a, b)).toBeLessThan(1e-6);
-    expect(() => m.forward([[img, img, img, 5, 6, 7]], { features: tf.slice(feats, [0, 0, 0], [1, -1, -1]) })).toThrow(
-      /3 image placeholder tokens .* 4 rows/,
-    );
-    tf.dispose([px, feats, hidden.pooled, hidden.lastHiddenState, ...hidden.hiddenStates!, penultimate, a, b]);
-    m.dispose();
-  });
+  it(
+    "takes vision features from the second-to-last layer " + "without CLS, and cached features give the same logits",
+    () => {
+      const m = makeLlava();
+      const px = pixels();
+      const feats = m.visionFeatures(px); // [2, 4, 24]
+      expect(feats.shape).toEqual([2, 4, 24]);
+      const hidden = m.vision_tower.forwardOutputs(px, { hiddenStates: true });
+      // layers 3 → states 0..3; -2 is index 2
+      const penultimate = tf.slice(hidden.hiddenStates![2]!, [0, 1, 0], [-1, -1, -1]);
+      expect(maxDiff(feats, penultimate)).toBe(0);
+      const img = tokenizer.imageTokenId;
+      const ids = [
+        [img, img, img, img, 5, 6],
+        [img, img, img, img, 7, 8],
+      ];
+      const a = m.forward(ids, { pixels: px });
+      const b = m.forward(ids, { features: feats });
+      expect(a.shape).toEqual([2, 6, tokenizer.vocabSize]);
+      expect(maxDiff(a, b)).toBeLessThan(1e-6);
+      expect(() =>
+        m.forward([[img, img, img, 5, 6, 7]], { features: tf.slice(feats, [0, 0, 0], [1, -1, -1]) }),
+      ).toThrow(/3 image placeholder tokens .* 4 rows/);
+      tf.dispose([px, feats, hidden.pooled, hidden.lastHiddenState, ...hidden.hiddenStates!, penultimate, a, b]);
+      m.dispose();
+    },
+  );
 
   it("stage 1 trains the projector only; stage 2 the projector and the LM; the vision tower never", () => {
     const m = makeLlava("linear");
@@ -153,20 +157,24 @@ describe("LLaVA", () => {
     expect(() => toChatMessages(turns, -1)).toThrow(/non-negative integer/);
   });
 
-  it("labels: plain template supervises the caption and its end; the whole-sequence ablation all but images and padding", () => {
-    const s = plainSample(tokenizer, "a red circle", 4);
-    const words = tokenizer.encode("a red circle");
-    expect(s.ids).toEqual([...Array(4).fill(tokenizer.imageTokenId), ...words, tokenizer.imEndId]);
-    expect(s.labels).toEqual([...Array(4).fill(IGNORE_INDEX), ...words, tokenizer.imEndId]);
-    const ids = [tokenizer.padId, tokenizer.imStartId, tokenizer.imageTokenId, 9, tokenizer.imEndId];
-    expect(wholeSequenceLabels(ids, tokenizer)).toEqual([
-      IGNORE_INDEX,
-      tokenizer.imStartId,
-      IGNORE_INDEX,
-      9,
-      tokenizer.imEndId,
-    ]);
-  });
+  it(
+    "labels: plain template supervises the caption and its end; the whole-sequence ablation all but images and " +
+      "padding",
+    () => {
+      const s = plainSample(tokenizer, "a red circle", 4);
+      const words = tokenizer.encode("a red circle");
+      expect(s.ids).toEqual([...Array(4).fill(tokenizer.imageTokenId), ...words, tokenizer.imEndId]);
+      expect(s.labels).toEqual([...Array(4).fill(IGNORE_INDEX), ...words, tokenizer.imEndId]);
+      const ids = [tokenizer.padId, tokenizer.imStartId, tokenizer.imageTokenId, 9, tokenizer.imEndId];
+      expect(wholeSequenceLabels(ids, tokenizer)).toEqual([
+        IGNORE_INDEX,
+        tokenizer.imStartId,
+        IGNORE_INDEX,
+        9,
+        tokenizer.imEndId,
+      ]);
+    },
+  );
 
   it("generates from images batched as it does one by one", () => {
     const m = makeLlava();
@@ -198,45 +206,49 @@ describe("LLaVA", () => {
   });
 });
 
-describe("LLaVA v1 template and labels (llava/conversation.py conv_vicuna_v1, llava/train/train.py preprocess_v1)", () => {
-  it("renders the Vicuna v1 chat with the image first", () => {
-    const text = llavaV1Prompt([
-      { role: "user", content: "what color is the circle? <image>" },
-      { role: "assistant", content: "red" },
-      { role: "user", content: "how many shapes?" },
-      { role: "assistant", content: "2" },
-    ]);
-    expect(text).toBe(
-      `${VICUNA_V1_SYSTEM} USER: <image>\nwhat color is the circle? ASSISTANT: red</s>USER: how many shapes? ASSISTANT: 2</s>`,
-    );
-    expect(llavaV1Prompt([{ role: "user", content: "hi" }], { system: "S" })).toBe("S USER: hi ASSISTANT:");
-    expect(() => llavaV1Prompt([{ role: "assistant", content: "x" }])).toThrow(/turn 0 should be user/);
-  });
+describe(
+  "LLaVA v1 template and labels (llava/conversation.py " + "conv_vicuna_v1, llava/train/train.py preprocess_v1)",
+  () => {
+    it("renders the Vicuna v1 chat with the image first", () => {
+      const text = llavaV1Prompt([
+        { role: "user", content: "what color is the circle? <image>" },
+        { role: "assistant", content: "red" },
+        { role: "user", content: "how many shapes?" },
+        { role: "assistant", content: "2" },
+      ]);
+      expect(text).toBe(
+        `${VICUNA_V1_SYSTEM} USER: <image>\nwhat color is the circle? ASSISTANT: red</s>USER: how many shapes? ` +
+          `ASSISTANT: 2</s>`,
+      );
+      expect(llavaV1Prompt([{ role: "user", content: "hi" }], { system: "S" })).toBe("S USER: hi ASSISTANT:");
+      expect(() => llavaV1Prompt([{ role: "assistant", content: "x" }])).toThrow(/turn 0 should be user/);
+    });
 
-  it("masks everything up to and including each ASSISTANT:, supervises the answers and </s>, masks the image", () => {
-    const v1 = buildWordTokenizer(
-      [VICUNA_V1_SYSTEM, "USER: ASSISTANT: what color is the circle? red how many shapes? 2"],
-      { specials: ["<pad>", "<image>", "<unk>", "</s>"], eot: "</s>", unk: "<unk>" },
-    );
-    const img = v1.tokenToId("<image>")!,
-      eos = v1.tokenToId("</s>")!;
-    const text = llavaV1Prompt([
-      { role: "user", content: "<image> what color is the circle?" },
-      { role: "assistant", content: "red" },
-      { role: "user", content: "how many shapes?" },
-      { role: "assistant", content: "2" },
-    ]);
-    // The processor expands the one <image> to the image's token count (4 here; LLaVA-1.5: 576).
-    const one = v1.encode(text);
-    const ids = one.flatMap((id) => (id === img ? [img, img, img, img] : [id]));
-    const labels = llavaV1Labels(ids, { assistant: v1.encode("ASSISTANT:"), eosId: eos, imageTokenId: img });
-    const words = ids.map((id) => v1.idToToken(id));
-    const firstSupervised = labels.findIndex((l) => l !== IGNORE_INDEX);
-    // Worked by hand: the first supervised token is the first answer word, right after "assistant :".
-    expect(words.slice(firstSupervised - 2, firstSupervised + 2)).toEqual(["assistant", ":", "red", "</s>"]);
-    expect(labels.slice(0, firstSupervised).every((l) => l === IGNORE_INDEX)).toBe(true);
-    const supervised = words.filter((_, t) => labels[t] !== IGNORE_INDEX);
-    expect(supervised).toEqual(["red", "</s>", "2", "</s>"]);
-    expect(ids.filter((id, t) => id === img && labels[t] === IGNORE_INDEX)).toHaveLength(4);
-  });
-});
+    it("masks everything up to and including each ASSISTANT:, supervises the answers and </s>, masks the image", () => {
+      const v1 = buildWordTokenizer(
+        [VICUNA_V1_SYSTEM, "USER: ASSISTANT: what color is the circle? red how many shapes? 2"],
+        { specials: ["<pad>", "<image>", "<unk>", "</s>"], eot: "</s>", unk: "<unk>" },
+      );
+      const img = v1.tokenToId("<image>")!,
+        eos = v1.tokenToId("</s>")!;
+      const text = llavaV1Prompt([
+        { role: "user", content: "<image> what color is the circle?" },
+        { role: "assistant", content: "red" },
+        { role: "user", content: "how many shapes?" },
+        { role: "assistant", content: "2" },
+      ]);
+      // The processor expands the one <image> to the image's token count (4 here; LLaVA-1.5: 576).
+      const one = v1.encode(text);
+      const ids = one.flatMap((id) => (id === img ? [img, img, img, img] : [id]));
+      const labels = llavaV1Labels(ids, { assistant: v1.encode("ASSISTANT:"), eosId: eos, imageTokenId: img });
+      const words = ids.map((id) => v1.idToToken(id));
+      const firstSupervised = labels.findIndex((l) => l !== IGNORE_INDEX);
+      // Worked by hand: the first supervised token is the first answer word, right after "assistant :".
+      expect(words.slice(firstSupervised - 2, firstSupervised + 2)).toEqual(["assistant", ":", "red", "</s>"]);
+      expect(labels.slice(0, firstSupervised).every((l) => l === IGNORE_INDEX)).toBe(true);
+      const supervised = words.filter((_, t) => labels[t] !== IGNORE_INDEX);
+      expect(supervised).toEqual(["red", "</s>", "2", "</s>"]);
+      expect(ids.filter((id, t) => id === img && labels[t] === IGNORE_INDEX)).toHaveLength(4);
+    });
+  },
+);

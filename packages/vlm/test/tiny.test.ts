@@ -11,36 +11,40 @@ beforeAll(async () => {
 const tok = buildChatTokenizer(["a red circle", "a blue square"]);
 
 describe("tinyVlm", () => {
-  it("builds the notebooks' CLIP, LM and LLaVA: 16 image tokens of width 64 for 32-px images, the LM's ids from the tokenizer", () => {
-    const { clip, lm, llava } = tinyVlm({
-      imageSize: 32,
-      patchSize: 8,
-      clipVocabSize: 40,
-      tokenizer: tok,
-      lmWidth: 48,
-      seed: 3,
-    });
-    expect(llava.vision_tower).toBe(clip.visual);
-    expect(llava.language_model).toBe(lm);
-    expect(llava.imageTokens).toBe(16);
-    expect(clip.visual.config.width).toBe(64);
-    expect(clip.config.contextLength).toBe(24);
-    expect(lm.config).toMatchObject({
-      vocabSize: tok.vocabSize,
-      hiddenSize: 48,
-      intermediateSize: 192,
-      numHiddenLayers: 2,
-      numAttentionHeads: 4,
-      numKeyValueHeads: 2,
-      tieWordEmbeddings: true,
-      padTokenId: tok.padId,
-      eosTokenId: [tok.eosId],
-      imageTokenId: tok.imageTokenId,
-    });
-    expect(llava.multi_modal_projector.type).toBe("mlp2x_gelu");
-    llava.dispose();
-    clip.dispose();
-  });
+  it(
+    "builds the notebooks' CLIP, LM and LLaVA: 16 image tokens of width 64 for 32-px images, the LM's ids from the " +
+      "tokenizer",
+    () => {
+      const { clip, lm, llava } = tinyVlm({
+        imageSize: 32,
+        patchSize: 8,
+        clipVocabSize: 40,
+        tokenizer: tok,
+        lmWidth: 48,
+        seed: 3,
+      });
+      expect(llava.vision_tower).toBe(clip.visual);
+      expect(llava.language_model).toBe(lm);
+      expect(llava.imageTokens).toBe(16);
+      expect(clip.visual.config.width).toBe(64);
+      expect(clip.config.contextLength).toBe(24);
+      expect(lm.config).toMatchObject({
+        vocabSize: tok.vocabSize,
+        hiddenSize: 48,
+        intermediateSize: 192,
+        numHiddenLayers: 2,
+        numAttentionHeads: 4,
+        numKeyValueHeads: 2,
+        tieWordEmbeddings: true,
+        padTokenId: tok.padId,
+        eosTokenId: [tok.eosId],
+        imageTokenId: tok.imageTokenId,
+      });
+      expect(llava.multi_modal_projector.type).toBe("mlp2x_gelu");
+      llava.dispose();
+      clip.dispose();
+    },
+  );
 
   it("is the same model as its parts built one by one, from the same seeds", () => {
     setSeed(5);

@@ -69,7 +69,8 @@ export function planMatMul(a: TensorInfo, b: TensorInfo, transposeA: boolean, tr
   const n = transposeB ? b0 : b1;
   if (kA !== kB) {
     throw new Error(
-      `Error in matMul: inner shapes (${kA}) and (${kB}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+      `Error in matMul: inner shapes (${kA}) and (${kB}) of Tensors with shapes ${a.shape} and ${b.shape} and ` +
+        `transposeA=${transposeA} and transposeB=${transposeB} must match.`,
     );
   }
   const batchA = a.shape.slice(0, -2);
