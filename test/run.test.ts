@@ -10,12 +10,12 @@ import { CLI, jupyterPython, nbformatErrors, outputsOf, readJson, ROOT } from ".
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vlab-run-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function vlabRun(args: string[], env: NodeJS.ProcessEnv = {}) {
+function vlabRun(args: string[], env: NodeJS.ProcessEnv = {}, timeout = 600_000) {
   return spawnSync(process.execPath, [CLI, "run", ...args], {
     cwd: ROOT,
     encoding: "utf8",
     env: { ...process.env, ...env },
-    timeout: 600_000,
+    timeout,
   });
 }
 
@@ -97,6 +97,28 @@ describe("vlab run", () => {
     const nb = readJson(path.join(tmp, "out", "broken.ipynb"));
     expect(nb.cells[1].outputs[0]).toMatchObject({ output_type: "error", ename: "Error", evalue: "broken on purpose" });
     expect(nb.cells[2].outputs).toEqual([]);
+  });
+
+  it("names the cell whose kernel died and exits instead of waiting on the dead kernel", { timeout: 120_000 }, () => {
+    const nbFile = path.join(tmp, "dies.ipynb");
+    const cell = (id: string, source: string) => ({
+      cell_type: "code",
+      id,
+      metadata: {},
+      source,
+      outputs: [],
+      execution_count: null,
+    });
+    const cells = [cell("ok-cell", "1 + 1"), cell("exit-cell", "process.exit(3)"), cell("never", "'not run'")];
+    fs.writeFileSync(nbFile, JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells }));
+    const t0 = Date.now();
+    const r = vlabRun([nbFile, "--out", path.join(tmp, "out")], {}, 90_000);
+    expect(r.signal, "vlab run was killed by the test's time limit: it hung on the dead kernel").toBeNull();
+    expect(r.status).not.toBe(0);
+    expect(Date.now() - t0).toBeLessThan(60_000);
+    expect(r.stderr).toContain("cell 2 (id exit-cell)");
+    expect(r.stderr).toContain("the kernel died (exit:3)");
+    expect(fs.existsSync(path.join(tmp, "out", "dies.ipynb"))).toBe(true);
   });
 
   it("refuses a file that is not a notebook with a clear message", () => {

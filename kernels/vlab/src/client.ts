@@ -219,19 +219,32 @@ export class KernelClient {
     this.proc.kill("SIGINT");
   }
 
+  /** Whether the kernel process has ended (exited, or killed by a signal). */
+  get dead(): boolean {
+    return this.proc.exitCode !== null || this.proc.signalCode !== null;
+  }
+
   async shutdown() {
-    try {
-      await this.request("shutdown_request", { restart: false }, { channel: "control", timeoutMs: 5000 });
-    } catch {
-      /* it may already be gone */
+    // A dead kernel is not asked: the request would sit in the socket's queue, waiting for a peer that is gone.
+    if (!this.dead) {
+      try {
+        await this.request("shutdown_request", { restart: false }, { channel: "control", timeoutMs: 5000 });
+      } catch {
+        /* it may have died meanwhile */
+      }
+      await Promise.race([this.exited, delay(3000)]);
     }
-    await Promise.race([this.exited, delay(3000)]);
     await this.kill();
   }
 
   private async kill() {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill("SIGKILL");
-    for (const s of [this.shell, this.control, this.iopub]) s.close();
+    if (!this.dead) this.proc.kill("SIGKILL");
+    // linger 0: drop whatever is still queued for the kernel, so that closing (and this process's exit) never
+    // waits on a peer that will not read it.
+    for (const s of [this.shell, this.control, this.iopub]) {
+      s.linger = 0;
+      s.close();
+    }
     fs.rmSync(this.connectionFile, { force: true });
   }
 }

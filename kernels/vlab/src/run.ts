@@ -44,12 +44,14 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<RunRe
   const env = { ...process.env, VLAB_BUDGET: opts.budget ?? process.env.VLAB_BUDGET ?? "quick", VLAB_NOTEBOOK: file };
   const kernel = await KernelClient.start({ cwd: path.dirname(path.resolve(file)), env });
   const result: RunResult = { notebook: file, output, ok: true, seconds: 0 };
+  let running: { index: number; id?: string } = { index: -1 };
   try {
     const info = await kernel.request("kernel_info_request", {}, { timeoutMs: 30_000 });
     nb.metadata.kernelspec = KERNELSPEC;
     nb.metadata.language_info = info.reply.content.language_info;
     for (const [index, cell] of nb.cells.entries()) {
       if (cell.cell_type !== "code") continue;
+      running = { index: index + 1, id: cell.id };
       const code = sourceText(cell);
       const collector = new OutputCollector();
       cell.outputs = collector.outputs;
@@ -68,7 +70,8 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<RunRe
     }
   } catch (e) {
     result.ok = false;
-    result.failedCell ??= { index: -1, ename: "KernelError", evalue: (e as Error).message };
+    // The kernel died or timed out: name the cell it was running (index -1: before any cell ran).
+    result.failedCell ??= { ...running, ename: "KernelError", evalue: (e as Error).message };
   } finally {
     await kernel.shutdown();
     writeNotebook(output, nb);
