@@ -19,6 +19,21 @@ function vlabRun(args: string[], env: NodeJS.ProcessEnv = {}, timeout = 600_000)
   });
 }
 
+/** A notebook in the temp folder whose code cells are these sources, by cell id, in order. */
+function writeCells(name: string, sources: Record<string, string>): string {
+  const cells = Object.entries(sources).map(([id, source]) => ({
+    cell_type: "code",
+    id,
+    metadata: {},
+    source,
+    outputs: [],
+    execution_count: null,
+  }));
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells }));
+  return file;
+}
+
 describe("vlab run", () => {
   it("runs the tour at the quick budget and writes a valid executed notebook and results", { timeout: 600_000 }, () => {
     const resultsDir = path.join(tmp, "results");
@@ -68,28 +83,11 @@ describe("vlab run", () => {
   });
 
   it("fails naming the cell that threw, and still writes the executed notebook", { timeout: 120_000 }, () => {
-    const nbFile = path.join(tmp, "broken.ipynb");
-    const cell = (id: string, source: string) => ({
-      cell_type: "code",
-      id,
-      metadata: {},
-      source,
-      outputs: [],
-      execution_count: null,
+    const nbFile = writeCells("broken.ipynb", {
+      "ok-cell": "1 + 1",
+      "bad-cell": "throw new Error('broken on purpose')",
+      never: "'not run'",
     });
-    fs.writeFileSync(
-      nbFile,
-      JSON.stringify({
-        nbformat: 4,
-        nbformat_minor: 5,
-        metadata: {},
-        cells: [
-          cell("ok-cell", "1 + 1"),
-          cell("bad-cell", "throw new Error('broken on purpose')"),
-          cell("never", "'not run'"),
-        ],
-      }),
-    );
     const r = vlabRun([nbFile, "--out", path.join(tmp, "out")]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain("cell 2 (id bad-cell)");
@@ -100,17 +98,7 @@ describe("vlab run", () => {
   });
 
   it("names the cell whose kernel died and exits instead of waiting on the dead kernel", { timeout: 120_000 }, () => {
-    const nbFile = path.join(tmp, "dies.ipynb");
-    const cell = (id: string, source: string) => ({
-      cell_type: "code",
-      id,
-      metadata: {},
-      source,
-      outputs: [],
-      execution_count: null,
-    });
-    const cells = [cell("ok-cell", "1 + 1"), cell("exit-cell", "process.exit(3)"), cell("never", "'not run'")];
-    fs.writeFileSync(nbFile, JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells }));
+    const nbFile = writeCells("dies.ipynb", { "ok-cell": "1 + 1", "exit-cell": "process.exit(3)", never: "'not run'" });
     const t0 = Date.now();
     const r = vlabRun([nbFile, "--out", path.join(tmp, "out")], {}, 90_000);
     expect(r.signal, "vlab run was killed by the test's time limit: it hung on the dead kernel").toBeNull();
