@@ -28,3 +28,16 @@ export function budget<T>(choices: { quick: T; full: T }): T {
   }
   return choices[currentBudget()];
 }
+
+/**
+ * The run's seed: env `VLAB_SEED` (set by `vlab run --seed N`), else `fallback`. A notebook's parameters cell
+ * writes `const SEED = runSeed(0)`, so the same notebook can be re-run over several seeds without editing it.
+ */
+export function runSeed(fallback = 0): number {
+  const raw = process.env.VLAB_SEED;
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const v = Number(raw.trim());
+  if (!Number.isSafeInteger(v) || v < 0)
+    throw new Error(`VLAB_SEED must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  return v;
+}

@@ -5,16 +5,17 @@
  *
  *   vlab kernel install [--user | --prefix P]    register the "TypeScript (vlab)" Jupyter kernel
  *   vlab kernel start <connection_file>           what Jupyter runs (via the kernelspec)
- *   vlab run <notebook...> [--budget quick|full] [--out DIR] [--summary]
+ *   vlab run <notebook...> [--budget quick|full] [--seed N] [--out DIR] [--summary]   (run_command.ts)
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { RUN_USAGE } from "./run_command.js";
 
 const USAGE = `usage:
   vlab kernel install [--user | --prefix P]
   vlab kernel start <connection_file>
-  vlab run <notebook.ipynb...> [--budget quick|full] [--out DIR] [--summary] [--cell-timeout SECONDS]`;
+  ${RUN_USAGE}`;
 
 export async function main(args: string[]): Promise<number> {
   const [cmd, ...rest] = args;
@@ -34,40 +35,8 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (cmd === "run") {
-    const { values, positionals } = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      options: {
-        budget: { type: "string", default: process.env.VLAB_BUDGET ?? "quick" },
-        out: { type: "string", default: "executed" },
-        summary: { type: "boolean", default: false },
-        "cell-timeout": { type: "string", default: "0" },
-      },
-    });
-    if (values.budget !== "quick" && values.budget !== "full")
-      throw new Error(`--budget must be quick or full, not ${values.budget}`);
-    if (positionals.length === 0) throw new Error("vlab run: name at least one notebook");
-    const { runNotebook, describeFailure } = await import("@vlab/kernel");
-    let failed = 0;
-    for (const nb of positionals) {
-      console.log(`▶ ${nb} (budget ${values.budget})`);
-      const r = await runNotebook(nb, {
-        budget: values.budget,
-        outDir: path.resolve(values.out),
-        cellTimeoutMs: Number(values["cell-timeout"]) * 1000,
-        log: (l) => console.log(l),
-      });
-      if (r.ok) console.log(`✔ ${nb} in ${r.seconds.toFixed(1)} s → ${r.output}`);
-      else {
-        failed++;
-        console.error(`✘ ${describeFailure(r)}`);
-      }
-    }
-    if (values.summary) {
-      const { resultsTable } = await import("@vlab/eval");
-      console.log("\n" + resultsTable(process.env.VLAB_RESULTS_DIR ?? path.resolve("results"), "text"));
-    }
-    return failed ? 1 : 0;
+    const { runCommand } = await import("./run_command.js");
+    return runCommand(rest);
   }
   console.error(USAGE);
   return cmd === "--help" || cmd === "-h" ? 0 : 2;
