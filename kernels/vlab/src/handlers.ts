@@ -4,6 +4,7 @@
  * its function; kernel.ts wraps every call in the busy / idle status messages the protocol asks for.
  */
 import { createRequire } from "node:module";
+import { describeSummary, type BackendSummary } from "./backend_init.js";
 import { bundleOf } from "./bundle.js";
 import { typescriptVersion, type CellExecutor, type Outcome } from "./executor.js";
 import { PROTOCOL_VERSION, type Message } from "./wire.js";
@@ -14,6 +15,8 @@ const VERSION: string = require("../package.json").version;
 /** What the handlers need from the running kernel. */
 export interface KernelContext {
   readonly executor: CellExecutor;
+  /** The backend the kernel initialised for the cells (undefined: no @vlab/core to initialise). */
+  readonly backend: BackendSummary | undefined;
   /** Publishes on iopub as a child of `parent`. */
   publish(type: string, content: unknown, parent?: Message): void;
   /** Starts running a cell: counts it and records it as the cell that output goes to. */
@@ -57,16 +60,27 @@ export function languageInfo() {
   };
 }
 
-const kernelInfo: Handler = (_k, _msg, reply) => {
+/** "BatchMatMul (wasm, native avx512f 6x32)", "BatchMatMul (wasm)" → "BatchMatMul", once each. */
+function kernelNames(kernels: string[]): string {
+  return [...new Set(kernels.map((k) => k.replace(/\s*\(.*$/, "")))].join(", ");
+}
+
+const kernelInfo: Handler = (k, _msg, reply) => {
   const language_info = languageInfo();
+  const banner = [
+    `vlab ${VERSION} — TypeScript ${language_info.version} (tslab's type checker) on Node ${process.version}`,
+    describeSummary(k.backend),
+    ...(k.backend?.kernels.length ? [`vlab kernels: ${kernelNames(k.backend.kernels)}`] : []),
+  ].join("\n");
   reply("kernel_info_reply", {
     status: "ok",
     protocol_version: PROTOCOL_VERSION,
     implementation: "vlab",
     implementation_version: VERSION,
     language_info,
-    banner: `vlab ${VERSION} — TypeScript ${language_info.version} on Node ${process.version}`,
+    banner,
     help_links: [],
+    vlab: { backend: k.backend ?? null },
   });
 };
 

@@ -9,6 +9,7 @@
  */
 import fs from "node:fs";
 import * as zmq from "zeromq";
+import { describeSummary, initCellBackend, type BackendSummary } from "./backend_init.js";
 import { normalizeBundle, type Bundle } from "./bundle.js";
 import { createCellExecutor } from "./executor.js";
 import { HANDLERS, type KernelContext, type Reply } from "./handlers.js";
@@ -82,6 +83,11 @@ export async function startKernel(connectionFile: string): Promise<void> {
     throw new Error(`unsupported signature scheme ${conn.signature_scheme} in ${connectionFile}`);
   }
   addRuntimeFallback();
+  // Fast by default: the backend is chosen before the first request is served (backend_init.ts).
+  const backendReady = initCellBackend(process.cwd()).then((summary) => {
+    realStderrWrite(`[vlab kernel] ${describeSummary(summary)}\n`);
+    return summary;
+  });
   const session = crypto.randomUUID();
   const key = conn.key ?? "";
 
@@ -106,8 +112,12 @@ export async function startKernel(connectionFile: string): Promise<void> {
   captureStreams(state, publish);
   installHook(state, publish);
 
+  let backend: BackendSummary | undefined;
   const k: KernelContext = {
     executor,
+    get backend() {
+      return backend;
+    },
     publish,
     beginCell(msg, countIt) {
       if (countIt) state.executionCount++;
@@ -171,5 +181,6 @@ export async function startKernel(connectionFile: string): Promise<void> {
   })();
   void serve(control, sender(control), false);
   publish("status", { execution_state: "starting" });
+  backend = await backendReady;
   await serve(shell, sender(shell), true);
 }
