@@ -2,6 +2,7 @@ export * from "./display.js";
 export * from "./tensor.js";
 export * from "./image.js";
 export * from "./grid.js";
+export * from "./overlay.js";
 export * from "./plot.js";
 export { PALETTE, type Axis, type Datum, type Figure, type Layout, type Trace } from "./figure.js";
 export { niceTicks } from "./scales.js";
