@@ -112,11 +112,11 @@ export async function startKernel(connectionFile: string): Promise<void> {
   captureStreams(state, publish);
   installHook(state, publish);
 
-  let backend: BackendSummary | undefined;
+  const chosen: { backend?: BackendSummary } = {};
   const k: KernelContext = {
     executor,
     get backend() {
-      return backend;
+      return chosen.backend;
     },
     publish,
     beginCell(msg, countIt) {
@@ -181,6 +181,6 @@ export async function startKernel(connectionFile: string): Promise<void> {
   })();
   void serve(control, sender(control), false);
   publish("status", { execution_state: "starting" });
-  backend = await backendReady;
+  chosen.backend = await backendReady;
   await serve(shell, sender(shell), true);
 }
