@@ -4,6 +4,7 @@
  * (a trace's kind and drawing mode, a title's text); the views are svg.ts (static), html.ts (plotly.js and the
  * mime bundle) and figure_text.ts (text/plain).
  */
+import { plotlyScale } from "./colors.js";
 
 export type Datum = number | string;
 
@@ -18,10 +19,14 @@ export interface Trace {
   line?: { color?: string; width?: number; dash?: "solid" | "dash" | "dot" | "dashdot" };
   marker?: { color?: string; size?: number };
   colorscale?: string | Array<[number, string]>;
+  /** As in plotly: flip the colorscale. */
+  reversescale?: boolean;
   zmin?: number;
   zmax?: number;
   showscale?: boolean;
   texttemplate?: string;
+  /** Per-point text (a heatmap: one row of strings per row of z), shown by `texttemplate: "%{text}"`. */
+  text?: string | string[] | string[][];
   showlegend?: boolean;
   [attr: string]: unknown;
 }
@@ -96,7 +101,22 @@ export function num(v: Datum | null | undefined): number {
   return typeof v === "number" ? v : NaN;
 }
 
-/** The figure as plain JSON (a deep copy), with an empty layout where it has none. */
+/**
+ * The figure as plain JSON for plotly.js (a deep copy), with an empty layout where it has none. A colorscale name
+ * with vlab's `_r` suffix, which plotly.js does not know, becomes the name with `reversescale` toggled.
+ */
 export function figureJson(fig: Figure): { data: Trace[]; layout: Layout } {
-  return JSON.parse(JSON.stringify({ data: fig.data, layout: fig.layout ?? {} }));
+  const json = JSON.parse(JSON.stringify({ data: fig.data, layout: fig.layout ?? {} })) as {
+    data: Trace[];
+    layout: Layout;
+  };
+  for (const t of json.data) {
+    if (typeof t.colorscale !== "string" || !t.colorscale.endsWith("_r")) continue;
+    const p = plotlyScale(t.colorscale, t.reversescale === true);
+    if (p.colorscale === undefined) continue;
+    t.colorscale = p.colorscale;
+    if (p.reversescale) t.reversescale = true;
+    else delete t.reversescale;
+  }
+  return json;
 }

@@ -3,11 +3,16 @@
  *
  * A frontend picks the richest entry it can show:
  * - `application/vnd.plotly.v1+json`: JupyterLab with jupyterlab-plotly, VS Code;
- * - `text/html`: a div + a script calling `Plotly.newPlot` (classic Notebook, JupyterLab without the extension).
- *   plotly.js (from the installed `plotly.js-dist-min`) is inlined into the FIRST figure this process displays;
- *   later figures use `window.Plotly`. The div starts out holding the static SVG, so where scripts do not
- *   run (untrusted notebooks) the picture is still there;
- * - `image/svg+xml`: the static rendering of svg.ts, for viewers that run no JavaScript (GitHub, nbviewer);
+ * - `text/html`: a div holding the static SVG (an `<img>` with the SVG as a data URI: self-contained, so it shows
+ *   wherever scripts do not run: GitHub, nbviewer, nbconvert's HTML, untrusted notebooks) and a script that
+ *   replaces it with `Plotly.newPlot`. Where plotly.js comes from is the plotly mode (`setPlotlyMode`):
+ *   - `"once"` (the default in an interactive kernel): inlined (from the installed `plotly.js-dist-min`, ~4.8 MB)
+ *     into the FIRST figure this process displays; later figures use `window.Plotly`;
+ *   - `"never"` (the default under `vlab run`, which sets `VLAB_NOTEBOOK`): never inlined, so an executed notebook
+ *     stays light; the script draws with plotly only where the page already has `window.Plotly` (the book, a
+ *     notebook where an earlier figure loaded it) and otherwise leaves the static SVG;
+ *   - `"always"`: inlined into every figure (self-contained outputs);
+ * - `image/svg+xml`: the same static SVG, for viewers that show images but not HTML;
  * - `text/plain`: figure_text.ts's title and one line per trace.
  */
 import fs from "node:fs";
@@ -18,18 +23,29 @@ import { figureText } from "./figure_text.js";
 import { figureSvg } from "./svg.js";
 import { newDisplayId } from "./util.js";
 
+export type PlotlyMode = "once" | "always" | "never";
+
 let plotlyInlined = false;
-let plotlyMode: "once" | "always" | "never" = "once";
+let chosenMode: PlotlyMode | undefined;
 let plotlySource: string | undefined;
 
 /**
- * How `text/html` ships plotly.js: `"once"` (default) inlines it in the first figure this process shows,
- * `"always"` in every figure (self-contained outputs), `"never"` relies on a page that already has `window.Plotly`.
- * `resetPlotly()` makes the next figure inline it again (e.g. after clearing all outputs).
+ * How `text/html` ships plotly.js (see the top of this file): `"once"` inlines it in the first figure this process
+ * shows, `"always"` in every figure, `"never"` relies on a page that already has `window.Plotly` and shows the static
+ * SVG otherwise. `undefined` goes back to the default: `"never"` under `vlab run` (env `VLAB_NOTEBOOK` set), else
+ * `"once"`. `resetPlotly()` makes the next figure inline it again (e.g. after clearing all outputs).
  */
-export function setPlotlyInlining(mode: "once" | "always" | "never"): void {
-  plotlyMode = mode;
+export function setPlotlyMode(mode: PlotlyMode | undefined): void {
+  chosenMode = mode;
 }
+
+/** The plotly mode in force: the one set by `setPlotlyMode`, else the default for this process. */
+export function plotlyMode(): PlotlyMode {
+  return chosenMode ?? (process.env.VLAB_NOTEBOOK ? "never" : "once");
+}
+
+/** The former name of `setPlotlyMode`. */
+export const setPlotlyInlining: (mode: PlotlyMode | undefined) => void = setPlotlyMode;
 
 export function resetPlotly(): void {
   plotlyInlined = false;
@@ -93,10 +109,11 @@ export function figureHtml(fig: Figure, opts: { includeLibrary?: boolean; svg?: 
   return `${lib}<div id="${id}" class="vlab-plot" style="width:${w}px;height:${h}px">${fallback}</div>${script}`;
 }
 
-/** The full mime bundle of a figure (see the top of this file). Inlines plotly.js in the first one per process. */
+/** The full mime bundle of a figure (see the top of this file); plotly.js is inlined as the plotly mode says. */
 export function figureBundle(fig: Figure): MimeBundle {
   const svgText = figureSvg(fig);
-  const includeLibrary = plotlyMode === "always" || (plotlyMode === "once" && !plotlyInlined);
+  const mode = plotlyMode();
+  const includeLibrary = mode === "always" || (mode === "once" && !plotlyInlined);
   const htmlText = figureHtml(fig, { includeLibrary, svg: svgText });
   if (includeLibrary && plotlyLibraryScript()) plotlyInlined = true;
   return {

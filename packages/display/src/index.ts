@@ -9,7 +9,15 @@ export { niceTicks } from "./scales.js";
 export { colorAt } from "./colors.js";
 export { figureSvg } from "./svg.js";
 export { figureText } from "./figure_text.js";
-export { figureBundle, figureHtml, resetPlotly, setPlotlyInlining } from "./html.js";
+export {
+  figureBundle,
+  figureHtml,
+  plotlyMode,
+  resetPlotly,
+  setPlotlyInlining,
+  setPlotlyMode,
+  type PlotlyMode,
+} from "./html.js";
 export * from "./live_plot.js";
 export * from "./table.js";
 export * from "./progress.js";

@@ -7,7 +7,8 @@
  */
 import path from "node:path";
 import sharp from "sharp";
-import { atomicWrite, escapeHtml, JUPYTER_DISPLAY, type MimeBundle } from "@vlab/core";
+import { atomicWrite, escapeHtml, formatNumber, JUPYTER_DISPLAY, type MimeBundle } from "@vlab/core";
+import { DARK_FIRST_SCALES, plotlyScale } from "./colors.js";
 import { figureJson, titleText, type Datum, type Figure, type Layout, type Trace } from "./figure.js";
 import { figureText } from "./figure_text.js";
 import { figureBundle, figureHtml } from "./html.js";
@@ -177,34 +178,62 @@ export function scatter(o: ScatterOptions): Plot {
 }
 
 export interface HeatmapOptions extends Omit<AxisOptions, "logX" | "logY"> {
+  /** Column coordinates: numbers keep a numeric axis (plotly ticks it), strings make a category axis. */
   x?: Datum[];
+  /** Row coordinates, as `x`. */
   y?: Datum[];
   /**
-   * A plotly colorscale name (Viridis, Greys, Blues, Reds, RdBu, Hot; `_r` reverses)
-   * or `[[0, "#..."], ..., [1, "#..."]]`.
+   * A plotly colorscale name (Viridis, Cividis, Blues, Greens, Greys, Reds, RdBu, Hot, Jet, ...; `_r` reverses) or
+   * `[[0, "#..."], ..., [1, "#..."]]`. Both renderings draw it as plotly.js does, except that the scales plotly.js
+   * runs dark → light (Blues, Greens, Greys, YlGnBu, YlOrRd) are reversed so that larger values are darker.
    */
   colorscale?: string | Array<[number, string]>;
+  /** Flip the colour scale (on top of the default above). */
+  reverseScale?: boolean;
   zmin?: number;
   zmax?: number;
   /** Row 0 at the top, like a matrix (default true). */
   reverseY?: boolean;
-  /** Write each cell's value in it (good for confusion matrices). */
+  /** Write each cell's value in it (good for confusion matrices): whole numbers as they are, others to 3 digits. */
   showValues?: boolean;
+  /** Square cells (plotly's `scaleanchor`); default: when the matrix is square. */
+  square?: boolean;
 }
 
-/** Heatmap of a matrix `z[row][col]` (attention maps, confusion matrices); row 0 at the top by default. */
+/** A value as a heatmap cell writes it: `83`, `0`, `0.123`, `1.5e-4` (core's formatNumber, 3 digits). */
+export function cellText(v: number | null): string {
+  return v === null || !Number.isFinite(v) ? "" : formatNumber(v, 3);
+}
+
+/**
+ * Heatmap of a matrix `z[row][col]` (attention maps, confusion matrices); row 0 at the top by default. A square
+ * matrix gets square cells; numeric `x` / `y` keep numeric axes.
+ */
 export function heatmap(z: ArrayLike<ArrayLike<number>>, o: HeatmapOptions = {}): Plot {
   const rows = Array.from(z, (r) => Array.from(r));
-  const trace: Trace = { type: "heatmap", z: rows, colorscale: o.colorscale ?? "Viridis" };
+  const name = typeof o.colorscale === "string" ? o.colorscale : undefined;
+  const darkFirst = name !== undefined && DARK_FIRST_SCALES.has(name.endsWith("_r") ? name.slice(0, -2) : name);
+  const scale = plotlyScale(o.colorscale ?? "Viridis", darkFirst !== (o.reverseScale ?? false));
+  const trace: Trace = { type: "heatmap", z: rows, colorscale: scale.colorscale ?? "Viridis" };
+  if (scale.reversescale) trace.reversescale = true;
   if (o.x) trace.x = o.x;
   if (o.y) trace.y = o.y;
   if (o.zmin !== undefined) trace.zmin = o.zmin;
   if (o.zmax !== undefined) trace.zmax = o.zmax;
-  if (o.showValues) trace.texttemplate = "%{z:.3g}";
+  if (o.showValues) {
+    trace.text = rows.map((r) => r.map(cellText));
+    trace.texttemplate = "%{text}";
+  }
   const layout = baseLayout(o);
   if (o.reverseY ?? true) layout.yaxis = { ...layout.yaxis, autorange: "reversed" };
-  if (o.x) layout.xaxis = { ...layout.xaxis, type: "category" };
-  if (o.y) layout.yaxis = { ...layout.yaxis, type: "category" };
+  const isCategory = (v: Datum[] | undefined) => v?.some((d) => typeof d === "string") ?? false;
+  if (isCategory(o.x)) layout.xaxis = { ...layout.xaxis, type: "category" };
+  if (isCategory(o.y)) layout.yaxis = { ...layout.yaxis, type: "category" };
+  const cols = rows[0]?.length ?? 0;
+  if (o.square ?? (rows.length === cols && cols > 0)) {
+    layout.xaxis = { ...layout.xaxis, constrain: "domain" };
+    layout.yaxis = { ...layout.yaxis, scaleanchor: "x", scaleratio: 1, constrain: "domain" };
+  }
   return new Plot({ data: [trace], layout });
 }
 

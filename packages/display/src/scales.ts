@@ -13,6 +13,8 @@ export interface Scale {
   ticks: Array<{ pos: number; label: string }>;
   /** band width in pixels for category scales */
   band: number;
+  /** Length of the axis in data units: hi - lo (log10 units on a log axis), the number of categories. */
+  span: number;
   categories: string[];
 }
 
@@ -33,7 +35,7 @@ export function niceTicks(min: number, max: number, target = 6): number[] {
 export function linearScale(lo: number, hi: number, p0: number, p1: number): Scale {
   const map = (v: Datum) => p0 + ((num(v) - lo) / (hi - lo)) * (p1 - p0);
   const ticks = niceTicks(Math.min(lo, hi), Math.max(lo, hi)).map((t) => ({ pos: map(t), label: formatNumber(t, 4) }));
-  return { kind: "linear", map, ticks, band: 0, categories: [] };
+  return { kind: "linear", map, ticks, band: 0, categories: [], span: Math.abs(hi - lo) };
 }
 
 /** Pixels p0..p1 for data 10^lo..10^hi (`lo`, `hi` are log10 values, as plotly's log-axis range). */
@@ -55,6 +57,7 @@ export function logScale(lo: number, hi: number, p0: number, p1: number): Scale 
     ticks: vals.map((t) => ({ pos: map(t), label: formatNumber(Number(t.toPrecision(6)), 4) })),
     band: 0,
     categories: [],
+    span: Math.abs(hi - lo),
   };
 }
 
@@ -77,7 +80,7 @@ export function categoryScale(categories: string[], p0: number, p1: number): Sca
   const map = (v: Datum) => p0 + ((index.get(String(v)) ?? NaN) + 0.5) * band;
   const every = categoryTickEvery(n);
   const ticks = categories.filter((_, i) => i % every === 0).map((c) => ({ pos: map(c), label: categoryLabel(c) }));
-  return { kind: "category", map, ticks, band, categories };
+  return { kind: "category", map, ticks, band, categories, span: n };
 }
 
 /** [min, max] of the finite values (positive ones only for a log axis), or undefined when there are none. */

@@ -7,8 +7,7 @@
  * `figureSvg` reads the figure (`plan`), lays out the plot area (`plotArea`), builds the two scales, then draws in
  * layers: grid, heatmaps (+ colour bar), bars, lines and markers, axes, titles, legend.
  */
-import { escapeXml, formatNumber } from "@vlab/core";
-import { colorAt, luminance, resolveColorscale, type Colorscale } from "./colors.js";
+import { escapeXml } from "@vlab/core";
 import {
   num,
   paletteColor,
@@ -30,14 +29,10 @@ import {
   pad,
   type Scale,
 } from "./scales.js";
+import { colorbar, f1, heatEdges, heatmapCells, heatX, heatY } from "./svg_heatmap.js";
 
 const TICK_FONT = 11;
 const DASH: Record<string, string> = { dash: "6,4", dot: "2,3", dashdot: "6,3,2,3" };
-
-/** A pixel coordinate with one decimal. */
-function f1(v: number): string {
-  return (Math.round(v * 10) / 10).toString();
-}
 
 /** What a figure holds, sorted for drawing. */
 interface Plan {
@@ -70,10 +65,11 @@ interface Area {
   y1: number;
   legendW: number;
   rotateX: boolean;
+  /** Where the legend and colour bar start: right of the plot area before square cells shrank it. */
+  right: number;
 }
 
-const heatX = (t: Trace) => (t.x ?? Array.from({ length: t.z?.[0]?.length ?? 0 }, (_, i) => i)).map(String);
-const heatY = (t: Trace) => (t.y ?? Array.from({ length: t.z?.length ?? 0 }, (_, i) => i)).map(String);
+const hasStrings = (v: Datum[] | undefined) => v?.some((d) => typeof d === "string") ?? false;
 /** A trace's x values, 0, 1, 2, ... where it has none. */
 const xsOf = (t: Trace): Datum[] => t.x ?? (t.y ?? []).map((_, i) => i);
 const unique = (vals: string[]) => [...new Set(vals)];
@@ -91,10 +87,10 @@ function plan(fig: Figure): Plan {
     (legendTraces.length > 1 || (legendTraces.length === 1 && !!firstLegend?.name && lines.length + bars.length > 1));
   const xIsCategory =
     layout.xaxis?.type === "category" ||
-    heatmaps.length > 0 ||
+    heatmaps.some((t) => hasStrings(t.x)) ||
     bars.length > 0 ||
     lines.some((t) => (t.x ?? []).some((v) => typeof v === "string"));
-  const yIsCategory = layout.yaxis?.type === "category" || heatmaps.length > 0;
+  const yIsCategory = layout.yaxis?.type === "category" || heatmaps.some((t) => hasStrings(t.y));
   return {
     layout,
     title: titleText(layout.title),
@@ -112,12 +108,12 @@ function plan(fig: Figure): Plan {
     logY: layout.yaxis?.type === "log" && !yIsCategory,
     xCats: xIsCategory
       ? unique([
-          ...heatmaps.flatMap(heatX),
+          ...heatmaps.flatMap((t) => heatX(t).map(String)),
           ...bars.flatMap((t) => xsOf(t).map(String)),
           ...lines.flatMap((t) => xsOf(t).map(String)),
         ])
       : [],
-    yCats: yIsCategory ? unique(heatmaps.flatMap(heatY)) : [],
+    yCats: yIsCategory ? unique(heatmaps.flatMap((t) => heatY(t).map(String))) : [],
   };
 }
 
@@ -136,15 +132,15 @@ function plotArea(p: Plan): Area {
   const ml = 18 + longestYLabel * 6.2 + (p.yTitle ? 20 : 0);
   const legendW = p.showLegend ? Math.min(160, 34 + Math.max(...p.legend.map((l) => l.name.length)) * 6.5) : 0;
   const mr = 16 + legendW + (p.hasColorbar ? 70 : 0);
-  return { W, H, x0: ml, x1: W - mr, y0: H - mb, y1: mt, legendW, rotateX };
+  return { W, H, x0: ml, x1: W - mr, y0: H - mb, y1: mt, legendW, rotateX, right: W - mr };
 }
 
 function xScaleOf(p: Plan, a: Area): Scale {
   if (p.xIsCategory) return categoryScale(p.xCats, a.x0, a.x1);
-  const xv = p.lines.flatMap((t) => xsOf(t).map((v) => num(v)));
+  const xv = [...p.lines.flatMap((t) => xsOf(t).map((v) => num(v))), ...p.heatmaps.flatMap((t) => heatEdges(t, "x"))];
   let ext: [number, number] = extent(xv, p.logX) ?? (p.logX ? [1, 10] : [0, 1]);
   if (p.logX) ext = [Math.log10(ext[0]), Math.log10(ext[1])];
-  const markers = p.lines.some((t) => traceMode(t).includes("markers"));
+  const markers = p.lines.some((t) => traceMode(t).includes("markers")) && p.heatmaps.length === 0;
   ext = p.layout.xaxis?.range ?? pad(ext, markers ? 0.04 : 0);
   if (ext[0] === ext[1]) ext = pad(ext, 0);
   return p.logX ? logScale(ext[0], ext[1], a.x0, a.x1) : linearScale(ext[0], ext[1], a.x0, a.x1);
@@ -169,7 +165,10 @@ function yScaleOf(p: Plan, a: Area): Scale {
   const reversed = p.layout.yaxis?.autorange === "reversed";
   if (p.yIsCategory) return categoryScale(reversed ? p.yCats : [...p.yCats].reverse(), a.y1, a.y0);
   const stacked = p.layout.barmode === "stack" || p.layout.barmode === "relative";
-  const yv: number[] = p.lines.flatMap((t) => (t.y ?? []).map(num));
+  const yv: number[] = [
+    ...p.lines.flatMap((t) => (t.y ?? []).map(num)),
+    ...p.heatmaps.flatMap((t) => heatEdges(t, "y")),
+  ];
   if (p.bars.length) {
     yv.push(0);
     if (stacked) yv.push(...stackTotals(p.bars));
@@ -177,7 +176,7 @@ function yScaleOf(p: Plan, a: Area): Scale {
   }
   let ext: [number, number] = extent(yv, p.logY) ?? (p.logY ? [1, 10] : [0, 1]);
   if (p.logY) ext = [Math.log10(ext[0]), Math.log10(ext[1])];
-  ext = p.layout.yaxis?.range ?? pad(ext, 0.05);
+  ext = p.layout.yaxis?.range ?? pad(ext, p.heatmaps.length ? 0 : 0.05);
   if (ext[0] === ext[1]) ext = pad(ext, 0);
   if (p.bars.length && !p.logY && !p.layout.yaxis?.range) {
     // bars grow from zero: do not pad below a zero baseline
@@ -213,58 +212,6 @@ function ticks(p: Plan, a: Area, xs: Scale, ys: Scale): { grid: string[]; axis: 
     axis.push(`<text x="${f1(x0 - 7)}" y="${f1(t.pos + 4)}" text-anchor="end">${label}</text>`);
   }
   return { grid, axis };
-}
-
-/** One rectangle per finite cell, its value written in it when `texttemplate` asks and the cell is large enough. */
-function heatmapCells(t: Trace, xs: Scale, ys: Scale, cs: Colorscale, [zlo, zhi]: [number, number]): string[] {
-  const hx = heatX(t);
-  const hy = heatY(t);
-  const showValues = typeof t.texttemplate === "string" && t.texttemplate.length > 0;
-  const fs = Math.max(7, Math.min(12, Math.floor(Math.min(xs.band, ys.band) / 3)));
-  const out: string[] = [];
-  for (const [r, row] of (t.z ?? []).entries()) {
-    for (const [c, v] of row.entries()) {
-      if (v === null || !Number.isFinite(v)) continue;
-      const [xc, yc] = [hx[c], hy[r]];
-      if (xc === undefined || yc === undefined) continue; // a value without a coordinate is not drawn
-      const cx = xs.map(xc);
-      const cy = ys.map(yc);
-      if (!Number.isFinite(cx) || !Number.isFinite(cy)) continue;
-      const color = colorAt(cs, zhi > zlo ? (v - zlo) / (zhi - zlo) : 0.5);
-      out.push(
-        `<rect x="${f1(cx - xs.band / 2)}" y="${f1(cy - ys.band / 2)}" width="${f1(xs.band + 0.3)}" ` +
-          `height="${f1(ys.band + 0.3)}" fill="${color}"/>`,
-      );
-      if (showValues && xs.band >= 14 && ys.band >= 10) {
-        const ink = luminance(color) < 0.5 ? "#fff" : "#111";
-        out.push(
-          `<text x="${f1(cx)}" y="${f1(cy + fs / 3)}" text-anchor="middle" font-size="${fs}" fill="${ink}">` +
-            `${escapeXml(formatNumber(v, 3))}</text>`,
-        );
-      }
-    }
-  }
-  return out;
-}
-
-/** The colour bar right of the plot (and of the legend): a gradient with ticks for zlo..zhi. */
-function colorbar(uid: string, a: Area, cs: Colorscale, [zlo, zhi]: [number, number]) {
-  const cbx = a.x1 + 16 + a.legendW;
-  const cbw = 14;
-  const stops = cs.map(([p, c]) => `<stop offset="${p}" stop-color="${c}"/>`).join("");
-  const defs = `<defs><linearGradient id="${uid}-cb" x1="0" y1="1" x2="0" y2="0">${stops}</linearGradient></defs>`;
-  const axis = [
-    `<rect x="${f1(cbx)}" y="${f1(a.y1)}" width="${cbw}" height="${f1(a.y0 - a.y1)}" fill="url(#${uid}-cb)" ` +
-      `stroke="#888" stroke-width="0.5"/>`,
-  ];
-  const scale = linearScale(zlo, zhi === zlo ? zlo + 1 : zhi, a.y0, a.y1);
-  for (const tk of scale.ticks) {
-    if (tk.pos < a.y1 - 0.5 || tk.pos > a.y0 + 0.5) continue;
-    const y = f1(tk.pos);
-    axis.push(`<line x1="${f1(cbx + cbw)}" y1="${y}" x2="${f1(cbx + cbw + 3)}" y2="${y}" stroke="#444"/>`);
-    axis.push(`<text x="${f1(cbx + cbw + 5)}" y="${f1(tk.pos + 4)}">${escapeXml(tk.label)}</text>`);
-  }
-  return { defs, axis };
 }
 
 /** Bars side by side within 80% of each category's band (`group`), or on top of each other (`stack`, `relative`). */
@@ -348,7 +295,7 @@ function lineShapes(t: Trace, xs: Scale, ys: Scale, color: string): string[] {
 
 /** The legend right of the plot: a swatch (bar, line or dot) and the name of each series, names cut at 20. */
 function legend(p: Plan, a: Area, colorOf: (t: Trace) => string): string {
-  const lx = a.x1 + 12;
+  const lx = a.right + 12;
   const items = p.legend.map(({ trace, name }, i) => {
     const y = a.y1 + 10 + i * 18;
     const color = escapeXml(colorOf(trace));
@@ -377,6 +324,22 @@ function seriesColors(p: Plan): (t: Trace) => string {
   return (t) => t.marker?.color ?? t.line?.color ?? paletteColor(position(t));
 }
 
+/**
+ * plotly's `yaxis.scaleanchor: "x"` with `constrain: "domain"`: one data unit of y is `scaleratio` times one of x in
+ * pixels, the plot area shrunk (centred) along the axis with room to spare.
+ */
+function squareCells(p: Plan, a: Area): Area {
+  const y = p.layout.yaxis;
+  if (y?.scaleanchor !== "x") return a;
+  const ratio = typeof y.scaleratio === "number" && y.scaleratio > 0 ? y.scaleratio : 1;
+  const [xSpan, ySpan] = [xScaleOf(p, a).span, yScaleOf(p, a).span];
+  if (!(xSpan > 0 && ySpan > 0)) return a;
+  const unit = Math.min((a.x1 - a.x0) / xSpan, (a.y0 - a.y1) / (ySpan * ratio));
+  const [w, h] = [unit * xSpan, unit * ySpan * ratio];
+  const [cx, cy] = [(a.x0 + a.x1) / 2, (a.y0 + a.y1) / 2];
+  return { ...a, x0: cx - w / 2, x1: cx + w / 2, y0: cy + h / 2, y1: cy - h / 2 };
+}
+
 let svgCounter = 0;
 
 /**
@@ -385,7 +348,7 @@ let svgCounter = 0;
  */
 export function figureSvg(fig: Figure): string {
   const p = plan(fig);
-  const a = plotArea(p);
+  const a = squareCells(p, plotArea(p));
   const { W, H, x0, x1, y0, y1 } = a;
   const uid = `vlab${(++svgCounter).toString(36)}${Math.random().toString(36).slice(2, 7)}`;
   const xs = xScaleOf(p, a);
@@ -408,12 +371,9 @@ export function figureSvg(fig: Figure): string {
 
   const body: string[] = [];
   for (const t of p.heatmaps) {
-    const flat = (t.z ?? []).flat().map((v) => (v === null ? NaN : v));
-    const zRange: [number, number] = [t.zmin ?? extent(flat, false)?.[0] ?? 0, t.zmax ?? extent(flat, false)?.[1] ?? 1];
-    const cs = resolveColorscale(t.colorscale);
-    body.push(...heatmapCells(t, xs, ys, cs, zRange));
+    body.push(...heatmapCells(t, xs, ys));
     if (t.showscale !== false) {
-      const bar = colorbar(uid, a, cs, zRange);
+      const bar = colorbar(uid, a.right + 16 + a.legendW, y0, y1, t);
       out.push(bar.defs);
       axis.push(...bar.axis);
     }

@@ -5,7 +5,7 @@ import vm from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
 import sharp from "sharp";
 import { toMimeBundle } from "../src/display.js";
-import { setPlotlyInlining, resetPlotly } from "../src/html.js";
+import { setPlotlyInlining, setPlotlyMode, resetPlotly } from "../src/html.js";
 import { livePlot } from "../src/live_plot.js";
 import { barPlot, figure, heatmap, linePlot, saveFigure, scatter } from "../src/plot.js";
 import { niceTicks } from "../src/scales.js";
@@ -59,7 +59,7 @@ describe("figure bundles", () => {
   it("the html calls Plotly.newPlot, guards on window.Plotly, and keeps the SVG as a no-script fallback", () => {
     setPlotlyInlining("never");
     const html = toMimeBundle(linePlot({ y: [1, 2, 3], title: "</script><b>" }))["text/html"] as string;
-    setPlotlyInlining("once");
+    setPlotlyMode(undefined);
     expect(html).toContain("Plotly.newPlot");
     expect(html).toContain("if (window.Plotly)");
     expect(html).toContain("data:image/svg+xml;base64,");
@@ -89,7 +89,7 @@ describe("figure bundles", () => {
     expect((toMimeBundle(linePlot({ y: [1] }))["text/html"] as string).length).toBeGreaterThan(1_000_000);
     setPlotlyInlining("always");
     expect((toMimeBundle(linePlot({ y: [1] }))["text/html"] as string).length).toBeGreaterThan(1_000_000);
-    setPlotlyInlining("once");
+    setPlotlyMode(undefined);
   });
 
   it("scatter draws markers and a legend, no lines", async () => {
