@@ -9,6 +9,14 @@ export {
   type ClaimResult,
   type Results,
 } from "./results.js";
-export { readResults, resultsDir, type ResultsSet } from "./results_dir.js";
-export { claimsBundle, resultsTable } from "./results_table.js";
+export {
+  findResultsDir,
+  isFullRun,
+  readCommitted,
+  readResults,
+  resultsDir,
+  runResultsDir,
+  type ResultsSet,
+} from "./results_dir.js";
+export { BUDGET_TEXT, claimsBundle, resultsTable, runSummary, type ResultsTableOptions } from "./results_table.js";
 export { report, ResultsReport, type ReportOptions } from "./report.js";

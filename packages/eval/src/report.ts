@@ -1,6 +1,7 @@
 /**
  * The results report every notebook ends with: `report({ notebook, metrics, claims })` checks each of the
- * paper's claims against this run's metrics and writes `results/<notebook>.json` (the format is in results.ts).
+ * paper's claims against this run's metrics and writes `<notebook>.json` (the format is in results.ts): to the
+ * committed `results/` only in an explicit full-budget run, else to `runs/<budget>/` (see results_dir.ts).
  *
  * `value` and `holds` are always computed here from `metrics`, never taken from the caller. The returned
  * object is the written JSON and also displays itself as the claims table (Symbol.for("Jupyter.display")).
@@ -27,7 +28,7 @@ import {
   type ClaimResult,
   type Results,
 } from "./results.js";
-import { resultsDir } from "./results_dir.js";
+import { makeDirs, readCommitted, runResultsDir } from "./results_dir.js";
 import { claimsBundle } from "./results_table.js";
 
 export interface ReportOptions {
@@ -48,7 +49,11 @@ export interface ReportOptions {
    * long-lived kernel where you re-run cells.
    */
   wall_s?: number;
-  /** Where to write. Default: `resultsDir()`. */
+  /**
+   * Where to write. Default: `runResultsDir()` — the committed `results/` only in an explicit full-budget run
+   * (`vlab run --budget full`), else `runs/<budget>/` beside it, so an interactive or quick run never overwrites
+   * the committed results.
+   */
   dir?: string;
 }
 
@@ -71,8 +76,10 @@ export class ResultsReport implements Results {
   claims: ClaimResult[];
   /** The file written (not part of the JSON). */
   declare readonly path: string;
+  /** The committed full-budget results this run is compared with, when there are any (not part of the JSON). */
+  declare readonly committed: Results | undefined;
 
-  constructor(r: Results, file: string) {
+  constructor(r: Results, file: string, committed?: Results) {
     this.notebook = r.notebook;
     this.budget = r.budget;
     this.backend = r.backend;
@@ -80,7 +87,9 @@ export class ResultsReport implements Results {
     this.wall_s = r.wall_s;
     this.metrics = r.metrics;
     this.claims = r.claims;
+    // non-enumerable, so JSON.stringify(report) is exactly the file
     Object.defineProperty(this, "path", { value: file, enumerable: false });
+    Object.defineProperty(this, "committed", { value: committed, enumerable: false });
   }
 
   /** True when every claim holds. */
@@ -89,18 +98,19 @@ export class ResultsReport implements Results {
   }
 
   [JUPYTER_DISPLAY](): MimeBundle {
-    return claimsBundle(this, this.path);
+    return claimsBundle(this, this.path, this.committed);
   }
 
   toString(): string {
-    return claimsBundle(this, this.path)["text/plain"];
+    return claimsBundle(this, this.path, this.committed)["text/plain"];
   }
 }
 
 /**
  * Checks each claim against `metrics`, writes `<dir>/<notebook>.json` atomically, and returns the written
- * results (displayable as the claims table). Throws a clear error for a missing or non-finite metric, a
- * duplicate claim id, an unknown op, an empty notebook name or an invalid budget.
+ * results (displayable as the claims table, with the committed full-budget value of each claim beside this run's
+ * when `results/<notebook>.json` exists and this run wrote elsewhere). Throws a clear error for a missing or
+ * non-finite metric, a duplicate claim id, an unknown op, an empty notebook name or an invalid budget.
  */
 export function report(opts: ReportOptions): ResultsReport {
   const where = "report()";
@@ -123,8 +133,11 @@ export function report(opts: ReportOptions): ResultsReport {
     }),
   };
   validateResults(results, where);
-  const dir = path.resolve(opts.dir ?? resultsDir());
+  const dir = path.resolve(opts.dir ?? runResultsDir(results.budget));
   const file = path.join(dir, `${notebook}.json`);
+  // a full run that rewrites the committed file has nothing to compare with but the run it replaces
+  const committed = readCommitted(notebook);
+  makeDirs(dir);
   atomicWrite(file, JSON.stringify(results, null, 2) + "\n");
-  return new ResultsReport(results, file);
+  return new ResultsReport(results, file, committed && committed.file !== file ? committed.results : undefined);
 }

@@ -27,6 +27,11 @@ export interface Claim {
   metric: string;
   op: ClaimOp;
   threshold: number;
+  /**
+   * Optional one-line reason, from the notebook, for a claim that does not hold (e.g. at the full budget): what
+   * the small model or data set cannot show. Tables show it beside a claim that does not hold.
+   */
+  note?: string;
 }
 
 export interface ClaimResult extends Claim {
@@ -119,6 +124,9 @@ export function checkClaimSpec(where: string, c: unknown, i: number, metrics: Re
     fail(where, `${name} has op ${show(c.op)}; use one of ${CLAIM_OPS.join(", ")}`);
   if (typeof c.threshold !== "number" || !Number.isFinite(c.threshold))
     fail(where, `${name} needs a finite number threshold, got ${show(c.threshold)}`);
+  // a note is shown in one table cell or one summary line, so it is a single line of text
+  if (c.note !== undefined && (!nonEmptyString(c.note) || /[\r\n]/.test(c.note)))
+    fail(where, `${name} has note ${show(c.note)}; a note is a non-empty single line of text (or leave it out)`);
   return {
     id: c.id,
     source: c.source as string,
@@ -126,6 +134,8 @@ export function checkClaimSpec(where: string, c: unknown, i: number, metrics: Re
     metric: c.metric,
     op: c.op as ClaimOp,
     threshold: c.threshold,
+    // only present when given, so files without notes read exactly as before
+    ...(c.note !== undefined ? { note: c.note as string } : {}),
   };
 }
 
@@ -161,6 +171,7 @@ export function checkBackend(where: string, v: unknown): string {
 
 const RESULT_KEYS = ["notebook", "budget", "backend", "seed", "wall_s", "metrics", "claims"];
 const CLAIM_KEYS = ["id", "source", "statement", "metric", "op", "threshold", "value", "holds"];
+const OPTIONAL_CLAIM_KEYS = ["note"];
 
 /** `metrics[name]`, which `checkClaimSpec` has made sure exists. */
 export function metricValue(where: string, metrics: Record<string, number>, name: string): number {
@@ -190,7 +201,8 @@ export function validateResults(obj: unknown, where = "results"): Results {
     const r = c as Record<string, unknown>;
     for (const k of CLAIM_KEYS) if (!(k in r)) fail(where, `claim "${spec.id}" is missing "${k}"`);
     for (const k of Object.keys(r))
-      if (!CLAIM_KEYS.includes(k)) fail(where, `claim "${spec.id}" has unknown field "${k}"`);
+      if (!CLAIM_KEYS.includes(k) && !OPTIONAL_CLAIM_KEYS.includes(k))
+        fail(where, `claim "${spec.id}" has unknown field "${k}"`);
     const value = metricValue(where, metrics, spec.metric);
     if (r.value !== value)
       fail(where, `claim "${spec.id}" has value ${show(r.value)} but metrics.${spec.metric} is ${value}`);

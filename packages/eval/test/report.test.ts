@@ -11,22 +11,29 @@ import { readResults, resultsDir } from "../src/results_dir.js";
 import { resultsTable } from "../src/results_table.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vlab-eval-"));
-const saved = { budget: process.env.VLAB_BUDGET, dir: process.env.VLAB_RESULTS_DIR };
+const saved = {
+  budget: process.env.VLAB_BUDGET,
+  dir: process.env.VLAB_RESULTS_DIR,
+  write: process.env.VLAB_WRITE_RESULTS,
+};
 
 beforeAll(async () => {
   tf.env().set("IS_TEST", true);
   await tf.setBackend("cpu");
   delete process.env.VLAB_BUDGET;
   delete process.env.VLAB_RESULTS_DIR;
+  delete process.env.VLAB_WRITE_RESULTS;
 });
 afterEach(() => {
   delete process.env.VLAB_BUDGET;
   delete process.env.VLAB_RESULTS_DIR;
+  delete process.env.VLAB_WRITE_RESULTS;
 });
 afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
   if (saved.budget !== undefined) process.env.VLAB_BUDGET = saved.budget;
   if (saved.dir !== undefined) process.env.VLAB_RESULTS_DIR = saved.dir;
+  if (saved.write !== undefined) process.env.VLAB_WRITE_RESULTS = saved.write;
 });
 
 const claim: Claim = {
@@ -220,7 +227,8 @@ describe("validateResults()", () => {
       [(o) => (o.claims[0]!.holds = false), /says holds: false but 0.5 > 0.4 is true/],
       [(o) => (o.claims[0]!.value = 0.7), /has value 0.7 but metrics.a is 0.5/],
       [(o) => delete o.claims[0]!.value, /is missing "value"/],
-      [(o) => (o.claims[0]!.note = "x"), /unknown field "note"/],
+      [(o) => (o.claims[0]!.extra = "x"), /unknown field "extra"/],
+      [(o) => (o.claims[0]!.note = ""), /a note is a non-empty single line/],
       [(o) => (o.claims = [o.claims[0]!, o.claims[0]!]), /duplicate claim id "c"/],
       [(o) => (o.budget = "slow"), /budget must be/],
       [(o) => (o.metrics.a = null), /metric "a" must be a number/],
