@@ -230,7 +230,9 @@ export function heatmap(z: ArrayLike<ArrayLike<number>>, o: HeatmapOptions = {})
   if (isCategory(o.x)) layout.xaxis = { ...layout.xaxis, type: "category" };
   if (isCategory(o.y)) layout.yaxis = { ...layout.yaxis, type: "category" };
   const cols = rows[0]?.length ?? 0;
+  layout.margin = { l: 80, r: 30, t: o.title === undefined ? 30 : 60, b: 60 };
   if (o.square ?? (rows.length === cols && cols > 0)) {
+    if (o.width === undefined) layout.width = 560;
     layout.xaxis = { ...layout.xaxis, constrain: "domain" };
     layout.yaxis = { ...layout.yaxis, scaleanchor: "x", scaleratio: 1, constrain: "domain" };
   }

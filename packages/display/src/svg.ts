@@ -356,7 +356,7 @@ export function figureSvg(fig: Figure): string {
   const colorOf = seriesColors(p);
 
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
+    `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
       `font-family="DejaVu Sans, Arial, Helvetica, sans-serif">`,
     `<defs><clipPath id="${uid}-clip"><rect x="${f1(x0)}" y="${f1(y1)}" width="${f1(x1 - x0)}" ` +
       `height="${f1(y0 - y1)}"/></clipPath></defs>`,

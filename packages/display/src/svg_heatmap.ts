@@ -5,10 +5,15 @@
  * a step), and the axis range is exactly the outer edges. Colours are the trace's colorscale as plotly reads it
  * (plotly's named stops, `reversescale`) between zmin and zmax (the data's min and max where unset); cell text is
  * the trace's own `text` where `texttemplate` is `%{text}`, else the value as core's formatNumber writes it.
+ *
+ * A large heatmap on a regular grid (more than RASTER_MIN_CELLS cells, no cell text) is embedded as a PNG of one
+ * pixel per cell (a data URI, so the SVG stays self-contained), as plotly.js draws heatmaps as an image too: a
+ * 60×60 decision boundary is then ~10 KB instead of ~260 KB of `<rect>`s.
  */
 import { escapeXml, formatNumber } from "@vlab/core";
-import { colorAt, luminance, resolveColorscale, type Colorscale } from "./colors.js";
+import { colorAt, luminance, resolveColorscale, rgbAt, type Colorscale } from "./colors.js";
 import { num, type Datum, type Trace } from "./figure.js";
+import { encodePngRgba } from "./png.js";
 import { extent, linearScale, type Scale } from "./scales.js";
 
 /** A pixel coordinate with one decimal. */
@@ -73,12 +78,65 @@ function cellLabel(t: Trace, r: number, c: number, v: number): string {
   return formatNumber(v, 3);
 }
 
-/** One rectangle per finite cell, its text written in it when asked and the cell is large enough. */
+/** Heatmaps with more cells than this are embedded as a PNG (when on a regular grid and without cell text). */
+export const RASTER_MIN_CELLS = 1024;
+
+/** Whether pixel spans tile one regular grid: equal widths, each starting where the previous ends (either way). */
+function regular(spans: Array<[number, number]>): boolean {
+  const first = spans[0];
+  if (first === undefined) return false;
+  const w = first[1] - first[0];
+  if (!(w > 0)) return false;
+  const step = spans.length > 1 ? (spans[1]?.[0] ?? NaN) - first[0] : w;
+  if (!(Math.abs(Math.abs(step) - w) <= w * 0.01)) return false;
+  return spans.every(([a, b], i) => Math.abs(b - a - w) <= w * 0.01 && Math.abs(a - (first[0] + i * step)) <= w * 0.01);
+}
+
+/** The heatmap as one `<image>` of one pixel per cell, or undefined where it is not a regular grid. */
+function rasterCells(t: Trace, cols: Array<[number, number]>, rows: Array<[number, number]>): string | undefined {
+  const z = t.z ?? [];
+  if (!regular(cols) || !regular(rows) || rows.length !== z.length) return undefined;
+  const [W, H] = [cols.length, rows.length];
+  const flipX = W > 1 && (cols[1]?.[0] ?? 0) < (cols[0]?.[0] ?? 0);
+  const flipY = H > 1 && (rows[1]?.[0] ?? 0) < (rows[0]?.[0] ?? 0);
+  const cs = heatScale(t);
+  const [zlo, zhi] = zRange(t);
+  const rgba = new Uint8Array(W * H * 4); // transparent where a value is missing
+  for (const [r, row] of z.entries()) {
+    for (const [c, v] of row.entries()) {
+      if (v === null || !Number.isFinite(v) || c >= W) continue;
+      const p = (flipY ? H - 1 - r : r) * W + (flipX ? W - 1 - c : c);
+      rgba.set([...rgbAt(cs, zhi > zlo ? (v - zlo) / (zhi - zlo) : 0.5), 255], p * 4);
+    }
+  }
+  const xs = cols.flat();
+  const ys = rows.flat();
+  const [left, top] = [Math.min(...xs), Math.min(...ys)];
+  const [w, h] = [Math.max(...xs) - left, Math.max(...ys) - top];
+  const uri = `data:image/png;base64,${encodePngRgba(W, H, rgba).toString("base64")}`;
+  return (
+    `<image x="${f1(left)}" y="${f1(top)}" width="${f1(w)}" height="${f1(h)}" preserveAspectRatio="none" ` +
+    `style="image-rendering:pixelated" xlink:href="${uri}"/>`
+  );
+}
+
+/**
+ * The cells of a heatmap: one rectangle per finite cell, its text written in it when asked and the cell is large
+ * enough; or one embedded PNG for a large regular one (see the top of this file).
+ */
 export function heatmapCells(t: Trace, xs: Scale, ys: Scale): string[] {
   const hx = heatX(t);
   const hy = heatY(t);
   const xe = xs.kind === "category" ? [] : cellEdges(hx.map(num));
   const ye = ys.kind === "category" ? [] : cellEdges(hy.map(num));
+  const z = t.z ?? [];
+  const wantsText = typeof t.texttemplate === "string" && t.texttemplate.length > 0;
+  if (!wantsText && z.length * (z[0]?.length ?? 0) > RASTER_MIN_CELLS) {
+    const cols = hx.map((_, c) => cellSpan(xs, hx, xe, c));
+    const rows = hy.slice(0, z.length).map((_, r) => cellSpan(ys, hy, ye, r));
+    const image = rasterCells(t, cols, rows);
+    if (image !== undefined) return [image];
+  }
   const cs = heatScale(t);
   const [zlo, zhi] = zRange(t);
   const out: string[] = [];

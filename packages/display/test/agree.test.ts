@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
+import sharp from "sharp";
 import { heatmap, figure } from "../src/plot.js";
 import { figureSvg } from "../src/svg.js";
 import { figureJson, type Trace } from "../src/figure.js";
@@ -125,7 +126,7 @@ describe("plotly and the SVG fallback agree", () => {
     expect(cs[0]!.fill).toBe("rgb(178,10,28)"); // RdBu reversed: red at the minimum
   });
 
-  it("numeric coordinates stay numeric: no category axis, short tick labels, cells centred on them", () => {
+  it("numeric coordinates stay numeric: no category axis, short tick labels, cells centred on them", async () => {
     const G = 60;
     const axis = Array.from({ length: G }, (_, i) => -1.1 + (2.2 * i) / (G - 1));
     const z = axis.map((gy) => axis.map((gx) => 1 / (1 + Math.exp(-4 * (gx + gy)))));
@@ -140,11 +141,27 @@ describe("plotly and the SVG fallback agree", () => {
     expect(labels.length).toBeGreaterThanOrEqual(6);
     for (const l of labels) expect(l).toMatch(/^-?\d+(\.\d{1,2})?$/);
     expect(labels).toContain("0");
-    const cs = cells(svg);
-    expect(cs).toHaveLength(G * G);
-    for (const c of cs.slice(0, 5)) expect(Math.abs(c.w - c.h)).toBeLessThan(0.5); // square: same range on x and y
-    // no reverseY: row 0 (y = -1.1) at the bottom
-    expect(cs[0]!.y).toBeGreaterThan(cs[G * (G - 1)]!.y);
+    // 3600 cells are one embedded PNG of one pixel per cell (as plotly draws heatmaps), not 3600 rects
+    expect(cells(svg)).toHaveLength(0);
+    const img =
+      /<image x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"[^>]*href="data:image\/png;base64,([^"]+)"/.exec(
+        svg,
+      );
+    expect(img).not.toBeNull();
+    expect(Math.abs(+img![3]! - +img![4]!)).toBeLessThan(0.5); // square: the same range on x and y
+    expect(svg.length).toBeLessThan(40_000);
+    const { data, info } = await sharp(Buffer.from(img![5]!, "base64")).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([G, G]);
+    const rgb = (x: number, y: number) => {
+      const i = (y * G + x) * info.channels;
+      return `rgb(${data[i]},${data[i + 1]},${data[i + 2]})`;
+    };
+    const trace = json.data[0]!;
+    const flat = z.flat();
+    const [lo, hi] = [flat.indexOf(Math.min(...flat)), flat.indexOf(Math.max(...flat))];
+    // no reverseY: row 0 (y = -1.1) is the bottom row of the picture
+    const at = (k: number) => rgb(k % G, G - 1 - Math.floor(k / G));
+    expect([at(lo), at(hi)]).toEqual([plotlyEnd(trace, 0), plotlyEnd(trace, 1)]);
   });
 
   it("non-square matrices keep free aspect; a matrix without coordinates gets numeric 0..n-1 axes", () => {
