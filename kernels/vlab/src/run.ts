@@ -19,6 +19,12 @@ export type Budget = "quick" | "full";
 
 export interface RunOptions {
   budget?: Budget;
+  /**
+   * Whether the notebook's report() may write the committed `results/<notebook>.json` (env VLAB_WRITE_RESULTS=1).
+   * Default: true at the full budget, which only an explicit `vlab run --budget full` asks for; any other run's
+   * report() writes to `runs/<budget>/`, so it never overwrites the committed results.
+   */
+  writeResults?: boolean;
   /** Folder the executed notebooks are written to (same file names). */
   outDir: string;
   /** Per-cell limit; 0 for none. */
@@ -34,14 +40,50 @@ export interface RunResult {
   failedCell?: { index: number; id?: string; ename: string; evalue: string };
 }
 
+/**
+ * Makes `dir` (and its missing parents) and checks it can be written to, or throws saying so. Node 20's
+ * `mkdirSync(dir, { recursive: true })` never returns when mkdir answers ENOENT for a path whose parent exists
+ * (e.g. /proc/x): it retries the parent, which exists, then the child again, at 100% CPU. Creating one level at a
+ * time from the nearest existing ancestor surfaces that error instead.
+ */
+function ensureWritableDir(dir: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  while (!fs.existsSync(d) && path.dirname(d) !== d) {
+    missing.push(d);
+    d = path.dirname(d);
+  }
+  try {
+    for (const m of missing.reverse()) {
+      try {
+        fs.mkdirSync(m);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      }
+    }
+    if (!fs.statSync(dir).isDirectory()) throw new Error("not a folder");
+    // a probe file, not access(W_OK): that says yes to root on a read-only mount's folders only by mode bits
+    const probe = path.join(dir, `.vlab-write-test-${process.pid}`);
+    fs.writeFileSync(probe, "");
+    fs.rmSync(probe, { force: true });
+  } catch (e) {
+    throw new Error(`cannot write the executed notebooks to ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 export async function runNotebook(file: string, opts: RunOptions): Promise<RunResult> {
   const log = opts.log ?? (() => {});
   const started = Date.now();
   const nb: Notebook = normalize(readNotebook(file));
   const name = path.basename(file);
-  fs.mkdirSync(opts.outDir, { recursive: true });
+  // before the kernel starts: an unwritable folder is an error now, not after the whole notebook ran
+  ensureWritableDir(opts.outDir);
   const output = path.join(opts.outDir, name);
-  const env = { ...process.env, VLAB_BUDGET: opts.budget ?? process.env.VLAB_BUDGET ?? "quick", VLAB_NOTEBOOK: file };
+  const budget = opts.budget ?? process.env.VLAB_BUDGET ?? "quick";
+  const env: NodeJS.ProcessEnv = { ...process.env, VLAB_BUDGET: budget, VLAB_NOTEBOOK: file };
+  // never inherited: only this run's own choice lets report() write the committed results/
+  delete env.VLAB_WRITE_RESULTS;
+  if (opts.writeResults ?? budget === "full") env.VLAB_WRITE_RESULTS = "1";
   const kernel = await KernelClient.start({ cwd: path.dirname(path.resolve(file)), env });
   const result: RunResult = { notebook: file, output, ok: true, seconds: 0 };
   let running: { index: number; id?: string } = { index: -1 };
