@@ -146,18 +146,9 @@ export interface ResultsTableOptions {
   since?: number;
 }
 
-/**
- * A summary of every `<dir>/*.json`: one row per notebook (budget, backend, seed, wall time, claims held),
- * then one row per claim, then notes and any invalid files. `format` is "markdown" (default) or "text".
- */
-export function resultsTable(
-  dir: string = resultsDir(),
-  format: "markdown" | "text" = "markdown",
-  opts: ResultsTableOptions = {},
-): string {
+/** The runs of `dir` that `opts` asks for, the notebooks with no fresh results, and the committed run of each. */
+function selectRuns(dir: string, opts: ResultsTableOptions) {
   const set = readResults(dir);
-  const render = (t: Table) => (format === "markdown" ? t.toMarkdown() : t.toText());
-  const bullet = format === "markdown" ? "- " : "  ";
   const missing: string[] = [];
   let found = set.results;
   if (opts.notebooks) {
@@ -179,6 +170,21 @@ export function resultsTable(
         committedOf.set(c.notebook, c);
     }
   }
+  return { set, found, missing, committedOf };
+}
+
+/**
+ * A summary of every `<dir>/*.json`: one row per notebook (budget, backend, seed, wall time, claims held),
+ * then one row per claim, then notes and any invalid files. `format` is "markdown" (default) or "text".
+ */
+export function resultsTable(
+  dir: string = resultsDir(),
+  format: "markdown" | "text" = "markdown",
+  opts: ResultsTableOptions = {},
+): string {
+  const { set, found, missing, committedOf } = selectRuns(dir, opts);
+  const render = (t: Table) => (format === "markdown" ? t.toMarkdown() : t.toText());
+  const bullet = format === "markdown" ? "- " : "  ";
   const compare = committedOf.size > 0;
 
   const parts: string[] = [];
@@ -227,15 +233,16 @@ export function resultsTable(
   return parts.join("\n\n");
 }
 
-/** What each budget means, for a reader who has not opened a notebook. */
+/** What each budget means, for a reader who has not opened a notebook (lines for a terminal). */
 export const BUDGET_TEXT = {
   quick:
-    "Quick budget: each notebook trains for fewer steps on less data (about a minute each on 2 CPU cores) and " +
-    'checks looser thresholds, enough to show each effect but not its full size. The "full budget" column is ' +
-    "the committed results/ (`npm run reproduce`: up to ~10 minutes a notebook), which quick runs never change.",
+    "Quick budget: each notebook trains for fewer steps on less data (about a minute each on 2 idle CPU cores) and\n" +
+    'checks looser thresholds: enough to show each effect, not its full size. The "full budget" column is the\n' +
+    "committed results/ (`npm run reproduce`, up to ~10 minutes a notebook), which quick runs never change.",
   full:
-    "Full budget: each notebook at the size its committed results were measured with (up to ~10 minutes a " +
-    "notebook on 2 CPU cores); an explicit full run (`vlab run --budget full`, `npm run reproduce`) rewrites results/.",
+    "Full budget: each notebook at the size its committed results were measured with (up to ~10 minutes a\n" +
+    "notebook on 2 CPU cores); only an explicit full run (`vlab run --budget full`, `npm run reproduce`)\n" +
+    "rewrites results/.",
 } as const;
 
 /**
@@ -260,5 +267,15 @@ export function runSummary(opts: {
   const where = same
     ? `This run's results: ${opts.dir} (the committed folder).`
     : `This run's results: ${opts.dir}${committed ? ` (${committed} untouched)` : ""}.`;
-  return `${BUDGET_TEXT[opts.budget]}\n${where}\n\n${table}`;
+  // the verdict first, in one line: how many claims hold in this run, and at the full budget
+  const { found, committedOf } = selectRuns(opts.dir, { ...opts, committed: same ? undefined : committed });
+  const count = (rs: Results[]) =>
+    `${rs.reduce((n, r) => n + r.claims.filter((c) => c.holds).length, 0)}/` +
+    `${rs.reduce((n, r) => n + r.claims.length, 0)} claims hold`;
+  const mine = found.map((x) => x.results);
+  const theirs = mine.flatMap((r) => committedOf.get(r.notebook) ?? []);
+  const verdict =
+    `This ${opts.budget} run: ${count(mine)} in ${mine.length} notebook${mine.length === 1 ? "" : "s"}` +
+    (theirs.length ? `; the committed full-budget runs of the same notebooks: ${count(theirs)}.` : ".");
+  return `${BUDGET_TEXT[opts.budget]}\n${where}\n${verdict}\n\n${table}`;
 }

@@ -237,6 +237,10 @@ describe("vlab run --summary's table", () => {
     const s = runSummary({ dir, budget: "quick", notebooks: ["02-clip"], since, committed: results });
     expect(s).toMatch(/^Quick budget: each notebook trains for fewer steps on less data/);
     expect(s).toContain(`This run's results: ${dir} (${results} untouched).`);
+    expect(s).toContain(
+      "This quick run: 1/2 claims hold in 1 notebook; the committed full-budget runs of the same notebooks: " +
+        "1/2 claims hold.",
+    );
     // without `committed`, the nearest results/ above the run's folder is the reference
     expect(runSummary({ dir, budget: "quick", notebooks: ["02-clip"] })).toContain("0.019 ✓");
     // a full run's summary does not compare the committed folder with itself
