@@ -200,6 +200,17 @@ export interface HeatmapOptions extends Omit<AxisOptions, "logX" | "logY"> {
   square?: boolean;
 }
 
+/**
+ * Tick labels of a category axis cut at `max` characters with "…" (the SVG cuts them the same way: 24 on x, 16 on
+ * y), so long captions do not squeeze the plot; hovering still shows the whole category.
+ */
+function shortTicks(labels: Datum[], max: number): Partial<Layout["xaxis"]> {
+  const all = labels.map(String);
+  if (all.every((s) => s.length <= max)) return {};
+  const ticktext = all.map((s) => (s.length > max ? s.slice(0, max - 1) + "…" : s));
+  return { tickmode: "array", tickvals: all, ticktext };
+}
+
 /** A value as a heatmap cell writes it: `83`, `0`, `0.123`, `1.5e-4` (core's formatNumber, 3 digits). */
 export function cellText(v: number | null): string {
   return v === null || !Number.isFinite(v) ? "" : formatNumber(v, 3);
@@ -227,10 +238,12 @@ export function heatmap(z: ArrayLike<ArrayLike<number>>, o: HeatmapOptions = {})
   const layout = baseLayout(o);
   if (o.reverseY ?? true) layout.yaxis = { ...layout.yaxis, autorange: "reversed" };
   const isCategory = (v: Datum[] | undefined) => v?.some((d) => typeof d === "string") ?? false;
-  if (isCategory(o.x)) layout.xaxis = { ...layout.xaxis, type: "category" };
-  if (isCategory(o.y)) layout.yaxis = { ...layout.yaxis, type: "category" };
+  if (o.x && isCategory(o.x)) layout.xaxis = { ...layout.xaxis, type: "category", ...shortTicks(o.x, 24) };
+  if (o.y && isCategory(o.y)) layout.yaxis = { ...layout.yaxis, type: "category", ...shortTicks(o.y, 16) };
   const cols = rows[0]?.length ?? 0;
   layout.margin = { l: 80, r: 30, t: o.title === undefined ? 30 : 60, b: 60 };
+  layout.xaxis = { ...layout.xaxis, automargin: true }; // long category labels widen the margins, not clip
+  layout.yaxis = { ...layout.yaxis, automargin: true };
   if (o.square ?? (rows.length === cols && cols > 0)) {
     if (o.width === undefined) layout.width = 560;
     layout.xaxis = { ...layout.xaxis, constrain: "domain" };

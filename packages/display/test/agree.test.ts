@@ -164,6 +164,24 @@ describe("plotly and the SVG fallback agree", () => {
     expect([at(lo), at(hi)]).toEqual([plotlyEnd(trace, 0), plotlyEnd(trace, 1)]);
   });
 
+  it("long category labels are cut the same way in both (plotly ticktext, SVG tick text)", () => {
+    const long = ["a small red circle on the left", "a large blue square on the right"];
+    const fig = heatmap(
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      { x: long, y: ["image 0", "image 1"] },
+    );
+    const x = figureJson(fig).layout.xaxis!;
+    expect(x).toMatchObject({ type: "category", tickmode: "array", tickvals: long });
+    const cut = x.ticktext as string[];
+    expect(cut).toEqual(["a small red circle on t…", "a large blue square on …"]);
+    const labels = tickLabels(figureSvg(fig));
+    for (const c of cut) expect(labels).toContain(c);
+    expect(figureJson(fig).layout.yaxis?.tickmode).toBeUndefined(); // short labels are left alone
+  });
+
   it("non-square matrices keep free aspect; a matrix without coordinates gets numeric 0..n-1 axes", () => {
     const fig = heatmap([
       [1, 2, 3, 4],
