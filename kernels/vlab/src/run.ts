@@ -62,7 +62,7 @@ function ensureWritableDir(dir: string): void {
       }
     }
     if (!fs.statSync(dir).isDirectory()) throw new Error("not a folder");
-    // a probe file, not access(W_OK): that says yes to root on a read-only mount's folders only by mode bits
+    // writing a file answers for every reason at once (permissions, a read-only mount, a full disk)
     const probe = path.join(dir, `.vlab-write-test-${process.pid}`);
     fs.writeFileSync(probe, "");
     fs.rmSync(probe, { force: true });
