@@ -106,7 +106,9 @@ export function isImageDataUri(uri: string): boolean {
  * The images an HTML fragment shows without scripts: <img> with a decodable data: URI or a local file, and inline
  * <svg> elements, not inside an element styled display:none or visibility:hidden within the fragment.
  */
-export function visibleImages(fragment: string): string[] {
+export function visibleImages(html: string): string[] {
+  // Script and style text is not markup (an inlined plotly.js holds "<svg" in its strings).
+  const fragment = html.replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, "");
   const hidden = /style="[^"]*(display:\s*none|visibility:\s*hidden)/i;
   const found: string[] = [];
   const tag = /<(img|svg)\b[^>]*>/gi;
