@@ -8,8 +8,8 @@
  * Each page shows the notebook's markdown (math typeset by MathJax, served from book/assets/mathjax: no network),
  * its code and its outputs; figures are drawn by plotly (book/assets/plotly.min.js, one copy for the whole book)
  * from their JSON, over their static SVG/PNG, which is what shows with scripts off. Budget, wall time and claims come
- * from each notebook's results/<nb>.json: `--results DIR`, else the folder above `--from` (runs/quick/ for
- * runs/quick/executed), else results/.
+ * from each notebook's <nb>.json in `--results DIR`, else in the folder above `--from` (results/ for results/executed,
+ * runs/quick/ for runs/quick/executed: the run that wrote the notebooks).
  */
 import fs from "node:fs";
 import { createRequire } from "node:module";
@@ -43,12 +43,9 @@ export function executedNotebooks(from: string): string[] {
 }
 
 function readResults(name: string, from: string, results?: string): ResultsFile | undefined {
-  const dirs = results ? [results] : [path.dirname(path.resolve(from)), path.resolve("results")];
-  for (const dir of dirs) {
-    const file = path.join(dir, `${name}.json`);
-    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as ResultsFile;
-  }
-  return undefined;
+  // The run that wrote <dir>/executed/ wrote its results to <dir>/ (results/, runs/quick/): never mix two runs.
+  const file = path.join(results ?? path.dirname(path.resolve(from)), `${name}.json`);
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as ResultsFile) : undefined;
 }
 
 /** What the book shows of one notebook besides its cells. */
@@ -126,6 +123,10 @@ export function buildBook(options: BookOptions): string[] {
     pageInfo(notebooks[i] as Notebook, f.replace(/\.ipynb$/, ""), options.from, options.results),
   );
   fs.mkdirSync(options.out, { recursive: true });
+  // Pages of notebooks no longer there go, in a folder this script wrote (it has assets/book.js), and only there.
+  if (fs.existsSync(path.join(options.out, "assets", "book.js"))) {
+    for (const f of fs.readdirSync(options.out)) if (f.endsWith(".html")) fs.rmSync(path.join(options.out, f));
+  }
   copyAssets(options.out);
   const written = [path.join(options.out, "index.html")];
   fs.writeFileSync(written[0] as string, renderIndex(infos, options.from));

@@ -86,6 +86,12 @@ describe("npm run book (scripts/book.ts)", () => {
     }
   });
 
+  it("rebuilds in place: pages of notebooks no longer there are removed", () => {
+    fs.writeFileSync(path.join(out, "gone.html"), "<p>an old page</p>");
+    buildBook({ from: path.join(FIXTURES, "executed"), out });
+    expect(fs.readdirSync(out).sort()).toEqual(["alpha.html", "assets", "beta.html", "index.html"]);
+  });
+
   it("prints the README's table of executed notebooks with their wall times", () => {
     const cwd = process.cwd();
     process.chdir(ROOT);
