@@ -129,21 +129,45 @@ describe("the book's markdown renderer", () => {
   });
 });
 
-describe.skipIf(!chromium)("the book in headless Chromium", () => {
-  it.each(["index", "alpha", "beta"])("%s.html: figures drawn by plotly, math typeset, a silent console", (name) => {
-    const page = loadPage(chromium!, path.join(out, `${name}.html`));
-    expect(page.console, page.console.join("\n")).toEqual([]);
-    const figures = name === "index" ? 0 : figuresIn(name);
-    expect(count(page.dom, /data-rendered="plotly"/g), "figures drawn by plotly").toBe(figures);
-    expect(count(page.dom, /<svg class="main-svg"/g)).toBeGreaterThanOrEqual(figures);
-    if (name === "alpha") {
-      expect(count(page.dom, /<mjx-container class="MathJax" jax="SVG"/g), "typeset formulas").toBe(5);
-      expect(page.dom).not.toMatch(/<g[^>]*data-mml-node="merror"/);
-      expect(page.dom).not.toContain("$B$");
-    }
+describe("visibleImages (what a page shows without scripts)", () => {
+  it("counts decodable images and inline SVG, not hidden ones, broken data or markup inside scripts", () => {
+    const png = fs.readFileSync(path.join(FIXTURES, "executed/alpha.ipynb"), "utf8").match(/iVBORw0KGgo[^"]+/)?.[0];
+    expect(visibleImages(`<p><img src="data:image/png;base64,${png}"><svg width="2"></svg></p>`)).toHaveLength(2);
+    expect(
+      visibleImages(`<div style="display: none"><div><img src="data:image/png;base64,${png}"></div></div>`),
+    ).toEqual([]);
+    expect(visibleImages('<img src="data:image/png;base64,AAAA">')).toEqual([]);
+    expect(visibleImages('<script>var s = "<svg>";</script>')).toEqual([]);
   });
+});
 
-  it.each(["alpha", "beta"])("%s.html with scripts blocked: every figure's static image shows", (name) => {
+describe.skipIf(!chromium)("the book in headless Chromium", () => {
+  const opts = { timeout: 180_000 };
+  it("reports what a page logs to the console (so a silent console means something)", opts, () => {
+    const file = path.join(tmp, "noisy.html");
+    fs.writeFileSync(file, "<p>x</p><script>console.error('noisy page'); missingFunction();</script>");
+    const page = loadPage(chromium!, file, { budgetMs: 1000 });
+    expect(page.console.join("\n")).toContain("noisy page");
+    expect(page.console.join("\n")).toContain("missingFunction is not defined");
+  });
+  it.each(["index", "alpha", "beta"])(
+    "%s.html: figures drawn by plotly, math typeset, a silent console",
+    opts,
+    (name) => {
+      const page = loadPage(chromium!, path.join(out, `${name}.html`));
+      expect(page.console, page.console.join("\n")).toEqual([]);
+      const figures = name === "index" ? 0 : figuresIn(name);
+      expect(count(page.dom, /data-rendered="plotly"/g), "figures drawn by plotly").toBe(figures);
+      expect(count(page.dom, /<svg class="main-svg"/g)).toBeGreaterThanOrEqual(figures);
+      if (name === "alpha") {
+        expect(count(page.dom, /<mjx-container class="MathJax" jax="SVG"/g), "typeset formulas").toBe(5);
+        expect(page.dom).not.toMatch(/<g[^>]*data-mml-node="merror"/);
+        expect(page.dom).not.toContain("$B$");
+      }
+    },
+  );
+
+  it.each(["alpha", "beta"])("%s.html with scripts blocked: every figure's static image shows", opts, (name) => {
     const page = loadPage(chromium!, path.join(out, `${name}.html`), { scripts: false });
     expect(page.dom).not.toContain('data-rendered="plotly"');
     expect(page.dom).not.toContain("<mjx-container");
