@@ -4,7 +4,18 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "results/**", "packages/backend/native/build/**", ".scratch/**", "book/**", "docs/api/**", "runs/**"] },
+  {
+    ignores: [
+      "**/dist/**",
+      "**/node_modules/**",
+      "results/**",
+      "packages/backend/native/build/**",
+      ".scratch/**",
+      "book/**",
+      "docs/api/**",
+      "runs/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { languageOptions: { globals: { ...globals.node } } },
