@@ -9,6 +9,7 @@
  */
 import { createRequire } from "node:module";
 import { format } from "node:util";
+import { loadConverter, mapStack, trackCells } from "./cell_maps.js";
 import { addTypeFallback } from "./resolve.js";
 
 const require = createRequire(import.meta.url);
@@ -18,7 +19,8 @@ export type Outcome =
   | { status: "error"; ename: string; evalue: string; traceback: string[] };
 
 export interface CellExecutor {
-  execute(code: string): Promise<Outcome>;
+  /** Runs a cell; `label` (its execution count) names it in stack traces of later cells: `cell [3] line 2`. */
+  execute(code: string, label?: string): Promise<Outcome>;
   /** Stops asynchronous code that is being awaited (synchronous code is stopped by SIGINT itself). */
   interrupt(): void;
   complete(code: string, cursor: number): { start: number; end: number; candidates: string[] };
@@ -34,10 +36,13 @@ export function typescriptVersion(): string {
 export function createCellExecutor(cwd = process.cwd()): CellExecutor {
   const ts = require("@tslab/typescript-for-tslab");
   addTypeFallback(ts.sys, cwd);
-  const { createConverter } = require("tslab/dist/converter.js");
+  const { createConverter } = loadConverter();
   const { createExecutor } = require("tslab/dist/executor.js");
+  let label: string | undefined;
+  const node = createConverter({ isJS: false, isBrowser: false });
+  trackCells(node, () => label);
   const convs = {
-    node: createConverter({ isJS: false, isBrowser: false }),
+    node,
     browser: createConverter({ isJS: false, isBrowser: true }),
     close() {
       this.node.close();
@@ -53,13 +58,14 @@ export function createCellExecutor(cwd = process.cwd()): CellExecutor {
   const executor = createExecutor(cwd, convs, recorder);
 
   return {
-    async execute(code) {
+    async execute(code, cellLabel) {
       seen.value = undefined;
       seen.errors = [];
+      label = cellLabel;
       const ok: boolean = await executor.execute(expandShorthandProperties(ts, code));
       const got = seen.value as { v: unknown } | undefined; // set by tslab during execute()
       if (ok) return { status: "ok", hasValue: got !== undefined, value: got?.v };
-      return describeFailure(seen.errors);
+      return describeFailure(seen.errors, cellLabel);
     },
     interrupt: () => executor.interrupt(),
     complete(code, cursor) {
@@ -97,7 +103,7 @@ export function expandShorthandProperties(ts: typeof import("typescript"), code:
 }
 
 /** Turns what tslab printed on failure into Jupyter's ename / evalue / traceback. */
-function describeFailure(errors: unknown[][]): Outcome {
+function describeFailure(errors: unknown[][], label?: string): Outcome {
   const thrown = errors.find((args) => args.length === 1 && args[0] instanceof Error)?.[0] as Error | undefined;
   if (thrown) {
     const interrupted =
@@ -107,7 +113,7 @@ function describeFailure(errors: unknown[][]): Outcome {
       status: "error",
       ename: interrupted ? "KeyboardInterrupt" : thrown.name || "Error",
       evalue: interrupted ? "execution interrupted" : thrown.message,
-      traceback: cleanStack(thrown),
+      traceback: cleanStack(thrown, label),
     };
   }
   const [only, ...others] = errors;
@@ -120,9 +126,9 @@ function describeFailure(errors: unknown[][]): Outcome {
   return { status: "error", ename: "TypeScriptError", evalue: lines.join("\n"), traceback: lines };
 }
 
-/** The stack without the kernel's own frames. */
-function cleanStack(e: Error): string[] {
-  const lines = (e.stack ?? `${e.name}: ${e.message}`).split("\n");
+/** The stack in cell line numbers (cell_maps.ts), without the kernel's own frames. */
+function cleanStack(e: Error, label?: string): string[] {
+  const lines = mapStack((e.stack ?? `${e.name}: ${e.message}`).split("\n"), label);
   const kept = lines.filter(
     (l) => !/node_modules[\\/]tslab|kernels[\\/]vlab[\\/]dist|node:internal|node:vm|sigintHandlersWrap/.test(l),
   );

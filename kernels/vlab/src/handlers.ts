@@ -104,7 +104,7 @@ const execute: Handler = async (k, msg, reply) => {
   const count = k.beginCell(msg, !silent && flag(msg, "store_history", true));
   let outcome: Outcome;
   try {
-    outcome = await k.executor.execute(code);
+    outcome = await k.executor.execute(code, String(count));
     if (outcome.status === "ok" && outcome.hasValue && outcome.value != null && !silent) {
       const data = await bundleOf(outcome.value);
       k.publish("execute_result", { execution_count: count, data, metadata: {} }, msg);
