@@ -28,7 +28,11 @@ export interface CellExecutor {
   close(): void;
 }
 
-/** The TypeScript version tslab's converter compiles with. */
+/**
+ * The TypeScript version that type-checks the cells: tslab's converter compiles with @tslab/typescript-for-tslab
+ * (TypeScript 5.0.4 with a `disableTopLevelAwait` option tslab needs for top-level await), not the repository's
+ * own TypeScript (5.9), which lacks that option; so kernel_info reports this version.
+ */
 export function typescriptVersion(): string {
   return require("@tslab/typescript-for-tslab").version as string;
 }
