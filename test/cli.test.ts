@@ -84,9 +84,8 @@ describe("vlab command", () => {
 
 describe("fast by default in plain Node", () => {
   it("import from 'vlab' in an ES module chooses the fastest backend (wasm here) before the first op", () => {
-    expect(node(`import { core } from "vlab"; console.log(core.describeBackend().name);`, { type: "module" })).toBe(
-      "wasm",
-    );
+    const code = `import { core } from "vlab"; console.log(core.describeBackend().name);`;
+    expect(node(code, { type: "module" })).toMatch(/^(tensorflow|wasm)$/); // tensorflow where tfjs-node is installed
   });
 
   it("VLAB_BACKEND=cpu still forces cpu", () => {
