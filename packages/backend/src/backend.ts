@@ -246,6 +246,11 @@ export async function initBackend(name?: BackendName, opts: InitBackendOptions =
   throw new Error(`No tfjs backend could start: ${[...failures].map(([k, v]) => `${k}: ${v}`).join("; ")}`);
 }
 
+/** Whether a backend was chosen on purpose: by `initBackend()` (any name) or by env `VLAB_BACKEND`. */
+export function backendChosen(): boolean {
+  return state.chosen !== undefined || Boolean(process.env.VLAB_BACKEND?.trim());
+}
+
 function wasmThreads(): number {
   try {
     return tfwasm.getThreadsCount();

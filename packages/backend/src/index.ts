@@ -19,6 +19,7 @@
  *                     faster.ts routes its layers to them
  */
 export {
+  backendChosen,
   describeBackend,
   initBackend,
   type BackendInfo,

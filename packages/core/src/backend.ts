@@ -13,6 +13,7 @@ import { escapeHtml } from "./format.js";
 import { JUPYTER_DISPLAY, type MimeBundle } from "./kernel_hook.js";
 
 export {
+  backendChosen,
   configureFusedOps,
   configureNativeKernels,
   configureWasmMatMul,
@@ -48,6 +49,23 @@ export async function initBackend(
 /** The backend in use, what it runs with, and what vlab added to it. Displays itself in Jupyter. */
 export function describeBackend(): BackendInfo {
   return withDisplay(backend.describeBackend());
+}
+
+let warnedSlowDefault = false;
+
+/**
+ * Says once, on stderr, that `where` is about to run on tfjs's slow `cpu` backend only because nobody chose one:
+ * plain Node code that imports @vlab/core without `await initBackend()` (the kernel and `import … from "vlab"`
+ * choose for you). A small MLP step measured 1632 ms on `cpu` against 23.9 ms on `wasm`. Choosing `cpu` on
+ * purpose (`initBackend("cpu")`, `VLAB_BACKEND=cpu`) silences it.
+ */
+export function warnIfSlowDefault(where: string): void {
+  if (warnedSlowDefault || backend.backendChosen() || backend.describeBackend().name !== "cpu") return;
+  warnedSlowDefault = true;
+  console.warn(
+    `vlab: ${where} runs on tfjs's slow "cpu" backend because no backend was chosen; ` +
+      "`await core.initBackend()` picks the fastest present (VLAB_BACKEND=cpu keeps cpu without this warning)",
+  );
 }
 
 /** `data` with a non-enumerable display method (JSON and key listings stay the plain data). */

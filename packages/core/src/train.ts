@@ -23,6 +23,7 @@ import { existsSync } from "node:fs";
 import { loadCheckpoint, saveCheckpoint, assignByName } from "./checkpoint.js";
 import { formatNumber } from "./format.js";
 import { interruptRequested, watchInterrupt } from "./kernel_hook.js";
+import { warnIfSlowDefault } from "./backend.js";
 import { AdamW } from "./optim.js";
 import { updateStep } from "./update.js";
 
@@ -74,6 +75,7 @@ export async function trainLoop<M>(opts: LoopOptions<M>): Promise<LoopResult> {
   const { label, start, steps, step: runStep, show, onStep, checkpoint, progress } = opts;
   if (checkpoint && !(Number.isInteger(checkpoint.every) && checkpoint.every >= 1))
     throw new Error(`${label}: checkpoint.every must be a positive integer, got ${checkpoint.every}`);
+  warnIfSlowDefault(label);
   const logEvery = opts.logEvery ?? Math.max(1, Math.round(steps / 10));
   let completed = start;
   let tLog = performance.now();

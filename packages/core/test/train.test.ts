@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 // tfjs-core alone registers no gradients; the union package does (as backend.ts imports it).
@@ -392,5 +393,45 @@ describe("trainLoop (the loop every trainer runs on)", () => {
     expect(progressLine(20, 100, { loss: 0.41271, lr: 0.001, reward: 1, tiny: 1.5e-5 }, 12.345)).toBe(
       "step 20/100 | loss 0.4127 | lr 0.001 | reward 1 | tiny 1.5e-5 | 12.3 ms/step",
     );
+  });
+});
+
+describe("the slow-default warning", () => {
+  // A fresh process: the warning is once per process, and this file's own tests set the backend.
+  const run = (env: Record<string, string>, chooseFirst: string) => {
+    const script = `
+      import { tf, train, ${chooseFirst ? "initBackend" : "describeBackend"} } from "@vlab/core";
+      ${chooseFirst}
+      const w = tf.variable(tf.scalar(1));
+      for (let i = 0; i < 2; i++) await train({ params: [w], steps: 2, loss: () => tf.square(w) });
+      console.log("backend", tf.getBackend());`;
+    return spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: path.resolve(import.meta.dirname, ".."),
+      env: { ...process.env, VLAB_BACKEND: "", ...env },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+  };
+  const warning = /runs on tfjs's slow "cpu" backend because no backend was chosen/g;
+
+  it("warns once when training runs on cpu only because nothing chose a backend", () => {
+    const r = run({}, "");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("backend cpu");
+    expect(r.stderr.match(warning)?.length).toBe(1);
+    expect(r.stderr).toContain("await core.initBackend()");
+  });
+
+  it("is silent when cpu or another backend was chosen on purpose", () => {
+    for (const [env, choose, name] of [
+      [{ VLAB_BACKEND: "cpu" }, "", "cpu"],
+      [{}, 'await initBackend("cpu");', "cpu"],
+      [{}, "await initBackend();", "wasm"],
+    ] as const) {
+      const r = run(env, choose);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`backend ${name}`);
+      expect(r.stderr).not.toMatch(warning);
+    }
   });
 });
