@@ -51,17 +51,31 @@ function notes(r: Results, committed?: Results): string[] {
   return out;
 }
 
-/** One row per claim; in HTML the claim's id is bold above its statement. */
-function claimsTable(claims: ClaimResult[], committed?: Results): Table {
-  const rows = claims.map((c) => ({
+/**
+ * One row per claim; in HTML the claim's id is bold above its statement. With `committed`, a claim the notebook
+ * checks only at the full budget (in the committed run, not in this one) gets a row with its committed verdict.
+ */
+function claimsTable(claims: ClaimResult[], committed?: Results, budget = "quick"): Table {
+  const rows: Array<Record<string, string | boolean>> = claims.map((c) => ({
     claim: `${c.id}: ${c.statement}`,
     source: c.source,
     ...measured(c),
     holds: c.holds,
     ...(committed ? { "full budget": fullBudgetCell(c, committed) } : {}),
   }));
+  const fullOnly = committed?.claims.filter((f) => !claims.some((c) => c.id === f.id)) ?? [];
+  for (const f of fullOnly)
+    rows.push({
+      claim: `${f.id}: ${f.statement}`,
+      source: f.source,
+      "this run": `not checked at ${budget}`,
+      threshold: threshold(f),
+      holds: "—",
+      "full budget": `${formatNumber(f.value)} ${f.holds ? "✓" : "✗"}`,
+    });
+  const all = [...claims, ...fullOnly];
   const claimHtml = (_: unknown, row: number) => {
-    const c = claims[row];
+    const c = all[row];
     if (c === undefined) throw new RangeError(`claimsTable(): no claim for row ${row}`);
     return `<b>${escapeHtml(c.id)}</b><br>${escapeHtml(c.statement)}`;
   };
@@ -102,7 +116,7 @@ export function claimsBundle(
   const held = r.claims.filter((c) => c.holds).length;
   const summary = `${held}/${r.claims.length} claims hold`;
   const where = file ? ` → ${file}` : "";
-  const claims = r.claims.length ? claimsTable(r.claims, committed) : undefined;
+  const claims = r.claims.length || committed ? claimsTable(r.claims, committed, r.budget) : undefined;
   const metrics = Object.entries(r.metrics);
   const metricsTable = metrics.length ? table(metrics, { columns: ["metric", "value"] }) : undefined;
   const footer = [...(committed ? [committedLine(committed)] : []), ...notes(r, committed)];
@@ -211,7 +225,7 @@ export function resultsTable(
     parts.push(render(table(runs, { align: { seed: "right", "claims hold": "right", "full budget": "right" } })));
     const claims = found.flatMap(({ results: r }) => {
       const c = committedOf.get(r.notebook);
-      return r.claims.map((x) => ({
+      const rows: Array<Record<string, string | boolean>> = r.claims.map((x) => ({
         notebook: r.notebook,
         claim: x.id,
         ...(compare ? {} : { source: x.source }),
@@ -219,6 +233,17 @@ export function resultsTable(
         holds: x.holds,
         ...(compare ? { "full budget": c ? fullBudgetCell(x, c) : "—" } : {}),
       }));
+      // claims a notebook checks only at the full budget (no quick threshold holds reliably): their committed verdict
+      for (const f of c?.claims.filter((x) => !r.claims.some((y) => y.id === x.id)) ?? [])
+        rows.push({
+          notebook: r.notebook,
+          claim: f.id,
+          "this run": `not checked at ${r.budget}`,
+          threshold: threshold(f),
+          holds: "—",
+          "full budget": `${formatNumber(f.value)} ${f.holds ? "✓" : "✗"}`,
+        });
+      return rows;
     });
     if (claims.length) parts.push(render(table(claims, { align: { "this run": "right", "full budget": "right" } })));
     const lines = found.flatMap(({ results: r }) => notes(r, committedOf.get(r.notebook)));

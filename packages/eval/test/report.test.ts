@@ -144,7 +144,16 @@ describe("report()", () => {
   });
 
   it("displays itself as the claims table", () => {
-    const r = report(base(path.join(tmp, "c")));
+    // from a folder with no committed results/ above it (in the repository, report() compares with results/)
+    const cwd = process.cwd();
+    process.chdir(tmp);
+    let r: ReturnType<typeof report>;
+    try {
+      r = report(base(path.join(tmp, "c")));
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(r.committed).toBeUndefined();
     const b = r[JUPYTER_DISPLAY]();
     expect(Object.keys(b).sort()).toEqual(["text/html", "text/markdown", "text/plain"]);
     expect(b["text/html"]).toContain("<b>ensembling-helps</b>");

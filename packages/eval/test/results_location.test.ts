@@ -248,4 +248,20 @@ describe("vlab run --summary's table", () => {
     expect(full).toMatch(/^Full budget:/);
     expect(full).not.toContain("full budget\n");
   });
+  it("shows a claim the notebook checks only at the full budget with its committed verdict", () => {
+    const since = Date.now() - 1000;
+    // the quick run leaves ensembling-helps out (no quick threshold holds reliably)
+    const r = report({
+      notebook: "02-clip",
+      metrics: { temperature_change: 1.5 },
+      claims: [temp],
+      seed: 0,
+      wall_s: 60,
+    });
+    const text = resultsTable(path.dirname(r.path), "text", { committed: results, notebooks: ["02-clip"], since });
+    expect(text).toMatch(/02-clip +ensembling-helps +not checked at quick +≥ 0 +— +0.019 ✓/);
+    expect(text).toMatch(/02-clip +temperature-learned +temperature_change = 1.5 /);
+    // and in the notebook's own claims table
+    expect(String(r)).toMatch(/ensembling-helps: .* +not checked at quick +≥ 0 +— +0.019 ✓/);
+  });
 });
