@@ -11,7 +11,7 @@
 export interface PaddedBatch {
   /** [B, L] token ids, padding first. */
   ids: number[][];
-  /** [B, L]: 1 = token, 0 = padding. */
+  /** Shape [B, L]: 1 = token, 0 = padding. */
   attentionMask: number[][];
   /** Length of each sequence before padding. */
   lengths: number[];

@@ -56,11 +56,11 @@ export interface LogProbsOptions {
 }
 
 export interface LogProbsResult {
-  /** [B, C]: log p of each completion token; 0 at padding. */
+  /** Shape [B, C]: log p of each completion token; 0 at padding. */
   logProbs: tf.Tensor2D;
-  /** [B, C]: 1 for completion tokens, 0 for padding (float32). */
+  /** Shape [B, C]: 1 for completion tokens, 0 for padding (float32). */
   mask: tf.Tensor2D;
-  /** [B, C]: −Σ p log p of the distribution each completion token was drawn from; 0 at padding (`entropy: true`). */
+  /** Shape [B, C]: −Σ p log p of the distribution each completion token was drawn from; 0 at padding (`entropy: true`). */
   entropy?: tf.Tensor2D;
 }
 
