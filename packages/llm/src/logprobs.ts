@@ -60,7 +60,8 @@ export interface LogProbsResult {
   logProbs: tf.Tensor2D;
   /** Shape [B, C]: 1 for completion tokens, 0 for padding (float32). */
   mask: tf.Tensor2D;
-  /** Shape [B, C]: −Σ p log p of the distribution each completion token was drawn from; 0 at padding (`entropy: true`). */
+  /** Shape [B, C]: −Σ p log p of the distribution each completion token was drawn from; 0 at padding
+   *  (`entropy: true`). */
   entropy?: tf.Tensor2D;
 }
 
