@@ -261,9 +261,10 @@ export function resultsTable(
 /** What each budget means, for a reader who has not opened a notebook (lines for a terminal). */
 export const BUDGET_TEXT = {
   quick:
-    "Quick budget: each notebook trains for fewer steps on less data (about a minute each on 2 idle CPU cores) and\n" +
-    'checks looser thresholds: enough to show each effect, not its full size. The "full budget" column is the\n' +
-    "committed results/ (`npm run reproduce`, up to ~10 minutes a notebook), which quick runs never change.",
+    "Quick budget: each notebook trains for fewer steps on less data (one to two minutes each on 2 idle CPU cores)\n" +
+    "and checks looser thresholds: enough to show each effect, not its full size; a claim the quick run cannot show\n" +
+    'reliably over seeds is "not checked at quick". The "full budget" column is the committed results/\n' +
+    "(`npm run reproduce`, up to ~10 minutes a notebook), which quick runs never change.",
   full:
     "Full budget: each notebook at the size its committed results were measured with (up to ~10 minutes a\n" +
     "notebook on 2 CPU cores); only an explicit full run (`vlab run --budget full`, `npm run reproduce`)\n" +
