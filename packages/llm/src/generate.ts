@@ -76,6 +76,8 @@ export function sampleToken(logits: ArrayLike<number>, opts: SamplingOptions, rn
   const topK = opts.topK ?? 0;
   const topP = opts.topP ?? 1;
   if (!(topP > 0 && topP <= 1)) throw new RangeError(`sampleToken: topP must be in (0, 1], got ${topP}`);
+  if (!Number.isInteger(topK) || topK < 0)
+    throw new RangeError(`sampleToken: topK must be a non-negative integer (0: off), got ${topK}`);
   const V = logits.length;
   /* eslint-disable @typescript-eslint/no-non-null-assertion -- every index below is a token id in [0, V) taken from
      `order`, or a position in `order`/`probs` (same length) below their length */
@@ -106,6 +108,34 @@ export function sampleToken(logits: ArrayLike<number>, opts: SamplingOptions, rn
   /* eslint-enable @typescript-eslint/no-non-null-assertion */
 }
 
+/** Refuses sampling options that would sample silently wrong (NaN temperature, topK -5 or 1.5, topP 0). */
+function checkSampling(where: string, opts: SamplingOptions): void {
+  const { temperature = 1, topK = 0, topP = 1 } = opts;
+  if (!(Number.isFinite(temperature) && temperature >= 0))
+    throw new RangeError(`${where}: temperature must be a finite number >= 0 (0: greedy), got ${temperature}`);
+  if (!Number.isInteger(topK) || topK < 0)
+    throw new RangeError(`${where}: topK must be a non-negative integer (0: off), got ${topK}`);
+  if (!(topP > 0 && topP <= 1)) throw new RangeError(`${where}: topP must be in (0, 1] (1: off), got ${topP}`);
+}
+
+/**
+ * Prompt ids must be integers, and in [0, vocabSize) when the token embeddings look them up (with an `embed` hook a
+ * placeholder id may lie outside, as LLaVA's -200 does).
+ */
+function checkPrompts(where: string, prompts: readonly (readonly number[])[], vocabSize: number, embedded: boolean) {
+  prompts.forEach((p, i) =>
+    p.forEach((id, j) => {
+      if (!Number.isInteger(id) || (!embedded && (id < 0 || id >= vocabSize)))
+        throw new RangeError(
+          `${where}: prompt ${i}, token ${j} is ${id}; token ids are integers` +
+            (embedded ? "" : ` in [0, ${vocabSize}) (the vocabulary)`),
+        );
+    }),
+  );
+}
+
+const warnedLength = new WeakSet<object>();
+
 /** Generates continuations of a batch of prompts; see the file comment and GenerateOptions. */
 export function generate(
   model: LanguageModel,
@@ -115,6 +145,18 @@ export function generate(
   const maxNewTokens = opts.maxNewTokens ?? 32;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0)
     throw new RangeError(`generate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+  checkSampling("generate", opts);
+  checkPrompts("generate", prompts, model.config.vocabSize, opts.embed !== undefined);
+  const longest = Math.max(0, ...prompts.map((p) => p.length));
+  const maxPositions = model.config.maxPositionEmbeddings;
+  if (maxPositions !== undefined && longest + maxNewTokens > maxPositions && !warnedLength.has(model)) {
+    // As transformers does: RoPE extends past it, but the model never saw such positions in training.
+    warnedLength.add(model);
+    console.warn(
+      `generate: prompts of up to ${longest} tokens + maxNewTokens ${maxNewTokens} exceed the model's ` +
+        `maxPositionEmbeddings ${maxPositions}; positions past it were never trained`,
+    );
+  }
   const stop = new Set(opts.stopIds ?? model.config.eosTokenId);
   const padId = opts.padId ?? model.config.padTokenId;
   const rng = opts.rng ?? (opts.seed !== undefined ? new Rng(opts.seed) : getRng());

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { initBackend, Rng, tf } from "@vlab/core";
 import { sampleToken, type CausalLM } from "../src/index.js";
 import { randomIds, tinyModel } from "./helpers.js";
@@ -142,5 +142,52 @@ describe("generate", () => {
     m.generate(prompts, { maxNewTokens: 6, greedy: true, stopIds: [1, 2, 3] });
     expect(tf.memory().numTensors).toBe(before);
     m.dispose();
+  });
+});
+
+describe("generate() refuses what would decode silently wrong", () => {
+  it("names a bad sampling option, a bad token id and the prompt it is in", () => {
+    const m = tinyModel();
+    const ok = [[1, 2, 3]];
+    for (const [opts, msg] of [
+      [{ topK: -5 }, "topK must be a non-negative integer (0: off), got -5"],
+      [{ topK: 1.5 }, "topK must be a non-negative integer (0: off), got 1.5"],
+      [{ topK: NaN }, "topK must be a non-negative integer"],
+      [{ temperature: NaN }, "temperature must be a finite number >= 0 (0: greedy), got NaN"],
+      [{ temperature: -1 }, "temperature must be a finite number >= 0"],
+      [{ topP: 0 }, "topP must be in (0, 1] (1: off), got 0"],
+    ] as const)
+      expect(() => m.generate(ok, { ...opts, maxNewTokens: 2 }), JSON.stringify(opts)).toThrow(msg);
+    expect(() =>
+      m.generate(
+        [
+          [1, 2],
+          [3, 2.5],
+        ],
+        { maxNewTokens: 2 },
+      ),
+    ).toThrow("prompt 1, token 1 is 2.5");
+    expect(() => m.generate([[1, NaN]], { maxNewTokens: 2 })).toThrow("prompt 0, token 1 is NaN");
+    expect(() => m.generate([[1, m.config.vocabSize]], { maxNewTokens: 2 })).toThrow(
+      `token ids are integers in [0, ${m.config.vocabSize})`,
+    );
+    expect(() => sampleToken([0, 1], { topK: -1 }, new Rng(0))).toThrow("topK must be a non-negative integer");
+    m.dispose();
+  });
+
+  it("says once when prompt and new tokens run past maxPositionEmbeddings", () => {
+    const m = tinyModel({ maxPositionEmbeddings: 8 });
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      m.generate([[1, 2, 3]], { maxNewTokens: 4, greedy: true });
+      expect(warn).not.toHaveBeenCalled();
+      m.generate([[1, 2, 3, 4, 5]], { maxNewTokens: 4, greedy: true });
+      m.generate([[1, 2, 3, 4, 5]], { maxNewTokens: 4, greedy: true });
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]?.[0])).toContain("exceed the model's maxPositionEmbeddings 8");
+    } finally {
+      warn.mockRestore();
+      m.dispose();
+    }
   });
 });
