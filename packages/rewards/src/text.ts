@@ -80,14 +80,24 @@ export function pyInt(digits: string): number {
 
 const ND = /^\p{Nd}$/u;
 
+/** Digit values of the non-ASCII digits met so far: a long run of one script's digits costs one lookup each. */
+const digitCache = new Map<string, number>();
+
 function digitValue(ch: string): number {
   if (ch >= "0" && ch <= "9") return ch.charCodeAt(0) - 48;
-  if (!ND.test(ch)) return -1;
+  const cached = digitCache.get(ch);
+  if (cached !== undefined) return cached;
+  let v = -1;
   const cp = ch.codePointAt(0);
-  if (cp === undefined) return -1; // the empty string
-  let start = cp;
-  while (start > 0 && ND.test(String.fromCodePoint(start - 1))) start--;
-  return (cp - start) % 10;
+  if (cp !== undefined && ND.test(ch)) {
+    // the offset from the start of its contiguous Nd block, mod 10 (see pyInt)
+    let start = cp;
+    while (start > 0 && ND.test(String.fromCodePoint(start - 1))) start--;
+    v = (cp - start) % 10;
+  }
+  // at most the ~700 Nd code points, plus whatever non-digits are asked about (bounded below)
+  if (digitCache.size < 4096) digitCache.set(ch, v);
+  return v;
 }
 
 /**

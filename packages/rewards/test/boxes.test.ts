@@ -180,3 +180,22 @@ describe("Visual-RFT classification", () => {
     }
   });
 });
+
+describe("Unicode digits in boxes (Python's int() on \\d)", () => {
+  // Mathematical bold (U+1D7CE), double-struck (U+1D7D8) and monospace (U+1D7F6) digits sit in one run of 50 Nd code
+  // points: each set's value is its offset mod 10. Devanagari and Arabic-Indic are runs of their own.
+  const bold = (n: string) => [...n].map((d) => String.fromCodePoint(0x1d7ce + Number(d))).join("");
+  const mono = (n: string) => [...n].map((d) => String.fromCodePoint(0x1d7f6 + Number(d))).join("");
+  const deva = (n: string) => [...n].map((d) => String.fromCodePoint(0x966 + Number(d))).join("");
+
+  it("reads each script's digits, long runs included, the same on every call", () => {
+    for (let round = 0; round < 2; round++) {
+      expect(extractBox(`<answer>[${bold("12")}, ${mono("3")}, ${deva("40")}, ${deva("509")}]</answer>`)).toEqual([
+        12, 3, 40, 509,
+      ]);
+      expect(extractBox(`<answer>[${mono("7".repeat(15))}, 1, 2, 3]</answer>`)?.[0]).toBe(777777777777777);
+      const long = extractBox(`<answer>[${mono("7".repeat(300))}, 1, 2, 3]</answer>`)?.[0] ?? NaN;
+      expect(Math.abs(long / Number("7".repeat(300)) - 1)).toBeLessThan(1e-12);
+    }
+  });
+});
