@@ -311,20 +311,90 @@ export function boxesApart(a: Box, b: Box, gap = 0): boolean {
 }
 
 const PLACE_TRIES = 60; // centre positions tried per object
-const SCENE_TRIES = 40; // whole scenes tried before giving up
+const SCENE_TRIES = 40; // whole scenes tried before the exhaustive search
+const SEARCH_NODES = 200_000; // positions one exhaustive search may test before it gives up on a draw
+const SEARCH_DRAWS = 20; // draws of pairs the exhaustive search tries
+
+/** One object to place: its pair, size and radius, and the range its centre may take (inside the 1-px margin). */
+interface Piece {
+  pair: Pair;
+  size: SizeName;
+  r: number;
+  xMin: number;
+  spanX: number;
+  yMin: number;
+  spanY: number;
+}
+
+function piece(pair: Pair, size: SizeName, o: ResolvedSceneOptions): Piece {
+  const margin = 1; // pixels kept free along the image border
+  const r = radiusOf(size, o.width, o.height) * (o.sizeScale[size] ?? 1);
+  const [ex0, ey0, ex1, ey1] = outlineBox(outline(pair.shape, 0, 0, r)); // the box around a centre at the origin
+  const xMin = margin - ex0,
+    spanX = o.width - margin - ex1 - xMin;
+  const yMin = margin - ey0,
+    spanY = o.height - margin - ey1 - yMin;
+  if (spanX < 0 || spanY < 0) {
+    throw new RangeError(
+      `a ${size} ${pair.shape} (radius ${r.toFixed(2)} px) does not fit in a ${o.width}x${o.height} image`,
+    );
+  }
+  return { pair, size, r, xMin, spanX, yMin, spanY };
+}
+
+/**
+ * Places `pieces` by depth-first search over every half-pixel centre (in an order shuffled by `rng`), backtracking
+ * when a piece has no free spot: it finds a placement whenever one exists on that grid, so a scene whose objects fit
+ * cannot fail by bad luck. Returns undefined when there is none (or after SEARCH_NODES positions).
+ */
+function searchPlacement(rng: Rng, pieces: Piece[], gap: number): ShapeObject[] | undefined {
+  const spots = pieces.map((p) => {
+    const xs = Array.from({ length: Math.floor(p.spanX * 2) + 1 }, (_, i) => p.xMin + i / 2);
+    const ys = Array.from({ length: Math.floor(p.spanY * 2) + 1 }, (_, i) => p.yMin + i / 2);
+    const all = xs.flatMap((x) => ys.map((y) => [x, y] as const));
+    for (let i = all.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [all[i], all[j]] = [all[j]!, all[i]!]; // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    }
+    return all;
+  });
+  let budget = SEARCH_NODES;
+  const placed: ShapeObject[] = [];
+  const place = (k: number): boolean => {
+    const p = pieces[k];
+    if (p === undefined) return true;
+    for (const [x, y] of spots[k] ?? []) {
+      if (--budget < 0) return false;
+      const cand = makeObject(p.pair.shape, p.pair.color, p.size, x, y, p.r);
+      if (!placed.every((q) => boxesApart(q.box, cand.box, gap))) continue;
+      placed.push(cand);
+      if (place(k + 1)) return true;
+      placed.pop();
+    }
+    return false;
+  };
+  return place(0) ? placed : undefined;
+}
 
 /**
  * Samples one scene. Deterministic in `rng`: the same generator state gives the same scene.
  * When the drawn objects do not fit after half the tries (many objects in a small image), the remaining tries draw
- * every object at the smallest allowed size; when even that fails, it throws (too many objects for the image).
+ * every object at the smallest allowed size; when those fail too, an exhaustive search places objects at the
+ * smallest size wherever they fit, over fresh draws of their pairs. Only a scene whose objects cannot fit at all
+ * throws, naming the configuration.
  */
 export function sampleScene(rng: Rng, opts: SceneOptions = {}): Scene {
   const o = resolveSceneOptions(opts);
   const [lo, hi] = o.objects;
   const n = lo + rng.int(hi - lo + 1);
-  const margin = 1; // pixels kept free along the image border
   const [smallest] = [...o.sizes].sort((a, b) => SIZES[a] * (o.sizeScale[a] ?? 1) - SIZES[b] * (o.sizeScale[b] ?? 1));
   if (smallest === undefined) throw new RangeError("sampleScene: no sizes to draw objects at");
+  // the i-th object's pair: from requirePairs first when given, never a pair already `used` with uniquePairs
+  const nextPair = (i: number, used: Set<string>): Pair | undefined => {
+    const source = i === 0 && o.requirePairs && o.requirePairs.length > 0 ? o.requirePairs : o.pairs;
+    const candidates = o.uniquePairs ? source.filter((p) => !used.has(pairName(p))) : source;
+    return candidates.length === 0 ? undefined : pick(rng, candidates);
+  };
   for (let attempt = 0; attempt < SCENE_TRIES; attempt++) {
     // A crowded scene that failed half its tries is drawn with every object at the smallest size.
     const crowded = attempt >= SCENE_TRIES / 2;
@@ -332,41 +402,47 @@ export function sampleScene(rng: Rng, opts: SceneOptions = {}): Scene {
     const used = new Set<string>();
     let ok = true;
     for (let i = 0; i < n && ok; i++) {
-      const source = i === 0 && o.requirePairs && o.requirePairs.length > 0 ? o.requirePairs : o.pairs;
-      const candidates = o.uniquePairs ? source.filter((p) => !used.has(pairName(p))) : source;
-      if (candidates.length === 0) {
+      const pair = nextPair(i, used);
+      if (pair === undefined) {
         ok = false;
         break;
       }
-      const pair = pick(rng, candidates);
-      const size = crowded ? smallest : pick(rng, o.sizes);
-      const r = radiusOf(size, o.width, o.height) * (o.sizeScale[size] ?? 1);
-      const [ex0, ey0, ex1, ey1] = outlineBox(outline(pair.shape, 0, 0, r)); // the box around a centre at the origin
-      const xMin = margin - ex0,
-        spanX = o.width - margin - ex1 - xMin;
-      const yMin = margin - ey0,
-        spanY = o.height - margin - ey1 - yMin;
-      if (spanX < 0 || spanY < 0) {
-        throw new RangeError(
-          `a ${size} ${pair.shape} (radius ${r.toFixed(2)} px) does not fit in a ${o.width}x${o.height} image`,
-        );
-      }
+      used.add(pairName(pair));
+      const p = piece(pair, crowded ? smallest : pick(rng, o.sizes), o);
       let placed: ShapeObject | undefined;
       for (let t = 0; t < PLACE_TRIES && !placed; t++) {
-        const cand = makeObject(pair.shape, pair.color, size, xMin + rng.next() * spanX, yMin + rng.next() * spanY, r);
+        const cand = makeObject(
+          p.pair.shape,
+          p.pair.color,
+          p.size,
+          p.xMin + rng.next() * p.spanX,
+          p.yMin + rng.next() * p.spanY,
+          p.r,
+        );
         if (objects.every((q) => boxesApart(q.box, cand.box, o.gap))) placed = cand;
       }
       if (!placed) ok = false;
-      else {
-        objects.push(placed);
-        used.add(pairName(pair));
-      }
+      else objects.push(placed);
     }
     if (ok) return { objects, width: o.width, height: o.height, background: o.background };
   }
+  // Exhaustive search at the smallest size, over fresh draws of pairs (some shapes need more room than others).
+  for (let draw = 0; draw < SEARCH_DRAWS; draw++) {
+    const used = new Set<string>();
+    const pieces: Piece[] = [];
+    for (let i = 0; i < n; i++) {
+      const pair = nextPair(i, used);
+      if (pair === undefined) break;
+      used.add(pairName(pair));
+      pieces.push(piece(pair, smallest, o));
+    }
+    const objects = pieces.length === n ? searchPlacement(rng, pieces, o.gap) : undefined;
+    if (objects) return { objects, width: o.width, height: o.height, background: o.background };
+  }
   throw new RangeError(
-    `could not place ${n} objects in a ${o.width}x${o.height} image without overlap after ${SCENE_TRIES} tries: ` +
-      `use a larger image, fewer objects, smaller sizes or a negative gap`,
+    `could not place ${n} objects (sizes ${o.sizes.join(", ")}, gap ${o.gap} px) in a ${o.width}x${o.height} image ` +
+      `without overlap, even at the smallest size by exhaustive search: use a larger image, fewer objects, ` +
+      `smaller sizes or a negative gap`,
   );
 }
 
