@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { describeSummary, type BackendSummary } from "./backend_init.js";
 import { bundleOf } from "./bundle.js";
 import { typescriptVersion, type CellExecutor, type Outcome } from "./executor.js";
-import { PROTOCOL_VERSION, type Message } from "./wire.js";
+import { PROTOCOL_VERSION, type Header, type Message } from "./wire.js";
 
 const require = createRequire(import.meta.url);
 const VERSION: string = require("../package.json").version;
@@ -17,6 +17,8 @@ export interface KernelContext {
   readonly executor: CellExecutor;
   /** The backend the kernel initialised for the cells (undefined: no @vlab/core to initialise). */
   readonly backend: BackendSummary | undefined;
+  /** The execution count of the last cell counted. */
+  readonly executionCount: number;
   /** Publishes on iopub as a child of `parent`. */
   publish(type: string, content: unknown, parent?: Message): void;
   /** Starts running a cell: counts it and records it as the cell that output goes to. */
@@ -174,3 +176,21 @@ export const HANDLERS: Record<string, Handler> = {
     setTimeout(() => k.shutdown(), 100); // after the idle status that follows every request
   },
 };
+
+/**
+ * The error reply to a request whose header is sound but whose other frames are not (content that is null or not
+ * JSON, a parent_header that is not an object...): `<type>_reply` with status "error" naming what was wrong. Only
+ * requests have a reply; for other message types it returns false and the message is just dropped.
+ */
+export function refuseRequest(k: KernelContext, header: Header, reason: string, reply: Reply): boolean {
+  if (!header.msg_type.endsWith("_request")) return false;
+  const content: Record<string, unknown> = {
+    status: "error",
+    ename: "InvalidMessage",
+    evalue: `invalid ${header.msg_type}: ${reason}`,
+    traceback: [],
+  };
+  if (header.msg_type === "execute_request") content.execution_count = k.executionCount;
+  reply(header.msg_type.replace(/_request$/, "_reply"), content);
+  return true;
+}

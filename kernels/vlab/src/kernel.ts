@@ -12,9 +12,18 @@ import * as zmq from "zeromq";
 import { describeSummary, initCellBackend, type BackendSummary } from "./backend_init.js";
 import { normalizeBundle, type Bundle } from "./bundle.js";
 import { createCellExecutor } from "./executor.js";
-import { HANDLERS, type KernelContext, type Reply } from "./handlers.js";
+import { HANDLERS, refuseRequest, type KernelContext, type Reply } from "./handlers.js";
 import { addRuntimeFallback } from "./resolve.js";
-import { decode, encode, endpoint, makeMessage, type ConnectionInfo, type Message } from "./wire.js";
+import {
+  encode,
+  endpoint,
+  makeMessage,
+  parseFrames,
+  SignatureHistory,
+  type ConnectionInfo,
+  type Message,
+  type Refusal,
+} from "./wire.js";
 
 const HOOK = Symbol.for("vlab.kernel");
 /** After an interrupt, how long a running cell may take to stop by itself (e.g. a training loop saving its state). */
@@ -118,6 +127,9 @@ export async function startKernel(connectionFile: string): Promise<void> {
     get backend() {
       return chosen.backend;
     },
+    get executionCount() {
+      return state.executionCount;
+    },
     publish,
     beginCell(msg, countIt) {
       if (countIt) state.executionCount++;
@@ -161,18 +173,57 @@ export async function startKernel(connectionFile: string): Promise<void> {
     publish("status", { execution_state: "idle" }, msg);
   }
 
+  /** A malformed message: an error reply when its header is sound and it is a request, else only a line in the log. */
+  function refuse(r: Refusal, send: Send) {
+    const what = r.header ? `${r.header.msg_type} ${r.header.msg_id}` : "message";
+    logError("dropped a malformed message", `${what}: ${r.reason}`);
+    if (!r.header?.msg_type.endsWith("_request")) return;
+    // Answered as a child of the sound header, so the client can match the reply and its busy / idle.
+    const parent: Message = {
+      identities: r.identities,
+      header: r.header,
+      parent_header: {},
+      metadata: {},
+      content: {},
+      buffers: [],
+    };
+    const reply: Reply = (replyType, content) => send(encode(key, makeMessage(replyType, content, session, parent)));
+    publish("status", { execution_state: "busy" }, parent);
+    refuseRequest(k, r.header, r.reason, reply);
+    publish("status", { execution_state: "idle" }, parent);
+  }
+
+  /** Signatures of accepted messages, shared by shell and control: a replayed message is refused on either. */
+  const history = new SignatureHistory(10_000);
+
+  /** One message off a socket, never throwing: checked, refused or handled. */
+  async function receive(frames: Buffer[], send: Send, inOrder: boolean) {
+    const r = parseFrames(key, frames);
+    if (!r.ok) return refuse(r, send);
+    if (key && !history.add(r.signature)) {
+      logError("dropped a replayed message", `${r.msg.header.msg_type} ${r.msg.header.msg_id} (signature seen before)`);
+      return;
+    }
+    if (inOrder) await handle(r.msg, send);
+    else void handle(r.msg, send).catch((e: unknown) => logError("handling a control message", e));
+  }
+
   /** Shell requests are handled one at a time, in order; control requests (interrupt, shutdown) at once. */
   async function serve(sock: zmq.Router, send: Send, inOrder: boolean) {
-    for await (const frames of sock) {
-      let msg: Message;
+    while (!sock.closed) {
       try {
-        msg = decode(key, frames);
+        for await (const frames of sock) {
+          try {
+            await receive(frames, send, inOrder);
+          } catch (e) {
+            logError("bad message", e);
+          }
+        }
       } catch (e) {
-        logError("bad message", e);
-        continue;
+        // A receive that failed: log it and go on reading, unless the socket was closed.
+        if (!sock.closed) logError("receiving", e);
       }
-      if (inOrder) await handle(msg, send);
-      else void handle(msg, send);
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
 
