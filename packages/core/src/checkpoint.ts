@@ -6,7 +6,7 @@
  *   __metadata__           { format, step, history (JSON), extra (JSON), optim.hparams (JSON) }
  *
  * Writes are atomic (temporary file, fsync, rename): a crash mid-save leaves the previous
- * checkpoint intact.
+ * checkpoint intact, and its orphaned temporary file is removed by the next save or load.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { AdamW } from "./optim.js";
@@ -15,6 +15,7 @@ import {
   encodeSafetensors,
   loadSafetensors,
   readSafetensorsHeader,
+  removeStaleTempFiles,
   tensorToEncode,
   type TensorToEncode,
 } from "./safetensors.js";
@@ -93,6 +94,7 @@ function parseJson(path: string, key: string, text: string | undefined): unknown
 
 /** Loads a checkpoint written by `saveCheckpoint`. Errors name the file and the fault. */
 export function loadCheckpoint(path: string): LoadedCheckpoint {
+  removeStaleTempFiles(path); // temp files of saves killed mid-write (see atomicWrite)
   const header = readSafetensorsHeader(path);
   const meta = header.metadata ?? {};
   if (meta.format !== CHECKPOINT_FORMAT) {

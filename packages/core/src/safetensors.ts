@@ -30,7 +30,7 @@ import {
   type SafetensorsHeader,
 } from "./safetensors_header.js";
 
-export { atomicWrite, type AtomicWriteOptions } from "./atomic_write.js";
+export { atomicWrite, removeStaleTempFiles, type AtomicWriteOptions } from "./atomic_write.js";
 export {
   bf16BitsToF32,
   dtypeSize,
@@ -51,13 +51,20 @@ export {
 
 type Source = string | Uint8Array;
 
+/** The error for a path that cannot be read, naming it (a directory gets its own message, not a bare EISDIR). */
+function readError(label: string, e: unknown): Error {
+  if ((e as NodeJS.ErrnoException).code === "EISDIR")
+    return new Error(`safetensors ${label}: is a directory, expected a .safetensors file`);
+  return new Error(`safetensors ${label}: cannot read file (${(e as Error).message})`, { cause: e });
+}
+
 function readSource(source: Source, name?: string): { bytes: Uint8Array; name: string } {
   if (typeof source === "string") {
     let bytes: Buffer;
     try {
       bytes = fs.readFileSync(source);
     } catch (e) {
-      throw new Error(`safetensors ${source}: cannot read file (${(e as Error).message})`, { cause: e });
+      throw readError(name ?? source, e);
     }
     return { bytes, name: name ?? source };
   }
@@ -75,10 +82,12 @@ export function readSafetensorsHeader(source: Source, { name }: { name?: string 
   try {
     fd = fs.openSync(source, "r");
   } catch (e) {
-    throw new Error(`safetensors ${label}: cannot read file (${(e as Error).message})`, { cause: e });
+    throw readError(label, e);
   }
   try {
-    const size = fs.fstatSync(fd).size;
+    const stat = fs.fstatSync(fd);
+    if (stat.isDirectory()) fail(label, "is a directory, expected a .safetensors file");
+    const size = stat.size;
     const head = new Uint8Array(Math.min(8, size));
     fs.readSync(fd, head, 0, head.byteLength, 0);
     if (size < 8) return parseSafetensorsHeader(head, { name: label, fileSize: size });

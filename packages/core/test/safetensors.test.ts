@@ -18,6 +18,7 @@ import {
   readSafetensorsHeader,
   saveSafetensors,
 } from "../src/safetensors.js";
+import { loadCheckpoint } from "../src/checkpoint.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -245,6 +246,19 @@ describe("validation errors name the file and the fault", () => {
     expect(() => loadSafetensors(path.join(dir, "missing.safetensors"))).toThrow(
       /missing\.safetensors: cannot read file/,
     );
+  });
+
+  it("a directory is refused by name, not with a bare EISDIR", () => {
+    const sub = path.join(dir, "ckpt.safetensors");
+    fs.mkdirSync(sub);
+    const msg = `safetensors ${sub}: is a directory, expected a .safetensors file`;
+    expect(() => readSafetensorsHeader(sub)).toThrow(msg);
+    expect(() => loadSafetensors(sub)).toThrow(msg);
+    expect(() => loadCheckpoint(sub)).toThrow(msg);
+    expect(() => readSafetensorsHeader(sub, { name: "weights" })).toThrow(
+      "safetensors weights: is a directory, expected a .safetensors file",
+    );
+    fs.rmdirSync(sub);
   });
 });
 

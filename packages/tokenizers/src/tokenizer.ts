@@ -27,6 +27,16 @@ import path from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { atomicWrite, tf } from "@vlab/core";
 
+/**
+ * A text quoted for an error message, cut to its first `max` characters when longer (`"a red ci"…(1048576 chars)`),
+ * so that a huge input does not end up in the message whole.
+ */
+function quoteText(text: string, max = 80): string {
+  if (text.length <= max) return JSON.stringify(text);
+  const end = /[\ud800-\udbff]/.test(text.charAt(max - 1)) ? max - 1 : max; // do not split a surrogate pair
+  return `${JSON.stringify(text.slice(0, end))}…(${text.length} chars)`;
+}
+
 /** CLIP's start-of-text token. */
 export const SOT_TOKEN = "<|startoftext|>";
 /** CLIP's end-of-text token. */
@@ -116,7 +126,7 @@ export class TextTokenizer {
     const bad = ids.findIndex((id) => id === undefined);
     if (bad >= 0)
       throw new Error(
-        `${this.source}: token "${tokens[bad]}" of ${JSON.stringify(text)} has no id ` +
+        `${this.source}: token ${quoteText(tokens[bad] ?? "")} of ${quoteText(text)} has no id ` +
           "and the tokenizer has no unknown token",
       );
     return ids as number[];
@@ -363,7 +373,7 @@ export function tokenizeIds(
     if (row.length > ctx) {
       if (!opts.truncate) {
         throw new RangeError(
-          `tokenize: input ${JSON.stringify(text)} is ${row.length} tokens long with start and end tokens, ` +
+          `tokenize: input ${quoteText(text)} is ${row.length} tokens long with start and end tokens, ` +
             `too long for context length ${ctx} (pass { truncate: true } to cut it)`,
         );
       }

@@ -150,6 +150,23 @@ describe("tokenize (CLIP)", () => {
     expect(Array.from(cut)).toEqual([1, ...tok.encode(long).slice(0, 4), tok.eotId]);
     expect(Array.from(tokenizeIds(tok, "a", { contextLength: 3 }))).toEqual([1, tok.tokenToId("a"), tok.eotId]);
   });
+
+  it("quotes at most 80 characters of a huge input in its error", () => {
+    const huge = "a red circle ".repeat(80_000); // 1,040,000 characters
+    let message = "";
+    try {
+      tokenizeIds(tok, huge);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^tokenize: input "a red circle .{67}"…\(1040000 chars\) is \d+ tokens long/);
+    expect(message.length).toBeLessThan(300);
+    // A surrogate pair at the cut is kept whole or dropped whole, never split.
+    const emoji = "a".repeat(79) + "😀".repeat(100);
+    expect(() => tokenizeIds(tok, emoji, { contextLength: 2 })).toThrow(
+      `tokenize: input "${"a".repeat(79)}"…(279 chars)`,
+    );
+  });
 });
 
 describe("tokenizer.json files", () => {
