@@ -96,7 +96,7 @@ export function atomicWrite(
 ): void {
   const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   const dir = path.dirname(path.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   removeStaleTempFiles(file); // first, so that their space is free for this write
   const tmp = path.join(dir, tempName(file));
   const fd = fs.openSync(tmp, "w");
@@ -131,4 +131,29 @@ export function atomicWrite(
   } catch {
     /* ignore */
   }
+}
+
+/**
+ * `mkdir -p` that fails instead of spinning: Node 20's `mkdirSync(dir, { recursive: true })` loops forever when
+ * mkdir says ENOENT for a path whose parent exists (e.g. under /proc). This creates one level at a time from the
+ * nearest existing ancestor, so any error is thrown as it is.
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  while (!fs.existsSync(d)) {
+    missing.push(d);
+    const parent = path.dirname(d);
+    if (parent === d) break;
+    d = parent;
+  }
+  for (const m of missing.reverse()) {
+    try {
+      fs.mkdirSync(m);
+    } catch (e) {
+      // another process may have made it meanwhile
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+  }
+  if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder`);
 }

@@ -30,7 +30,7 @@ import {
   type SafetensorsHeader,
 } from "./safetensors_header.js";
 
-export { atomicWrite, removeStaleTempFiles, type AtomicWriteOptions } from "./atomic_write.js";
+export { atomicWrite, makeDirs, removeStaleTempFiles, type AtomicWriteOptions } from "./atomic_write.js";
 export {
   bf16BitsToF32,
   dtypeSize,

@@ -365,3 +365,10 @@ describe("atomicWrite", () => {
     expect(fs.statSync(file).size).toBe(1 << 16);
   });
 });
+
+describe("atomicWrite's folders", () => {
+  // Node 20's recursive mkdirSync spins forever on ENOENT under /proc; makeDirs makes one level at a time.
+  it.runIf(fs.existsSync("/proc/self"))("fails at once where a folder cannot be made", () => {
+    expect(() => atomicWrite("/proc/vlab-no/such/dir/x.json", "{}")).toThrow(/ENOENT.*mkdir '\/proc\/vlab-no'/);
+  });
+});

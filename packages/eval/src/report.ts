@@ -7,7 +7,7 @@
  * object is the written JSON and also displays itself as the claims table (Symbol.for("Jupyter.display")).
  */
 import path from "node:path";
-import { atomicWrite, JUPYTER_DISPLAY, tf, type MimeBundle } from "@vlab/core";
+import { atomicWrite, makeDirs, JUPYTER_DISPLAY, tf, type MimeBundle } from "@vlab/core";
 import { currentBudget, type Budget } from "./budget.js";
 import {
   checkBackend,
@@ -28,7 +28,7 @@ import {
   type ClaimResult,
   type Results,
 } from "./results.js";
-import { makeDirs, readCommitted, runResultsDir } from "./results_dir.js";
+import { readCommitted, runResultsDir } from "./results_dir.js";
 import { claimsBundle } from "./results_table.js";
 
 export interface ReportOptions {

@@ -117,28 +117,3 @@ export function readResults(dir: string = resultsDir()): ResultsSet {
   }
   return out;
 }
-
-/**
- * `mkdir -p` that fails instead of spinning: Node 20's `mkdirSync(dir, { recursive: true })` loops forever when
- * mkdir says ENOENT for a path whose parent exists (e.g. under /proc). This creates one level at a time from the
- * nearest existing ancestor, so any error is thrown as it is.
- */
-export function makeDirs(dir: string): void {
-  const missing: string[] = [];
-  let d = path.resolve(dir);
-  while (!fs.existsSync(d)) {
-    missing.push(d);
-    const parent = path.dirname(d);
-    if (parent === d) break;
-    d = parent;
-  }
-  for (const m of missing.reverse()) {
-    try {
-      fs.mkdirSync(m);
-    } catch (e) {
-      // another process may have made it meanwhile
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-  }
-  if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder`);
-}
