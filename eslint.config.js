@@ -11,6 +11,7 @@ export default tseslint.config(
       "results/**",
       "packages/backend/native/build/**",
       ".scratch/**",
+      ".vitest-tmp/**",
       "book/**",
       "docs/api/**",
       "runs/**",
