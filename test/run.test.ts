@@ -98,16 +98,49 @@ describe("vlab run", () => {
   });
 
   it("names the cell whose kernel died and exits instead of waiting on the dead kernel", { timeout: 120_000 }, () => {
-    const nbFile = writeCells("dies.ipynb", { "ok-cell": "1 + 1", "exit-cell": "process.exit(3)", never: "'not run'" });
+    // SIGKILL: nothing in the kernel can catch it (process.exit in a cell only ends the cell thread: next test)
+    const kill = `process.kill(process.pid, "SIGKILL")`;
+    const nbFile = writeCells("dies.ipynb", { "ok-cell": "1 + 1", "exit-cell": kill, never: "'not run'" });
     const t0 = Date.now();
     const r = vlabRun([nbFile, "--out", path.join(tmp, "out")], {}, 90_000);
     expect(r.signal, "vlab run was killed by the test's time limit: it hung on the dead kernel").toBeNull();
     expect(r.status).not.toBe(0);
     expect(Date.now() - t0).toBeLessThan(60_000);
     expect(r.stderr).toContain("cell 2 (id exit-cell)");
-    expect(r.stderr).toContain("the kernel died (exit:3)");
+    expect(r.stderr).toContain("the kernel died (exit:SIGKILL)");
     expect(fs.existsSync(path.join(tmp, "out", "dies.ipynb"))).toBe(true);
   });
+
+  it("reports process.exit() in a cell as that cell's error; the kernel lives on", { timeout: 120_000 }, () => {
+    const nbFile = writeCells("exits.ipynb", {
+      "ok-cell": "1 + 1",
+      "exit-cell": "process.exit(3)",
+      never: "'not run'",
+    });
+    const r = vlabRun([nbFile, "--out", path.join(tmp, "out")], {}, 90_000);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("cell 2 (id exit-cell) failed: SystemExit: process.exit(3) ended the cell thread");
+    const nb = readJson(path.join(tmp, "out", "exits.ipynb"));
+    expect(nb.cells[1].outputs[0]).toMatchObject({ output_type: "error", ename: "SystemExit" });
+  });
+
+  it(
+    "interrupts a cell past --cell-timeout (even `await null; while (true) {}`) and names it",
+    { timeout: 120_000 },
+    () => {
+      const spin = "console.log('spinning'); await null; while (true) {}";
+      const nbFile = writeCells("spins.ipynb", { "ok-cell": "1 + 1", spin, never: "'not run'" });
+      const t0 = Date.now();
+      const r = vlabRun([nbFile, "--out", path.join(tmp, "out"), "--cell-timeout", "3"], {}, 90_000);
+      expect(r.signal, "vlab run hung").toBeNull();
+      expect(r.status).not.toBe(0);
+      expect(Date.now() - t0).toBeLessThan(45_000);
+      expect(r.stderr).toContain("cell 2 (id spin) failed: CellTimeout: execute_request did not finish within 3 s;");
+      expect(r.stderr).toContain("it was interrupted and the kernel answered");
+      const nb = readJson(path.join(tmp, "out", "spins.ipynb"));
+      expect(outputsOf({ cells: [nb.cells[1]] }).map((o) => o.output_type)).toEqual(["stream", "error"]);
+    },
+  );
 
   it("refuses a file that is not a notebook with a clear message", () => {
     const bad = path.join(tmp, "not-a-notebook.ipynb");

@@ -184,7 +184,13 @@ export class KernelClient {
   async request(
     type: string,
     content: Record<string, unknown>,
-    opts: { channel?: "shell" | "control"; timeoutMs?: number; onMessage?: (m: Message) => void } = {},
+    opts: {
+      channel?: "shell" | "control";
+      timeoutMs?: number;
+      /** At the time-out, interrupt the kernel and wait this long for the reply before giving up (0: don't). */
+      interruptWaitMs?: number;
+      onMessage?: (m: Message) => void;
+    } = {},
   ): Promise<ExecuteResult> {
     const msg = makeMessage(type, content, this.session);
     const finished = new Promise<void>((resolve) => {
@@ -192,21 +198,37 @@ export class KernelClient {
     });
     void (opts.channel === "control" ? this.control : this.shell).send(encode(this.conn.key, msg));
     const timeoutMs = opts.timeoutMs ?? 0;
-    const outcome = await Promise.race([
-      finished.then(() => "done" as const),
-      this.exited.then((code) => `exit:${code}` as const),
-      ...(timeoutMs > 0 ? [delay(timeoutMs).then(() => "timeout" as const)] : []),
-    ]);
+    const wait = (ms: number) =>
+      Promise.race([
+        finished.then(() => "done" as const),
+        this.exited.then((code) => `exit:${code}` as const),
+        ...(ms > 0 ? [delay(ms).then(() => "timeout" as const)] : []),
+      ]);
+    let outcome = await wait(timeoutMs);
+    const interruptWaitMs = opts.interruptWaitMs ?? 0;
+    if (outcome === "timeout" && interruptWaitMs > 0) {
+      const t0 = Date.now();
+      this.interrupt();
+      outcome = await wait(interruptWaitMs);
+      const w = this.waiters.get(msg.header.msg_id);
+      if (outcome === "done" && w?.reply) {
+        this.waiters.delete(msg.header.msg_id);
+        throw new TimeoutInterrupted(type, timeoutMs, Date.now() - t0, { reply: w.reply, messages: w.messages });
+      }
+    }
     const w = this.waiters.get(msg.header.msg_id);
     this.waiters.delete(msg.header.msg_id);
-    if (outcome === "timeout") throw new Error(`${type} did not finish within ${timeoutMs / 1000} s`);
+    if (outcome === "timeout") {
+      const after = interruptWaitMs > 0 ? `, nor within ${interruptWaitMs / 1000} s of an interrupt` : "";
+      throw new Error(`${type} did not finish within ${timeoutMs / 1000} s${after}`);
+    }
     if (outcome !== "done")
       throw new Error(`the kernel died (${outcome}) while handling ${type}:\n${this.stderr.slice(-4000)}`);
     if (!w?.reply) throw new Error(`${type} finished without a reply`); // done() is only called once the reply came
     return { reply: w.reply, messages: w.messages };
   }
 
-  execute(code: string, opts: { timeoutMs?: number; onMessage?: (m: Message) => void } = {}) {
+  execute(code: string, opts: { timeoutMs?: number; interruptWaitMs?: number; onMessage?: (m: Message) => void } = {}) {
     return this.request(
       "execute_request",
       { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
@@ -217,6 +239,23 @@ export class KernelClient {
   /** Interrupts the running cell the way Jupyter does for `interrupt_mode: "signal"`. */
   interrupt() {
     this.proc.kill("SIGINT");
+  }
+
+  /**
+   * One heartbeat round trip (Jupyter's hb channel): its time in ms, or undefined when the kernel did not echo within
+   * `timeoutMs`. A fresh REQ socket each time: one whose reply never came cannot send again.
+   */
+  async heartbeat(timeoutMs = 2000): Promise<number | undefined> {
+    const sock = new zmq.Request({ linger: 0 });
+    sock.connect(endpoint(this.conn, this.conn.hb_port));
+    const t0 = performance.now();
+    try {
+      await sock.send("ping");
+      const echo = await Promise.race([sock.receive(), delay(timeoutMs).then(() => undefined)]);
+      return echo ? performance.now() - t0 : undefined;
+    } finally {
+      sock.close();
+    }
   }
 
   /** Whether the kernel process has ended (exited, or killed by a signal). */
@@ -246,6 +285,23 @@ export class KernelClient {
       s.close();
     }
     fs.rmSync(this.connectionFile, { force: true });
+  }
+}
+
+/** A request that ran past its time-out, was interrupted, and answered: the reply and output it gave. */
+export class TimeoutInterrupted extends Error {
+  constructor(
+    type: string,
+    timeoutMs: number,
+    /** How long the kernel took to answer the interrupt. */
+    readonly answeredInMs: number,
+    readonly result: ExecuteResult,
+  ) {
+    super(
+      `${type} did not finish within ${timeoutMs / 1000} s; it was interrupted and the kernel answered ` +
+        `${(answeredInMs / 1000).toFixed(1)} s later`,
+    );
+    this.name = "CellTimeout";
   }
 }
 

@@ -21,7 +21,7 @@ export type Outcome =
 export interface CellExecutor {
   /** Runs a cell; `label` (its execution count) names it in stack traces of later cells: `cell [3] line 2`. */
   execute(code: string, label?: string): Promise<Outcome>;
-  /** Stops asynchronous code that is being awaited (synchronous code is stopped by SIGINT itself). */
+  /** Abandons the cell's awaited promise (synchronous code is stopped by SIGINT, or by the kernel: kernel.ts). */
   interrupt(): void;
   complete(code: string, cursor: number): { start: number; end: number; candidates: string[] };
   inspect(code: string, cursor: number): string | undefined;
@@ -34,7 +34,7 @@ export interface CellExecutor {
  * own TypeScript (5.9), which lacks that option; so kernel_info reports this version.
  */
 export function typescriptVersion(): string {
-  return require("@tslab/typescript-for-tslab").version as string;
+  return (require("@tslab/typescript-for-tslab/package.json") as { version: string }).version;
 }
 
 export function createCellExecutor(cwd = process.cwd()): CellExecutor {

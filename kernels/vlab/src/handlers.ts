@@ -5,8 +5,8 @@
  */
 import { createRequire } from "node:module";
 import { describeSummary, type BackendSummary } from "./backend_init.js";
-import { bundleOf } from "./bundle.js";
-import { typescriptVersion, type CellExecutor, type Outcome } from "./executor.js";
+import type { CellHost } from "./cell_host.js";
+import { typescriptVersion } from "./executor.js";
 import { PROTOCOL_VERSION, type Header, type Message } from "./wire.js";
 
 const require = createRequire(import.meta.url);
@@ -14,15 +14,16 @@ const VERSION: string = require("../package.json").version;
 
 /** What the handlers need from the running kernel. */
 export interface KernelContext {
-  readonly executor: CellExecutor;
+  /** The cell thread: runs cells, completes and inspects code. */
+  readonly cells: CellHost;
   /** The backend the kernel initialised for the cells (undefined: no @vlab/core to initialise). */
   readonly backend: BackendSummary | undefined;
   /** The execution count of the last cell counted. */
   readonly executionCount: number;
   /** Publishes on iopub as a child of `parent`. */
   publish(type: string, content: unknown, parent?: Message): void;
-  /** Starts running a cell: counts it and records it as the cell that output goes to. */
-  beginCell(msg: Message, countIt: boolean): number;
+  /** Starts running a cell: counts it, numbers it (`seq`) and records it as the cell that output goes to. */
+  beginCell(msg: Message, countIt: boolean): { count: number; seq: number };
   /** The running cell finished. */
   endCell(): void;
   interrupt(): void;
@@ -86,16 +87,6 @@ const kernelInfo: Handler = (k, _msg, reply) => {
   });
 };
 
-function errorOutcome(e: unknown): Outcome {
-  const err = e instanceof Error ? e : undefined;
-  return {
-    status: "error",
-    ename: err?.name ?? "Error",
-    evalue: String(err?.message ?? e),
-    traceback: [String(err?.stack ?? e)],
-  };
-}
-
 /**
  * Runs a cell: `execute_input`, then the cell's own output (streams and displays, sent by kernel.ts while it
  * runs), `execute_result` for the value of its last expression, `error` if it threw, and the `execute_reply`.
@@ -103,26 +94,21 @@ function errorOutcome(e: unknown): Outcome {
 const execute: Handler = async (k, msg, reply) => {
   const code = text(msg, "code");
   const silent = flag(msg, "silent", false);
-  const count = k.beginCell(msg, !silent && flag(msg, "store_history", true));
-  let outcome: Outcome;
+  const { count, seq } = k.beginCell(msg, !silent && flag(msg, "store_history", true));
+  let result;
   try {
-    outcome = await k.executor.execute(code, String(count));
-    if (outcome.status === "ok" && outcome.hasValue && outcome.value != null && !silent) {
-      const data = await bundleOf(outcome.value);
-      k.publish("execute_result", { execution_count: count, data, metadata: {} }, msg);
-    }
-  } catch (e) {
-    outcome = errorOutcome(e);
+    result = await k.cells.execute(seq, code, String(count), silent);
   } finally {
     k.endCell();
   }
-  if (outcome.status === "error") {
-    const { ename, evalue, traceback } = outcome;
+  if (result.status === "error") {
+    const { ename, evalue, traceback } = result;
     k.publish("error", { ename, evalue, traceback }, msg);
     reply("execute_reply", { status: "error", execution_count: count, ename, evalue, traceback });
-  } else {
-    reply("execute_reply", { status: "ok", execution_count: count, user_expressions: {}, payload: [] });
+    return;
   }
+  if (result.data) k.publish("execute_result", { execution_count: count, data: result.data, metadata: {} }, msg);
+  reply("execute_reply", { status: "ok", execution_count: count, user_expressions: {}, payload: [] });
 };
 
 const isComplete: Handler = (_k, msg, reply) => {
@@ -131,8 +117,8 @@ const isComplete: Handler = (_k, msg, reply) => {
   reply("is_complete_reply", r.completed ? { status: "complete" } : { status: "incomplete", indent: r.indent ?? "" });
 };
 
-const complete: Handler = (k, msg, reply) => {
-  const r = k.executor.complete(text(msg, "code"), int(msg, "cursor_pos"));
+const complete: Handler = async (k, msg, reply) => {
+  const r = await k.cells.complete(text(msg, "code"), int(msg, "cursor_pos"));
   reply("complete_reply", {
     status: "ok",
     matches: r.candidates,
@@ -142,8 +128,8 @@ const complete: Handler = (k, msg, reply) => {
   });
 };
 
-const inspectCode: Handler = (k, msg, reply) => {
-  const found = k.executor.inspect(text(msg, "code"), int(msg, "cursor_pos"));
+const inspectCode: Handler = async (k, msg, reply) => {
+  const found = await k.cells.inspect(text(msg, "code"), int(msg, "cursor_pos"));
   reply("inspect_reply", {
     status: "ok",
     found: !!found,

@@ -5,15 +5,24 @@
  * multi-mime display bundles, Deno's `Symbol.for("Jupyter.display")` protocol, the real TypeScript
  * version in `kernel_info`, and interrupts that let a running training loop stop cleanly.
  *
- * This file owns the sockets and the running cell's state; handlers.ts answers each request type.
+ * Two threads. This one owns the sockets: it validates every message, answers the heartbeat and control
+ * requests at once, and handles shell requests in order (handlers.ts). The cells run in a worker thread
+ * (cell_thread.ts, driven through cell_host.ts), so nothing a cell does (a 10 s synchronous loop, `await null;
+ * while (true) {}`) keeps this thread from answering, and a cell that ignores an interrupt can be stopped.
+ *
+ * An interrupt (SIGINT, as Jupyter sends it for `interrupt_mode: "signal"`, or an `interrupt_request`):
+ * 1. at once: the cell's `interrupted` flag is set (core's training loops stop at their next step and save), and
+ *    SIGINT stops a cell still in its synchronous part (tslab's `breakOnSigint`), keeping all state;
+ * 2. after INTERRUPT_GRACE_MS: the cell's promise is abandoned and its timers stopped (cell_timers.ts);
+ * 3. after ABANDON_GRACE_MS more, or at a second interrupt of the same cell: a cell still running (a synchronous
+ *    loop after an `await`) has its thread terminated, and a fresh one starts. Only this step loses the
+ *    variables of earlier cells, and the cell's error says so.
  */
 import fs from "node:fs";
 import * as zmq from "zeromq";
-import { describeSummary, initCellBackend, type BackendSummary } from "./backend_init.js";
-import { normalizeBundle, type Bundle } from "./bundle.js";
-import { createCellExecutor } from "./executor.js";
+import { describeSummary } from "./backend_init.js";
+import { CellHost } from "./cell_host.js";
 import { HANDLERS, refuseRequest, type KernelContext, type Reply } from "./handlers.js";
-import { addRuntimeFallback } from "./resolve.js";
 import {
   encode,
   endpoint,
@@ -25,9 +34,21 @@ import {
   type Refusal,
 } from "./wire.js";
 
-const HOOK = Symbol.for("vlab.kernel");
-/** After an interrupt, how long a running cell may take to stop by itself (e.g. a training loop saving its state). */
-const INTERRUPT_GRACE_MS = 3000;
+/**
+ * After an interrupt, how long a running cell may take to stop by itself (e.g. a training loop saving its state):
+ * 3 s, or $VLAB_INTERRUPT_GRACE_MS.
+ */
+export const INTERRUPT_GRACE_MS = envMs("VLAB_INTERRUPT_GRACE_MS", 3000);
+/** After its promise is abandoned, how long a cell may keep its thread busy before the thread is restarted. */
+export const ABANDON_GRACE_MS = 1000;
+
+function envMs(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const ms = Number(raw);
+  if (!Number.isFinite(ms) || ms < 0) throw new Error(`${name} must be a number of milliseconds ≥ 0, got "${raw}"`);
+  return ms;
+}
 
 type Send = (frames: Buffer[]) => void;
 
@@ -39,51 +60,20 @@ function sender(sock: { send(frames: Buffer[]): Promise<void> }): Send {
   };
 }
 
-const realStderrWrite = process.stderr.write.bind(process.stderr);
 function logError(what: string, e: unknown) {
-  realStderrWrite(`[vlab kernel] ${what}: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.stderr.write(`[vlab kernel] ${what}: ${e instanceof Error ? e.stack : String(e)}\n`);
 }
 
-/** The cell that runs (or ran last: output from its background tasks still goes there), and the interrupt flag. */
+/** The cell that runs (or ran last: output from its background tasks still goes there). */
 interface CellState {
   executionCount: number;
-  current?: Message;
+  /** Sequence number of the cell running or run last (silent cells too). */
+  seq: number;
   running: boolean;
-  interrupted: boolean;
-}
-
-/** Everything the cell prints becomes `stream` output of the cell; outside a cell it goes to the terminal. */
-function captureStreams(state: CellState, publish: KernelContext["publish"]) {
-  for (const name of ["stdout", "stderr"] as const) {
-    const stream = process[name];
-    const write = stream.write.bind(stream);
-    const capture = (chunk: string | Uint8Array, enc?: unknown, cb?: unknown): boolean => {
-      if (!state.current) return Reflect.apply(write, stream, [chunk, enc, cb]);
-      const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
-      publish("stream", { name, text }, state.current);
-      if (typeof enc === "function") enc();
-      else if (typeof cb === "function") cb();
-      return true;
-    };
-    stream.write = capture as typeof stream.write;
-  }
-}
-
-/** The hook packages use to display rich output and to notice interrupts (see @vlab/core kernel_hook.ts). */
-function installHook(state: CellState, publish: KernelContext["publish"]) {
-  Reflect.set(globalThis, HOOK, {
-    display(bundle: Bundle, opts: { displayId?: string; update?: boolean; metadata?: Record<string, unknown> } = {}) {
-      const content = {
-        data: normalizeBundle(bundle),
-        metadata: opts.metadata ?? {},
-        transient: opts.displayId ? { display_id: opts.displayId } : {},
-      };
-      publish(opts.update && opts.displayId ? "update_display_data" : "display_data", content, state.current);
-    },
-    get interrupted() {
-      return state.interrupted;
-    },
-  });
+  /** The request of each recent cell, by seq: the parent of its output. */
+  parents: Map<number, Message>;
+  /** The interrupt in progress: its cell and the timer of its next step. */
+  interrupt?: { seq: number; timer: NodeJS.Timeout; step: 2 | 3 };
 }
 
 export async function startKernel(connectionFile: string): Promise<void> {
@@ -91,12 +81,6 @@ export async function startKernel(connectionFile: string): Promise<void> {
   if (conn.signature_scheme && conn.signature_scheme !== "hmac-sha256") {
     throw new Error(`unsupported signature scheme ${conn.signature_scheme} in ${connectionFile}`);
   }
-  addRuntimeFallback();
-  // Fast by default: the backend is chosen before the first request is served (backend_init.ts).
-  const backendReady = initCellBackend(process.cwd()).then((summary) => {
-    realStderrWrite(`[vlab kernel] ${describeSummary(summary)}\n`);
-    return summary;
-  });
   const session = crypto.randomUUID();
   const key = conn.key ?? "";
 
@@ -116,16 +100,42 @@ export async function startKernel(connectionFile: string): Promise<void> {
   const publish = (type: string, content: unknown, parent?: Message) =>
     sendIopub(encode(key, makeMessage(type, content, session, parent)));
 
-  const state: CellState = { executionCount: 0, running: false, interrupted: false };
-  const executor = createCellExecutor(process.cwd());
-  captureStreams(state, publish);
-  installHook(state, publish);
+  const state: CellState = { executionCount: 0, seq: 0, running: false, parents: new Map() };
+  const onSigint = () => k.interrupt();
+  // Fast by default: the cell thread chooses the backend before the first request is served (backend_init.ts).
+  const cells = new CellHost(process.cwd(), {
+    publish: (seq, type, content) => publish(type, content, state.parents.get(seq) ?? state.parents.get(state.seq)),
+    // Node resets SIGINT to "exit" when a cell's synchronous part ends (cell_thread.ts): take it back.
+    syncDone() {
+      process.off("SIGINT", onSigint);
+      process.on("SIGINT", onSigint);
+    },
+    log: (text) => logError("cell thread", text),
+  });
 
-  const chosen: { backend?: BackendSummary } = {};
+  /** Steps 2 and 3 of an interrupt (see the top of this file). */
+  const escalate = (seq: number, step: 2 | 3) => {
+    if (state.interrupt?.seq === seq) clearTimeout(state.interrupt.timer);
+    state.interrupt = undefined;
+    if (!state.running || state.seq !== seq || !cells.isRunning(seq)) return;
+    if (step === 2) {
+      cells.abandon(seq);
+      state.interrupt = { seq, step: 3, timer: setTimeout(() => escalate(seq, 3), ABANDON_GRACE_MS) };
+      return;
+    }
+    const waited = (INTERRUPT_GRACE_MS + ABANDON_GRACE_MS) / 1000;
+    cells.restart(
+      "KeyboardInterrupt",
+      `execution interrupted; the cell kept running ${waited} s after the interrupt (or was interrupted twice), ` +
+        "so its thread was stopped and a fresh one started: the variables and imports of earlier cells are gone " +
+        "(run them again)",
+    );
+  };
+
   const k: KernelContext = {
-    executor,
+    cells,
     get backend() {
-      return chosen.backend;
+      return cells.backend;
     },
     get executionCount() {
       return state.executionCount;
@@ -134,29 +144,31 @@ export async function startKernel(connectionFile: string): Promise<void> {
     beginCell(msg, countIt) {
       if (countIt) state.executionCount++;
       publish("execute_input", { code: msg.content.code ?? "", execution_count: state.executionCount }, msg);
-      state.current = msg;
+      state.seq++;
+      state.parents.set(state.seq, msg);
+      state.parents.delete(state.seq - 64); // output of older cells' background tasks goes to the latest one
       state.running = true;
-      state.interrupted = false;
-      return state.executionCount;
+      return { count: state.executionCount, seq: state.seq };
     },
     endCell() {
       state.running = false;
+      if (state.interrupt) clearTimeout(state.interrupt.timer);
+      state.interrupt = undefined;
     },
     interrupt() {
-      state.interrupted = true;
-      if (!state.running) return;
-      const cell = state.current;
-      setTimeout(() => {
-        if (state.running && state.current === cell) executor.interrupt();
-      }, INTERRUPT_GRACE_MS).unref();
+      const seq = state.seq;
+      if (!state.running || !cells.isRunning(seq)) return;
+      if (state.interrupt?.seq === seq) return escalate(seq, 3); // a second interrupt: stop it now
+      cells.interrupt(seq);
+      state.interrupt = { seq, step: 2, timer: setTimeout(() => escalate(seq, 2), INTERRUPT_GRACE_MS) };
     },
     shutdown() {
-      executor.close();
+      cells.close();
       for (const s of [iopub, shell, control, stdin, hb]) s.close();
       process.exit(0);
     },
   };
-  process.on("SIGINT", () => k.interrupt());
+  process.on("SIGINT", onSigint);
 
   /** One request: busy, its handler, idle. */
   async function handle(msg: Message, send: Send) {
@@ -232,6 +244,7 @@ export async function startKernel(connectionFile: string): Promise<void> {
   })();
   void serve(control, sender(control), false);
   publish("status", { execution_state: "starting" });
-  chosen.backend = await backendReady;
+  await cells.whenReady();
+  logError("ready", describeSummary(cells.backend));
   await serve(shell, sender(shell), true);
 }

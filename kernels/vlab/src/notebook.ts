@@ -1,6 +1,15 @@
-/** nbformat 4.5 notebooks: reading, outputs from kernel messages, writing. */
+/**
+ * nbformat 4.5 notebooks: reading, outputs from kernel messages, writing.
+ *
+ * `writeNotebook` writes atomically (a reader sees the old file or the complete new one) with the temp-file rules of
+ * @vlab/core's atomic_write.ts, which the kernel cannot import (it depends on no model package): the temp file is
+ * `.<name>.tmp-<pid>-t<threadId>-<random>` beside the target; a writer killed mid-write leaves it behind, and the
+ * next write of the same target removes such leftovers of dead writers, never a live writer's.
+ */
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
+import path from "node:path";
+import { threadId } from "node:worker_threads";
 import type { Message } from "./wire.js";
 
 export type Output = Record<string, unknown> & { output_type: string };
@@ -131,11 +140,95 @@ export class OutputCollector {
   }
 }
 
-/** Writes JSON the way Jupyter does (1-space indent, trailing newline), atomically. */
+/** Temp files this thread is writing now (a cleanup never removes one of them). */
+const inFlight = new Set<string>();
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** Whether process `pid` exists on this machine; anything but "no such process" (EPERM included) counts as alive. */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0: an existence check, nothing is sent
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/**
+ * Removes the temp files that writes of `file` left when their process died mid-write: `.<name>.tmp-<pid>-t<thread>-…`
+ * (and `<name>.tmp-<pid>`, the name this writer used before) whose pid is not a running process, or is this process's
+ * own from this thread but not being written now (a previous process with the same pid, as after a container
+ * restart). A temp file of any other running process is kept, however old: a live writer may be stopped or slow.
+ * Best effort: what cannot be listed or removed is skipped.
+ */
+function removeStaleTemps(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  const base = escapeRegExp(path.basename(file));
+  const current = new RegExp(`^\\.${base}\\.tmp-(\\d+)-t(\\d+)-[0-9a-z]+$`);
+  const legacy = new RegExp(`^${base}\\.tmp-(\\d+)$`);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = current.exec(name) ?? legacy.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (!Number.isSafeInteger(pid) || pid < 1) continue; // never probe 0 or a process group
+    const full = path.join(dir, name);
+    const stale =
+      pid === process.pid ? m[2] === undefined || (Number(m[2]) === threadId && !inFlight.has(full)) : !pidAlive(pid);
+    if (!stale) continue;
+    try {
+      if (fs.lstatSync(full).isFile()) fs.rmSync(full, { force: true });
+    } catch {
+      /* already gone, or not ours to remove */
+    }
+  }
+}
+
+/**
+ * Writes JSON the way Jupyter does (1-space indent, trailing newline), atomically: into a temp file beside `file`,
+ * fsync'd, then renamed over it. A writer killed mid-write leaves `file` as it was (the old notebook, or none) and a
+ * temp file that the next write of `file` removes (see the file comment).
+ */
 export function writeNotebook(file: string, nb: Notebook) {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(nb, null, 1) + "\n");
-  fs.renameSync(tmp, file);
+  const bytes = Buffer.from(JSON.stringify(nb, null, 1) + "\n", "utf8");
+  const dir = path.dirname(path.resolve(file));
+  removeStaleTemps(file);
+  const rand = Math.random().toString(36).slice(2, 10) || "0";
+  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-t${threadId}-${rand}`);
+  const fd = fs.openSync(tmp, "wx");
+  inFlight.add(tmp);
+  let closed = false;
+  try {
+    for (let written = 0; written < bytes.byteLength;)
+      written += fs.writeSync(fd, bytes, written, bytes.byteLength - written);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    closed = true;
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    if (!closed) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  } finally {
+    inFlight.delete(tmp);
+  }
+  try {
+    // persist the rename (best effort: not every platform can fsync a folder)
+    const dfd = fs.openSync(dir, "r");
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
+  } catch {
+    /* ignore */
+  }
 }
 
 /** A copy without outputs or execution counts: what is committed to git. */

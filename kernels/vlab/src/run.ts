@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { KernelClient } from "./client.js";
+import { KernelClient, TimeoutInterrupted } from "./client.js";
 import {
   KERNELSPEC,
   normalize,
@@ -71,6 +71,12 @@ function ensureWritableDir(dir: string): void {
   }
 }
 
+/**
+ * How long `runNotebook` waits for a cell that ran past `cellTimeoutMs` to answer the interrupt it sends: the
+ * kernel's own steps (kernel.ts) take at most 4 s, plus a fresh cell thread's start.
+ */
+const INTERRUPT_WAIT_MS = 20_000;
+
 export async function runNotebook(file: string, opts: RunOptions): Promise<RunResult> {
   const log = opts.log ?? (() => {});
   const started = Date.now();
@@ -98,7 +104,17 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<RunRe
       const collector = new OutputCollector();
       cell.outputs = collector.outputs;
       const t0 = Date.now();
-      const { reply, messages } = await kernel.execute(code, { timeoutMs: opts.cellTimeoutMs ?? 0 });
+      let done;
+      try {
+        done = await kernel.execute(code, { timeoutMs: opts.cellTimeoutMs ?? 0, interruptWaitMs: INTERRUPT_WAIT_MS });
+      } catch (e) {
+        if (!(e instanceof TimeoutInterrupted)) throw e;
+        // past --cell-timeout: interrupted; the cell's output (and the interrupt's error) stay in the notebook
+        for (const m of e.result.messages) collector.add(m);
+        cell.outputs = collector.outputs;
+        throw e;
+      }
+      const { reply, messages } = done;
       for (const m of messages) collector.add(m);
       cell.outputs = collector.outputs;
       const { execution_count: count, status, ename, evalue } = reply.content;
@@ -113,7 +129,8 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<RunRe
   } catch (e) {
     result.ok = false;
     // The kernel died or timed out: name the cell it was running (index -1: before any cell ran).
-    result.failedCell ??= { ...running, ename: "KernelError", evalue: (e as Error).message };
+    const ename = e instanceof TimeoutInterrupted ? e.name : "KernelError";
+    result.failedCell ??= { ...running, ename, evalue: (e as Error).message };
   } finally {
     await kernel.shutdown();
     writeNotebook(output, nb);
