@@ -14,6 +14,7 @@ import {
   atomicWrite,
   encodeSafetensors,
   loadSafetensors,
+  quoteName,
   readSafetensorsHeader,
   removeStaleTempFiles,
   tensorToEncode,
@@ -59,10 +60,10 @@ export function saveCheckpoint(
     throw new Error(`saveCheckpoint: step must be a non-negative integer, got ${step}`);
   tf.tidy(() => {
     // Inside a tidy: an optimizer's stateDict() hands out fresh handles, freed when we are done.
-    const enc: Record<string, TensorToEncode> = {};
+    const enc = Object.create(null) as Record<string, TensorToEncode>; // no prototype: any name is a key
     for (const [k, t] of Object.entries(model)) {
       if (k.startsWith(OPTIM))
-        throw new Error(`saveCheckpoint: model tensor "${k}" uses the reserved prefix "${OPTIM}"`);
+        throw new Error(`saveCheckpoint: model tensor ${quoteName(k)} uses the reserved prefix "${OPTIM}"`);
       enc[k] = tensorToEncode(k, t, dtype);
     }
     const metadata: Record<string, string> = { format: CHECKPOINT_FORMAT, step: String(step) };
@@ -111,8 +112,9 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   const optimizerHparams = parseJson(path, "optim.hparams", meta["optim.hparams"]) as
     Record<string, unknown> | undefined;
   const all = loadSafetensors(path);
-  const tensors: Record<string, tf.Tensor> = {};
-  const optimizerState: Record<string, tf.Tensor> = {};
+  // No prototype: a tensor named "__proto__" or "constructor" is kept like any other.
+  const tensors = Object.create(null) as Record<string, tf.Tensor>;
+  const optimizerState = Object.create(null) as Record<string, tf.Tensor>;
   for (const [k, t] of Object.entries(all)) {
     if (k.startsWith(OPTIM)) optimizerState[k.slice(OPTIM.length)] = t;
     else tensors[k] = t;
@@ -140,13 +142,15 @@ export function assignByName(
   );
   const used = new Set<string>();
   for (const [name, v] of named) {
-    const t = tensors[name];
+    const t = Object.hasOwn(tensors, name) ? tensors[name] : undefined; // never an inherited "constructor"
     if (!t) {
-      if (strict) throw new Error(`${label}: missing tensor "${name}"`);
+      if (strict) throw new Error(`${label}: missing tensor ${quoteName(name)}`);
       continue;
     }
     if (t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) {
-      throw new Error(`${label}: "${name}" has shape [${t.shape}] in the checkpoint, [${v.shape}] in the model`);
+      throw new Error(
+        `${label}: ${quoteName(name)} has shape [${t.shape}] in the checkpoint, [${v.shape}] in the model`,
+      );
     }
     v.assign(t.dtype === v.dtype ? t : tf.tidy(() => tf.cast(t, v.dtype)));
     used.add(name);
@@ -155,7 +159,10 @@ export function assignByName(
     const unused = Object.keys(tensors).filter((k) => !used.has(k));
     if (unused.length)
       throw new Error(
-        `${label}: unexpected tensors ${unused.slice(0, 5).join(", ")}${unused.length > 5 ? ", ..." : ""}`,
+        `${label}: unexpected tensors ${unused
+          .slice(0, 5)
+          .map((k) => quoteName(k))
+          .join(", ")}${unused.length > 5 ? ", ..." : ""}`,
       );
   }
 }

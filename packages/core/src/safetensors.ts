@@ -27,6 +27,7 @@ import {
   decodeSafetensors,
   fail,
   parseSafetensorsHeader,
+  quoteName,
   type SafetensorsHeader,
 } from "./safetensors_header.js";
 
@@ -43,8 +44,10 @@ export {
 } from "./safetensors_dtypes.js";
 export { encodeSafetensors, type TensorToEncode } from "./safetensors_encode.js";
 export {
+  MAX_HEADER,
   decodeSafetensors,
   parseSafetensorsHeader,
+  quoteName,
   type SafetensorsEntry,
   type SafetensorsHeader,
 } from "./safetensors_header.js";
@@ -135,7 +138,10 @@ export function rawToTensor(
       for (let i = 0; i < src.length; i++) {
         const v = Number(src[i]!);
         if (v > 2147483647 || v < -2147483648) {
-          fail(name, `tensor "${key}" (${dtype}) holds ${src[i]} at index ${i}, outside the int32 range of tfjs`);
+          fail(
+            name,
+            `tensor ${quoteName(key)} (${dtype}) holds ${src[i]} at index ${i}, outside the int32 range of tfjs`,
+          );
         }
         out[i] = v;
       }
@@ -149,19 +155,20 @@ export function rawToTensor(
         "bool",
       );
     default:
-      fail(name, `tensor "${key}" has dtype ${dtype}, which vlab cannot load into tfjs`);
+      fail(name, `tensor ${quoteName(key)} has dtype ${dtype}, which vlab cannot load into tfjs`);
   }
 }
 
 /**
  * Loads every tensor of a safetensors file (or buffer) as tf.Tensors the caller owns.
  * F32/F16/BF16/F64 become float32; I8–I64 and U8–U64 become int32 (an error if a value does not
- * fit); BOOL becomes bool. Use `readSafetensorsHeader` for `__metadata__`.
+ * fit); BOOL becomes bool. Use `readSafetensorsHeader` for `__metadata__`. The record has no
+ * prototype: a tensor named `__proto__` or `constructor` is an own key like any other.
  */
 export function loadSafetensors(source: Source, { name }: { name?: string } = {}): Record<string, tf.Tensor> {
   const src = readSource(source, name);
   const { tensors } = decodeSafetensors(src.bytes, { name: src.name });
-  const out: Record<string, tf.Tensor> = {};
+  const out = Object.create(null) as Record<string, tf.Tensor>;
   try {
     for (const [key, raw] of Object.entries(tensors)) out[key] = rawToTensor(raw, { key, name: src.name });
   } catch (e) {
@@ -178,7 +185,7 @@ export interface SaveSafetensorsOptions {
 
 /** One tf.Tensor as an `encodeSafetensors` input: float32 stored as `floatDtype`, int32 as I32, bool as BOOL. */
 export function tensorToEncode(name: string, t: tf.Tensor, floatDtype: "F32" | "F16" | "BF16" = "F32"): TensorToEncode {
-  if (t.isDisposed) throw new Error(`saveSafetensors: tensor "${name}" is disposed`);
+  if (t.isDisposed) throw new Error(`saveSafetensors: tensor ${quoteName(name)} is disposed`);
   switch (t.dtype) {
     case "float32":
       return { dtype: floatDtype, shape: t.shape, data: t.dataSync() as Float32Array };
@@ -187,7 +194,9 @@ export function tensorToEncode(name: string, t: tf.Tensor, floatDtype: "F32" | "
     case "bool":
       return { dtype: "BOOL", shape: t.shape, data: Uint8Array.from(t.dataSync() as Uint8Array, (b) => (b ? 1 : 0)) };
     default:
-      throw new Error(`saveSafetensors: tensor "${name}" has dtype ${t.dtype}, which safetensors cannot store`);
+      throw new Error(
+        `saveSafetensors: tensor ${quoteName(name)} has dtype ${t.dtype}, which safetensors cannot store`,
+      );
   }
 }
 
@@ -197,7 +206,7 @@ export function tensorsToSafetensors(
   metadata?: Record<string, string>,
   { dtype = "F32" }: SaveSafetensorsOptions = {},
 ): Uint8Array {
-  const enc: Record<string, TensorToEncode> = {};
+  const enc = Object.create(null) as Record<string, TensorToEncode>; // no prototype: "__proto__" is a name too
   for (const [k, t] of Object.entries(tensors)) enc[k] = tensorToEncode(k, t, dtype);
   return encodeSafetensors(enc, metadata);
 }
@@ -219,31 +228,40 @@ export function saveSafetensors(
 export function loadSafetensorsSharded(dirOrIndex: string): Record<string, tf.Tensor> {
   const index = dirOrIndex.endsWith(".json") ? dirOrIndex : path.join(dirOrIndex, "model.safetensors.index.json");
   const dir = path.dirname(index);
-  let weightMap: Record<string, string>;
+  // A Map: every tensor name is kept exactly ("__proto__", "constructor" included).
+  const weightMap = new Map<string, string>();
   try {
-    const parsed = JSON.parse(fs.readFileSync(index, "utf8")) as { weight_map?: Record<string, string> };
-    if (!parsed.weight_map || typeof parsed.weight_map !== "object") throw new Error("no weight_map object");
-    weightMap = parsed.weight_map;
+    const parsed = JSON.parse(fs.readFileSync(index, "utf8")) as { weight_map?: unknown };
+    const wm = parsed.weight_map;
+    if (!wm || typeof wm !== "object" || Array.isArray(wm)) throw new Error("no weight_map object");
+    for (const [k, v] of Object.entries(wm)) {
+      if (typeof v !== "string") throw new Error(`weight_map[${quoteName(k)}] is not a file name`);
+      weightMap.set(k, v);
+    }
   } catch (e) {
     throw new Error(`safetensors index ${index}: ${(e as Error).message}`, { cause: e });
   }
-  const out: Record<string, tf.Tensor> = {};
+  const out = Object.create(null) as Record<string, tf.Tensor>;
   try {
-    for (const shard of [...new Set(Object.values(weightMap))].sort()) {
+    for (const shard of [...new Set(weightMap.values())].sort()) {
       const file = path.join(dir, shard);
       const tensors = loadSafetensors(file);
       for (const [k, t] of Object.entries(tensors)) {
-        if (weightMap[k] !== shard || k in out) {
+        if (weightMap.get(k) !== shard || k in out) {
           t.dispose(); // not listed for this shard (or a duplicate): ignore
           continue;
         }
         out[k] = t;
       }
     }
-    const missing = Object.keys(weightMap).filter((k) => !(k in out));
+    const missing = [...weightMap.keys()].filter((k) => !(k in out));
     if (missing.length)
       throw new Error(
-        `safetensors index ${index}: tensors listed but not found in their shard: ${missing.slice(0, 5).join(", ")}`,
+        `safetensors index ${index}: tensors listed but not found in their shard: ` +
+          missing
+            .slice(0, 5)
+            .map((k) => quoteName(k))
+            .join(", "),
       );
   } catch (e) {
     tf.dispose(out);

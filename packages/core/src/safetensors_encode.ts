@@ -5,6 +5,7 @@
  * (https://github.com/huggingface/safetensors, `safetensors/src/tensor.rs`).
  */
 import { DTYPE_RANK, dtypeSize, f32ToBf16Bits, f32ToF16Bits, type SafetensorsDtype } from "./safetensors_dtypes.js";
+import { MAX_HEADER, quoteName } from "./safetensors_header.js";
 
 /** Input to `encodeSafetensors`: raw bytes (`Uint8Array`) or values to convert to `dtype`. */
 export interface TensorToEncode {
@@ -21,7 +22,8 @@ export interface TensorToEncode {
 /** The little-endian bytes of `t.data` stored as `t.dtype`. */
 function toBytes(name: string, t: TensorToEncode): Uint8Array {
   const elem = dtypeSize(t.dtype);
-  if (elem === undefined) throw new Error(`encodeSafetensors: tensor "${name}" has unknown dtype ${t.dtype}`);
+  if (elem === undefined)
+    throw new Error(`encodeSafetensors: tensor ${quoteName(name)} has unknown dtype ${quoteName(String(t.dtype))}`);
   const count = t.shape.reduce((a, b) => a * b, 1);
   const d = t.data;
   let out: Uint8Array;
@@ -47,7 +49,8 @@ function toBytes(name: string, t: TensorToEncode): Uint8Array {
       I64: BigInt64Array,
       U64: BigUint64Array,
     }[t.dtype as string];
-    if (!ctor) throw new Error(`encodeSafetensors: tensor "${name}": pass ${t.dtype} data as raw bytes (Uint8Array)`);
+    if (!ctor)
+      throw new Error(`encodeSafetensors: tensor ${quoteName(name)}: pass ${t.dtype} data as raw bytes (Uint8Array)`);
     let arr: ArrayBufferView;
     // Values to convert: `data` is a typed array of numbers (ArrayBufferView's type names no element access).
     if (d instanceof ctor) arr = d;
@@ -58,8 +61,8 @@ function toBytes(name: string, t: TensorToEncode): Uint8Array {
   }
   if (out.byteLength !== count * elem) {
     throw new Error(
-      `encodeSafetensors: tensor "${name}": shape [${t.shape}] × ${t.dtype} needs ${count * elem} bytes, data has ` +
-        `${out.byteLength}`,
+      `encodeSafetensors: tensor ${quoteName(name)}: shape [${t.shape}] × ${t.dtype} needs ${count * elem} bytes, ` +
+        `data has ${out.byteLength}`,
     );
   }
   return out;
@@ -74,20 +77,30 @@ export function encodeSafetensors(
   tensors: Record<string, TensorToEncode>,
   metadata?: Record<string, string>,
 ): Uint8Array {
+  let nameChars = 0;
   for (const [k, t] of Object.entries(tensors)) {
     if (dtypeSize(t.dtype) === undefined)
-      throw new Error(`encodeSafetensors: tensor "${k}" has unknown dtype ${t.dtype}`);
+      throw new Error(`encodeSafetensors: tensor ${quoteName(k)} has unknown dtype ${quoteName(String(t.dtype))}`);
+    nameChars += k.length;
   }
+  // The names alone already outgrow the limit: say so before building a huge JSON text (checked exactly below).
+  const tooBig = (what: string) =>
+    new Error(
+      `encodeSafetensors: the header of ${Object.keys(tensors).length} tensors would be ${what}, over the 100 MB ` +
+        `limit (${MAX_HEADER} bytes) that safetensors readers accept`,
+    );
+  if (nameChars > MAX_HEADER) throw tooBig(`over ${nameChars} bytes`);
   const sorted = Object.entries(tensors).sort(([a, ta], [b, tb]) => {
     const d = DTYPE_RANK.indexOf(tb.dtype) - DTYPE_RANK.indexOf(ta.dtype);
     return d !== 0 ? d : a < b ? -1 : a > b ? 1 : 0;
   });
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named "__proto__" becomes a key of the JSON, not the object's prototype.
+  const header = Object.create(null) as Record<string, unknown>;
   if (metadata) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== "string") throw new Error(`encodeSafetensors: metadata["${k}"] must be a string`);
+      if (typeof v !== "string") throw new Error(`encodeSafetensors: metadata[${quoteName(k)}] must be a string`);
     }
-    header.__metadata__ = metadata;
+    header.__metadata__ = Object.assign(Object.create(null) as Record<string, string>, metadata);
   }
   const chunks: Uint8Array[] = [];
   let pos = 0;
@@ -100,6 +113,7 @@ export function encodeSafetensors(
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.byteLength / 8) * 8;
+  if (padded > MAX_HEADER) throw tooBig(`${padded} bytes`);
   const out = new Uint8Array(8 + padded + pos);
   new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
   out.set(json, 8);

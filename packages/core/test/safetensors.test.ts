@@ -190,8 +190,37 @@ describe("validation errors name the file and the fault", () => {
       })(),
       /bad\.safetensors: header length 200000000 is over the 100 MB limit/,
     ],
-    ["not json", build(null, 0, "{nope"), /bad\.safetensors: header is not valid UTF-8 JSON/],
-    ["not object", build([1, 2], 0), /bad\.safetensors: header is not a JSON object/],
+    [
+      "not json",
+      build(null, 0, "{nope"),
+      /bad\.safetensors: header is not valid JSON at byte 9 of the file: expected a string key, found "n"/,
+    ],
+    [
+      "not UTF-8",
+      build(null, 0, "{}   ").map((b, i) => (i === 10 ? 0xff : b)),
+      /bad\.safetensors: header is not valid UTF-8 \(first bad byte at offset 10 of the file\)/,
+    ],
+    ["not object", build([1, 2], 0), /bad\.safetensors: header is not a JSON object \(it starts with "\[1,2\]"\)/],
+    [
+      "trailing text",
+      build(null, 0, "{} {}"),
+      /bad\.safetensors: header is not valid JSON at byte 11 of the file: unexpected text after/,
+    ],
+    [
+      "deep nesting",
+      build(null, 0, `{"x":${"[".repeat(100_000)}`),
+      /bad\.safetensors: header is not valid JSON at byte \d+ of the file: nested deeper than 64 levels/,
+    ],
+    [
+      "duplicate name",
+      build(
+        null,
+        4,
+        '{"x":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"x":{"dtype":"U8","shape":[0],"data_offsets":[4,4]}}',
+      ),
+      /bad\.safetensors: tensor "x" appears twice in the header \(again at byte 61\)/,
+    ],
+    ["entry not an object", build({ x: [1, 2] }, 0), /bad\.safetensors: entry "x" is not an object \(it is \[1,2\]\)/],
     [
       "unknown dtype",
       build({ x: { dtype: "F12", shape: [1], data_offsets: [0, 4] } }, 4),
@@ -228,7 +257,16 @@ describe("validation errors name the file and the fault", () => {
       build({ x: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, 8),
       /bad\.safetensors: 4 trailing bytes/,
     ],
-    ["bad metadata", build({ __metadata__: { a: 1 } }, 0), /bad\.safetensors: __metadata__\["a"\] is not a string/],
+    [
+      "bad metadata",
+      build({ __metadata__: { a: 1 } }, 0),
+      /bad\.safetensors: __metadata__\["a"\] is not a string \(it is 1\)/,
+    ],
+    [
+      "a long name is quoted cut to 80 characters",
+      build({ ["n".repeat(5000)]: { dtype: "F12", shape: [1], data_offsets: [0, 4] } }, 4),
+      /bad\.safetensors: tensor "n{80}"…\(5000 chars\) has unknown dtype "F12"$/,
+    ],
   ];
   for (const [label, bytes, re] of cases) {
     it(label, () => {

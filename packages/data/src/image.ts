@@ -69,9 +69,62 @@ function looksLikeText(b: Uint8Array): boolean {
   return printable / n > 0.95;
 }
 
+/** Where index `i` of an interleaved `[H, W, C]` array lies, for messages: "pixel (x, y), channel c". */
+function where(i: number, width: number, channels: number): string {
+  if (!(channels >= 1 && width >= 1)) return `element ${i}`;
+  const p = Math.floor(i / channels);
+  return `pixel (${p % width}, ${Math.floor(p / width)}), channel ${i % channels}`;
+}
+
+/**
+ * The pixels of an image as 8-bit levels. A `Uint8Array` (or `Uint8ClampedArray`) is used as it is; any other array of
+ * numbers (a `Float32Array`, a plain array) must hold integers 0..255, and a NaN, an infinity or any other value is an
+ * error naming the image and the first bad index — never a silent cast (NaN → 0, 300 → 44).
+ */
+function eightBit(data: unknown, name: string, width: number, channels: number): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof Uint8ClampedArray) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const values = data as ArrayLike<unknown> | null | undefined;
+  if (!values || typeof values !== "object" || typeof values.length !== "number")
+    throw new TypeError(`${name}: pixel data must be a Uint8Array, got ${Object.prototype.toString.call(data)}`);
+  const out = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 255) {
+      const what = typeof v === "number" && !Number.isFinite(v) ? "non-finite value" : "value";
+      throw new RangeError(
+        `${name}: ${what} ${String(v).slice(0, 40)} at index ${i} (${where(i, width, channels)}) is not an ` +
+          "8-bit level (an integer 0..255)",
+      );
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/** An RgbImage's pixels as 8-bit levels (see `eightBit`), checked to fill `[H, W, 3]`. */
+function rgbPixels(img: RgbImage, name: string): Uint8Array {
+  const data = eightBit(img.data, name, img.width, 3);
+  if (data.length !== img.width * img.height * 3)
+    throw new RangeError(`${name}: ${data.length} values do not make a ${img.width}x${img.height} RGB image`);
+  return data;
+}
+
+/** Checks that per-channel `mean` and `std` are finite numbers, with no zero std (which would divide by zero). */
+function checkMeanStd(fn: string, mean: readonly number[], std: readonly number[]): void {
+  mean.forEach((m, c) => {
+    if (typeof m !== "number" || !Number.isFinite(m)) throw new RangeError(`${fn}: mean[${c}] is ${m}, not finite`);
+  });
+  std.forEach((v, c) => {
+    if (typeof v !== "number" || !Number.isFinite(v) || v === 0)
+      throw new RangeError(`${fn}: std[${c}] is ${v}; it must be finite and non-zero`);
+  });
+}
+
 /** Copies grey to RGB and drops alpha, as PIL's `convert("RGB")`; any other channel count is an error. */
 export function toRgb(raw: RawImage, name = "image"): RgbImage {
-  const { width, height, channels, data } = raw;
+  const { width, height, channels } = raw;
+  const data = eightBit(raw.data, name, width, channels);
   const n = width * height;
   if (data.length !== n * channels) {
     throw new RangeError(
@@ -100,6 +153,41 @@ export function toRgb(raw: RawImage, name = "image"): RgbImage {
   }
   /* eslint-enable @typescript-eslint/no-non-null-assertion */
   return { data: out, width, height };
+}
+
+/** sharp's default `limitInputPixels`: images declaring more pixels are refused before decoding. */
+export const PIXEL_LIMIT = 0x3fff * 0x3fff;
+
+/**
+ * TIFF is the one format read here that can hold float samples. sharp casts them to 8 bits with NaN → 0, so a NaN or
+ * an infinity would decode silently: read such a file at its own depth first and refuse non-finite values by index.
+ */
+async function refuseNonFinite(bytes: Uint8Array, name: string): Promise<void> {
+  const meta = await sharp(bytes)
+    .metadata()
+    .catch(() => undefined); // undecodable: the decoding below says why
+  const depth = meta?.depth;
+  if (depth !== "float" && depth !== "double") return;
+  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    decoded = await sharp(bytes, { failOn: "truncated" }).raw({ depth }).toBuffer({ resolveWithObject: true });
+  } catch {
+    return; // the decoding below reports it
+  }
+  const { data, info } = decoded;
+  const Values = depth === "float" ? Float32Array : Float64Array;
+  const values = new Values(data.buffer, data.byteOffset, data.byteLength / Values.BYTES_PER_ELEMENT);
+  for (let i = 0; i < values.length; i++) {
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- i < values.length
+    const v = values[i]!;
+    if (!Number.isFinite(v)) {
+      throw new Error(
+        `loadImage: ${name} holds a non-finite pixel value (${v}) at index ${i} ` +
+          `(${where(i, info.width, info.channels)} of its ${info.width}x${info.height} ${depth} samples); ` +
+          "refusing to decode it to 8 bits",
+      );
+    }
+  }
 }
 
 /**
@@ -134,6 +222,7 @@ export async function loadImage(src: string | Uint8Array): Promise<RgbImage> {
       : "";
     throw new Error(`loadImage: ${name} is not an image (not PNG, JPEG, GIF, WebP, TIFF, AVIF or SVG)${hint}`);
   }
+  if (format === "tiff") await refuseNonFinite(bytes, name);
   try {
     // failOn "truncated": refuse files cut short; plain warnings (e.g. odd metadata) are tolerated like PIL does.
     const { data, info } = await sharp(bytes, { failOn: "truncated" })
@@ -150,6 +239,18 @@ export async function loadImage(src: string | Uint8Array): Promise<RgbImage> {
     );
   } catch (e) {
     const msg = (e as Error).message;
+    if (/pixel limit/i.test(msg)) {
+      const meta = await sharp(bytes, { limitInputPixels: false })
+        .metadata()
+        .catch(() => undefined);
+      const dims =
+        meta?.width && meta.height ? `${meta.width}x${meta.height} = ${meta.width * meta.height} pixels` : "";
+      throw new Error(
+        `loadImage: ${name} is too large to decode: it declares ${dims || "more pixels than allowed"}, over the ` +
+          `limit of ${PIXEL_LIMIT} (16383x16383) pixels (a decompression bomb, or a damaged header?)`,
+        { cause: e },
+      );
+    }
     const truncated =
       /truncat|premature|end of (file|stream|data)|unexpected end|not enough data|read error|short read|EOF/i.test(msg);
     const what = truncated ? `is a truncated or damaged ${format} file` : `could not be decoded as ${format}`;
@@ -157,12 +258,18 @@ export async function loadImage(src: string | Uint8Array): Promise<RgbImage> {
   }
 }
 
-/** Anything image-like → RgbImage (paths and bytes are decoded). */
-export async function asRgbImage(src: ImageInput): Promise<RgbImage> {
+/**
+ * Anything image-like → RgbImage (paths and bytes are decoded). An RgbImage whose data is not a `Uint8Array` is
+ * accepted when it holds 8-bit levels; a NaN, an infinity or a value outside 0..255 is an error naming its index.
+ */
+export async function asRgbImage(src: ImageInput, name = "image"): Promise<RgbImage> {
   if (typeof src === "string" || src instanceof Uint8Array) return loadImage(src);
-  if (src && src.data instanceof Uint8Array && src.data.length === src.width * src.height * 3) return src;
+  if (src && typeof src === "object" && "data" in src && Number.isInteger(src.width) && Number.isInteger(src.height)) {
+    if (src.data instanceof Uint8Array && src.data.length === src.width * src.height * 3) return src;
+    return { data: rgbPixels(src, name), width: src.width, height: src.height };
+  }
   throw new TypeError(
-    "expected a file path, encoded image bytes, or an RgbImage { data: Uint8Array [H, W, 3], width, height }",
+    `${name}: expected a file path, encoded image bytes, or an RgbImage { data: Uint8Array [H, W, 3], width, height }`,
   );
 }
 
@@ -175,7 +282,8 @@ export async function resizeBicubic(img: RgbImage, width: number, height: number
     throw new RangeError(`resizeBicubic: width and height must be positive integers, got ${width}x${height}`);
   }
   if (width === img.width && height === img.height) return img;
-  const buf = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+  const data = rgbPixels(img, "resizeBicubic: the image");
+  const buf = await sharp(data, { raw: { width: img.width, height: img.height, channels: 3 } })
     .resize(width, height, { kernel: "cubic", fit: "fill" })
     .raw()
     .toBuffer();
@@ -205,12 +313,13 @@ export function centerCrop(img: RgbImage, width: number, height = width): RgbIma
   if (width > img.width || height > img.height) {
     throw new RangeError(`centerCrop: cannot crop ${width}x${height} from a ${img.width}x${img.height} image`);
   }
+  const data = rgbPixels(img, "centerCrop: the image");
   const left = roundHalfEven((img.width - width) / 2);
   const top = roundHalfEven((img.height - height) / 2);
   const out = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++) {
     const src = ((top + y) * img.width + left) * 3;
-    out.set(img.data.subarray(src, src + width * 3), y * width * 3);
+    out.set(data.subarray(src, src + width * 3), y * width * 3);
   }
   return { data: out, width, height };
 }
@@ -223,7 +332,9 @@ export async function clipResizeCrop(img: RgbImage, n: number): Promise<RgbImage
 
 /**
  * Images of one size → `[B, 3, H, W]` float32 numbers, channel-first: `v / 255`, or `(v / 255 − mean[c]) / std[c]`
- * when `mean` and `std` are given (computed in double precision, rounded to float32 once).
+ * when `mean` and `std` are given (computed in double precision, rounded to float32 once). Pixels are normally 8-bit
+ * (`Uint8Array`); other arrays of numbers are read as they are, and a NaN or an infinity among them — or a result that
+ * is not finite — is an error naming the image and the first bad index.
  */
 export function toFloat32(
   images: readonly RgbImage[],
@@ -239,25 +350,42 @@ export function toFloat32(
     s = std ?? [1, 1, 1];
   if (m.length < 3 || s.length < 3)
     throw new RangeError(`toTensor: mean and std need a value per channel (R, G, B), got ${m.length} and ${s.length}`);
+  checkMeanStd("toTensor", m, s);
   images.forEach((img, b) => {
     if (img.width !== W || img.height !== H) {
       throw new RangeError(
         `toTensor: all images must have one size; image 0 is ${W}x${H}, image ${b} is ${img.width}x${img.height}`,
       );
     }
-    if (img.data.length < plane * 3)
-      throw new RangeError(`toTensor: image ${b} has ${img.data.length} bytes, fewer than ${W}x${H}x3`);
+    const data = img.data as ArrayLike<number>;
+    if (!data || typeof data.length !== "number")
+      throw new TypeError(`toTensor: image ${b} has no pixel data (expected a Uint8Array [H, W, 3])`);
+    if (data.length < plane * 3)
+      throw new RangeError(`toTensor: image ${b} has ${data.length} values, fewer than ${W}x${H}x3`);
     /* eslint-disable @typescript-eslint/no-non-null-assertion -- c < 3 ≤ mean/std length, p·3+c < data.length
        (checked above) */
     for (let c = 0; c < 3; c++) {
       const base = (b * 3 + c) * plane,
         mc = m[c]!,
         sc = s[c]!;
-      for (let p = 0; p < plane; p++) out[base + p] = (img.data[p * 3 + c]! / 255 - mc) / sc;
+      for (let p = 0; p < plane; p++) {
+        const v = data[p * 3 + c]!;
+        const x = Math.fround((v / 255 - mc) / sc);
+        if (x - x !== 0) notFinite(b, p * 3 + c, v, x, W); // NaN or ±Infinity (never for 8-bit pixels)
+        out[base + p] = x;
+      }
     }
     /* eslint-enable @typescript-eslint/no-non-null-assertion */
   });
   return out;
+}
+
+/** The error for pixel value `v` at index `i` of image `b` (`[H, W, 3]` data), which gave the non-finite `x`. */
+function notFinite(b: number, i: number, v: unknown, x: number, width: number): never {
+  const at = `index ${i} (${where(i, width, 3)})`;
+  if (typeof v !== "number" || !Number.isFinite(v))
+    throw new RangeError(`toTensor: image ${b} has a non-finite value ${String(v).slice(0, 40)} at ${at}`);
+  throw new RangeError(`toTensor: image ${b}: the value ${v} at ${at} becomes ${x} (float32) once normalised`);
 }
 
 /** Images of one size → tensor `[B, 3, H, W]` float32 in [0, 1] (torchvision's `ToTensor`, batched). */
@@ -282,8 +410,35 @@ export function normalize<T extends tf.Tensor>(
       `normalize: the tensor has ${c} channels but mean has ${mean.length} and std ${std.length} values`,
     );
   }
+  checkMeanStd("normalize", mean, std);
+  refuseNonFiniteTensor(t);
   const shape = t.rank === 4 ? [1, c, 1, 1] : [c, 1, 1];
   return tf.tidy(() => tf.div(tf.sub(t, tf.tensor(mean as number[], shape)), tf.tensor(std as number[], shape))) as T;
+}
+
+/**
+ * Refuses a float tensor of images holding a NaN or an infinity, naming the first one: its flat index, the image of
+ * the batch, the channel and the pixel. One reduction and a one-value read; the data is read only to name the culprit.
+ */
+function refuseNonFiniteTensor(t: tf.Tensor): void {
+  if (t.dtype !== "float32") return; // int32 and bool hold no NaN
+  const ok = tf.tidy(() => tf.all(tf.isFinite(t)));
+  const finite = ok.dataSync()[0] === 1;
+  ok.dispose();
+  if (finite) return;
+  const data = t.dataSync();
+  const i = data.findIndex((v) => !Number.isFinite(v));
+  const [H, W] = t.shape.slice(-2) as [number, number];
+  const C = t.shape[t.rank - 3] ?? 1;
+  const x = i % W,
+    y = Math.floor(i / W) % H,
+    c = Math.floor(i / (W * H)) % C,
+    b = Math.floor(i / (W * H * C));
+  const image = t.rank === 4 ? `image ${b}, ` : "";
+  throw new RangeError(
+    `normalize: the tensor [${t.shape.join(", ")}] has a non-finite value ${data[i]} at index ${i} ` +
+      `(${image}channel ${c}, pixel (${x}, ${y}))`,
+  );
 }
 
 /**
@@ -298,6 +453,8 @@ export async function clipPreprocess(images: readonly ImageInput[], n = 224): Pr
 /** `clipPreprocess` as plain numbers: `[B, 3, n, n]` float32 (for onnxruntime or anything without tfjs). */
 export async function clipPreprocessRaw(images: readonly ImageInput[], n = 224): Promise<Float32Array> {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`clipPreprocess: n must be a positive integer, got ${n}`);
-  const crops = await Promise.all(images.map(async (src) => clipResizeCrop(await asRgbImage(src), n)));
+  const crops = await Promise.all(
+    images.map(async (src, b) => clipResizeCrop(await asRgbImage(src, `clipPreprocess: image ${b}`), n)),
+  );
   return toFloat32(crops, CLIP_MEAN, CLIP_STD);
 }

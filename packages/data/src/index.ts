@@ -22,3 +22,4 @@ export * from "./splits.js";
 export * from "./image.js";
 export * from "@vlab/tokenizers";
 export * from "./instructions.js";
+export * from "./jsonl.js";

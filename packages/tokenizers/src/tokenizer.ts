@@ -26,16 +26,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { atomicWrite, tf } from "@vlab/core";
-
-/**
- * A text quoted for an error message, cut to its first `max` characters when longer (`"a red ci"…(1048576 chars)`),
- * so that a huge input does not end up in the message whole.
- */
-function quoteText(text: string, max = 80): string {
-  if (text.length <= max) return JSON.stringify(text);
-  const end = /[\ud800-\udbff]/.test(text.charAt(max - 1)) ? max - 1 : max; // do not split a surrogate pair
-  return `${JSON.stringify(text.slice(0, end))}…(${text.length} chars)`;
-}
+import { checkTokenizerModel, quoteText } from "./tokenizer_json.js";
 
 /** CLIP's start-of-text token. */
 export const SOT_TOKEN = "<|startoftext|>";
@@ -339,6 +330,7 @@ export function loadTokenizer(src: string | object, opts: LoadTokenizerOptions =
   // A WordLevel model takes its unknown token from the config in tokenizers.js; from the model in the Rust library.
   if (cfg.unk_token === undefined && typeof full.model.unk_token === "string") cfg.unk_token = full.model.unk_token;
   try {
+    checkTokenizerModel(full.model); // ids and merges that tokenizers.js would take without a word
     return new TextTokenizer(full, cfg, opts, source);
   } catch (e) {
     throw new Error(`loadTokenizer: ${source} could not be loaded (${(e as Error).message})`, { cause: e });
