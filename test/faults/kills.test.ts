@@ -184,10 +184,16 @@ function readRaw(file: string): Raw {
 
 const CKPT = "run.safetensors";
 
+/** In every child: exit when this test process is gone (a timed-out test must not leave a run training forever). */
+const ORPHAN_GUARD = `
+  const parentPid = process.ppid;
+  setInterval(() => process.ppid !== parentPid && process.exit(1), 500).unref();`;
+
 const TRAIN_CHILD = `
   import { tf, initBackend, Module, Linear, Rng, crossEntropy, train, warmupCosine }
     from ${dist("packages/core/dist/index.js")};
   const [file, steps, every] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+  ${ORPHAN_GUARD}
   await initBackend("cpu");
   const [I, H, C, B] = [64, 256, 8, 16]; // 84k parameters: a 1 MB checkpoint with the AdamW moments
   class Net extends Module {
@@ -219,6 +225,7 @@ const GRPO_CHILD = `
   import { CausalLM, buildChatTokenizer } from ${dist("packages/llm/dist/index.js")};
   import { GrpoTrainer, grpoConfig, presets, textPolicy } from ${dist("packages/grpo/dist/index.js")};
   const [file, steps, every] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+  ${ORPHAN_GUARD}
   await initBackend("cpu");
   const COLOURS = ["red", "blue", "green", "yellow"];
   const tokenizer = buildChatTokenizer([["say", "a", "colour", "one", "two", ...COLOURS].join(" ")]);
@@ -395,6 +402,7 @@ const NOTEBOOK = `(v) => ({
 const writerScript = (imports: string, write: string) => `
   ${imports}
   const [file, base, n] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+  ${ORPHAN_GUARD}
   process.stdout.write("ready\\n");
   for (let v = base; v < base + n; v++) {
     ${write};
