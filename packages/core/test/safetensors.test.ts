@@ -234,7 +234,7 @@ describe("validation errors name the file and the fault", () => {
     [
       "truncated",
       build({ x: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, 10),
-      /bad\.safetensors: file is truncated: the header needs \d+ bytes, the file has \d+ \(6 missing\)/,
+      /bad\.safetensors: file is truncated: the header needs \d+ bytes, the file has \d+ \(6 missing; tensor "x" ends at byte \d+\)/,
     ],
     [
       "overlap",

@@ -19,6 +19,7 @@
  * ⌊n · long / short⌋, and the crop offset is `round((size − n) / 2)` with Python's round-half-to-even.
  */
 import fs from "node:fs";
+import zlib from "node:zlib";
 import sharp from "sharp";
 import { tf } from "@vlab/core";
 
@@ -155,6 +156,36 @@ export function toRgb(raw: RawImage, name = "image"): RgbImage {
   return { data: out, width, height };
 }
 
+/**
+ * Checks a PNG's chunk structure: each chunk must fit in the file, and each critical chunk (IHDR, PLTE, IDAT, IEND: an
+ * upper-case first letter) must match its CRC. libspng, under sharp, decodes a PNG whose IDAT CRC is wrong without a
+ * word, so a damaged byte in an uncompressed stretch would give wrong pixels silently; libpng refuses such a chunk by
+ * default, and so does this. Bad CRCs of ancillary chunks (text, colour profile) are tolerated, as libpng does.
+ */
+function checkPngChunks(b: Uint8Array, name: string): void {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let o = 8; // after the signature
+  while (o + 12 <= b.length) {
+    const len = dv.getUint32(o);
+    const type = String.fromCharCode(...b.subarray(o + 4, o + 8));
+    const shown = /^[A-Za-z]{4}$/.test(type) ? type : JSON.stringify(type);
+    if (o + 12 + len > b.length) {
+      const need = `${12 + len} bytes, ${b.length - o} remain`;
+      throw new Error(
+        `loadImage: ${name} is a truncated or damaged png file: its ${shown} chunk at byte ${o} needs ${need}`,
+      );
+    }
+    const critical = (b[o + 4] ?? 0) < 0x61; // upper-case first letter
+    const stored = dv.getUint32(o + 8 + len);
+    if (critical && zlib.crc32(b.subarray(o + 4, o + 8 + len)) >>> 0 !== stored) {
+      const what = `the CRC of its ${shown} chunk at byte ${o} does not match its contents`;
+      throw new Error(`loadImage: ${name} is a truncated or damaged png file: ${what}`);
+    }
+    if (type === "IEND") return;
+    o += 12 + len;
+  }
+}
+
 /** sharp's default `limitInputPixels`: images declaring more pixels are refused before decoding. */
 export const PIXEL_LIMIT = 0x3fff * 0x3fff;
 
@@ -222,6 +253,7 @@ export async function loadImage(src: string | Uint8Array): Promise<RgbImage> {
       : "";
     throw new Error(`loadImage: ${name} is not an image (not PNG, JPEG, GIF, WebP, TIFF, AVIF or SVG)${hint}`);
   }
+  if (format === "png") checkPngChunks(bytes, name);
   if (format === "tiff") await refuseNonFinite(bytes, name);
   try {
     // failOn "truncated": refuse files cut short; plain warnings (e.g. odd metadata) are tolerated like PIL does.

@@ -79,8 +79,8 @@ function providerName(p: OnnxExecutionProvider): string {
 async function modelSource(
   src: OnnxModelSource,
   what: string,
-): Promise<{ model: string | Uint8Array; head: Uint8Array; source: string }> {
-  if (src instanceof Uint8Array) return { model: src, head: src.subarray(0, 256), source: "<bytes>" };
+): Promise<{ model: string | Uint8Array; head: Uint8Array; source: string; size: number }> {
+  if (src instanceof Uint8Array) return { model: src, head: src.subarray(0, 256), source: "<bytes>", size: src.length };
   if (src instanceof ArrayBuffer) return modelSource(new Uint8Array(src), what);
   if (typeof src !== "string")
     throw new Error(`${what}: expected a path to a .onnx file or its bytes (Uint8Array), got ${typeof src}`);
@@ -102,7 +102,7 @@ async function modelSource(
   try {
     const head = new Uint8Array(Math.min(256, size));
     await fh.read(head, 0, head.length, 0);
-    return { model: src, head, source: src };
+    return { model: src, head, source: src, size };
   } finally {
     await fh.close();
   }
@@ -145,7 +145,7 @@ export async function createEncoderSession(
   what = "ONNX model",
 ): Promise<EncoderSession> {
   const ort = await loadOnnxRuntime();
-  const { model: loadable, head, source } = await modelSource(model, what);
+  const { model: loadable, head, source, size } = await modelSource(model, what);
   const notOnnx = sniffNonOnnx(head);
   const label = source === "<bytes>" ? "the given bytes" : source;
   if (notOnnx) throw new Error(`${what}: ${label} is not an ONNX model: ${notOnnx}`);
@@ -206,8 +206,10 @@ export async function createEncoderSession(
         fallBack(gpu, reason);
         continue;
       }
-      if (/protobuf|parsing|ModelProto|Load model/i.test(msg))
-        throw new Error(`${what}: ${label} is not a valid ONNX model: ${msg}`, { cause: e });
+      if (/protobuf|parsing|ModelProto|Load model/i.test(msg)) {
+        const hint = `${size} bytes: truncated, damaged, or not an ONNX file?`;
+        throw new Error(`${what}: ${label} is not a valid ONNX model (${hint}): ${msg}`, { cause: e });
+      }
       throw new Error(`${what}: onnxruntime could not load ${label}: ${msg}`, { cause: e });
     }
   }
