@@ -10,8 +10,6 @@ import type { CellResult, CellThreadData, FromCells, ToCells } from "./cell_thre
 export interface CellHostEvents {
   /** A cell's output (streams, displays), addressed by the cell's seq. */
   publish(seq: number, type: string, content: unknown): void;
-  /** A cell's synchronous part ended (see cell_thread.ts `signalSyncParts`). */
-  syncDone(): void;
   log(text: string): void;
 }
 
@@ -66,7 +64,6 @@ export class CellHost {
     let wasReady = false;
     worker.on("message", (m: FromCells) => {
       if (m.t === "publish") this.events.publish(m.seq, m.type, m.content);
-      else if (m.t === "sync-done") this.events.syncDone();
       else if (m.t === "result") this.settle(m.seq, m.result);
       else if (m.t === "answer") {
         this.answers.get(m.id)?.(m.value);

@@ -7,7 +7,6 @@
  * (cell_host.ts): that loses the variables of earlier cells, and the kernel says so in the cell's error.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import vm from "node:vm";
 import { initCellBackend, type BackendSummary } from "./backend_init.js";
 import { bundleOf, normalizeBundle, type Bundle } from "./bundle.js";
 import { installCellTimers, runInScope, type CellScope } from "./cell_timers.js";
@@ -31,8 +30,6 @@ export type FromCells =
   | { t: "publish"; seq: number; type: string; content: unknown }
   | { t: "result"; seq: number; result: CellResult }
   | { t: "answer"; id: number; value: unknown }
-  /** A cell's synchronous part ended: Node resets SIGINT to its default then (see kernel.ts). */
-  | { t: "sync-done" }
   | { t: "log"; text: string };
 
 /** Shared with the main thread: [0] the seq of the cell the user interrupted (0: none). */
@@ -75,7 +72,6 @@ function main() {
   const report = (e: unknown) => process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.on("uncaughtException", report);
   process.on("unhandledRejection", (e) => report(e));
-  signalSyncParts(post);
 
   const executor = createCellExecutor(cwd);
   const backend = initCellBackend(cwd);
@@ -141,22 +137,6 @@ function captureStreams(state: { seq: number }, post: (m: FromCells) => void) {
     };
     stream.write = capture as typeof stream.write;
   }
-}
-
-/**
- * tslab runs a cell's synchronous part with `vm.runInThisContext(code, { breakOnSigint: true })`, which lets
- * SIGINT stop a loop that never awaits. In a worker thread, Node restores SIGINT's default action (exit) when
- * that call returns, so the main thread must re-arm its handler each time: this tells it when.
- */
-function signalSyncParts(post: (m: FromCells) => void) {
-  const run = vm.runInThisContext;
-  vm.runInThisContext = function (code: string, options?: vm.RunningScriptOptions | string) {
-    try {
-      return run.call(vm, code, options);
-    } finally {
-      if (typeof options === "object" && options.breakOnSigint) post({ t: "sync-done" });
-    }
-  } as typeof vm.runInThisContext;
 }
 
 main();

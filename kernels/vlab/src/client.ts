@@ -236,9 +236,13 @@ export class KernelClient {
     );
   }
 
-  /** Interrupts the running cell the way Jupyter does for `interrupt_mode: "signal"`. */
-  interrupt() {
-    this.proc.kill("SIGINT");
+  /**
+   * Interrupts the running cell the way Jupyter does: SIGINT for the kernelspec's `interrupt_mode: "signal"`, or an
+   * `interrupt_request` on control (`"message"`, without waiting for its reply).
+   */
+  interrupt(how: "signal" | "message" = "signal") {
+    if (how === "signal") this.proc.kill("SIGINT");
+    else void this.control.send(encode(this.conn.key, makeMessage("interrupt_request", {}, this.session)));
   }
 
   /**

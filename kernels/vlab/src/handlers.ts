@@ -26,7 +26,8 @@ export interface KernelContext {
   beginCell(msg: Message, countIt: boolean): { count: number; seq: number };
   /** The running cell finished. */
   endCell(): void;
-  interrupt(): void;
+  /** Interrupts the running cell (kernel.ts says how); `byMessage`: an interrupt_request, not a SIGINT. */
+  interrupt(byMessage?: boolean): void;
   /** Closes the sockets and exits. */
   shutdown(): void;
 }
@@ -154,7 +155,7 @@ export const HANDLERS: Record<string, Handler> = {
   comm_close: ignore,
   history_request: (_k, _msg, reply) => reply("history_reply", { status: "ok", history: [] }),
   interrupt_request: (k, _msg, reply) => {
-    k.interrupt();
+    k.interrupt(true);
     reply("interrupt_reply", { status: "ok" });
   },
   shutdown_request: (k, msg, reply) => {

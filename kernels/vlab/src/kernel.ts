@@ -12,16 +12,18 @@
  *
  * An interrupt (SIGINT, as Jupyter sends it for `interrupt_mode: "signal"`, or an `interrupt_request`):
  * 1. at once: the cell's `interrupted` flag is set (core's training loops stop at their next step and save), and
- *    SIGINT stops a cell still in its synchronous part (tslab's `breakOnSigint`), keeping all state;
+ *    SIGINT stops a cell still in its synchronous part (tslab's `breakOnSigint`), keeping all state. Whenever no
+ *    cell is in such a part, the signal thread (signal_thread.ts) receives SIGINT and tells this thread;
  * 2. after INTERRUPT_GRACE_MS: the cell's promise is abandoned and its timers stopped (cell_timers.ts);
- * 3. after ABANDON_GRACE_MS more, or at a second interrupt of the same cell: a cell still running (a synchronous
- *    loop after an `await`) has its thread terminated, and a fresh one starts. Only this step loses the
- *    variables of earlier cells, and the cell's error says so.
+ * 3. after ABANDON_GRACE_MS more: a cell still running (a synchronous loop after an `await`) has its thread
+ *    terminated, and a fresh one starts. Only this step loses the variables of earlier cells, and the cell's error
+ *    says so. More interrupts of the same cell change nothing: a double click must not cost the state sooner.
  */
 import fs from "node:fs";
 import * as zmq from "zeromq";
 import { describeSummary } from "./backend_init.js";
 import { CellHost } from "./cell_host.js";
+import { watchSignals } from "./signals.js";
 import { HANDLERS, refuseRequest, type KernelContext, type Reply } from "./handlers.js";
 import {
   encode,
@@ -101,15 +103,13 @@ export async function startKernel(connectionFile: string): Promise<void> {
     sendIopub(encode(key, makeMessage(type, content, session, parent)));
 
   const state: CellState = { executionCount: 0, seq: 0, running: false, parents: new Map() };
-  const onSigint = () => k.interrupt();
+  // SIGINT: this listener until the signal thread holds it (signals.ts), then the signal thread.
+  process.on("SIGINT", () => k.interrupt());
+  const signals = await watchSignals(() => k.interrupt());
+  if (!signals.armed) logError("no signal thread", "SIGINT after a cell's synchronous part may end the kernel");
   // Fast by default: the cell thread chooses the backend before the first request is served (backend_init.ts).
   const cells = new CellHost(process.cwd(), {
     publish: (seq, type, content) => publish(type, content, state.parents.get(seq) ?? state.parents.get(state.seq)),
-    // Node resets SIGINT to "exit" when a cell's synchronous part ends (cell_thread.ts): take it back.
-    syncDone() {
-      process.off("SIGINT", onSigint);
-      process.on("SIGINT", onSigint);
-    },
     log: (text) => logError("cell thread", text),
   });
 
@@ -126,7 +126,7 @@ export async function startKernel(connectionFile: string): Promise<void> {
     const waited = (INTERRUPT_GRACE_MS + ABANDON_GRACE_MS) / 1000;
     cells.restart(
       "KeyboardInterrupt",
-      `execution interrupted; the cell kept running ${waited} s after the interrupt (or was interrupted twice), ` +
+      `execution interrupted; the cell kept running ${waited} s after the interrupt, ` +
         "so its thread was stopped and a fresh one started: the variables and imports of earlier cells are gone " +
         "(run them again)",
     );
@@ -155,20 +155,23 @@ export async function startKernel(connectionFile: string): Promise<void> {
       if (state.interrupt) clearTimeout(state.interrupt.timer);
       state.interrupt = undefined;
     },
-    interrupt() {
+    interrupt(byMessage = false) {
       const seq = state.seq;
       if (!state.running || !cells.isRunning(seq)) return;
-      if (state.interrupt?.seq === seq) return escalate(seq, 3); // a second interrupt: stop it now
+      if (state.interrupt?.seq === seq) return; // already on its way (a second click does not lose state sooner)
       cells.interrupt(seq);
       state.interrupt = { seq, step: 2, timer: setTimeout(() => escalate(seq, 2), INTERRUPT_GRACE_MS) };
+      // an interrupt_request stops a synchronous part as Jupyter's SIGINT does (the signal comes back to
+      // k.interrupt() through the signal thread when no cell is in one, and is ignored: already interrupting)
+      if (byMessage) signals.raise();
     },
     shutdown() {
+      signals.close();
       cells.close();
       for (const s of [iopub, shell, control, stdin, hb]) s.close();
       process.exit(0);
     },
   };
-  process.on("SIGINT", onSigint);
 
   /** One request: busy, its handler, idle. */
   async function handle(msg: Message, send: Send) {
