@@ -202,6 +202,26 @@ describe("the heartbeat and dying cells", () => {
   });
 });
 
+describe("a kernel that stops answering", () => {
+  it("a hung kernel (alive but silent: SIGSTOP) fails the waiting request once its heartbeat is gone", async () => {
+    const heartbeat = { everyMs: 300, timeoutMs: 300, misses: 3 };
+    const frozen = await KernelClient.start({ cwd: dir, heartbeat });
+    try {
+      const running = frozen.execute("console.log('x'); await new Promise(() => {})", {
+        onMessage: (m) => {
+          if (m.header.msg_type === "stream") frozen.proc.kill("SIGSTOP");
+        },
+      });
+      const t0 = Date.now();
+      await expect(running).rejects.toThrow(/the kernel died \(hung: no heartbeat for 3 probes/);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(frozen.dead).toBe(false); // stopped, not dead: only the heartbeat could tell
+    } finally {
+      await frozen.shutdown(); // SIGKILL ends a stopped process too
+    }
+  });
+});
+
 describe("a 1,000-cell soak", () => {
   it("answers every cell right and its memory does not grow", { timeout: 300_000 }, async () => {
     const gc = `import v8 from "node:v8"; import vm from "node:vm"; v8.setFlagsFromString("--expose-gc");

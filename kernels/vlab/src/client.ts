@@ -30,7 +30,12 @@ export interface StartOptions {
   /** Command line of the kernel; `{connection_file}` is replaced. Default: this package's kernel. */
   argv?: string[];
   startupTimeoutMs?: number;
+  /** How the heartbeat is watched (default HEARTBEAT): a kernel that misses `misses` probes in a row counts as dead. */
+  heartbeat?: { everyMs: number; timeoutMs: number; misses: number };
 }
+
+/** A probe every 5 s with 5 s to answer; 4 missed in a row (about 20 s of silence) mean a hung kernel. */
+export const HEARTBEAT = { everyMs: 5000, timeoutMs: 5000, misses: 4 };
 
 export interface ExecuteResult {
   reply: Message;
@@ -51,6 +56,9 @@ export class KernelClient {
   private replies = new Map<string, (m: Message) => void>();
   private session = randomUUID();
   private exited: Promise<number | NodeJS.Signals | null>;
+  /** Resolves (with what was seen) when the kernel stops answering its heartbeat: watchHeartbeat(). */
+  private hung: Promise<string>;
+  private heartbeatLost: (why: string) => void = () => {};
   stderr = "";
 
   private constructor(
@@ -63,6 +71,7 @@ export class KernelClient {
   ) {
     // The exit code, or the signal that ended it (a kernel killed by SIGKILL or SIGSEGV has no code).
     this.exited = new Promise((resolve) => proc.once("exit", (code, signal) => resolve(code ?? signal)));
+    this.hung = new Promise((resolve) => (this.heartbeatLost = resolve));
     proc.stderr?.on("data", (d) => (this.stderr = (this.stderr + d).slice(-20000)));
     void this.pump(shell);
     void this.pump(control);
@@ -109,6 +118,7 @@ export class KernelClient {
     iopub.subscribe();
     const client = new KernelClient(proc, conn, connectionFile, shell, control, iopub);
     await client.waitReady(opts.startupTimeoutMs ?? 60_000);
+    client.watchHeartbeat(opts.heartbeat ?? HEARTBEAT);
     return client;
   }
 
@@ -202,6 +212,7 @@ export class KernelClient {
       Promise.race([
         finished.then(() => "done" as const),
         this.exited.then((code) => `exit:${code}` as const),
+        this.hung.then((why) => `hung: ${why}` as const),
         ...(ms > 0 ? [delay(ms).then(() => "timeout" as const)] : []),
       ]);
     let outcome = await wait(timeoutMs);
@@ -260,6 +271,29 @@ export class KernelClient {
     } finally {
       sock.close();
     }
+  }
+
+  /**
+   * Probes the heartbeat every `everyMs`; after `misses` probes in a row go unanswered the kernel counts as dead
+   * (a process that is alive but hung: stopped, deadlocked), and every request waiting on it fails.
+   */
+  private watchHeartbeat(opts: { everyMs: number; timeoutMs: number; misses: number }) {
+    let missed = 0;
+    let probing = false;
+    const timer = setInterval(() => {
+      if (probing || this.dead) return;
+      probing = true;
+      void this.heartbeat(opts.timeoutMs)
+        .then((rtt) => {
+          missed = rtt === undefined ? missed + 1 : 0;
+          if (missed >= opts.misses) {
+            clearInterval(timer);
+            this.heartbeatLost(`no heartbeat for ${missed} probes over ${(missed * opts.everyMs) / 1000} s`);
+          }
+        })
+        .finally(() => (probing = false));
+    }, opts.everyMs);
+    timer.unref();
   }
 
   /** Whether the kernel process has ended (exited, or killed by a signal). */
