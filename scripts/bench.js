@@ -9,11 +9,12 @@
  * Prints one JSON object on stdout (progress goes to stderr) and writes it to results/bench.json:
  * per backend, matmul GFLOP/s (128, 512, 1024; 512 with B transposed), the reference training
  * step (median of timed steps after warm-up), a batch-1 forward pass, the kernels one step runs,
- * and vlab's native kernels in use; decode tokens/s of @vlab/llm with and without its KV cache; then peak RSS and, with
+ * and vlab's native kernels in use; decode tokens/s of @vlab/llm at batch 1 and 64, with and without its KV cache,
+ * and the arithmetic floor of a token (bench_decode.js); then peak RSS and, with
  * --vs-torch, PyTorch on the same machine
  * in the same run: its step with 2 threads (before and after vlab's, averaged) and with 1, its
- * batch-1 forward (scripts/torch_ref_forward.py, best of 1 and 2 threads), and the ratios
- * vlab / PyTorch.
+ * batch-1 forward (scripts/torch_ref_forward.py, best of 1 and 2 threads), its greedy decode with a KV cache at
+ * batch 1 and 64 (scripts/torch_ref_decode.py), and the ratios vlab / PyTorch.
  *
  * The reference step is the model of scripts/torch_ref_step.py, op for op: a 2-layer pre-LN
  * transformer (width 128, 4 heads, MLP 512 with exact GELU), vocab 256, learned positions [T, D],
@@ -37,7 +38,7 @@ console.log = (...a) => console.error(...a);
 const log = (...a) => console.error("[bench]", ...a);
 
 const core = await import("@vlab/core");
-const { benchDecode } = await import("./bench_decode.js");
+const { benchDecode, torchDecode } = await import("./bench_decode.js");
 const { tf } = core;
 
 const median = (xs) => {
@@ -449,7 +450,16 @@ async function main() {
   }
   // Decode throughput of @vlab/llm on the default backend, with and without the KV cache (bench_decode.js).
   await core.initBackend(defaultInfo.name);
-  result.decode = await benchDecode({ tf, log });
+  const peakGflops = Math.max(
+    ...Object.values(result.backends).flatMap((b) => Object.values(b.matmul_gflops ?? {}).filter(Number.isFinite)),
+  );
+  let torchDecoded;
+  if (torch) {
+    log(`torch decode (${torch.threads} threads) ...`);
+    const script = path.join(repo, "scripts", "torch_ref_decode.py");
+    torchDecoded = torchDecode(execFileSync, torch.python, script, torch.threads);
+  }
+  result.decode = await benchDecode({ tf, log, peakGflops, torch: torchDecoded });
 
   const described = core.describeBackend();
   result.kernels_registered = {
