@@ -160,6 +160,21 @@ describe("scaledDotProductAttention", () => {
     expect(Array.from(r.dataSync())).toEqual([1, 2, 1, 2, 3, 4, 3, 4]);
     tf.dispose([x, r]);
   });
+
+  it("repeatKv equals tf.tile's repeat exactly, values and gradient, for 2 and 3 copies", () => {
+    for (const nRep of [2, 3]) {
+      const x = randn(nRep, [2, 3, 5, 4]); // [B, Hkv, S, hd]
+      const w = randn(10 + nRep, [2, 3 * nRep, 5, 4]); // weights of the repeated heads, for a gradient
+      const tiled = (t: tf.Tensor) =>
+        tf.reshape(tf.tile(tf.reshape(t, [6, 1, 20]), [1, nRep, 1]), [2, 3 * nRep, 5, 4]) as tf.Tensor4D;
+      const ours = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(repeatKv(t, nRep), w)))(x);
+      const reference = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tiled(t), w)))(x);
+      const [a, b] = [repeatKv(x, nRep), tiled(x)];
+      expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+      close(ours.dataSync(), reference.dataSync(), 1e-6);
+      tf.dispose([x, w, ours, reference, a, b]);
+    }
+  });
 });
 
 describe("MultiHeadAttention", () => {
