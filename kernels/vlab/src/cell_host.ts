@@ -73,7 +73,7 @@ export class CellHost {
         wasReady = true;
         this.failedStarts = 0;
         ready();
-      } else if (m.t === "log") this.events.log(m.text);
+      }
     });
     worker.on("error", (e) => (fatal = e));
     worker.on("exit", (code) => {

@@ -29,8 +29,7 @@ export type FromCells =
   | { t: "ready"; backend: BackendSummary | undefined }
   | { t: "publish"; seq: number; type: string; content: unknown }
   | { t: "result"; seq: number; result: CellResult }
-  | { t: "answer"; id: number; value: unknown }
-  | { t: "log"; text: string };
+  | { t: "answer"; id: number; value: unknown };
 
 /** Shared with the main thread: [0] the seq of the cell the user interrupted (0: none). */
 export interface CellThreadData {
