@@ -103,9 +103,11 @@ export async function startKernel(connectionFile: string): Promise<void> {
     sendIopub(encode(key, makeMessage(type, content, session, parent)));
 
   const state: CellState = { executionCount: 0, seq: 0, running: false, parents: new Map() };
-  // SIGINT: this listener until the signal thread holds it (signals.ts), then the signal thread.
-  process.on("SIGINT", () => k.interrupt());
-  const signals = await watchSignals(() => k.interrupt());
+  // SIGINT: this listener until the signal thread holds it (signals.ts), then the signal thread. Either may fire
+  // before `k` below exists (during the awaits of start-up): then there is no cell to interrupt.
+  const live: { k?: KernelContext } = {};
+  process.on("SIGINT", () => live.k?.interrupt());
+  const signals = await watchSignals(() => live.k?.interrupt());
   if (!signals.armed) logError("no signal thread", "SIGINT after a cell's synchronous part may end the kernel");
   // Fast by default: the cell thread chooses the backend before the first request is served (backend_init.ts).
   const cells = new CellHost(process.cwd(), {
@@ -172,6 +174,7 @@ export async function startKernel(connectionFile: string): Promise<void> {
       process.exit(0);
     },
   };
+  live.k = k;
 
   /** One request: busy, its handler, idle. */
   async function handle(msg: Message, send: Send) {
