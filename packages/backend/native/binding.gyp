@@ -19,7 +19,8 @@
         "src/column_sum.cc",
         "src/adamw.cc",
         "src/masked_softmax.cc",
-        "src/transpose.cc"
+        "src/transpose.cc",
+        "src/decode.cc"
       ],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-exceptions", "-ffp-contract=off"],

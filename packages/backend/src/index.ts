@@ -14,6 +14,8 @@
  * - native_addon.ts   finding and loading the optional C++ addon (native/, built by scripts/build-native.js)
  * - native_kernels/   wasm kernels computed by the addon: matmuls (bias and activation fused), leading-axis
  *                     sums, transposes
+ * - decoder.ts        a Llama / Qwen2 decoding step in one native call over preallocated KV caches (the fast
+ *                     path of @vlab/llm's generate)
  * - fused/            one-kernel GELU, layer norm, attention softmax, softmax cross-entropy, AdamW (native);
  *                     each `...Fused` function returns null where it does not apply, and @vlab/core's
  *                     faster.ts routes its layers to them
@@ -32,6 +34,7 @@ export { configureWasmMatMul } from "./kernels/BatchMatMul.js";
 export { nativeKernelsActive } from "./native_kernels/register.js";
 export { configureNativeKernels, nativeAddon, nativeStatus, setNativeThreads } from "./native_addon.js";
 export type { NativeAddon, NativeStatus } from "./native_addon.js";
+export { nativeDecoder, type DecoderShape, type NativeDecoder } from "./decoder.js";
 export { configureFusedOps } from "./fused/kernel_util.js";
 export { geluFused } from "./fused/gelu.js";
 export { layerNormFused } from "./fused/layer_norm.js";

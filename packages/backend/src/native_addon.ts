@@ -119,8 +119,28 @@ export interface NativeAddon {
   ): void;
   /** y = x with axes permuted (output axis d is input axis perm[d]); 4-byte elements. */
   transpose(x: Float32Array | Int32Array, y: Float32Array | Int32Array, shape: Int32Array, perm: Int32Array): void;
-  /** The micro-kernel chosen for this CPU (e.g. "avx2+fma 6x16") and the thread count. */
-  info(): { kernel: string; threads: number };
+  /**
+   * A Llama / Qwen2 decoder for one-call decoding steps (native/src/decode.h; decoder.ts wraps it). config is
+   * [vocab, dim, inter, layers, heads, kvHeads, headDim, tied, qkvBias]; the weights are copied.
+   */
+  decoderCreate(config: Int32Array, eps: number, invFreq: Float64Array, weights: Float32Array[]): object;
+  /** One step of B new tokens: writes their keys/values at column `past` of the caches and their logits. */
+  decoderStep(
+    decoder: object,
+    tokens: Int32Array,
+    positions: Int32Array,
+    kCache: Float32Array,
+    vCache: Float32Array,
+    mask: Uint8Array,
+    batch: number,
+    past: number,
+    capacity: number,
+    logits: Float32Array,
+  ): void;
+  /** Frees a decoder's weights now (a freed decoder refuses to step). */
+  decoderFree(decoder: object): void;
+  /** The micro-kernel chosen for this CPU (e.g. "avx2+fma 6x16"), the thread count, the decoder's vector code. */
+  info(): { kernel: string; threads: number; decode?: string };
   setThreads(n: number): void;
 }
 
@@ -142,6 +162,9 @@ const REQUIRED = [
   "maskedSoftmax",
   "maskedSoftmaxGrad",
   "transpose",
+  "decoderCreate",
+  "decoderStep",
+  "decoderFree",
   "info",
   "setThreads",
 ] as const;

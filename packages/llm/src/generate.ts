@@ -10,13 +10,18 @@
  * Sampling happens in plain JS on the last-position logits, read outside every tidy scope (reads
  * inside a tidy are slow on wasm), with a seeded `Rng`: the same seed gives the same tokens.
  *
+ * The steps after the prefill run in one native call each when the model offers a native decoder (CausalLM does
+ * where @vlab/backend's addon is built: native_decode.ts), over caches allocated once; `fastDecode: false` runs
+ * them through the tfjs model instead (the reference path the fast one is tested against).
+ *
  * Logit processors, in Hugging Face's order:
  *   temperature  logits / T                      (T = 0 or `greedy`: argmax, no sampling)
  *   top-k        keep the k largest logits
  *   top-p        keep the smallest set of most likely tokens whose probability reaches p
  */
-import { getRng, Rng, tf } from "@vlab/core";
+import { getRng, Rng, tf, type NativeDecoder } from "@vlab/core";
 import { leftPad } from "./batch.js";
+import type { DecoderCache } from "./cache.js";
 import type { EmbedIds, LanguageModel } from "./lm.js";
 
 export interface SamplingOptions {
@@ -46,6 +51,11 @@ export interface GenerateOptions extends SamplingOptions {
    * image features at the placeholders here (see EmbedIds); generated tokens are always plain tokens.
    */
   embed?: EmbedIds;
+  /**
+   * Decoding steps in one native call each where the model offers it (default true); false runs every step through
+   * the tfjs model. Both give the same tokens up to float32 rounding inside the products.
+   */
+  fastDecode?: boolean;
 }
 
 export type FinishReason = "stop" | "length";
@@ -136,6 +146,31 @@ function checkPrompts(where: string, prompts: readonly (readonly number[])[], vo
 
 const warnedLength = new WeakSet<object>();
 
+/**
+ * The model's native decoder (if it offers one) loaded with the prefill's caches, whose tfjs tensors are then freed;
+ * null when there is none.
+ */
+function startNative(model: LanguageModel, cache: DecoderCache, capacity: number): NativeDecoder | null {
+  const fast = model.nativeDecoder?.(cache.batchSize, capacity) ?? null;
+  if (!fast) return null;
+  const read = (t: tf.Tensor | null): Float32Array => {
+    if (!t) throw new Error("generate: the prefill left a layer's cache empty");
+    return t.dataSync() as Float32Array;
+  };
+  try {
+    fast.loadPrefix(
+      cache.layers.map((l) => read(l.k)),
+      cache.layers.map((l) => read(l.v)),
+      cache.attentionMask,
+    );
+  } catch (e) {
+    fast.free();
+    throw e;
+  }
+  for (const l of cache.layers) l.dispose();
+  return fast;
+}
+
 /** Generates continuations of a batch of prompts; see the file comment and GenerateOptions. */
 export function generate(
   model: LanguageModel,
@@ -168,10 +203,11 @@ export function generate(
   const batch = leftPad(prompts, padId);
   const done = new Array<boolean>(B).fill(false);
   const cache = model.newCache();
+  let fast: NativeDecoder | null = null;
   try {
     // Prefill: logits of the last column only.
     const { embed } = opts;
-    let logits = tf.tidy(() => {
+    let logits: tf.Tensor3D | null = tf.tidy(() => {
       const inputsEmbeds = embed ? embed(batch.ids, batch.width) : undefined;
       return model.forward(inputsEmbeds ? null : batch.ids, {
         attentionMask: batch.attentionMask,
@@ -180,10 +216,15 @@ export function generate(
         logitsToKeep: 1,
       });
     }); // [B, 1, V]
-    for (let step = 0; step < maxNewTokens; step++) {
-      const V = logits.shape[2];
-      const data = logits.dataSync(); // read outside any tidy
-      logits.dispose();
+    const V = logits.shape[2];
+    if (opts.fastDecode !== false && maxNewTokens > 1) fast = startNative(model, cache, batch.width + maxNewTokens);
+    // Each row's next position: the count of its tokens so far (cumsum(mask) − 1 of the new column).
+    const seen = cache.attentionMask.map((r) => r.reduce((a, m) => a + m, 0));
+    const step = { tokens: new Int32Array(B), positions: new Int32Array(B), attend: new Uint8Array(B) };
+    let data: Float32Array = logits.dataSync() as Float32Array; // read outside any tidy
+    logits.dispose();
+    logits = null;
+    for (let i = 0; i < maxNewTokens; i++) {
       const next = new Array<number>(B);
       for (const [b, row] of tokens.entries()) {
         if (done[b]) {
@@ -198,15 +239,29 @@ export function generate(
           finishReasons[b] = "stop";
         }
       }
-      if (done.every(Boolean) || step === maxNewTokens - 1) break;
+      if (done.every(Boolean) || i === maxNewTokens - 1) break;
       // Decode: one new column; finished rows feed padding, masked out (nothing ever attends to it).
-      logits = model.forward(
-        next.map((id) => [id]),
-        { attentionMask: next.map((_, b) => [done[b] ? 0 : 1]), cache },
-      );
+      if (fast) {
+        for (let b = 0; b < B; b++) {
+          step.tokens[b] = next[b] ?? padId;
+          step.attend[b] = done[b] ? 0 : 1;
+          const count = seen[b] ?? 0; // the row's tokens before this one
+          step.positions[b] = done[b] ? 1 : count; // padding's position is 1, as in Hugging Face
+          if (!done[b]) seen[b] = count + 1;
+        }
+        data = fast.step(step.tokens, step.positions, step.attend);
+      } else {
+        const out = model.forward(
+          next.map((id) => [id]),
+          { attentionMask: next.map((_, b) => [done[b] ? 0 : 1]), cache },
+        );
+        data = out.dataSync() as Float32Array;
+        out.dispose();
+      }
     }
   } finally {
     cache.dispose();
+    fast?.free();
   }
   return { tokens, finishReasons };
 }

@@ -4,7 +4,7 @@
  * implements it; generate.ts and logprobs.ts depend on this interface only, so that model.ts can offer
  * `model.generate(...)` and `model.logProbs(...)` without the files importing one another.
  */
-import type { tf } from "@vlab/core";
+import type { NativeDecoder, tf } from "@vlab/core";
 import type { PositionIds } from "@vlab/rope";
 import type { DecoderCache } from "./cache.js";
 import type { ResolvedLlmConfig } from "./config.js";
@@ -50,4 +50,10 @@ export interface LanguageModel {
   logitsFromHidden(h: tf.Tensor): tf.Tensor3D;
   /** Logits [B, T, V] (or the last `logitsToKeep` positions). */
   forward(ids: TokenIds | null, opts?: ForwardOptions): tf.Tensor3D;
+  /**
+   * Optional: a native decoder computing what `forward` computes for one new column per row, holding the current
+   * weights (native_decode.ts), or null where there is none. generate uses it for its steps after the prefill. A
+   * model whose step differs from CausalLM's (other positions, another layer) must not offer CausalLM's.
+   */
+  nativeDecoder?(batch: number, capacity: number): NativeDecoder | null;
 }

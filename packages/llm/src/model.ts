@@ -42,6 +42,7 @@ import {
   SwiGLU,
   tf,
   type KvCache,
+  type NativeDecoder,
   type Rng,
 } from "@vlab/core";
 import { rotaryHook, RotaryEmbedding } from "@vlab/rope";
@@ -50,6 +51,7 @@ import { resolveLlmConfig, type LlmConfig, type ResolvedLlmConfig } from "./conf
 import { generate, type GenerateOptions, type GenerateResult } from "./generate.js";
 import type { AttentionMaskInput, ForwardOptions, LanguageModel, TokenIds } from "./lm.js";
 import { logProbs, type LogProbsOptions, type LogProbsResult } from "./logprobs.js";
+import { causalLmDecoder } from "./native_decode.js";
 
 /** One pre-norm decoder layer: self-attention and SwiGLU, each added back to the residual stream. */
 export class DecoderLayer extends Module {
@@ -287,6 +289,11 @@ export class CausalLM extends Module implements LanguageModel {
       h.dispose();
       return logits;
     });
+  }
+
+  /** Decoding steps in one native call each, with the current weights (native_decode.ts); null without the addon. */
+  nativeDecoder(batch: number, capacity: number): NativeDecoder | null {
+    return causalLmDecoder(this, batch, capacity);
   }
 
   /** Generates continuations of `prompts` (see generate.ts). */

@@ -12,7 +12,14 @@
 //   maskedSoftmax(x, mask, maskRows, y, rows, cols, scale, maskMin)    mask / maskRows may be null
 //   maskedSoftmaxGrad(dy, y, dx, rows, cols, scale)
 //   transpose(x, y, shape, perm)          x, y: Float32Array or Int32Array; shape, perm: Int32Array
-//   info()                                                       -> { kernel, threads }
+//   decoderCreate(config, eps, invFreq, weights)                  -> a decoder (decode.h): config Int32Array
+//       [vocab, dim, inter, layers, heads, kvHeads, headDim, tied, qkvBias], invFreq Float64Array [headDim/2],
+//       weights: Float32Arrays in decode.h's order (copied)
+//   decoderStep(decoder, tokens, positions, kCache, vCache, mask, batch, past, capacity, logits)
+//       tokens / positions Int32Array [B], caches Float32Array [layers, B, kvHeads, capacity, headDim],
+//       mask Uint8Array [B, capacity], logits Float32Array [B, vocab]
+//   decoderFree(decoder)                                          frees its weights now (else on GC)
+//   info()                                                       -> { kernel, threads, decode }
 //   setThreads(n)                                                -> undefined
 //
 // a, b, out and bias are Float32Arrays, in practice views of the tfjs wasm heap: the addon reads and
@@ -23,6 +30,7 @@
 #include <cstdint>
 #include <string>
 
+#include "decode.h"
 #include "elementwise.h"
 #include "gemm.h"
 #include "thread_pool.h"
@@ -63,7 +71,11 @@ bool get_array(napi_env env, napi_value v, napi_typedarray_type want, Array* out
   napi_value buffer;
   size_t offset;
   if (napi_get_typedarray_info(env, v, &type, &out->length, &out->data, &buffer, &offset) != napi_ok || type != want) {
-    *err = std::string(what) + (want == napi_float32_array ? " must be a Float32Array" : " must be an Int32Array");
+    const char* name = want == napi_float32_array   ? " must be a Float32Array"
+                       : want == napi_float64_array ? " must be a Float64Array"
+                       : want == napi_uint8_array   ? " must be a Uint8Array"
+                                                    : " must be an Int32Array";
+    *err = std::string(what) + name;
     return false;
   }
   out->present = true;
@@ -380,6 +392,138 @@ napi_value Transpose(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ----- the decoder (decode.h) -----------------------------------------------------------------------
+
+// The decoder behind an external made by DecoderCreate; null (with `err` set) otherwise or once freed.
+vlab::Decoder** decoder_slot(napi_env env, napi_value v, std::string* err) {
+  napi_valuetype t;
+  void* data = nullptr;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &data) != napi_ok) {
+    *err = "decoder must be what decoderCreate returned";
+    return nullptr;
+  }
+  return static_cast<vlab::Decoder**>(data);
+}
+
+void delete_slot(napi_env, void* data, void*) {
+  auto** slot = static_cast<vlab::Decoder**>(data);
+  delete *slot;
+  delete slot;
+}
+
+napi_value DecoderCreate(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const int32_t* cfg = a.array<const int32_t>(0, 9, false, "config", napi_int32_array);
+  const double eps = a.number(1, "eps");
+  if (!a.ok()) return a.fail();
+  vlab::DecoderConfig c;
+  c.vocab = cfg[0], c.dim = cfg[1], c.inter = cfg[2], c.layers = cfg[3], c.heads = cfg[4], c.kv_heads = cfg[5];
+  c.head_dim = cfg[6], c.tied = cfg[7] != 0, c.qkv_bias = cfg[8] != 0, c.eps = float(eps);
+  for (int i = 0; i < 7; i++)
+    if (cfg[i] <= 0) return throw_error(env, "decoderCreate: config sizes must be positive");
+  if (c.heads % c.kv_heads || c.head_dim % 2) return throw_error(env, "decoderCreate: heads % kvHeads or headDim % 2");
+  const double* inv_freq = a.array<const double>(2, size_t(c.head_dim / 2), false, "invFreq", napi_float64_array);
+  if (!a.ok()) return a.fail();
+  bool is_array = false;
+  uint32_t count = 0;
+  if (a.argc < 4 || napi_is_array(env, a.argv[3], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, a.argv[3], &count) != napi_ok) {
+    return throw_error(env, "decoderCreate: weights must be an array of Float32Arrays");
+  }
+  const size_t D = c.dim, I = c.inter, qw = size_t(c.heads) * c.head_dim, kvw = size_t(c.kv_heads) * c.head_dim;
+  auto* d = new vlab::Decoder();
+  d->cfg = c;
+  d->inv_freq.assign(inv_freq, inv_freq + c.head_dim / 2);
+  d->layers.resize(c.layers);
+  // Every weight in order with its size; biases only with qkvBias, the head only when not tied.
+  std::vector<std::pair<std::vector<float>*, size_t>> want;
+  want.push_back({&d->embed, size_t(c.vocab) * D});
+  for (auto& l : d->layers) {
+    want.push_back({&l.ln1, D});
+    want.push_back({&l.wq, qw * D});
+    if (c.qkv_bias) want.push_back({&l.bq, qw});
+    want.push_back({&l.wk, kvw * D});
+    if (c.qkv_bias) want.push_back({&l.bk, kvw});
+    want.push_back({&l.wv, kvw * D});
+    if (c.qkv_bias) want.push_back({&l.bv, kvw});
+    want.push_back({&l.wo, D * qw});
+    want.push_back({&l.ln2, D});
+    want.push_back({&l.wg, I * D});
+    want.push_back({&l.wu, I * D});
+    want.push_back({&l.wd, D * I});
+  }
+  want.push_back({&d->norm, D});
+  if (!c.tied) want.push_back({&d->head, size_t(c.vocab) * D});
+  if (count != want.size()) {
+    delete d;
+    return throw_error(env, "decoderCreate: expected " + std::to_string(want.size()) + " weights, got " +
+                                std::to_string(count));
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item;
+    Array w;
+    std::string err;
+    if (napi_get_element(env, a.argv[3], i, &item) != napi_ok ||
+        !get_array(env, item, napi_float32_array, &w, "weight", &err) || !w.present || w.length != want[i].second) {
+      delete d;
+      return throw_error(env, "decoderCreate: weight " + std::to_string(i) + " must be a Float32Array of " +
+                                  std::to_string(want[i].second) + " values");
+    }
+    const float* p = static_cast<const float*>(w.data);
+    want[i].first->assign(p, p + w.length);
+  }
+  auto** slot = new vlab::Decoder*(d);
+  napi_value ext;
+  if (napi_create_external(env, slot, delete_slot, nullptr, &ext) != napi_ok) {
+    delete d;
+    delete slot;
+    return throw_error(env, "decoderCreate: napi_create_external");
+  }
+  return ext;
+}
+
+napi_value DecoderStep(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (a.argc < 10) return throw_error(env, "decoderStep expects 10 arguments");
+  vlab::Decoder** slot = decoder_slot(env, a.argv[0], &a.err);
+  if (!a.ok()) return a.fail();
+  if (!*slot) return throw_error(env, "decoderStep: the decoder was freed");
+  vlab::Decoder& d = **slot;
+  const vlab::DecoderConfig& c = d.cfg;
+  vlab::DecodeStep s;
+  s.batch = int(a.integer(6, "batch"));
+  s.past = a.integer(7, "past");
+  s.capacity = a.integer(8, "capacity");
+  if (!a.ok()) return a.fail();
+  if (s.batch < 1 || s.past >= s.capacity) return throw_error(env, "decoderStep: need batch >= 1 and past < capacity");
+  const size_t B = size_t(s.batch);
+  const size_t cache = size_t(c.layers) * B * c.kv_heads * size_t(s.capacity) * c.head_dim;
+  s.tokens = a.array<const int32_t>(1, B, false, "tokens", napi_int32_array);
+  s.positions = a.array<const int32_t>(2, B, false, "positions", napi_int32_array);
+  s.k_cache = a.array<float>(3, cache, false, "kCache");
+  s.v_cache = a.array<float>(4, cache, false, "vCache");
+  s.mask = a.array<const uint8_t>(5, B * size_t(s.capacity), false, "mask", napi_uint8_array);
+  s.logits = a.array<float>(9, B * size_t(c.vocab), false, "logits");
+  if (!a.ok()) return a.fail();
+  for (size_t b = 0; b < B; b++) {
+    if (s.tokens[b] < 0 || s.tokens[b] >= c.vocab)
+      return throw_error(env, "decoderStep: token " + std::to_string(s.tokens[b]) + " of row " + std::to_string(b) +
+                                  " is outside the vocabulary [0, " + std::to_string(c.vocab) + ")");
+  }
+  vlab::decode_step(d, s);
+  return nullptr;
+}
+
+napi_value DecoderFree(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (a.argc < 1) return throw_error(env, "decoderFree expects a decoder");
+  vlab::Decoder** slot = decoder_slot(env, a.argv[0], &a.err);
+  if (!a.ok()) return a.fail();
+  delete *slot;
+  *slot = nullptr;
+  return nullptr;
+}
+
 napi_value Info(napi_env env, napi_callback_info) {
   napi_value obj, kernel, threads;
   CHECK_NAPI(napi_create_object(env, &obj));
@@ -387,6 +531,9 @@ napi_value Info(napi_env env, napi_callback_info) {
   CHECK_NAPI(napi_create_int32(env, vlab::pool_threads(), &threads));
   CHECK_NAPI(napi_set_named_property(env, obj, "kernel", kernel));
   CHECK_NAPI(napi_set_named_property(env, obj, "threads", threads));
+  napi_value decode;
+  CHECK_NAPI(napi_create_string_utf8(env, vlab::decode_isa(), NAPI_AUTO_LENGTH, &decode));
+  CHECK_NAPI(napi_set_named_property(env, obj, "decode", decode));
   return obj;
 }
 
@@ -416,6 +563,9 @@ NAPI_MODULE_INIT() {
       {"maskedSoftmax", nullptr, MaskedSoftmax, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"maskedSoftmaxGrad", nullptr, MaskedSoftmaxGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"decoderCreate", nullptr, DecoderCreate, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"decoderStep", nullptr, DecoderStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"decoderFree", nullptr, DecoderFree, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };

@@ -1,0 +1,62 @@
+// One decoding step of a Llama / Qwen2 decoder in a single native call (the fast path of @vlab/llm's
+// `generate`, issue "make decoding fast"). The model is the one of @vlab/llm's model.ts, weight for weight:
+//
+//   x   = embed_tokens[token]                                                       [B, D]
+//   per layer:
+//     n = RMSNorm(x) · input_layernorm
+//     q, k, v = n Wqᵀ + bq, n Wkᵀ + bk, n Wvᵀ + bv, then RoPE (half-split) on q and k at each row's position
+//     k, v are written into the caches at column `past`; each query head attends over the row's cached
+//     columns whose mask is 1 (grouped-query: H / Hkv query heads share a key/value head)
+//     x = x + attn Woᵀ
+//     m = RMSNorm(x) · post_attention_layernorm
+//     x = x + (silu(m Wgᵀ) · m Wuᵀ) Wdᵀ
+//   logits = RMSNorm(x) · norm  (lm_head or the tied embedding)ᵀ                    [B, V]
+//
+// Weights are copied once into the Decoder (so the caller may change or free its tensors); the caches and
+// the mask belong to the caller and are read and written in place. Nothing is allocated per step once the
+// scratch has grown to the batch size.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace vlab {
+
+struct DecoderConfig {
+  int vocab = 0, dim = 0, inter = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
+  bool tied = false, qkv_bias = false;
+  float eps = 1e-6f;
+};
+
+struct DecoderLayerWeights {
+  std::vector<float> ln1, wq, bq, wk, bk, wv, bv, wo, ln2, wg, wu, wd;  // PyTorch's [out, in] layout
+};
+
+struct Decoder {
+  DecoderConfig cfg;
+  std::vector<double> inv_freq;  // RoPE's 1 / θ^(2j/hd), j < hd/2, as @vlab/rope computes it
+  std::vector<float> embed, norm, head;  // head is empty when tied to embed
+  std::vector<DecoderLayerWeights> layers;
+  // Scratch, grown to the largest batch seen.
+  std::vector<float> x, n, q, k, v, att, tmp, gate, up, cos, sin, scores;
+};
+
+struct DecodeStep {
+  int batch = 0;                       // B
+  const int32_t* tokens = nullptr;     // [B], in [0, vocab)
+  const int32_t* positions = nullptr;  // [B], RoPE positions of the new tokens
+  float* k_cache = nullptr;            // [layers, B, Hkv, capacity, hd]
+  float* v_cache = nullptr;            // [layers, B, Hkv, capacity, hd]
+  const uint8_t* mask = nullptr;       // [B, capacity]: 1 = attend; column `past` is the new token's
+  long past = 0;                       // cached columns before this step (the new one is written there)
+  long capacity = 0;                   // columns each row's cache holds
+  float* logits = nullptr;             // [B, vocab]
+};
+
+// Runs the step; the caller has checked every size.
+void decode_step(Decoder& d, const DecodeStep& s);
+
+// Name of the vector code in use ("avx2+fma" or "portable").
+const char* decode_isa();
+
+}  // namespace vlab
