@@ -36,7 +36,11 @@ export interface NativeDecoder {
   /** Columns filled so far. */
   readonly length: number;
   /** Copies the prefill's keys and values (per layer, [B, Hkv, P, hd]) and its mask [B][P] into the caches. */
-  loadPrefix(keys: readonly Float32Array[], values: readonly Float32Array[], mask: readonly (readonly number[])[]): void;
+  loadPrefix(
+    keys: readonly Float32Array[],
+    values: readonly Float32Array[],
+    mask: readonly (readonly number[])[],
+  ): void;
   /**
    * Runs B new tokens at their positions through the model; `attend[b]` = 0 masks row b's new column (a finished
    * row feeding padding). Returns the logits [B, V] in a buffer the next step overwrites.
@@ -76,7 +80,7 @@ export function nativeDecoder(
   ]);
   const handle = addon.decoderCreate(config, shape.rmsNormEps, shape.invFreq, [...weights]);
   const size = L * B * Hkv * cap * hd;
-  const kCache = new Float32Array(size); // [L, B, Hkv, cap, hd]
+  const kCache = new Float32Array(size); // [L, B, Hkv, hd, cap]: keys transposed (decode.cc)
   const vCache = new Float32Array(size);
   const mask = new Uint8Array(B * cap); // [B, cap]
   const logits = new Float32Array(B * V);
@@ -102,8 +106,11 @@ export function nativeDecoder(
           throw new Error(`nativeDecoder.loadPrefix: layer ${l} is not [${B}, ${Hkv}, ${P}, ${hd}]`);
         for (let r = 0; r < B * Hkv; r++) {
           const to = (l * B * Hkv + r) * cap * hd;
-          kCache.set(k.subarray(r * P * hd, (r + 1) * P * hd), to);
           vCache.set(v.subarray(r * P * hd, (r + 1) * P * hd), to);
+          for (let j = 0; j < P; j++) {
+            const from = (r * P + j) * hd;
+            for (let e = 0; e < hd; e++) kCache[to + e * cap + j] = k[from + e] as number; // [P, hd] → [hd, cap]
+          }
         }
       }
       prefixMask.forEach((row, b) => row.forEach((m, j) => (mask[b * cap + j] = m ? 1 : 0)));

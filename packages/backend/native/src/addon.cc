@@ -16,7 +16,8 @@
 //       [vocab, dim, inter, layers, heads, kvHeads, headDim, tied, qkvBias], invFreq Float64Array [headDim/2],
 //       weights: Float32Arrays in decode.h's order (copied)
 //   decoderStep(decoder, tokens, positions, kCache, vCache, mask, batch, past, capacity, logits)
-//       tokens / positions Int32Array [B], caches Float32Array [layers, B, kvHeads, capacity, headDim],
+//       tokens / positions Int32Array [B], kCache Float32Array [layers, B, kvHeads, headDim, capacity] (keys
+//       transposed), vCache [layers, B, kvHeads, capacity, headDim],
 //       mask Uint8Array [B, capacity], logits Float32Array [B, vocab]
 //   decoderFree(decoder)                                          frees its weights now (else on GC)
 //   info()                                                       -> { kernel, threads, decode }

@@ -10,9 +10,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "elementwise.h"
 #include "gemm.h"
 #include "microkernels.h"
 #include "thread_pool.h"
+#include "vmath.h"
 
 #ifdef VLAB_X86_KERNELS
 #include <immintrin.h>
@@ -182,6 +184,40 @@ void rope(float* x, long B, long heads, long hd, const float* cos, const float* 
   }
 }
 
+// p[j] += Σ_e q[e] · kt[e, j] for j < n: the scores of one query over n columns of transposed keys [hd, ld].
+// Four key rows per pass over p (a pass per row would load and store p hd times).
+VLAB_VECTORISED void scores_t(const float* __restrict__ q, const float* __restrict__ kt, long ld, long hd,
+                              float* __restrict__ p, long n) {
+  long e = 0;
+  for (; e + 4 <= hd; e += 4) {
+    const float q0 = q[e], q1 = q[e + 1], q2 = q[e + 2], q3 = q[e + 3];
+    const float *r0 = kt + e * ld, *r1 = r0 + ld, *r2 = r1 + ld, *r3 = r2 + ld;
+    for (long j = 0; j < n; j++) p[j] += (q0 * r0[j] + q1 * r1[j]) + (q2 * r2[j] + q3 * r3[j]);
+  }
+  for (; e < hd; e++)
+    for (long j = 0; j < n; j++) p[j] += q[e] * kt[e * ld + j];
+}
+
+// out[e] = Σ_j p[j] · v[j, e] over n columns of values [n, hd]; four columns per update of out (one per column
+// would chain every update through the same stores).
+VLAB_VECTORISED void weighted_sum(const float* __restrict__ p, const float* __restrict__ v, long n, long hd,
+                                  float* __restrict__ out) {
+  for (long e = 0; e < hd; e++) out[e] = 0.0f;
+  long j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float p0 = p[j], p1 = p[j + 1], p2 = p[j + 2], p3 = p[j + 3];
+    const float *v0 = v + j * hd, *v1 = v0 + hd, *v2 = v1 + hd, *v3 = v2 + hd;
+    for (long e = 0; e < hd; e++) out[e] += (p0 * v0[e] + p1 * v1[e]) + (p2 * v2[e] + p3 * v3[e]);
+  }
+  for (; j < n; j++)
+    for (long e = 0; e < hd; e++) out[e] += p[j] * v[j * hd + e];
+}
+
+// g = silu(g) · u = g / (1 + e^−g) · u
+VLAB_VECTORISED void silu_mul(float* g, const float* u, long n) {
+  for (long i = 0; i < n; i++) g[i] = g[i] / (1.0f + vexp(-g[i])) * u[i];
+}
+
 template <class T>
 T* grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
@@ -228,45 +264,46 @@ void decode_step(Decoder& d, const DecodeStep& s) {
     linear(n, B, D, w.wv.data(), kvw, bias(w.bv), v);
     rope(q, B, H, hd, cos, sin);
     rope(k, B, Hkv, hd, cos, sin);
-    float* kc = s.k_cache + l * B * Hkv * cap * hd;  // this layer's [B, Hkv, cap, hd]
-    float* vc = s.v_cache + l * B * Hkv * cap * hd;
+    float* kc = s.k_cache + l * B * Hkv * hd * cap;  // this layer's keys [B, Hkv, hd, cap]
+    float* vc = s.v_cache + l * B * Hkv * cap * hd;  // and values [B, Hkv, cap, hd]
+    // The new column: its key into the transposed cache [hd, cap], its value into [cap, hd].
     for (long b = 0; b < B; b++) {
       for (long g = 0; g < Hkv; g++) {
-        const long at = ((b * Hkv + g) * cap + s.past) * hd;
-        std::memcpy(kc + at, k + (b * Hkv + g) * hd, hd * sizeof(float));
-        std::memcpy(vc + at, v + (b * Hkv + g) * hd, hd * sizeof(float));
+        const float* kn = k + (b * Hkv + g) * hd;
+        float* kt = kc + (b * Hkv + g) * hd * cap + s.past;
+        for (long e = 0; e < hd; e++) kt[e * cap] = kn[e];
+        std::memcpy(vc + ((b * Hkv + g) * cap + s.past) * hd, v + (b * Hkv + g) * hd, hd * sizeof(float));
       }
     }
-    // softmax(scale · q kᵀ over the row's unmasked columns) v, one (row, head) per task. A row whose every
-    // column is masked gets uniform weights, as the reference's additive −1e9 mask gives.
-    auto head = [&](int t) {
-      const long b = t / H, h = t % H, g = h / group;
-      const float* qv = q + (b * H + h) * hd;
-      const float* kb = kc + (b * Hkv + g) * cap * hd;
-      const float* vb = vc + (b * Hkv + g) * cap * hd;
+    // softmax(scale · q kᵀ over the row's unmasked columns) v for the `group` query heads of one key/value head of
+    // one row: a task. With the keys transposed, the scores of all S columns build up as hd vector updates.
+    auto attend = [&](int t) {
+      const long b = t / Hkv, g = t % Hkv;
+      const float* kt = kc + (b * Hkv + g) * hd * cap;  // [hd, cap]
+      const float* vb = vc + (b * Hkv + g) * cap * hd;  // [cap, hd]
       const uint8_t* m = s.mask + b * cap;
-      float* p = sc + t * S;
-      float mx = -INFINITY;
-      for (long j = 0; j < S; j++) {
-        p[j] = m[j] ? scale * dot(qv, kb + j * hd, hd) : -INFINITY;
-        mx = std::max(mx, p[j]);
+      float* p = sc + t * group * S;  // [group, S]
+      bool any = false;
+      for (long j = 0; j < S; j++) any = any || m[j];
+      for (long r = 0; r < group; r++) {
+        const float* qv = q + (b * H + g * group + r) * hd;
+        float* pr = p + r * S;
+        std::fill(pr, pr + S, 0.0f);
+        scores_t(qv, kt, cap, hd, pr, S);
+        if (!any) {
+          std::fill(pr, pr + S, 1.0f / float(S));  // every column masked: uniform, as the additive −1e9 mask gives
+          continue;
+        }
+        for (long j = 0; j < S; j++)
+          if (!m[j]) pr[j] = -INFINITY;  // weight exp(−∞) = 0
       }
-      float total = 0;
-      for (long j = 0; j < S; j++) total += (p[j] = mx == -INFINITY ? 1.0f : std::exp(p[j] - mx));
-      float* out = att + (b * H + h) * hd;
-      std::fill(out, out + hd, 0.0f);
-      const float inv = 1.0f / total;
-      for (long j = 0; j < S; j++) {
-        if (p[j] == 0.0f) continue;
-        const float pj = p[j] * inv;
-        const float* vj = vb + j * hd;
-        for (long e = 0; e < hd; e++) out[e] += pj * vj[e];
-      }
+      if (any) masked_softmax(p, nullptr, nullptr, p, group, S, scale, 0.0f);  // the prefill's softmax kernel
+      for (long r = 0; r < group; r++) weighted_sum(p + r * S, vb, S, hd, att + (b * H + g * group + r) * hd);
     };
     if (B * H * S * hd < kParallelWork || pool_threads() == 1) {
-      for (int t = 0; t < B * H; t++) head(t);
+      for (int t = 0; t < B * Hkv; t++) attend(t);
     } else {
-      parallel_for(int(B * H), head);
+      parallel_for(int(B * Hkv), attend);
     }
     linear(att, B, qw, w.wo.data(), D, nullptr, tmp);
     for (long i = 0; i < B * D; i++) x[i] += tmp[i];
@@ -274,7 +311,7 @@ void decode_step(Decoder& d, const DecodeStep& s) {
     rms_norm(x, w.ln2.data(), n, B, D, c.eps);
     linear(n, B, D, w.wg.data(), I, nullptr, gate);
     linear(n, B, D, w.wu.data(), I, nullptr, up);
-    for (long i = 0; i < B * I; i++) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];  // silu(g) · u
+    silu_mul(gate, up, B * I);
     linear(gate, B, I, w.wd.data(), D, nullptr, tmp);
     for (long i = 0; i < B * D; i++) x[i] += tmp[i];
   }

@@ -6,7 +6,8 @@
 //     n = RMSNorm(x) · input_layernorm
 //     q, k, v = n Wqᵀ + bq, n Wkᵀ + bk, n Wvᵀ + bv, then RoPE (half-split) on q and k at each row's position
 //     k, v are written into the caches at column `past`; each query head attends over the row's cached
-//     columns whose mask is 1 (grouped-query: H / Hkv query heads share a key/value head)
+//     columns whose mask is 1 (grouped-query: H / Hkv query heads share a key/value head). The key cache is
+//     kept transposed, [hd, capacity] per head, so that a head's scores over all columns are vector updates.
 //     x = x + attn Woᵀ
 //     m = RMSNorm(x) · post_attention_layernorm
 //     x = x + (silu(m Wgᵀ) · m Wuᵀ) Wdᵀ
@@ -45,7 +46,7 @@ struct DecodeStep {
   int batch = 0;                       // B
   const int32_t* tokens = nullptr;     // [B], in [0, vocab)
   const int32_t* positions = nullptr;  // [B], RoPE positions of the new tokens
-  float* k_cache = nullptr;            // [layers, B, Hkv, capacity, hd]
+  float* k_cache = nullptr;            // [layers, B, Hkv, hd, capacity]: keys transposed (see decode.cc)
   float* v_cache = nullptr;            // [layers, B, Hkv, capacity, hd]
   const uint8_t* mask = nullptr;       // [B, capacity]: 1 = attend; column `past` is the new token's
   long past = 0;                       // cached columns before this step (the new one is written there)

@@ -1,0 +1,187 @@
+/**
+ * generate's native decoding steps (native_decode.ts, @vlab/backend's decoder) against its tfjs steps
+ * (`fastDecode: false`): the same logits up to float32 rounding, the same greedy tokens, the same seeded samples,
+ * for every layout the model has (biases or not, tied head or not, grouped or full key/value heads), with padding,
+ * rows that stop early and an embed hook. Skipped where the native addon is not built.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend, nativeStatus, Rng, tf } from "@vlab/core";
+import { type CausalLM, type LlmConfig } from "../src/index.js";
+import { randomIds, tinyModel } from "./helpers.js";
+
+beforeAll(async () => {
+  await initBackend(process.env.VLAB_TEST_BACKEND === "cpu" ? "cpu" : "wasm");
+});
+
+const native = nativeStatus().loaded;
+
+const LAYOUTS: [string, Partial<LlmConfig>][] = [
+  ["qwen2 (q/k/v biases), grouped kv heads, separate head", {}],
+  ["llama (no biases), tied head", { modelType: "llama", tieWordEmbeddings: true }],
+  ["full kv heads, head width 16, theta 1e6", { numKeyValueHeads: 4, headDim: 16, ropeTheta: 1e6 }],
+];
+
+const prompts = [randomIds(1, 3), randomIds(2, 9), randomIds(3, 6), randomIds(4, 1)];
+
+/** The logits of `steps` greedy decoding steps after a prefill, through the tfjs cache or the native decoder. */
+function stepLogits(m: CausalLM, ids: number[][], steps: number, useNative: boolean): Float32Array[] {
+  const cache = m.newCache();
+  const out: Float32Array[] = [];
+  const B = ids.length;
+  let logits = m.forward(ids, { cache, logitsToKeep: 1 });
+  let data = logits.dataSync() as Float32Array;
+  logits.dispose();
+  const dec = useNative ? m.nativeDecoder(B, ids[0]!.length + steps) : null;
+  if (useNative) {
+    expect(dec).not.toBeNull();
+    dec!.loadPrefix(
+      cache.layers.map((l) => l.k!.dataSync() as Float32Array),
+      cache.layers.map((l) => l.v!.dataSync() as Float32Array),
+      cache.attentionMask,
+    );
+  }
+  const V = m.config.vocabSize;
+  for (let s = 0; s < steps; s++) {
+    const next = Array.from({ length: B }, (_, b) => {
+      const row = data.subarray(b * V, (b + 1) * V);
+      return row.indexOf(Math.max(...row));
+    });
+    if (dec) {
+      const pos = Int32Array.from(ids, (r) => r.length + s);
+      data = dec.step(Int32Array.from(next), pos, new Uint8Array(B).fill(1)).slice();
+    } else {
+      logits = m.forward(
+        next.map((t) => [t]),
+        { cache },
+      );
+      data = logits.dataSync() as Float32Array;
+      logits.dispose();
+    }
+    out.push(data);
+  }
+  dec?.free();
+  cache.dispose();
+  return out;
+}
+
+describe.skipIf(!native)("native decoding steps", () => {
+  for (const [name, over] of LAYOUTS) {
+    it(`${name}: the same logits (within 1e-4) and greedy tokens as the tfjs steps`, () => {
+      const m = tinyModel(over, 5);
+      const ids = [randomIds(11, 7), randomIds(12, 7)];
+      const fast = stepLogits(m, ids, 6, true);
+      const ref = stepLogits(m, ids, 6, false);
+      fast.forEach((f, s) => {
+        let worst = 0;
+        f.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - ref[s]![i]!))));
+        expect(worst).toBeLessThan(1e-4);
+      });
+      const a = m.generate(prompts, { maxNewTokens: 12, greedy: true, stopIds: [] });
+      const b = m.generate(prompts, { maxNewTokens: 12, greedy: true, stopIds: [], fastDecode: false });
+      expect(a).toEqual(b);
+      m.dispose();
+    });
+  }
+
+  it("seeded sampling (temperature, top-k, top-p) draws the same tokens as the tfjs steps", () => {
+    const m = tinyModel({}, 7);
+    for (const opts of [{ temperature: 1 }, { temperature: 0.7, topK: 10 }, { temperature: 1.3, topP: 0.8 }]) {
+      for (const seed of [1, 2, 3]) {
+        const a = m.generate(prompts, { maxNewTokens: 16, seed, ...opts });
+        const b = m.generate(prompts, { maxNewTokens: 16, seed, ...opts, fastDecode: false });
+        expect(a).toEqual(b);
+      }
+    }
+    m.dispose();
+  });
+
+  it("rows that stop early feed masked padding and keep their tokens, as in the tfjs steps", () => {
+    const m = tinyModel({}, 9);
+    // Stop at whatever the second prompt emits third, so rows finish at different steps.
+    const probe = m.generate(prompts, { maxNewTokens: 3, greedy: true, stopIds: [] });
+    const stopIds = [probe.tokens[1]![2]!, probe.tokens[3]![1]!];
+    const a = m.generate(prompts, { maxNewTokens: 14, greedy: true, stopIds });
+    const b = m.generate(prompts, { maxNewTokens: 14, greedy: true, stopIds, fastDecode: false });
+    expect(a.finishReasons).toContain("stop");
+    expect(a).toEqual(b);
+    m.dispose();
+  });
+
+  it("decodes after an embed hook's prefill (a vision-language model's way in)", () => {
+    const m = tinyModel({}, 3);
+    // Each prompt token looked up as the next id: other embeddings than the plain lookup's.
+    const embed = (ids: readonly (readonly number[])[]) => m.embed(ids.map((r) => r.map((t) => (t + 1) % 50)));
+    const a = m.generate(prompts, { maxNewTokens: 10, greedy: true, stopIds: [], embed });
+    const b = m.generate(prompts, { maxNewTokens: 10, greedy: true, stopIds: [], embed, fastDecode: false });
+    const plain = m.generate(prompts, { maxNewTokens: 10, greedy: true, stopIds: [] });
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(plain); // the hook's embeddings were used
+    m.dispose();
+  });
+
+  it("takes the weights as they are when generate starts (after a change, the new ones)", () => {
+    const m = tinyModel({}, 4);
+    const before = m.generate(prompts, { maxNewTokens: 8, greedy: true, stopIds: [] });
+    const w = m.model.layers[1]!.mlp.down_proj.weight;
+    const changed = tf.tidy(() => tf.mul(w, -2));
+    w.assign(changed);
+    changed.dispose();
+    const after = m.generate(prompts, { maxNewTokens: 8, greedy: true, stopIds: [] });
+    expect(after).toEqual(m.generate(prompts, { maxNewTokens: 8, greedy: true, stopIds: [], fastDecode: false }));
+    expect(after).not.toEqual(before);
+    m.dispose();
+  });
+
+  it("leaks no tensors", () => {
+    const m = tinyModel({}, 2);
+    m.generate(prompts, { maxNewTokens: 4, seed: 1 }); // warm-up
+    const before = tf.memory().numTensors;
+    m.generate(prompts, { maxNewTokens: 9, seed: 1 });
+    m.generate(prompts, { maxNewTokens: 9, greedy: true, stopIds: [randomIds(5, 1)[0]!] });
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+  });
+
+  it("refuses a token outside the vocabulary, a full cache and a freed decoder, naming what is wrong", () => {
+    const m = tinyModel({}, 2);
+    const dec = m.nativeDecoder(1, 2)!;
+    const pos = Int32Array.of(0);
+    const on = Uint8Array.of(1);
+    expect(() => dec.step(Int32Array.of(50), pos, on)).toThrow(/token 50 of row 0 is outside the vocabulary \[0, 50\)/);
+    dec.step(Int32Array.of(1), pos, on);
+    dec.step(Int32Array.of(2), Int32Array.of(1), on);
+    expect(() => dec.step(Int32Array.of(3), Int32Array.of(2), on)).toThrow(/caches are full \(2 columns\)/);
+    dec.free();
+    expect(() => dec.step(Int32Array.of(1), pos, on)).toThrow(/after free/);
+    expect(() => dec.loadPrefix([], [], [[1]])).toThrow(/expected 2 layers/);
+    m.dispose();
+  });
+});
+
+describe("without the native addon", () => {
+  it("generate falls back to the tfjs steps (configureNativeKernels off): the same tokens", async () => {
+    const { configureNativeKernels } = await import("@vlab/core");
+    const m = tinyModel({}, 6);
+    const on = m.generate(prompts, { maxNewTokens: 8, seed: 4 });
+    configureNativeKernels({ enabled: false });
+    try {
+      expect(m.nativeDecoder(1, 4)).toBeNull();
+      expect(m.generate(prompts, { maxNewTokens: 8, seed: 4 })).toEqual(on);
+    } finally {
+      configureNativeKernels({ enabled: true });
+    }
+    m.dispose();
+  });
+});
+
+describe("the Rng draws", () => {
+  it("sampling draws one number per sampled token on both paths (the same stream afterwards)", () => {
+    const m = tinyModel({}, 8);
+    const r1 = new Rng(3);
+    const r2 = new Rng(3);
+    m.generate(prompts, { maxNewTokens: 6, rng: r1 });
+    m.generate(prompts, { maxNewTokens: 6, rng: r2, fastDecode: false });
+    expect(r1.next()).toBe(r2.next());
+    m.dispose();
+  });
+});
