@@ -26,16 +26,18 @@ const BATCH = 64;
  * is longer. Multiply-adds per token at context c: per layer 2·D·(H·hd + 2·Hkv·hd + H·hd) for q, k, v, o,
  * 2·3·D·F for SwiGLU, 2·2·H·hd·c for attention; plus 2·D·V for the head.
  */
-function floorPerToken({ peakGflops, copyGBps, context, batch }) {
+function floorPerToken({ peakGflops, copyGBps, kvCopyGBps = copyGBps, context, batch }) {
   const { hiddenSize: d, intermediateSize: f, numHiddenLayers: l, vocabSize: v } = CONFIG;
   const hd = d / CONFIG.numAttentionHeads;
   const q = CONFIG.numAttentionHeads * hd;
   const kv = CONFIG.numKeyValueHeads * hd;
   const weights = l * (d * (2 * q + 2 * kv) + 3 * d * f) + d * v; // multiply-add count = weights read
   const flops = 2 * weights + l * 4 * q * context;
-  const bytes = (4 * weights) / batch + 4 * l * 2 * kv * context;
+  const weightBytes = (4 * weights) / batch;
+  const kvBytes = 4 * l * 2 * kv * context;
+  const bytes = weightBytes + kvBytes;
   const computeUs = (flops / (peakGflops * 1e9)) * 1e6;
-  const memoryUs = (bytes / (copyGBps * 1e9)) * 1e6;
+  const memoryUs = (weightBytes / (copyGBps * 1e9) + kvBytes / (kvCopyGBps * 1e9)) * 1e6;
   return {
     flops,
     bytes: Math.round(bytes),
@@ -45,17 +47,22 @@ function floorPerToken({ peakGflops, copyGBps, context, batch }) {
   };
 }
 
-/** GB/s of copying a 4 MB buffer (about the model's weights) within this thread: the memory side of the floor. */
-function copyRate() {
-  const a = new Float32Array(1 << 20);
-  const b = new Float32Array(1 << 20).fill(1);
+/**
+ * GB/s of copying a buffer of `bytes` within this thread: the memory side of the floor. A 4 MB buffer (about the
+ * model's weights) stays in the caches; the batch-64 KV cache (~15 MB read per step) does not.
+ */
+function copyRate(bytes = 4 << 20) {
+  const n = Math.max(1, Math.floor(bytes / 4));
+  const a = new Float32Array(n);
+  const b = new Float32Array(n).fill(1);
+  const reps = Math.max(1, Math.round((40 << 20) / bytes));
   let best = Infinity;
-  for (let r = 0; r < 20; r++) {
+  for (let r = 0; r < 10; r++) {
     const t0 = performance.now();
-    for (let i = 0; i < 10; i++) a.set(b);
+    for (let i = 0; i < reps; i++) a.set(b);
     best = Math.min(best, performance.now() - t0);
   }
-  return (2 * 10 * a.byteLength) / (best / 1000) / 1e9; // read + write
+  return (2 * reps * a.byteLength) / (best / 1000) / 1e9; // read + write
 }
 
 export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
@@ -69,6 +76,10 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
   const prompts = [prompt, ...Array.from({ length: BATCH - 1 }, () => prompt.map(() => rng.int(256)))];
   const greedy = { maxNewTokens: newTokens, greedy: true, stopIds: [] };
   const withCache = (rows) => model.generate(rows, greedy).tokens;
+  // The same generate with every step through the tfjs model (the path before the native decoder).
+  const tfjsSteps = (rows) => model.generate(rows, { ...greedy, fastDecode: false }).tokens;
+  // Two new tokens: the prefill and one step; the time of a step is what 64 tokens take beyond that, over 62 steps.
+  const prefillOnly = (rows) => model.generate(rows, { ...greedy, maxNewTokens: 2 }).tokens;
   const withoutCache = (rows) => {
     const ids = rows.map((r) => [...r]);
     for (let i = 0; i < newTokens; i++) {
@@ -81,17 +92,28 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
     }
     return ids.map((row) => row.slice(prompt.length));
   };
-  const time = (fn, rows, warm = true) => {
-    if (warm) fn(rows); // warm-up
-    const t0 = performance.now();
-    const out = fn(rows);
-    return { tokensPerS: (rows.length * newTokens) / ((performance.now() - t0) / 1000), out };
+  // Best of `reps` runs after a warm-up (the machine's noise only ever adds time).
+  const time = (fn, rows, { warm = true, reps = 1 } = {}) => {
+    if (warm) fn(rows);
+    let best = Infinity;
+    let out;
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      out = fn(rows);
+      best = Math.min(best, performance.now() - t0);
+    }
+    return { ms: best, tokensPerS: (rows.length * newTokens) / (best / 1000), out };
   };
-  const cached = time(withCache, [prompt]);
+  const stepUs = (rows, full, reps) => ((full.ms - time(prefillOnly, rows, { reps }).ms) / (newTokens - 2)) * 1000;
+  const cached = time(withCache, [prompt], { reps: 15 });
+  const step1 = stepUs([prompt], cached, 15);
+  const before = time(tfjsSteps, [prompt], { reps: 3 });
   const uncached = time(withoutCache, [prompt]);
   log(`decode: batch ${BATCH} ...`);
-  const cachedBatch = time(withCache, prompts);
-  const uncachedBatch = time(withoutCache, prompts, false); // ~30 s: no warm-up (batch 1 warmed the kernels)
+  const cachedBatch = time(withCache, prompts, { reps: 3 });
+  const stepB = stepUs(prompts, cachedBatch, 3);
+  const beforeBatch = time(tfjsSteps, prompts, { reps: 1 });
+  const uncachedBatch = time(withoutCache, prompts, { warm: false }); // ~30 s: no warm-up (batch 1 warmed the kernels)
   const same = (a, b) => a.length === b.length && a.every((t, i) => t === b[i]);
   const r1 = (x) => Math.round(x * 10) / 10;
   const result = {
@@ -101,38 +123,70 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
     tokens_per_s_no_cache: r1(uncached.tokensPerS),
     [`tokens_per_s_kv_cache_b${BATCH}`]: r1(cachedBatch.tokensPerS),
     [`tokens_per_s_no_cache_b${BATCH}`]: r1(uncachedBatch.tokensPerS),
-    same_tokens: same(cached.out[0], uncached.out[0]),
+    // the steps alone (prefill excluded): one step's time, and new tokens per second over the steps
+    step_us_b1: r1(step1),
+    [`step_us_b${BATCH}`]: r1(stepB),
+    decode_tokens_per_s_b1: r1(1e6 / step1),
+    [`decode_tokens_per_s_b${BATCH}`]: r1((BATCH * 1e6) / stepB),
+    // the same generate with every step through the tfjs model (fastDecode: false): the path before
+    tokens_per_s_tfjs_steps: r1(before.tokensPerS),
+    [`tokens_per_s_tfjs_steps_b${BATCH}`]: r1(beforeBatch.tokensPerS),
+    same_tokens: same(cached.out[0], uncached.out[0]) && same(cached.out[0], before.out[0]),
     // greedy rows of a batch decode the same tokens as alone (row 0 is the batch-1 prompt)
-    [`same_tokens_b${BATCH}`]: same(cachedBatch.out[0], cached.out[0]) && same(uncachedBatch.out[0], cached.out[0]),
+    [`same_tokens_b${BATCH}`]:
+      cachedBatch.out.every((row, b) => same(row, beforeBatch.out[b])) &&
+      same(cachedBatch.out[0], cached.out[0]) &&
+      same(uncachedBatch.out[0], cached.out[0]),
   };
   model.dispose();
   result.kv_cache_speedup = Math.round((result.tokens_per_s_kv_cache / result.tokens_per_s_no_cache) * 100) / 100;
   result[`batch_${BATCH}_speedup`] = Math.round((cachedBatch.tokensPerS / cached.tokensPerS) * 100) / 100;
+  result[`batch_${BATCH}_decode_speedup`] = Math.round((step1 * BATCH * 100) / stepB) / 100;
+  result.native_vs_tfjs_steps = Math.round((cached.tokensPerS / before.tokensPerS) * 100) / 100;
+  result[`native_vs_tfjs_steps_b${BATCH}`] = Math.round((cachedBatch.tokensPerS / beforeBatch.tokensPerS) * 100) / 100;
   log(
     `decode: ${result.tokens_per_s_kv_cache} tok/s with the KV cache, ${result.tokens_per_s_no_cache} without (same ` +
       `tokens: ${result.same_tokens}); batch ${BATCH}: ${result[`tokens_per_s_kv_cache_b${BATCH}`]} and ` +
       `${result[`tokens_per_s_no_cache_b${BATCH}`]} tok/s`,
   );
+  log(
+    `decode steps alone: ${result.step_us_b1} us at batch 1, ${result[`step_us_b${BATCH}`]} us at batch ${BATCH}; ` +
+      `tfjs steps: ${result.tokens_per_s_tfjs_steps} tok/s`,
+  );
   if (peakGflops) {
     const copyGBps = copyRate();
     const context = prompt.length + newTokens / 2;
+    const { numHiddenLayers: l, numKeyValueHeads: hkv, hiddenSize: d, numAttentionHeads: h } = CONFIG;
+    const kvCopyGBps = copyRate(BATCH * 4 * l * 2 * hkv * (d / h) * context); // the batch's KV cache, out of cache
     const f1 = floorPerToken({ peakGflops, copyGBps, context, batch: 1 });
-    const fb = floorPerToken({ peakGflops, copyGBps, context, batch: BATCH });
+    const fb = floorPerToken({ peakGflops, copyGBps, kvCopyGBps, context, batch: BATCH });
     result.floor = {
-      how: "max(multiply-adds at the best matmul GFLOP/s of this run, weights/batch + KV cache at the copy rate)",
+      how:
+        "max(multiply-adds at the best matmul GFLOP/s of this run, weights/batch and KV cache at the copy rate " +
+        "of a buffer their size)",
       peak_gflops: peakGflops,
       copy_gb_per_s: r1(copyGBps),
+      [`kv_copy_gb_per_s_b${BATCH}`]: r1(kvCopyGBps),
       context,
       flops_per_token: f1.flops,
       us_per_token_b1: Math.round(f1.us * 100) / 100,
       [`us_per_token_b${BATCH}`]: Math.round(fb.us * 100) / 100,
     };
     result.us_per_token_kv_cache = r1(1e6 / cached.tokensPerS);
-    result.latency_vs_floor_b1 = r1(1e6 / cached.tokensPerS / f1.us);
-    log(`decode floor: ${result.floor.us_per_token_b1} us/token at batch 1; vlab is ${result.latency_vs_floor_b1}x it`);
+    result.latency_vs_floor_b1 = r1(step1 / f1.us);
+    result[`latency_vs_floor_b${BATCH}`] = r1(stepB / BATCH / fb.us);
+    log(
+      `decode floor: ${result.floor.us_per_token_b1} us/token at batch 1; a step is ${result.latency_vs_floor_b1}x ` +
+        `it; batch ${BATCH}: ${result[`latency_vs_floor_b${BATCH}`]}x`,
+    );
   }
   if (torch) {
     result.torch_tokens_per_s = torch.tokens_per_s;
+    if (torch.step_us) {
+      result.torch_step_us = torch.step_us;
+      result.step_ratio_vs_torch_b1 = Math.round((torch.step_us["1"] / step1) * 100) / 100;
+      result[`step_ratio_vs_torch_b${BATCH}`] = Math.round((torch.step_us[String(BATCH)] / stepB) * 100) / 100;
+    }
     result.ratio_vs_torch_b1 = Math.round((cached.tokensPerS / torch.tokens_per_s["1"]) * 1000) / 1000;
     result[`ratio_vs_torch_b${BATCH}`] =
       Math.round((cachedBatch.tokensPerS / torch.tokens_per_s[String(BATCH)]) * 1000) / 1000;

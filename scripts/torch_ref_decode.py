@@ -3,7 +3,8 @@ plain PyTorch - a Qwen2-style decoder (width 128, 2 layers, 4 query heads sharin
 theta 1e4, RMSNorm, SwiGLU 512, q/k/v biases, vocab 256, untied head) - decoding greedily with a KV cache
 (preallocated [B, Hkv, T, hd] buffers written in place): one forward of the prompt, then one token at a time.
 Prompt 192 tokens, 64 new, random weights (the tokens are not compared, only the speed).
-Prints JSON: tokens/s at each batch size, best of 3 runs after a warm-up.
+Prints JSON: tokens/s at each batch size (prefill included), best of 3 runs after a warm-up, and the time of one
+decoding step (the best run less the best prefill alone, over the NEW - 1 steps).
 Usage: python3 torch_ref_decode.py [threads] [batch,batch...]"""
 import json, sys, time
 import torch, torch.nn.functional as F
@@ -68,11 +69,11 @@ class Decoder(torch.nn.Module):
         return s.head(s.norm(x[:, -1]))
 
 
-def decode(m, prompt):
+def decode(m, prompt, new=NEW):
     b = prompt.shape[0]
     caches = [(torch.empty(b, HKV, PROMPT + NEW, HD), torch.empty(b, HKV, PROMPT + NEW, HD)) for _ in range(L)]
     nxt = m(prompt, caches, 0).argmax(-1, keepdim=True); out = [nxt]
-    for i in range(NEW - 1):
+    for i in range(new - 1):
         nxt = m(nxt, caches, PROMPT + i).argmax(-1, keepdim=True); out.append(nxt)
     return torch.cat(out, 1)
 
@@ -80,12 +81,18 @@ def decode(m, prompt):
 if __name__ == "__main__":
     torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2); torch.manual_seed(0)
     batches = [int(b) for b in (sys.argv[2] if len(sys.argv) > 2 else "1,64").split(",")]
-    m = Decoder().eval(); result = {}
+    m = Decoder().eval(); result = {}; step_us = {}
+
+    def best_of(fn, n=3):
+        best = float("inf")
+        for _ in range(n):
+            t = time.perf_counter(); fn(); best = min(best, time.perf_counter() - t)
+        return best
+
     with torch.no_grad():
         for b in batches:
             prompt = torch.randint(0, V, (b, PROMPT)); decode(m, prompt)
-            best = float("inf")
-            for _ in range(3):
-                t = time.perf_counter(); decode(m, prompt); best = min(best, time.perf_counter() - t)
-            result[str(b)] = round(b * NEW / best, 1)
-    print(json.dumps({"tokens_per_s": result, "prompt_tokens": PROMPT, "new_tokens": NEW}))
+            full = best_of(lambda: decode(m, prompt)); prefill = best_of(lambda: decode(m, prompt, 1))
+            result[str(b)] = round(b * NEW / full, 1)
+            step_us[str(b)] = round((full - prefill) / (NEW - 1) * 1e6, 1)
+    print(json.dumps({"tokens_per_s": result, "step_us": step_us, "prompt_tokens": PROMPT, "new_tokens": NEW}))
