@@ -11,10 +11,35 @@
  * its logits, greedy tokens and seeded samples with the tfjs path's.
  */
 import { nativeDecoder, type NativeDecoder, type tf } from "@vlab/core";
-import type { CausalLM } from "./model.js";
+import type { ResolvedLlmConfig } from "./config.js";
+
+interface Lin {
+  weight: tf.Tensor;
+  bias: tf.Tensor | null;
+}
+interface Norm {
+  weight: tf.Tensor | null;
+}
+
+/** What of CausalLM (model.ts, which imports this file) the decoder reads. */
+export interface CausalLMWeights {
+  config: ResolvedLlmConfig;
+  model: {
+    embed_tokens: { weight: tf.Tensor };
+    layers: readonly {
+      self_attn: { q: Lin | null; k: Lin | null; v: Lin | null; out: Lin };
+      mlp: { gate_proj: Lin; up_proj: Lin; down_proj: Lin };
+      input_layernorm: Norm;
+      post_attention_layernorm: Norm;
+    }[];
+    norm: Norm;
+  };
+  lm_head: Lin | null;
+  rope: { invFreq: Float64Array };
+}
 
 /** A native decoder holding `model`'s current weights for `batch` rows of `capacity` columns, or null. */
-export function causalLmDecoder(model: CausalLM, batch: number, capacity: number): NativeDecoder | null {
+export function causalLmDecoder(model: CausalLMWeights, batch: number, capacity: number): NativeDecoder | null {
   const c = model.config;
   const read = (t: tf.Tensor): Float32Array => {
     if (t.dtype !== "float32") throw new Error(`causalLmDecoder: weights must be float32, got ${t.dtype}`);
