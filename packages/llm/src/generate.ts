@@ -207,7 +207,7 @@ export function generate(
   try {
     // Prefill: logits of the last column only.
     const { embed } = opts;
-    let logits: tf.Tensor3D | null = tf.tidy(() => {
+    const prefill = tf.tidy(() => {
       const inputsEmbeds = embed ? embed(batch.ids, batch.width) : undefined;
       return model.forward(inputsEmbeds ? null : batch.ids, {
         attentionMask: batch.attentionMask,
@@ -216,14 +216,13 @@ export function generate(
         logitsToKeep: 1,
       });
     }); // [B, 1, V]
-    const V = logits.shape[2];
+    const V = prefill.shape[2];
+    let data = prefill.dataSync() as Float32Array; // read outside any tidy
+    prefill.dispose();
     if (opts.fastDecode !== false && maxNewTokens > 1) fast = startNative(model, cache, batch.width + maxNewTokens);
     // Each row's next position: the count of its tokens so far (cumsum(mask) − 1 of the new column).
     const seen = cache.attentionMask.map((r) => r.reduce((a, m) => a + m, 0));
     const step = { tokens: new Int32Array(B), positions: new Int32Array(B), attend: new Uint8Array(B) };
-    let data: Float32Array = logits.dataSync() as Float32Array; // read outside any tidy
-    logits.dispose();
-    logits = null;
     for (let i = 0; i < maxNewTokens; i++) {
       const next = new Array<number>(B);
       for (const [b, row] of tokens.entries()) {
