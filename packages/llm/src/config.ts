@@ -10,6 +10,7 @@
  *   numKeyValueHeads          num_key_value_heads         2            2
  *   rmsNormEps                rms_norm_eps                1e-6         1e-6
  *   ropeTheta                 rope_theta                  1e6          1e4
+ *                             (transformers >= 5: rope_parameters.rope_theta)
  *   maxPositionEmbeddings     max_position_embeddings     32768        128
  *   tieWordEmbeddings         tie_word_embeddings         true         either
  *   attentionBias             (qwen2: always) attention_bias (llama)
@@ -120,13 +121,23 @@ export interface HfLlmConfigJson {
   num_key_value_heads?: number;
   head_dim?: number;
   rms_norm_eps?: number;
+  /** RoPE base θ (transformers 4; transformers >= 5 writes it only in `rope_parameters`). */
   rope_theta?: number;
+  /** transformers >= 5: `{"rope_theta": 1e6, "rope_type": "default"}`; only the "default" type is read. */
+  rope_parameters?: HfRopeParameters | null;
   max_position_embeddings?: number;
   tie_word_embeddings?: boolean;
   attention_bias?: boolean;
   mlp_bias?: boolean;
   hidden_act?: string;
-  rope_scaling?: unknown;
+  /** transformers 4: null, or `{"rope_type": "default"}` / `{"type": "default"}` (no scaling). */
+  rope_scaling?: HfRopeParameters | null;
+  /** Fraction of each head that RoPE rotates; only 1 (all of it) is implemented. */
+  partial_rotary_factor?: number;
+  /** Qwen2 sliding-window attention; only false is implemented. */
+  use_sliding_window?: boolean;
+  /** transformers >= 5, per layer; only "full_attention" is implemented. */
+  layer_types?: string[];
   initializer_range?: number;
   pad_token_id?: number | null;
   bos_token_id?: number | null;
@@ -135,9 +146,59 @@ export interface HfLlmConfigJson {
   [k: string]: unknown;
 }
 
+/** `rope_parameters` (transformers >= 5) or `rope_scaling` (transformers 4) of a config.json. */
+export interface HfRopeParameters {
+  rope_theta?: number;
+  /** "default" is plain RoPE; "linear", "dynamic", "yarn", "llama3", "longrope", "mrope", … are not implemented. */
+  rope_type?: string;
+  /** The pre-4.45 spelling of `rope_type`. */
+  type?: string;
+  partial_rotary_factor?: number;
+  [k: string]: unknown;
+}
+
+const MROPE_NOTE = "M-RoPE belongs to the Qwen2-VL model, not the text LM config reader";
+
+/**
+ * Checks `rope_parameters` / `rope_scaling` (`key` names which) and returns its `rope_theta`, if any.
+ * Only plain RoPE is accepted: a `rope_type` / `type` other than "default" or any scaling option
+ * (`factor`, `mrope_section`, …) is refused, naming the key and its value.
+ */
+function checkHfRope(key: "rope_parameters" | "rope_scaling", value: unknown): number | undefined {
+  if (value == null) return undefined;
+  if (typeof value !== "object" || Array.isArray(value))
+    throw new Error(`config.json: ${key} ${JSON.stringify(value)} is not supported (expected an object or null)`);
+  const r = value as HfRopeParameters;
+  for (const t of ["rope_type", "type"] as const) {
+    const v = r[t];
+    if (v == null || v === "default") continue;
+    if (v === "mrope") throw new Error(`config.json: ${key}.${t} "mrope" is not supported: ${MROPE_NOTE}`);
+    throw new Error(
+      `config.json: ${key}.${t} ${JSON.stringify(v)} is not supported (only "default" RoPE is implemented)`,
+    );
+  }
+  for (const [k, v] of Object.entries(r)) {
+    if (v == null || ["rope_type", "type", "rope_theta", "partial_rotary_factor"].includes(k)) continue;
+    if (k === "mrope_section")
+      throw new Error(`config.json: ${key}.mrope_section ${JSON.stringify(v)} is not supported: ${MROPE_NOTE}`);
+    throw new Error(`config.json: ${key}.${k} ${JSON.stringify(v)} is not supported (RoPE scaling is not implemented)`);
+  }
+  checkPartialRotary(`${key}.partial_rotary_factor`, r.partial_rotary_factor);
+  if (r.rope_theta != null && typeof r.rope_theta !== "number")
+    throw new Error(`config.json: ${key}.rope_theta ${JSON.stringify(r.rope_theta)} is not a number`);
+  return r.rope_theta ?? undefined;
+}
+
+function checkPartialRotary(key: string, v: unknown): void {
+  if (v != null && v !== 1)
+    throw new Error(`config.json: ${key} ${JSON.stringify(v)} is not supported (RoPE rotates the whole head here)`);
+}
+
 /**
  * A Hugging Face Qwen2 / Llama `config.json` (parsed) → LlmConfig. Refuses what this model does not
- * implement (another activation, RoPE scaling, MLP biases) rather than running it wrongly.
+ * implement (another activation, RoPE scaling or other RoPE types, partial rotary, sliding-window
+ * attention, MLP biases) rather than running it wrongly. RoPE θ comes from `rope_theta` (transformers 4)
+ * or `rope_parameters.rope_theta` (transformers >= 5); when both are there they must agree.
  */
 export function llmConfigFromHf(json: HfLlmConfigJson | Record<string, unknown>): LlmConfig {
   const j = json as HfLlmConfigJson;
@@ -155,8 +216,32 @@ export function llmConfigFromHf(json: HfLlmConfigJson | Record<string, unknown>)
   }
   if (j.hidden_act !== undefined && j.hidden_act !== "silu")
     throw new Error(`config.json: hidden_act "${j.hidden_act}" is not supported (Qwen2/Llama use "silu")`);
-  if (j.rope_scaling != null)
-    throw new Error(`config.json: rope_scaling ${JSON.stringify(j.rope_scaling)} is not supported`);
+  const paramsTheta = checkHfRope("rope_parameters", j.rope_parameters);
+  const scalingTheta = checkHfRope("rope_scaling", j.rope_scaling);
+  checkPartialRotary("partial_rotary_factor", j.partial_rotary_factor);
+  let ropeTheta = j.rope_theta ?? undefined;
+  for (const [key, theta] of [
+    ["rope_parameters.rope_theta", paramsTheta],
+    ["rope_scaling.rope_theta", scalingTheta],
+  ] as const) {
+    if (theta === undefined) continue;
+    if (ropeTheta !== undefined && ropeTheta !== theta)
+      throw new Error(`config.json: rope_theta ${ropeTheta} and ${key} ${theta} disagree`);
+    ropeTheta = theta;
+  }
+  if (j.use_sliding_window != null && j.use_sliding_window !== false)
+    throw new Error(
+      `config.json: use_sliding_window ${JSON.stringify(j.use_sliding_window)} is not supported ` +
+        `(sliding-window attention is not implemented)`,
+    );
+  if (j.layer_types != null) {
+    const other = Array.isArray(j.layer_types) ? j.layer_types.find((t) => t !== "full_attention") : j.layer_types;
+    if (other !== undefined)
+      throw new Error(
+        `config.json: layer_types entry ${JSON.stringify(other)} is not supported ` +
+          `(only "full_attention" is implemented)`,
+      );
+  }
   if (j.mlp_bias) throw new Error(`config.json: mlp_bias is not supported`);
   const cfg: LlmConfig = {
     modelType: type,
@@ -167,7 +252,7 @@ export function llmConfigFromHf(json: HfLlmConfigJson | Record<string, unknown>)
     numAttentionHeads: j.num_attention_heads,
     numKeyValueHeads: j.num_key_value_heads ?? j.num_attention_heads,
     rmsNormEps: j.rms_norm_eps ?? 1e-6,
-    ropeTheta: j.rope_theta ?? 10000,
+    ropeTheta: ropeTheta ?? 10000,
     maxPositionEmbeddings: j.max_position_embeddings ?? 2048,
     tieWordEmbeddings: j.tie_word_embeddings ?? false,
     // Qwen2's attention always has q/k/v biases; Llama's has them only with attention_bias.
