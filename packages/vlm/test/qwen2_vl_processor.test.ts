@@ -1,0 +1,121 @@
+/** Qwen2-VL's processor: the patch order of pixelValues, grids, pad expansion and the chat template. */
+import { describe, expect, it } from "vitest";
+import { CLIP_MEAN, CLIP_STD } from "@vlab/data";
+import {
+  expandVisionPads,
+  expandVisionPadText,
+  patchifyFrames,
+  qwen2VlChatText,
+  qwen2VlProcess,
+  qwen2VlProcessVideos,
+  visionTokenCount,
+} from "../src/index.js";
+
+/** A frame whose every value says where it is: f·1e6 + c·1e4 + y·100 + x. */
+function codedFrame(f: number, H: number, W: number): Float32Array {
+  const out = new Float32Array(3 * H * W);
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[(c * H + y) * W + x] = f * 1e6 + c * 1e4 + y * 100 + x;
+  return out;
+}
+
+describe("patchifyFrames", () => {
+  it("rows are block-major patches, columns (channel, temporal, py, px); an image is its own second frame", () => {
+    const [H, W] = [56, 84]; // 4 × 6 patches: grid (1, 4, 6)
+    const { rows, gridThw, rowWidth } = patchifyFrames([codedFrame(0, H, W)], H, W);
+    expect(gridThw).toEqual([1, 4, 6]);
+    expect(rowWidth).toBe(1176);
+    // Row k = (bh, bw, ih, iw) in block-major order: patch row 2bh + ih, column 2bw + iw (the spec's formula).
+    for (let k = 0; k < 24; k++) {
+      const [bh, bw, ih, iw] = [Math.floor(k / 12), Math.floor(k / 4) % 3, Math.floor(k / 2) % 2, k % 2];
+      const [r, c] = [2 * bh + ih, 2 * bw + iw];
+      for (const [ch, tp, py, px] of [
+        [0, 0, 0, 0],
+        [2, 1, 13, 5],
+        [1, 0, 7, 13],
+      ] as const) {
+        const j = ((ch * 2 + tp) * 14 + py) * 14 + px;
+        expect(rows[k * 1176 + j]).toBe(ch * 1e4 + (r * 14 + py) * 100 + c * 14 + px);
+      }
+    }
+  });
+
+  it("a video: frames pair into temporal patches, an odd count repeats the last frame", () => {
+    const [H, W] = [28, 28];
+    const { rows, gridThw } = patchifyFrames(
+      [0, 1, 2].map((f) => codedFrame(f, H, W)),
+      H,
+      W,
+    );
+    expect(gridThw).toEqual([2, 2, 2]);
+    const at = (k: number, ch: number, tp: number) => rows[k * 1176 + (ch * 2 + tp) * 196];
+    expect([at(0, 0, 0), at(0, 0, 1)]).toEqual([0, 1e6]); // slice 0: frames 0 and 1
+    expect([at(4, 1, 0), at(4, 1, 1)]).toEqual([2e6 + 1e4, 2e6 + 1e4]); // slice 1: frame 2 and its copy
+    expect(() => patchifyFrames([codedFrame(0, 28, 30)], 28, 30)).toThrow(/not a multiple of 28/);
+    expect(() => patchifyFrames([new Float32Array(5)], 28, 28)).toThrow(/frame 0 holds 5 values/);
+  });
+});
+
+describe("qwen2VlProcess", () => {
+  const solid = (width: number, height: number, rgb: [number, number, number]) => ({
+    width,
+    height,
+    data: Uint8Array.from({ length: width * height * 3 }, (_, i) => rgb[i % 3]!),
+  });
+
+  it("each image on its own grid (70×70 → 56×56: 2.5 rounds to 2), normalised with CLIP's mean and std", async () => {
+    const out = await qwen2VlProcess([solid(70, 70, [255, 0, 128]), solid(100, 300, [0, 0, 0])]);
+    // width 100, height 300 → height round(10.7)·28 = 308, width round(3.57)·28 = 112: grid (1, 22, 8)
+    expect(out.gridThw).toEqual([
+      [1, 4, 4],
+      [1, 22, 8],
+    ]);
+    expect(out.pixelValues.length).toBe((16 + 176) * 1176);
+    const expected = [255, 0, 128].map((v, c) => (v / 255 - CLIP_MEAN[c]!) / CLIP_STD[c]!);
+    for (let c = 0; c < 3; c++) expect(out.pixelValues[c * 392]).toBeCloseTo(expected[c]!, 5);
+    expect(out.gridThw.map((g) => visionTokenCount(g))).toEqual([4, 44]);
+  });
+
+  it("a video's frames take the first frame's size; a bad image names itself", async () => {
+    const out = await qwen2VlProcessVideos([[solid(56, 56, [9, 9, 9]), solid(80, 60, [9, 9, 9])]]);
+    expect(out.gridThw).toEqual([[1, 4, 4]]);
+    await expect(qwen2VlProcess([{ width: 2, height: 2, data: new Uint8Array(3) }])).rejects.toThrow(/image 0/);
+  });
+});
+
+describe("pad expansion and the chat template", () => {
+  it("renders §1.9's example and expands its pad to t·h·w / 4 tokens", () => {
+    const text = qwen2VlChatText([
+      {
+        role: "user",
+        content: [{ type: "image" }, { type: "text", text: "Describe." }],
+      },
+    ]);
+    expect(text).toBe(
+      "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n" +
+        "<|vision_start|><|image_pad|><|vision_end|>Describe.<|im_end|>\n<|im_start|>assistant\n",
+    );
+    const expanded = expandVisionPadText(text, [[1, 4, 6]]);
+    expect(expanded.split("<|image_pad|>").length - 1).toBe(6);
+    expect(
+      qwen2VlChatText([{ role: "user", content: [{ type: "image" }, { type: "video" }] }], { addVisionId: true }),
+    ).toContain("Picture 1: <|vision_start|><|image_pad|><|vision_end|>Video 1: <|vision_start|><|video_pad|>");
+  });
+
+  it("expands pad ids in order, and refuses a count that does not match", () => {
+    const PAD = 7;
+    expect(
+      expandVisionPads(
+        [1, PAD, 2, PAD],
+        [
+          [1, 2, 4],
+          [1, 4, 4],
+        ],
+        PAD,
+      ),
+    ).toEqual([1, PAD, PAD, 2, PAD, PAD, PAD, PAD]);
+    expect(() => expandVisionPads([PAD, PAD], [[1, 2, 2]], PAD)).toThrow(/more pad tokens than the 1 grids/);
+    expect(() => expandVisionPads([1], [[1, 2, 2]], PAD)).toThrow(/1 grids but 0 pad tokens/);
+    expect(() => expandVisionPadText("x", [[1, 2, 2]])).toThrow(/1 grids but 0/);
+  });
+});
