@@ -57,12 +57,19 @@ export interface LlmConfig {
   eosTokenId?: number | number[];
   /** The image placeholder id (config.json's `image_token_id`) that a vision-language model (@vlab/vlm) fills. */
   imageTokenId?: number;
+  /**
+   * Qwen2-VL's M-RoPE (`rope_scaling.mrope_section`, [16, 24, 24] for head_dim 128): the head's frequency slots split
+   * between the temporal, height and width position ids (@vlab/rope mrope.ts). Default: none (1-D RoPE). With it,
+   * `ForwardOptions.mropePositionIds` may give three ids per token; plain positions mean text (equal on all axes).
+   */
+  mropeSection?: number[];
 }
 
 /** A config with every default filled in. */
-export type ResolvedLlmConfig = Required<Omit<LlmConfig, "eosTokenId" | "imageTokenId">> & {
+export type ResolvedLlmConfig = Required<Omit<LlmConfig, "eosTokenId" | "imageTokenId" | "mropeSection">> & {
   eosTokenId: number[];
   imageTokenId: number | undefined;
+  mropeSection: number[] | undefined;
 };
 
 export function resolveLlmConfig(cfg: LlmConfig): ResolvedLlmConfig {
@@ -89,6 +96,7 @@ export function resolveLlmConfig(cfg: LlmConfig): ResolvedLlmConfig {
     eosTokenId:
       cfg.eosTokenId === undefined ? [] : Array.isArray(cfg.eosTokenId) ? [...cfg.eosTokenId] : [cfg.eosTokenId],
     imageTokenId: cfg.imageTokenId,
+    mropeSection: cfg.mropeSection ? [...cfg.mropeSection] : undefined,
   };
   for (const k of [
     "vocabSize",
@@ -107,6 +115,15 @@ export function resolveLlmConfig(cfg: LlmConfig): ResolvedLlmConfig {
       `LlmConfig: numAttentionHeads (${H}) must be a multiple of numKeyValueHeads (${out.numKeyValueHeads})`,
     );
   if (out.headDim % 2 !== 0) throw new Error(`LlmConfig: headDim must be even for RoPE, got ${out.headDim}`);
+  const section = out.mropeSection;
+  if (
+    section &&
+    (section.some((v) => !Number.isInteger(v) || v < 0) || section.reduce((a, b) => a + b, 0) !== out.headDim / 2)
+  )
+    throw new Error(
+      `LlmConfig: mropeSection [${section.join(", ")}] must be non-negative integers summing to headDim / 2 = ` +
+        `${out.headDim / 2}`,
+    );
   return out;
 }
 

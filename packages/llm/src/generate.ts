@@ -22,7 +22,7 @@
 import { getRng, Rng, tf, type NativeDecoder } from "@vlab/core";
 import { leftPad } from "./batch.js";
 import type { DecoderCache } from "./cache.js";
-import type { EmbedIds, LanguageModel } from "./lm.js";
+import type { EmbedIds, LanguageModel, MropePositionIds, MropePositions } from "./lm.js";
 
 export interface SamplingOptions {
   /** Softmax temperature (default 1); 0 means greedy. */
@@ -51,6 +51,11 @@ export interface GenerateOptions extends SamplingOptions {
    * image features at the placeholders here (see EmbedIds); generated tokens are always plain tokens.
    */
   embed?: EmbedIds;
+  /**
+   * M-RoPE position ids [3][B][P] of the left-padded prompts (Qwen2-VL: images on their grids, @vlab/vlm). Each row's
+   * new tokens then continue at its largest prompt id + 1, equal on all three axes (Hugging Face's `rope_deltas`).
+   */
+  mropePositions?: MropePositions;
   /**
    * Decoding steps in one native call each where the model offers it (default true); false runs every step through
    * the tfjs model. Both give the same tokens up to float32 rounding inside the products.
@@ -146,6 +151,13 @@ function checkPrompts(where: string, prompts: readonly (readonly number[])[], vo
 
 const warnedLength = new WeakSet<object>();
 
+/** Row b's largest M-RoPE position id over its real tokens, + 1: where its generated text continues. */
+function nextMropePosition(ids: MropePositionIds, b: number, mask: readonly number[]): number {
+  let max = -1;
+  for (const axis of ids) (axis[b] ?? []).forEach((p, j) => (max = mask[j] ? Math.max(max, p) : max));
+  return max + 1;
+}
+
 /**
  * The model's native decoder (if it offers one) loaded with the prefill's caches, whose tfjs tensors are then freed;
  * null when there is none.
@@ -207,6 +219,7 @@ export function generate(
   try {
     // Prefill: logits of the last column only.
     const { embed } = opts;
+    const mropePositionIds = opts.mropePositions?.(batch.ids, batch.attentionMask); // [3][B][P]
     const prefill = tf.tidy(() => {
       const inputsEmbeds = embed ? embed(batch.ids, batch.width) : undefined;
       return model.forward(inputsEmbeds ? null : batch.ids, {
@@ -214,14 +227,18 @@ export function generate(
         cache,
         inputsEmbeds,
         logitsToKeep: 1,
+        mropePositionIds,
       });
     }); // [B, 1, V]
     const V = prefill.shape[2];
     let data = prefill.dataSync() as Float32Array; // read outside any tidy
     prefill.dispose();
     if (opts.fastDecode !== false && maxNewTokens > 1) fast = startNative(model, cache, batch.width + maxNewTokens);
-    // Each row's next position: the count of its tokens so far (cumsum(mask) − 1 of the new column).
-    const seen = cache.attentionMask.map((r) => r.reduce((a, m) => a + m, 0));
+    // Each row's next position: the count of its tokens so far (cumsum(mask) − 1 of the new column), or with M-RoPE
+    // its largest prompt position + 1.
+    const seen = batch.attentionMask.map((r, b) =>
+      mropePositionIds ? nextMropePosition(mropePositionIds, b, r) : r.reduce((a, m) => a + m, 0),
+    );
     const step = { tokens: new Int32Array(B), positions: new Int32Array(B), attend: new Uint8Array(B) };
     for (let i = 0; i < maxNewTokens; i++) {
       const next = new Array<number>(B);
@@ -240,19 +257,23 @@ export function generate(
       }
       if (done.every(Boolean) || i === maxNewTokens - 1) break;
       // Decode: one new column; finished rows feed padding, masked out (nothing ever attends to it).
+      for (let b = 0; b < B; b++) {
+        step.tokens[b] = next[b] ?? padId;
+        step.attend[b] = done[b] ? 0 : 1;
+        const position = seen[b] ?? 0; // the row's next position
+        step.positions[b] = done[b] ? 1 : position; // padding's position is 1, as in Hugging Face
+        if (!done[b]) seen[b] = position + 1;
+      }
       if (fast) {
-        for (let b = 0; b < B; b++) {
-          step.tokens[b] = next[b] ?? padId;
-          step.attend[b] = done[b] ? 0 : 1;
-          const count = seen[b] ?? 0; // the row's tokens before this one
-          step.positions[b] = done[b] ? 1 : count; // padding's position is 1, as in Hugging Face
-          if (!done[b]) seen[b] = count + 1;
-        }
         data = fast.step(step.tokens, step.positions, step.attend);
       } else {
         const out = model.forward(
           next.map((id) => [id]),
-          { attentionMask: next.map((_, b) => [done[b] ? 0 : 1]), cache },
+          {
+            attentionMask: next.map((_, b) => [done[b] ? 0 : 1]),
+            cache,
+            positionIds: Array.from(step.positions, (p) => [p]), // text: equal on M-RoPE's three axes
+          },
         );
         data = out.dataSync() as Float32Array;
         out.dispose();

@@ -9,6 +9,7 @@
  *                  SwiGLU), norm, lm_head or tied embeddings; forward with masks, positions, KV cache
  * - batch.ts       left / right padding of token sequences
  * - generate.ts    batched generation: greedy, temperature, top-k, top-p, seeded; stop ids
+ * - native_decode.ts  generate's steps in one native call each (@vlab/backend's decoder), with CausalLM's weights
  * - logprobs.ts    per-token log-probabilities of completions (differentiable, for GRPO)
  * - sft.ts         ChatML label masking (−100 but the answers), right padding with labels, the shifted cross-entropy
  * - nll.ts         held-out mean NLL over the supervised tokens (perplexity, answer NLL), in batches

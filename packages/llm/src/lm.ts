@@ -9,6 +9,18 @@ import type { PositionIds } from "@vlab/rope";
 import type { DecoderCache } from "./cache.js";
 import type { ResolvedLlmConfig } from "./config.js";
 
+/** M-RoPE position ids [3][B][T]: the t, h and w id of every token. */
+export type MropePositionIds = readonly (readonly (readonly number[])[])[];
+
+/**
+ * M-RoPE position ids [3][B][T] of left-padded ids [B][T] with their mask (a vision-language model's: Qwen2-VL puts
+ * each image on its grid, @vlab/vlm). generate and logProbs call it for the prompt (and completion) they pad.
+ */
+export type MropePositions = (
+  ids: readonly (readonly number[])[],
+  attentionMask: readonly (readonly number[])[],
+) => MropePositionIds;
+
 /** Token ids [B, T]: nested arrays or an int tensor. */
 export type TokenIds = readonly (readonly number[])[] | tf.Tensor;
 
@@ -24,6 +36,11 @@ export interface ForwardOptions {
   attentionMask?: AttentionMaskInput;
   /** Position ids [B, T] of the new tokens; default cumsum(mask) − 1 over the whole mask (padding → 1). */
   positionIds?: PositionIds;
+  /**
+   * M-RoPE position ids [3][B][T] (t, h, w) of the new tokens, for a model with `mropeSection` (Qwen2-VL; @vlab/rope's
+   * `getRopeIndex` makes them). Takes the place of `positionIds`.
+   */
+  mropePositionIds?: MropePositionIds;
   /** Keys, values and mask of earlier tokens; updated in place with the new ones. */
   cache?: DecoderCache;
   /** [B, T, D] embeddings to use instead of looking up `ids` (a vision-language model's input: see EmbedIds). */

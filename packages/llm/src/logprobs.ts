@@ -12,7 +12,7 @@
  */
 import { tf } from "@vlab/core";
 import { leftPad, rightPad } from "./batch.js";
-import type { EmbedIds, LanguageModel } from "./lm.js";
+import type { EmbedIds, LanguageModel, MropePositions } from "./lm.js";
 
 /** Row b of `a` followed by row b of `b`, for every b (the two have as many rows). */
 function concatRows(a: readonly (readonly number[])[], b: readonly (readonly number[])[]): number[][] {
@@ -53,6 +53,12 @@ export interface LogProbsOptions {
   temperature?: number;
   /** Also return the entropy of each predicted distribution (GRPO logs it); default false. */
   entropy?: boolean;
+  /**
+   * M-RoPE position ids [3][B][P + C] of the left-padded prompts followed by the right-padded completions, for a
+   * model with `mropeSection` (Qwen2-VL: images on their grids, the completion continuing after the prompt's
+   * largest id, as generate placed it).
+   */
+  mropePositions?: MropePositions;
 }
 
 export interface LogProbsResult {
@@ -97,7 +103,9 @@ export function logProbs(
   const { embed } = opts;
   const kept = tf.tidy(() => {
     const inputsEmbeds = embed ? embed(ids, P) : undefined; // generated tokens are plain tokens
-    const h = model.hiddenStates(inputsEmbeds ? null : ids, { attentionMask, inputsEmbeds }); // [B, P + C, D]
+    const mropePositionIds = opts.mropePositions?.(ids, attentionMask);
+    const forward = { attentionMask, inputsEmbeds, mropePositionIds };
+    const h = model.hiddenStates(inputsEmbeds ? null : ids, forward); // [B, P + C, D]
     const predicting = tf.slice(h, [0, P - 1, 0], [-1, C, -1]); // positions P−1 … P+C−2 predict the completion
     let logits: tf.Tensor = model.logitsFromHidden(predicting); // [B, C, V]
     if (temperature !== 1) logits = tf.div(logits, temperature);

@@ -45,7 +45,7 @@ import {
   type NativeDecoder,
   type Rng,
 } from "@vlab/core";
-import { rotaryHook, RotaryEmbedding } from "@vlab/rope";
+import { mropeCosSin, rotaryHook, RotaryEmbedding } from "@vlab/rope";
 import { DecoderCache } from "./cache.js";
 import { resolveLlmConfig, type LlmConfig, type ResolvedLlmConfig } from "./config.js";
 import { generate, type GenerateOptions, type GenerateResult } from "./generate.js";
@@ -252,11 +252,20 @@ export class CausalLM extends Module implements LanguageModel {
       given instanceof tf.Tensor ? (given.arraySync() as number[][]) : (given ?? positionsFromMask(full, T));
     if (positions.length !== B || positions.some((r) => r.length !== T))
       throw new Error(`CausalLM: positionIds must be [${B}, ${T}]`);
+    const mrope = opts.mropePositionIds;
+    if (mrope) {
+      if (!this.config.mropeSection) throw new Error("CausalLM: mropePositionIds need a config with mropeSection");
+      if (mrope.length !== 3 || mrope.some((a) => a.length !== B || a.some((r) => r.length !== T)))
+        throw new Error(`CausalLM: mropePositionIds must be [3, ${B}, ${T}]`);
+    }
 
     // 2. The pass itself.
     const out = tf.tidy(() => {
       const mask = combineMasks(causalMask(T, S), padded ? paddingMask(full) : undefined); // [B|1, 1, T, S]
-      const { cos, sin } = this.rope.cosSin(positions); // [B, T, hd]
+      // [B, T, hd]; text-only positions are M-RoPE with equal axes, which is exactly 1-D RoPE
+      const { cos, sin } = mrope
+        ? mropeCosSin(this.rope, mrope as number[][][], this.config.mropeSection)
+        : this.rope.cosSin(positions);
       const positional = rotaryHook(cos, sin);
       let x = embeds() as tf.Tensor3D; // [B, T, D]
       this.model.layers.forEach((layer, i) => {
