@@ -69,8 +69,8 @@ export interface LanguageModel {
   forward(ids: TokenIds | null, opts?: ForwardOptions): tf.Tensor3D;
   /**
    * Optional: a native decoder computing what `forward` computes for one new column per row, holding the current
-   * weights (native_decode.ts), or null where there is none. generate uses it for its steps after the prefill. A
-   * model whose step differs from CausalLM's (other positions, another layer) must not offer CausalLM's.
+   * weights (native_decode.ts), or null where there is none. generate uses it for its steps after the prefill, with
+   * each row's position given (1-D, or M-RoPE's equal axes). A model whose layer differs must not offer CausalLM's.
    */
   nativeDecoder?(batch: number, capacity: number): NativeDecoder | null;
 }
