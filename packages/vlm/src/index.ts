@@ -8,9 +8,14 @@
  * - features.ts  cached vision features: rows by index, batched generation over them
  * - tiny.ts      the tiny CLIP + LM + LLaVA the notebooks build
  * - qwen2_vl_processor.ts   Qwen2-VL's processor: native-resolution resize, block-major patches, pad expansion, chat
+ * - qwen2_vl_vision.ts      Qwen2-VL's / Qwen2.5-VL's vision tower: patch embedding, 2-D RoPE blocks over packed
+ *                           images, window attention (2.5), the 2×2 PatchMerger
+ * - qwen2_vl.ts             Qwen2-VL: the tower's tokens spliced into the Qwen2 LM, read with M-RoPE
  */
 export * from "./splice.js";
 export * from "./llava.js";
 export * from "./features.js";
 export * from "./tiny.js";
 export * from "./qwen2_vl_processor.js";
+export * from "./qwen2_vl_vision.js";
+export * from "./qwen2_vl.js";
