@@ -15,7 +15,15 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { atomicWrite, loadSafetensors, loadSafetensorsSharded, saveSafetensors, tf, type Rng } from "@vlab/core";
+import {
+  atomicWrite,
+  loadSafetensors,
+  loadSafetensorsSharded,
+  saveSafetensors,
+  tf,
+  type Module,
+  type Rng,
+} from "@vlab/core";
 import { llmConfigFromHf, llmConfigToHf, type LlmConfig } from "./config.js";
 import { CausalLM } from "./model.js";
 
@@ -35,9 +43,13 @@ export interface LoadWeightsResult {
   ignoredKeys: string[];
 }
 
-/** Copies Hugging Face-named tensors into `model` after checking every name and shape (the caller keeps them). */
+/**
+ * Copies Hugging Face-named tensors into `model` after checking every name and shape (the caller keeps them). The
+ * model is a CausalLM or a module around one (@vlab/vlm's Qwen2VL), whose `config.tieWordEmbeddings` says whether a
+ * checkpoint's `lm_head.weight` is the embedding's copy.
+ */
 export function loadLlmWeights(
-  model: CausalLM,
+  model: Module & { config: { tieWordEmbeddings: boolean } },
   tensors: Record<string, tf.Tensor>,
   opts: LoadWeightsOptions = {},
 ): LoadWeightsResult {
@@ -91,17 +103,18 @@ export interface LoadedLlm extends LoadWeightsResult {
   config: LlmConfig;
 }
 
-function readJson(file: string): Record<string, unknown> {
+/** A parsed JSON file, or an error naming `where` and the file. */
+export function readJson(file: string, where = "loadLlm"): Record<string, unknown> {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    throw new Error(`loadLlm: cannot read ${file} (${(e as Error).message})`, { cause: e });
+    throw new Error(`${where}: cannot read ${file} (${(e as Error).message})`, { cause: e });
   }
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
-    throw new Error(`loadLlm: ${file} is not valid JSON (${(e as Error).message})`, { cause: e });
+    throw new Error(`${where}: ${file} is not valid JSON (${(e as Error).message})`, { cause: e });
   }
 }
 

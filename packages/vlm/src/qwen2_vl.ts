@@ -22,9 +22,10 @@ import {
   type LogProbsOptions,
   type LogProbsResult,
   type MropePositionIds,
+  type ResolvedLlmConfig,
 } from "@vlab/llm";
 import { getRopeIndex, type GridThw } from "@vlab/rope";
-import { Qwen2VisionTransformer, type Qwen2VisionConfig } from "./qwen2_vl_vision.js";
+import { Qwen2VisionTransformer, type Qwen2VisionConfig, type ResolvedQwen2VisionConfig } from "./qwen2_vl_vision.js";
 import { embedMultimodal } from "./splice.js";
 
 export interface Qwen2VlConfig {
@@ -49,6 +50,15 @@ export interface Qwen2VlVision {
 }
 
 export class Qwen2VL extends Module {
+  /** The resolved configs, the token ids, and whether the head is the embedding (checkpoints read it). */
+  readonly config: {
+    text: ResolvedLlmConfig;
+    vision: ResolvedQwen2VisionConfig;
+    imageTokenId: number;
+    videoTokenId: number;
+    visionStartTokenId: number;
+    tieWordEmbeddings: boolean;
+  };
   readonly visual: Qwen2VisionTransformer;
   /** The language model (its `model` and `lm_head` are this module's own children, named as Hugging Face does). */
   readonly language_model: CausalLM;
@@ -70,6 +80,15 @@ export class Qwen2VL extends Module {
     this.imageTokenId = this.language_model.config.imageTokenId ?? 151655;
     this.videoTokenId = config.videoTokenId ?? 151656;
     this.visionStartTokenId = config.visionStartTokenId ?? 151652;
+    const textConfig = this.language_model.config;
+    this.config = {
+      text: textConfig,
+      vision: this.visual.config,
+      imageTokenId: this.imageTokenId,
+      videoTokenId: this.videoTokenId,
+      visionStartTokenId: this.visionStartTokenId,
+      tieWordEmbeddings: textConfig.tieWordEmbeddings,
+    };
   }
 
   /** The images' tokens for the language model [Σ t·h·w / 4, D] (the caller disposes them). */
