@@ -60,3 +60,27 @@ describe("tinyVlm", () => {
     lm.dispose();
   });
 });
+
+describe("tinyQwen2Vl", () => {
+  it("builds the Qwen2-VL-style model on the chat tokenizer: M-RoPE section of its heads, tokens by grid", async () => {
+    const { expandVisionPads, qwen2VlProcess, tinyQwen2Vl } = await import("../src/index.js");
+    setSeed(1);
+    for (const [lmWidth, section] of [
+      [64, [2, 3, 3]],
+      [96, [4, 4, 4]],
+    ] as const) {
+      const m = tinyQwen2Vl({ tokenizer: tok, lmWidth, seed: 2 });
+      expect(m.config.text.mropeSection).toEqual(section);
+      expect(m.imageTokenId).toBe(tok.imageTokenId);
+      expect(m.visionStartTokenId).toBe(tok.tokenizer.tokenToId("<|vision_start|>"));
+      const image = { width: 28, height: 56, data: new Uint8Array(28 * 56 * 3).fill(90) };
+      const v = await qwen2VlProcess([image], { resize: { minPixels: 28 * 28 } });
+      expect(v.gridThw).toEqual([[1, 4, 2]]); // 56 × 28 px at its own size: 2 tokens
+      const chat = tok.encode("<|vision_start|><|image_pad|><|vision_end|>a");
+      const ids = expandVisionPads(chat, v.gridThw, tok.imageTokenId);
+      const out = m.generate([ids], v, { maxNewTokens: 3, greedy: true, stopIds: [] });
+      expect(out.tokens[0]).toHaveLength(3);
+      m.dispose();
+    }
+  });
+});
