@@ -23,3 +23,4 @@ export * from "./image.js";
 export * from "@vlab/tokenizers";
 export * from "./instructions.js";
 export * from "./jsonl.js";
+export * from "./strips.js";
