@@ -42,7 +42,7 @@ import {
   RMSNorm,
   Rng,
   SwiGLU,
-  blockDiagonalMask,
+  MASK_MIN,
   gelu,
   tf,
   uniformInit,
@@ -293,18 +293,81 @@ export class Qwen2VisionBlock extends Module {
     );
   }
 
-  /** x [N, D], mask [1, 1, N, N] (additive), positional: the RoPE hook → [N, D]. */
+  /**
+   * x [N, D] → [N, D]. Attention runs within each segment of `segments` (an image, a frame, or a window) as a batch
+   * of segments padded to the longest, so its cost is Σ segment² rather than N² — what makes Qwen2.5-VL's windows
+   * linear in the image's area. `positional` is the RoPE hook on cos / sin packed the same way.
+   */
   forward(
     x: tf.Tensor2D,
-    mask: tf.Tensor,
+    segments: PackedSegments,
     positional: (q: tf.Tensor4D, k: tf.Tensor4D) => [tf.Tensor4D, tf.Tensor4D],
   ): tf.Tensor2D {
     return tf.tidy(() => {
-      const a = this.attn.forward(tf.expandDims(this.norm1.forward(x), 0), { mask, positional }); // [1, N, D]
-      const h = tf.add(x, tf.squeeze(a, [0])); // [N, D]
+      const packed = packRows(this.norm1.forward(x) as tf.Tensor2D, segments); // [S, L, D]
+      const a = this.attn.forward(packed, { mask: segments.mask, positional }); // [S, L, D]
+      const h = tf.add(x, unpackRows(a, segments)); // [N, D]
       return tf.add(h, this.mlp.forward(this.norm2.forward(h))) as tf.Tensor2D; // [N, D]
     });
   }
+}
+
+/**
+ * Segments [cu[s], cu[s+1]) of N rows packed as a batch [S, L] (L the longest), for attention within each segment:
+ * `gather` picks the rows (N: a zero row, for the padding), `scatter` where each row went, `mask` hides the padding.
+ */
+export interface PackedSegments {
+  count: number; // S
+  length: number; // L
+  gather: tf.Tensor1D; // [S·L] row indices into [x; 0]
+  scatter: tf.Tensor1D; // [N] positions in the packed [S·L]
+  mask: tf.Tensor4D | undefined; // [S, 1, 1, L] additive, undefined when no segment is padded
+}
+
+/** Packs the segments of `cuSeqlens` (see PackedSegments); the caller disposes the tensors (inside a tidy). */
+export function packSegments(cuSeqlens: readonly number[]): PackedSegments {
+  const S = cuSeqlens.length - 1;
+  const N = cuSeqlens[S] as number;
+  const L = Math.max(0, ...cuSeqlens.slice(1).map((end, s) => end - (cuSeqlens[s] as number)));
+  const gather = new Int32Array(S * L).fill(N);
+  const scatter = new Int32Array(N);
+  const keep = new Float32Array(S * L); // 0 keep, MASK_MIN padding
+  let padded = false;
+  for (let s = 0; s < S; s++) {
+    const [start, end] = [cuSeqlens[s] as number, cuSeqlens[s + 1] as number];
+    for (let j = 0; j < L; j++) {
+      if (start + j < end) {
+        gather[s * L + j] = start + j;
+        scatter[start + j] = s * L + j;
+      } else {
+        keep[s * L + j] = MASK_MIN;
+        padded = true;
+      }
+    }
+  }
+  return {
+    count: S,
+    length: L,
+    gather: tf.tensor1d(gather, "int32"),
+    scatter: tf.tensor1d(scatter, "int32"),
+    mask: padded ? (tf.tensor4d(keep, [S, 1, 1, L]) as tf.Tensor4D) : undefined,
+  };
+}
+
+/** Rows [N, C] → [S, L, C] by the segments (padding rows are zeros). */
+export function packRows(x: tf.Tensor2D, seg: PackedSegments): tf.Tensor3D {
+  return tf.tidy(() => {
+    const withZero = tf.concat([x, tf.zeros([1, x.shape[1]])], 0); // row N: the padding
+    return tf.reshape(tf.gather(withZero, seg.gather), [seg.count, seg.length, x.shape[1]]) as tf.Tensor3D;
+  });
+}
+
+/** [S, L, C] → the N rows back in their order. */
+export function unpackRows(x: tf.Tensor, seg: PackedSegments): tf.Tensor2D {
+  return tf.tidy(() => {
+    const C = x.shape[x.rank - 1] as number;
+    return tf.gather(tf.reshape(x, [seg.count * seg.length, C]), seg.scatter) as tf.Tensor2D;
+  });
 }
 
 /** `merger.mlp`: a torch Sequential(Linear, GELU, Linear), so its Linears are named `0` and `2`. */
@@ -413,13 +476,16 @@ export class Qwen2VisionTransformer extends Module {
         [h, cos, sin] = [tf.gather(h, idx), tf.gather(cos, idx), tf.gather(sin, idx)]; // rows in window order
         restore = tf.tensor1d(inversePermutation(order), "int32");
       }
-      const fullMask = blockDiagonalMask({ cuSeqlens: visionCuSeqlens(grid) }); // [1, 1, N, N]
-      const windowMask = windows ? blockDiagonalMask({ cuSeqlens: windows.cuWindowSeqlens }) : fullMask;
-      const positional = rotaryHook(tf.expandDims(cos, 0), tf.expandDims(sin, 0)); // cos, sin [1, N, hd]
+      // Attention within each image / frame (full blocks) or window (Qwen2.5-VL's other blocks), packed as batches.
+      const full = packSegments(visionCuSeqlens(grid));
+      const windowed = windows ? packSegments(windows.cuWindowSeqlens) : full;
+      const hookFor = (seg: PackedSegments) => rotaryHook(packRows(cos, seg), packRows(sin, seg)); // [S, L, hd]
+      const [fullHook, windowHook] = [hookFor(full), windows ? hookFor(windowed) : null];
       const inInputOrder = (x: tf.Tensor2D) => (restore ? (tf.gather(x, restore) as tf.Tensor2D) : x);
       const hiddenStates = opts.hiddenStates ? [inInputOrder(h)] : undefined;
       this.blocks.forEach((block, i) => {
-        h = block.forward(h, this.isFullAttention(i) ? fullMask : windowMask, positional); // [N, D]
+        const isFull = this.isFullAttention(i) || !windowHook;
+        h = block.forward(h, isFull ? full : windowed, isFull ? fullHook : (windowHook as typeof fullHook)); // [N, D]
         hiddenStates?.push(inInputOrder(h));
       });
       let output = this.merger.forward(h); // [N/m², E], merged tokens in window order

@@ -379,3 +379,25 @@ describe("Qwen2.5-VL vision tower: window attention", () => {
     b.dispose();
   });
 });
+
+describe("packed segments (attention within images and windows as a batch)", () => {
+  it("packs rows by cu_seqlens, pads the short segments and masks them, and unpacks to the same rows", async () => {
+    const { packSegments, packRows, unpackRows } = await import("../src/index.js");
+    const { MASK_MIN } = await import("@vlab/core");
+    tf.tidy(() => {
+      const seg = packSegments([0, 3, 8]); // lengths 3 and 5
+      expect([seg.count, seg.length]).toEqual([2, 5]);
+      expect(Array.from(seg.gather.dataSync())).toEqual([0, 1, 2, 8, 8, 3, 4, 5, 6, 7]); // 8: the zero row
+      expect(Array.from(seg.mask!.dataSync())).toEqual([0, 0, 0, MASK_MIN, MASK_MIN, 0, 0, 0, 0, 0]);
+      const x = tf.tensor2d(
+        Array.from({ length: 16 }, (_, i) => i + 1),
+        [8, 2],
+      );
+      const packed = packRows(x, seg);
+      expect(packed.shape).toEqual([2, 5, 2]);
+      expect(Array.from(packed.dataSync()).slice(6, 10)).toEqual([0, 0, 0, 0]); // padding rows are zeros
+      expect(Array.from(unpackRows(packed, seg).dataSync())).toEqual(Array.from(x.dataSync()));
+      expect(packSegments([0, 4, 8]).mask).toBeUndefined(); // equal segments: nothing to hide
+    });
+  });
+});
