@@ -62,7 +62,7 @@ export interface NeedleStrip {
   at: number;
 }
 
-/** "Is there a <shape>?" on a strip: present (exactly once) or absent with probability ½ each (see the file comment). */
+/** "Is there a <shape>?" on a strip: present (exactly once) or absent, ½ each (see the file comment). */
 export function needleStrip(
   rng: Rng,
   opts: StripOptions & { shapes?: readonly ShapeName[] } = { cells: 4 },
