@@ -98,6 +98,8 @@ export class Qwen2VL extends Module {
     if (!pixelValues) throw new Error("Qwen2VL: give pixelValues (or features) with the grids");
     const rowWidth =
       this.visual.config.inChannels * this.visual.config.temporalPatchSize * this.visual.config.patchSize ** 2;
+    if (!(pixelValues instanceof tf.Tensor) && pixelValues.length % rowWidth !== 0)
+      throw new Error(`Qwen2VL: pixelValues holds ${pixelValues.length} values, not rows of C·T·P·P = ${rowWidth}`);
     return tf.tidy(() => {
       const x =
         pixelValues instanceof tf.Tensor

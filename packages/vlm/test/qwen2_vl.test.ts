@@ -113,6 +113,8 @@ describe("Qwen2VL", () => {
     const v = await qwen2VlProcess([striped(56, 56, 3)]);
     expect(() => m.forward([[VS, PAD, VE]], v)).toThrow(/1 image placeholder token .* 4 rows/);
     expect(() => new Qwen2VL({ text: { ...text, mropeSection: undefined } })).toThrow(/mropeSection/);
+    const bad = { pixelValues: new Float32Array(1000), gridThw: [[1, 2, 2]] };
+    expect(() => m.forward([[VS, PAD, VE]], bad)).toThrow(/1000 values, not rows of C·T·P·P = 1176/);
     m.dispose();
   });
 });
