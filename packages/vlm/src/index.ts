@@ -10,6 +10,7 @@
  * - qwen2_vl_processor.ts   Qwen2-VL's processor: native-resolution resize, block-major patches, pad expansion, chat
  * - qwen2_vl_vision.ts      Qwen2-VL's / Qwen2.5-VL's vision tower: patch embedding, 2-D RoPE blocks over packed
  *                           images, window attention (2.5), the 2×2 PatchMerger
+ * - packed_segments.ts      attention within images / windows as a padded batch (no N × N mask)
  * - qwen2_vl.ts             Qwen2-VL: the tower's tokens spliced into the Qwen2 LM, read with M-RoPE
  * - qwen2_vl_checkpoint.ts  Qwen2-VL / Qwen2.5-VL checkpoints in Hugging Face's layout (config.json, safetensors)
  */
@@ -18,6 +19,7 @@ export * from "./llava.js";
 export * from "./features.js";
 export * from "./tiny.js";
 export * from "./qwen2_vl_processor.js";
+export * from "./packed_segments.js";
 export * from "./qwen2_vl_vision.js";
 export * from "./qwen2_vl.js";
 export * from "./qwen2_vl_checkpoint.js";
