@@ -112,6 +112,9 @@ export function tinyQwen2Vl(config: TinyQwen2VlConfig): Qwen2VL {
   const hw = Math.floor((3 * half) / 8);
   const visionStartTokenId = config.tokenizer.tokenizer.tokenToId(VISION_START);
   if (visionStartTokenId === undefined) throw new Error(`tinyQwen2Vl: the tokenizer has no ${VISION_START} token`);
+  // Videos: the tokenizer's <|video_pad|> if it has one; else Qwen2-VL's id 151656, outside the vocabulary — a
+  // placeholder is never looked up, so prompts built as ids can still hold videos.
+  const videoTokenId = config.tokenizer.tokenizer.tokenToId("<|video_pad|>");
   return new Qwen2VL({
     text: { ...tinyLmConfig(config.tokenizer, config.lmWidth), mropeSection: [half - 2 * hw, hw, hw] },
     vision: {
@@ -124,5 +127,6 @@ export function tinyQwen2Vl(config: TinyQwen2VlConfig): Qwen2VL {
       seed: config.seed,
     },
     visionStartTokenId,
+    videoTokenId,
   });
 }

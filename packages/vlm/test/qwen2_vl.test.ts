@@ -5,50 +5,20 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "@vlab/core";
 import { expandVisionPads, qwen2VlProcess, Qwen2VL, type Qwen2VlVision } from "../src/index.js";
+import { naive, striped, tinyText } from "./qwen2_vl_helpers.js";
 
 beforeAll(async () => {
   await initBackend(process.env.VLAB_TEST_BACKEND === "cpu" ? "cpu" : "wasm");
 });
 
 const [VS, VE, PAD] = [61, 62, 63];
-const text = {
-  vocabSize: 64,
-  hiddenSize: 32,
-  intermediateSize: 64,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  numKeyValueHeads: 2,
-  mropeSection: [2, 1, 1], // head width 8: 4 frequency slots
-  imageTokenId: PAD,
-  initializerRange: 0.3,
-};
+const text = { ...tinyText, imageTokenId: PAD };
 const tiny = (variant: "qwen2-vl" | "qwen2.5-vl" = "qwen2-vl") =>
   new Qwen2VL({
     text,
     vision: { variant, depth: 2, embedDim: 16, numHeads: 2, windowSize: 56 },
     visionStartTokenId: VS,
   });
-
-/** A striped RGB image, so that its patches differ. */
-const striped = (width: number, height: number, k: number) => ({
-  width,
-  height,
-  data: Uint8Array.from({ length: width * height * 3 }, (_, i) => ((Math.floor(i / 3) % width) * 7 * k + i) % 256),
-});
-
-/** Greedy decoding without a cache: the whole sequence through `forward` each step. */
-function naive(m: Qwen2VL, prompt: number[], vision: Qwen2VlVision | null, n: number): number[] {
-  const seq = [...prompt];
-  for (let i = 0; i < n; i++) {
-    const logits = m.forward([seq], vision);
-    const id = tf.tidy(
-      () => tf.argMax(tf.slice(tf.reshape(logits, [seq.length, -1]), [seq.length - 1, 0], [1, -1]), 1).dataSync()[0]!,
-    );
-    logits.dispose();
-    seq.push(id);
-  }
-  return seq.slice(prompt.length);
-}
 
 describe("Qwen2VL", () => {
   it("names its parameters as Hugging Face's Qwen2VLForConditionalGeneration", () => {
