@@ -13,6 +13,12 @@
  * - packed_segments.ts      attention within images / windows as a padded batch (no N × N mask)
  * - qwen2_vl.ts             Qwen2-VL: the tower's tokens spliced into the Qwen2 LM, read with M-RoPE
  * - qwen2_vl_checkpoint.ts  Qwen2-VL / Qwen2.5-VL checkpoints in Hugging Face's layout (config.json, safetensors)
+ * - blip2_config.ts  BLIP-2's Q-Former configuration (the paper's BERT-base, the notebooks' tiny one)
+ * - blip2_bert.ts    the Q-Former's BERT: shared self-attention, cross-attention to the image, query FFNs, LM head
+ * - blip2_masks.ts   the masks of ITC, ITM and ITG (LAVIS's get_extended_attention_mask)
+ * - blip2.ts         Blip2Qformer: query tokens, ln_vision, the Q-Former, ITC / ITM / ITG heads
+ * - blip2_losses.ts  stage 1: ITC with label smoothing, ITM with hard negatives, ITG
+ * - blip2_stage2.ts  Blip2: the query outputs as soft prompts of a frozen LM (stage 2), what each stage trains
  */
 export * from "./splice.js";
 export * from "./llava.js";
@@ -23,3 +29,9 @@ export * from "./packed_segments.js";
 export * from "./qwen2_vl_vision.js";
 export * from "./qwen2_vl.js";
 export * from "./qwen2_vl_checkpoint.js";
+export * from "./blip2_config.js";
+export * from "./blip2_bert.js";
+export * from "./blip2_masks.js";
+export * from "./blip2.js";
+export * from "./blip2_losses.js";
+export * from "./blip2_stage2.js";
