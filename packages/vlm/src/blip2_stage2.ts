@@ -52,7 +52,7 @@ export function blip2HfName(name: string): string | null {
     return name.replace("Qformer.bert.embeddings.LayerNorm.", "qformer.layernorm.");
   if (name.startsWith("Qformer.bert.encoder.")) {
     const hf = name.replace("Qformer.bert.", "qformer.").replace("attention.self.", "attention.attention.");
-    return /\.(intermediate|output)\./.test(hf) ? null : hf; // the text FFN: not in Blip2ForConditionalGeneration
+    return /\.layer\.\d+\.(intermediate|output)\./.test(hf) ? null : hf; // the text FFN: not in HF's model
   }
   if (name === "query_tokens" || name.startsWith("language_projection.") || name.startsWith("language_model."))
     return name;
