@@ -1,4 +1,7 @@
-/** Qwen2-VL checkpoints: save and reload, refusals with names and shapes, transformers 5's config layout. */
+/**
+ * Qwen2-VL checkpoints: save and reload, refusals with names and shapes, transformers 5's config layout, and the tensor
+ * names of transformers ≥ 4.52 (model.visual.*, model.language_model.*).
+ */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -6,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend, loadSafetensors, saveSafetensors, tf } from "@vlab/core";
 import {
   loadQwen2Vl,
+  qwen2VlCheckpointLayout,
   qwen2VlConfigFromHf,
   qwen2VlConfigToHf,
   Qwen2VL,
@@ -102,5 +106,104 @@ describe("Qwen2-VL checkpoints", () => {
     expect(() => qwen2VlConfigFromHf({ ...json, rope_scaling: null })).toThrow(/no mrope_section/);
     expect(() => qwen2VlConfigFromHf({ ...json, use_sliding_window: true })).toThrow(/use_sliding_window/);
     m.dispose();
+  });
+
+  it("loads a checkpoint with transformers ≥ 4.52's tensor names to the same logits; saves them on request", () => {
+    const m = new Qwen2VL({
+      text,
+      vision: { variant: "qwen2.5-vl", depth: 2, embedDim: 16, numHeads: 2, seed: 5 },
+      visionStartTokenId: 61,
+    });
+    const out = path.join(dir, "nested");
+    saveQwen2Vl(m, out);
+    // transformers' Qwen2VLForConditionalGeneration._checkpoint_conversion_mapping, applied to the original names
+    const file = path.join(out, "model.safetensors");
+    const original = loadSafetensors(file);
+    const toNested = (k: string) =>
+      k.replace(/^visual/, "model.visual").replace(/^model(?!\.(language_model|visual))/, "model.language_model");
+    const nested = Object.fromEntries(Object.entries(original).map(([k, t]) => [toNested(k), t]));
+    const names = Object.keys(nested).sort();
+    expect(names).toContain("model.visual.blocks.1.attn.qkv.weight");
+    expect(names).toContain("model.language_model.layers.0.self_attn.q_proj.weight");
+    expect(names).toContain("lm_head.weight");
+    expect(names.every((k) => /^(model\.visual|model\.language_model|lm_head)\./.test(k))).toBe(true);
+    nested["model.language_model.extra.weight"] = tf.zeros([2]); // a tensor the model has no place for
+    saveSafetensors(file, nested);
+    tf.dispose([...Object.values(original), nested["model.language_model.extra.weight"]!]);
+
+    expect(() => loadQwen2Vl(out)).toThrow(/unexpected tensor "model\.extra\.weight"/); // read as model.*
+    const { model, layout, unexpectedKeys } = loadQwen2Vl(out, { strict: false });
+    expect(layout).toBe("nested");
+    expect(unexpectedKeys).toEqual(["model.language_model.extra.weight"]); // named as the checkpoint names it
+    const [a, b] = [m.forward(ids, vision), model.forward(ids, vision)];
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0])).toBe(0);
+    tf.dispose([a, b]);
+    model.dispose();
+
+    // saveQwen2Vl's own "nested" layout writes exactly those names, and the default writes the original ones.
+    const again = path.join(dir, "nested-saved");
+    saveQwen2Vl(m, again, { layout: "nested" });
+    const written = loadSafetensors(path.join(again, "model.safetensors"));
+    expect(Object.keys(written).sort()).toEqual(names);
+    expect(qwen2VlCheckpointLayout(Object.keys(written))).toBe("nested");
+    tf.dispose(written);
+    expect(qwen2VlCheckpointLayout(Object.keys(m.stateDict()))).toBe("original");
+    m.dispose();
+  });
+
+  it("refuses a mix of the two layouts, or names of neither, naming the tensors; shape errors say the layout", () => {
+    const m = new Qwen2VL({ text, vision: { depth: 1, embedDim: 16, numHeads: 2 } });
+    const out = path.join(dir, "mixed");
+    saveQwen2Vl(m, out, { layout: "nested" });
+    const file = path.join(out, "model.safetensors");
+    const nested = loadSafetensors(file);
+    const rename = (from: string, to: string) => {
+      const t = nested[from]!;
+      delete nested[from];
+      nested[to] = t;
+    };
+    rename("model.language_model.norm.weight", "model.norm.weight"); // one tensor under its original name
+    saveSafetensors(file, nested);
+    expect(() => loadQwen2Vl(out)).toThrow(
+      /tensor "model\.norm\.weight" has the original names .* but "model\.language_model\.[^"]+" has transformers ≥ 4\.52's/,
+    );
+    // vLLM's internal names are neither layout
+    const vllm = Object.fromEntries(
+      Object.entries(nested).map(([k, t]) => [k.replace(/^model\./, "language_model."), t]),
+    );
+    saveSafetensors(file, vllm);
+    expect(() => loadQwen2Vl(out)).toThrow(
+      /tensor "language_model\.[^"]+" and the rest named in neither Hugging Face layout/,
+    );
+    // a nested checkpoint with a wrong shape: the model's name, both shapes, and how the names were read
+    rename("model.norm.weight", "model.language_model.norm.weight");
+    nested["model.language_model.norm.weight"]!.dispose();
+    nested["model.language_model.norm.weight"] = tf.zeros([31]);
+    saveSafetensors(file, nested);
+    expect(() => loadQwen2Vl(out)).toThrow(
+      /model\.language_model\.\* as model\.\*\)\): tensor "model\.norm\.weight" has shape \[31\] in the checkpoint, the model expects \[32\]/,
+    );
+    tf.dispose(nested);
+    expect(() => saveQwen2Vl(m, out, { layout: "flat" as "nested" })).toThrow(/layout must be "original" or "nested"/);
+    m.dispose();
+  });
+
+  it("keeps Qwen2.5-VL's tokens_per_second; a config.json without it means transformers' default, 4", () => {
+    const m = new Qwen2VL({
+      text,
+      vision: { variant: "qwen2.5-vl", depth: 1, embedDim: 16, numHeads: 2 },
+      tokensPerSecond: 25,
+    });
+    const json = qwen2VlConfigToHf(m);
+    const vc = json.vision_config as Record<string, unknown>;
+    expect(vc.tokens_per_second).toBe(25);
+    expect(qwen2VlConfigFromHf(json).tokensPerSecond).toBe(25);
+    const { tokens_per_second: _t, ...without } = vc;
+    expect(qwen2VlConfigFromHf({ ...json, vision_config: without }).tokensPerSecond).toBe(4);
+    m.dispose();
+    const q2 = new Qwen2VL({ text, vision: { depth: 1, embedDim: 16, numHeads: 2 } });
+    expect((qwen2VlConfigToHf(q2).vision_config as Record<string, unknown>).tokens_per_second).toBeUndefined();
+    expect(new Qwen2VL({ ...qwen2VlConfigFromHf(qwen2VlConfigToHf(q2)) }).tokensPerSecond).toBe(2);
+    q2.dispose();
   });
 });
