@@ -12,7 +12,8 @@
  * tokensPerSecond⌋ (Qwen2.5-VL). An image is exactly a one-patch video of its frame twice.
  *
  *   visual.*            the vision tower (Qwen2.5-VL's with `vision.variant: "qwen2.5-vl"`)
- *   model.*, lm_head.*  the language model, under Hugging Face's (pre-4.52) checkpoint names
+ *   model.*, lm_head.*  the language model, under Hugging Face's (pre-4.52) checkpoint names (qwen2_vl_checkpoint.ts
+ *                       also reads transformers ≥ 4.52's model.visual.*, model.language_model.*)
  *
  *   const vlm = new Qwen2VL({ text: {...}, vision: {...} });
  *   const inputs = await qwen2VlProcess(images);                 // pixelValues, gridThw (qwen2_vl_processor.ts)
