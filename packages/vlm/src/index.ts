@@ -19,6 +19,7 @@
  * - blip2.ts         Blip2Qformer: query tokens, ln_vision, the Q-Former, ITC / ITM / ITG heads
  * - blip2_losses.ts  stage 1: ITC with label smoothing, ITM with hard negatives, ITG
  * - blip2_stage2.ts  Blip2: the query outputs as soft prompts of a frozen LM (stage 2), what each stage trains
+ * - blip2_retrieval.ts  retrieval: ITC for every pair, ITM re-ranking of the top k (LAVIS compute_sim_matrix)
  */
 export * from "./splice.js";
 export * from "./llava.js";
@@ -35,3 +36,4 @@ export * from "./blip2_masks.js";
 export * from "./blip2.js";
 export * from "./blip2_losses.js";
 export * from "./blip2_stage2.js";
+export * from "./blip2_retrieval.js";
