@@ -52,13 +52,14 @@ export class BertSelfAttention extends Module {
   constructor(
     readonly cfg: ResolvedBlip2QformerConfig,
     readonly isCross: boolean,
+    rng?: Rng,
   ) {
     super();
     const D = cfg.hiddenSize;
     const kvIn = isCross ? cfg.encoderWidth : D;
-    this.query = this.module("query", new Linear(D, D));
-    this.key = this.module("key", new Linear(kvIn, D));
-    this.value = this.module("value", new Linear(kvIn, D));
+    this.query = this.module("query", new Linear(D, D, { rng }));
+    this.key = this.module("key", new Linear(kvIn, D, { rng }));
+    this.value = this.module("value", new Linear(kvIn, D, { rng }));
   }
 
   /**
@@ -96,9 +97,9 @@ export class BertResidualOutput extends Module {
   readonly dense: Linear;
   readonly LayerNorm: LayerNorm;
 
-  constructor(inDim: number, cfg: ResolvedBlip2QformerConfig) {
+  constructor(inDim: number, cfg: ResolvedBlip2QformerConfig, rng?: Rng) {
     super();
-    this.dense = this.module("dense", new Linear(inDim, cfg.hiddenSize));
+    this.dense = this.module("dense", new Linear(inDim, cfg.hiddenSize, { rng }));
     this.LayerNorm = this.module("LayerNorm", new LayerNorm(cfg.hiddenSize, { eps: cfg.layerNormEps }));
   }
 
@@ -112,10 +113,10 @@ export class BertAttention extends Module {
   readonly self: BertSelfAttention;
   readonly output: BertResidualOutput;
 
-  constructor(cfg: ResolvedBlip2QformerConfig, isCross: boolean) {
+  constructor(cfg: ResolvedBlip2QformerConfig, isCross: boolean, rng?: Rng) {
     super();
-    this.self = this.module("self", new BertSelfAttention(cfg, isCross));
-    this.output = this.module("output", new BertResidualOutput(cfg.hiddenSize, cfg));
+    this.self = this.module("self", new BertSelfAttention(cfg, isCross, rng));
+    this.output = this.module("output", new BertResidualOutput(cfg.hiddenSize, cfg, rng));
   }
 
   forward(
@@ -137,9 +138,9 @@ export class BertIntermediate extends Module {
   readonly dense: Linear;
   private readonly act: (x: tf.Tensor) => tf.Tensor;
 
-  constructor(cfg: ResolvedBlip2QformerConfig) {
+  constructor(cfg: ResolvedBlip2QformerConfig, rng?: Rng) {
     super();
-    this.dense = this.module("dense", new Linear(cfg.hiddenSize, cfg.intermediateSize));
+    this.dense = this.module("dense", new Linear(cfg.hiddenSize, cfg.intermediateSize, { rng }));
     this.act = activation(cfg.hiddenAct);
   }
 
@@ -167,15 +168,16 @@ export class BertLayer extends Module {
   readonly intermediate_query: BertIntermediate;
   readonly output_query: BertResidualOutput;
 
-  constructor(cfg: ResolvedBlip2QformerConfig, layerNum: number) {
+  constructor(cfg: ResolvedBlip2QformerConfig, layerNum: number, rng?: Rng) {
     super();
-    this.attention = this.module("attention", new BertAttention(cfg, false));
+    const I = cfg.intermediateSize;
+    this.attention = this.module("attention", new BertAttention(cfg, false, rng));
     this.crossattention =
-      layerNum % cfg.crossAttentionFreq === 0 ? this.module("crossattention", new BertAttention(cfg, true)) : null;
-    this.intermediate = this.module("intermediate", new BertIntermediate(cfg));
-    this.output = this.module("output", new BertResidualOutput(cfg.intermediateSize, cfg));
-    this.intermediate_query = this.module("intermediate_query", new BertIntermediate(cfg));
-    this.output_query = this.module("output_query", new BertResidualOutput(cfg.intermediateSize, cfg));
+      layerNum % cfg.crossAttentionFreq === 0 ? this.module("crossattention", new BertAttention(cfg, true, rng)) : null;
+    this.intermediate = this.module("intermediate", new BertIntermediate(cfg, rng));
+    this.output = this.module("output", new BertResidualOutput(I, cfg, rng));
+    this.intermediate_query = this.module("intermediate_query", new BertIntermediate(cfg, rng));
+    this.output_query = this.module("output_query", new BertResidualOutput(I, cfg, rng));
   }
 
   /** x [B, T, D] → [B, T, D], and the self-attention's keys / values (cached ones first). */
@@ -209,13 +211,14 @@ export class BertEmbeddings extends Module {
   readonly position_embeddings: Embedding;
   readonly LayerNorm: LayerNorm;
 
-  constructor(readonly cfg: ResolvedBlip2QformerConfig) {
+  constructor(
+    readonly cfg: ResolvedBlip2QformerConfig,
+    rng?: Rng,
+  ) {
     super();
-    this.word_embeddings = this.module("word_embeddings", new Embedding(cfg.vocabSize, cfg.hiddenSize));
-    this.position_embeddings = this.module(
-      "position_embeddings",
-      new Embedding(cfg.maxPositionEmbeddings, cfg.hiddenSize),
-    );
+    const D = cfg.hiddenSize;
+    this.word_embeddings = this.module("word_embeddings", new Embedding(cfg.vocabSize, D, { rng }));
+    this.position_embeddings = this.module("position_embeddings", new Embedding(cfg.maxPositionEmbeddings, D, { rng }));
     this.LayerNorm = this.module("LayerNorm", new LayerNorm(cfg.hiddenSize, { eps: cfg.layerNormEps }));
   }
 
@@ -239,11 +242,11 @@ export class BertEmbeddings extends Module {
 export class BertEncoder extends Module {
   readonly layer: BertLayer[];
 
-  constructor(cfg: ResolvedBlip2QformerConfig) {
+  constructor(cfg: ResolvedBlip2QformerConfig, rng?: Rng) {
     super();
     this.layer = this.moduleList(
       "layer",
-      Array.from({ length: cfg.numHiddenLayers }, (_, i) => new BertLayer(cfg, i)),
+      Array.from({ length: cfg.numHiddenLayers }, (_, i) => new BertLayer(cfg, i, rng)),
     );
   }
 }
@@ -267,10 +270,13 @@ export class QformerBert extends Module {
   readonly embeddings: BertEmbeddings;
   readonly encoder: BertEncoder;
 
-  constructor(readonly cfg: ResolvedBlip2QformerConfig) {
+  constructor(
+    readonly cfg: ResolvedBlip2QformerConfig,
+    rng?: Rng,
+  ) {
     super();
-    this.embeddings = this.module("embeddings", new BertEmbeddings(cfg));
-    this.encoder = this.module("encoder", new BertEncoder(cfg));
+    this.embeddings = this.module("embeddings", new BertEmbeddings(cfg, rng));
+    this.encoder = this.module("encoder", new BertEncoder(cfg, rng));
   }
 
   /** The last hidden state [B, N + L, D] and every layer's self-attention keys / values (LAVIS's `use_cache`). */
@@ -323,10 +329,10 @@ export class BertLMPredictionHead extends Module {
   readonly bias: tf.Variable; // [V]
   private readonly act: (x: tf.Tensor) => tf.Tensor;
 
-  constructor(cfg: ResolvedBlip2QformerConfig) {
+  constructor(cfg: ResolvedBlip2QformerConfig, rng?: Rng) {
     super();
     const transform = this.module("transform", new Module());
-    this.dense = transform.module("dense", new Linear(cfg.hiddenSize, cfg.hiddenSize));
+    this.dense = transform.module("dense", new Linear(cfg.hiddenSize, cfg.hiddenSize, { rng }));
     this.LayerNorm = transform.module("LayerNorm", new LayerNorm(cfg.hiddenSize, { eps: cfg.layerNormEps }));
     this.bias = this.param("bias", [cfg.vocabSize]);
     this.act = activation(cfg.hiddenAct);
@@ -350,9 +356,9 @@ export class QformerLMHeadModel extends Module {
 
   constructor(cfg: ResolvedBlip2QformerConfig, rng?: Rng) {
     super();
-    this.bert = this.module("bert", new QformerBert(cfg));
+    this.bert = this.module("bert", new QformerBert(cfg, rng));
     const cls = this.module("cls", new Module());
-    this.predictions = cls.module("predictions", new BertLMPredictionHead(cfg));
+    this.predictions = cls.module("predictions", new BertLMPredictionHead(cfg, rng));
     initBertWeights(this, cfg.initializerRange, rng);
     copyTextFfnToQueries(this.bert);
   }

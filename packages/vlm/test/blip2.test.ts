@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { AdamW, Rng, expectNoLeak, initBackend, tf, updateStep } from "@vlab/core";
+import { AdamW, Rng, expectNoLeak, getRng, initBackend, setSeed, tf, updateStep } from "@vlab/core";
 import {
   BLIP2_DEFAULTS,
   BLIP2_TINY,
@@ -118,6 +118,14 @@ describe("BLIP-2 Q-Former", () => {
     for (const [name, v] of Object.entries(sd).filter(([n]) => n.includes("_query"))) {
       expect(maxDiff(v, sd[name.replace("_query", "")]!)).toBe(0);
     }
+    // Its own rng only: the same seed gives the same weights, and core's global generator is left alone.
+    setSeed(7);
+    const drawn = getRng().next();
+    setSeed(7);
+    const twin = makeModel();
+    expect(getRng().next()).toBe(drawn);
+    twin.namedParameters().forEach(([n, v]) => expect(maxDiff(v, sd[n]!)).toBe(0));
+    twin.dispose();
     // A copy, not the same variable: training one leaves the other.
     const l0 = m.Qformer.bert.encoder.layer[0]!;
     l0.intermediate_query.dense.weight.assign(tf.zerosLike(l0.intermediate_query.dense.weight));
