@@ -3,11 +3,11 @@
  * aspect ratios of Qwen2-VL's native-resolution experiment (notebook 05). A strip of k cells of 28 px is 28 × 28k
  * pixels: at its native size every shape is one merged 28-px token; squashed into a fixed square it is a sliver.
  *
- *   const s = needleStrip(rng, { cells: 8, direction: "row" });   // { scene, shape, answer: "yes" | "no" }
- *   const img = await renderStrip(s.scene);                       // RgbImage, 224 × 28
+ *   const s = countStrip(rng, { cells: 8, direction: "row" });   // { scene, shape: "circle", count: 0…3, at }
+ *   const img = await renderStrip(s.scene);                      // RgbImage, 224 × 28
  *
- * The needle task: "is there a <shape>?" Half the strips hold exactly one shape of the asked kind (at a random
- * cell), the other half none; every other cell holds one of the other shapes. Colours are random and say nothing.
+ * The counting task: "how many circles?" Every cell must be looked at, so squashing the strip into a fixed square
+ * loses exactly what the answer needs. Colours are random and say nothing.
  */
 import type { Rng } from "@vlab/core";
 import type { RgbImage } from "./image.js";
@@ -52,32 +52,39 @@ export function stripScene(rng: Rng, shapes: readonly ShapeName[], opts: Omit<St
   return { objects, width, height, background: DEFAULT_BACKGROUND };
 }
 
-export interface NeedleStrip {
+export interface CountStrip {
   scene: Scene;
-  /** The shape asked about. */
+  /** The shape counted. */
   shape: ShapeName;
-  /** "yes" when the strip holds it (exactly once), else "no". */
-  answer: "yes" | "no";
-  /** The cell holding it, or -1. */
-  at: number;
+  /** How many cells hold it. */
+  count: number;
+  /** The cells holding it, in order. */
+  at: number[];
 }
 
-/** "Is there a <shape>?" on a strip: present (exactly once) or absent, ½ each (see the file comment). */
-export function needleStrip(
+/**
+ * "How many <shape>s?" on a strip: the count is uniform over 0 … min(maxCount, cells), the counted shapes sit in
+ * random cells and every other cell holds one of the other shapes (see the file comment).
+ */
+export function countStrip(
   rng: Rng,
-  opts: StripOptions & { shapes?: readonly ShapeName[] } = { cells: 4 },
-): NeedleStrip {
-  const shapes = opts.shapes ?? (["circle", "square", "triangle"] as const);
-  if (shapes.length < 2) throw new RangeError("needleStrip: needs at least two shapes");
+  opts: StripOptions & { shape?: ShapeName; others?: readonly ShapeName[]; maxCount?: number } = { cells: 4 },
+): CountStrip {
+  const { shape = "circle", maxCount = 3 } = opts;
+  const others = (opts.others ?? (["circle", "square", "triangle"] as const)).filter((s) => s !== shape);
+  if (others.length < 1) throw new RangeError(`countStrip: needs at least one shape other than ${shape}`);
   if (!(Number.isInteger(opts.cells) && opts.cells >= 1))
-    throw new RangeError(`needleStrip: cells must be a positive integer, got ${opts.cells}`);
-  const shape = pick(rng, shapes);
-  const others = shapes.filter((s) => s !== shape);
+    throw new RangeError(`countStrip: cells must be a positive integer, got ${opts.cells}`);
+  if (!(Number.isInteger(maxCount) && maxCount >= 0))
+    throw new RangeError(`countStrip: maxCount must be a non-negative integer, got ${maxCount}`);
+  const count = rng.int(Math.min(maxCount, opts.cells) + 1);
   const cells = Array.from({ length: opts.cells }, () => pick(rng, others));
-  const present = rng.next() < 0.5;
-  const at = present ? rng.int(opts.cells) : -1;
-  if (present) cells[at] = shape;
-  return { scene: stripScene(rng, cells, opts), shape, answer: present ? "yes" : "no", at };
+  const free = Array.from({ length: opts.cells }, (_, i) => i);
+  const at = Array.from({ length: count })
+    .flatMap(() => free.splice(rng.int(free.length), 1)) // cells drawn without replacement
+    .sort((a, b) => a - b);
+  for (const i of at) cells[i] = shape;
+  return { scene: stripScene(rng, cells, opts), shape, count, at };
 }
 
 /** Renders a scene (a strip or any other) to an `RgbImage` (interleaved 8-bit RGB). */

@@ -1,7 +1,7 @@
 import { Rng, initBackend } from "@vlab/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { COLORS } from "../src/shapes.js";
-import { needleStrip, renderStrip, stripScene, stripSize } from "../src/strips.js";
+import { countStrip, renderStrip, stripScene, stripSize } from "../src/strips.js";
 
 beforeAll(async () => {
   await initBackend("cpu");
@@ -25,23 +25,34 @@ describe("strips", () => {
     }
   });
 
-  it("asks about a shape present exactly once or absent, about half the time each", () => {
+  it("counts 0 … maxCount shapes of one kind, uniformly, in the cells it says", () => {
     const rng = new Rng(2);
-    const all = Array.from({ length: 400 }, () => needleStrip(rng, { cells: 1 + rng.int(16) }));
-    const yes = all.filter((n) => n.answer === "yes");
-    expect(yes.length / all.length).toBeGreaterThan(0.4);
-    expect(yes.length / all.length).toBeLessThan(0.6);
-    for (const n of all) {
-      const count = n.scene.objects.filter((o) => o.shape === n.shape).length;
-      expect(count).toBe(n.answer === "yes" ? 1 : 0);
-      if (n.answer === "yes") expect(n.scene.objects[n.at]!.shape).toBe(n.shape);
+    const all = Array.from({ length: 600 }, () => countStrip(rng, { cells: 1 + rng.int(16) }));
+    for (const c of all) {
+      const cells = c.scene.objects.map((o) => o.shape);
+      expect(cells.filter((s) => s === "circle").length).toBe(c.count);
+      expect(c.at.map((i) => cells[i])).toEqual(Array<string>(c.count).fill("circle"));
+      expect(c.count).toBeLessThanOrEqual(Math.min(3, cells.length));
     }
-    expect(() => needleStrip(rng, { cells: 0 })).toThrow(/cells/);
+    const big = all.filter((c) => c.scene.objects.length >= 3); // all four counts possible
+    for (const k of [0, 1, 2, 3]) {
+      const share = big.filter((c) => c.count === k).length / big.length;
+      expect(share).toBeGreaterThan(0.18);
+      expect(share).toBeLessThan(0.32);
+    }
+    const positions = all.flatMap((c) => c.at.map((i) => i / c.scene.objects.length));
+    expect(positions.filter((p) => p >= 0.5).length / positions.length).toBeGreaterThan(0.4); // not all at the start
+    const sq = countStrip(rng, { cells: 5, shape: "square", maxCount: 5, others: ["square", "triangle"] });
+    expect(sq.scene.objects.filter((o) => o.shape === "square").length).toBe(sq.count);
+    expect(sq.scene.objects.every((o) => o.shape !== "circle")).toBe(true);
+    expect(() => countStrip(rng, { cells: 0 })).toThrow(/cells/);
+    expect(() => countStrip(rng, { cells: 3, shape: "circle", others: ["circle"] })).toThrow(/other than circle/);
+    expect(() => countStrip(rng, { cells: 3, maxCount: -1 })).toThrow(/maxCount/);
   });
 
   it("is deterministic in the generator and renders to an RgbImage of the strip's size", async () => {
-    const a = needleStrip(new Rng(3), { cells: 6, direction: "column" });
-    const b = needleStrip(new Rng(3), { cells: 6, direction: "column" });
+    const a = countStrip(new Rng(3), { cells: 6, direction: "column" });
+    const b = countStrip(new Rng(3), { cells: 6, direction: "column" });
     expect(a).toEqual(b);
     const img = await renderStrip(a.scene);
     expect([img.width, img.height, img.data.length]).toEqual([28, 168, 28 * 168 * 3]);
