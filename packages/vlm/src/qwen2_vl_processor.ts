@@ -42,6 +42,27 @@ export interface Qwen2VlVisionInputs {
   gridThw: [number, number, number][];
 }
 
+/**
+ * Several processor outputs as one, in order: images processed one at a time (once, ahead of training) joined into
+ * a batch's input, as the processor would have returned for the whole list at once.
+ */
+export function joinVisionInputs(parts: readonly Qwen2VlVisionInputs[]): Qwen2VlVisionInputs {
+  const first = parts[0];
+  if (first === undefined) throw new RangeError("joinVisionInputs: nothing to join");
+  const bad = parts.findIndex((p) => p.rowWidth !== first.rowWidth);
+  if (bad >= 0)
+    throw new RangeError(
+      `joinVisionInputs: part ${bad} has rows of ${parts[bad]?.rowWidth}, part 0 of ${first.rowWidth}`,
+    );
+  const pixelValues = new Float32Array(parts.reduce((n, p) => n + p.pixelValues.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    pixelValues.set(p.pixelValues, at);
+    at += p.pixelValues.length;
+  }
+  return { pixelValues, rowWidth: first.rowWidth, gridThw: parts.flatMap((p) => p.gridThw) };
+}
+
 /** Frames [F] of C·H·W channel-first floats → block-major patch rows and their grid (step 3 of the file comment). */
 export function patchifyFrames(
   frames: readonly Float32Array[],

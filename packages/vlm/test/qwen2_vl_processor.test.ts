@@ -4,6 +4,7 @@ import { CLIP_MEAN, CLIP_STD } from "@vlab/data";
 import {
   expandVisionPads,
   expandVisionPadText,
+  joinVisionInputs,
   patchifyFrames,
   qwen2VlChatText,
   qwen2VlProcess,
@@ -80,6 +81,27 @@ describe("qwen2VlProcess", () => {
     const out = await qwen2VlProcessVideos([[solid(56, 56, [9, 9, 9]), solid(80, 60, [9, 9, 9])]]);
     expect(out.gridThw).toEqual([[1, 4, 4]]);
     await expect(qwen2VlProcess([{ width: 2, height: 2, data: new Uint8Array(3) }])).rejects.toThrow(/image 0/);
+  });
+});
+
+describe("joinVisionInputs", () => {
+  it("joins images processed one at a time into what processing them together gives", async () => {
+    const rgb = (width: number, height: number, seed: number) => ({
+      width,
+      height,
+      data: Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 37 + seed * 101) % 256),
+    });
+    const images = [rgb(28, 56, 1), rgb(70, 70, 2), rgb(28, 28, 3)];
+    const together = await qwen2VlProcess(images);
+    const alone = await Promise.all(images.map((im) => qwen2VlProcess([im])));
+    const joined = joinVisionInputs([alone[2]!, alone[0]!, alone[1]!]); // order kept as given
+    expect(joined.gridThw).toEqual([alone[2]!.gridThw[0], alone[0]!.gridThw[0], alone[1]!.gridThw[0]]);
+    const inOrder = joinVisionInputs(alone);
+    expect(inOrder.gridThw).toEqual(together.gridThw);
+    expect(inOrder.rowWidth).toBe(together.rowWidth);
+    expect(Array.from(inOrder.pixelValues)).toEqual(Array.from(together.pixelValues));
+    expect(() => joinVisionInputs([])).toThrow(/nothing to join/);
+    expect(() => joinVisionInputs([alone[0]!, { ...alone[1]!, rowWidth: 588 }])).toThrow(/part 1 has rows of 588/);
   });
 });
 
