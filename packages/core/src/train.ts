@@ -25,7 +25,7 @@ import { formatNumber } from "./format.js";
 import { interruptRequested, watchInterrupt } from "./kernel_hook.js";
 import { warnIfSlowDefault } from "./backend.js";
 import { AdamW } from "./optim.js";
-import { updateStep } from "./update.js";
+import { updateStep, type LossOutput } from "./update.js";
 
 /** A progress display; `@vlab/display`'s progress bar implements it. */
 export interface Progress {
@@ -129,8 +129,11 @@ export interface TrainableModule {
 export interface TrainOptions {
   /** The parameters to train: variables, or a Module (its trainable parameters, with their names). */
   params: tf.Variable[] | TrainableModule;
-  /** The loss at `step` (pick the batch from `step`). Runs inside a tidy scope; must be synchronous. */
-  loss: (step: number) => tf.Scalar;
+  /**
+   * The loss at `step` (pick the batch from `step`). Runs inside a tidy scope; must be synchronous. It may also return
+   * named side scalars (`{ loss, aux }`, update.ts): their values are recorded in each step's history entry.
+   */
+  loss: (step: number) => LossOutput<string>;
   /** Total number of steps (a resumed run continues up to this many). */
   steps: number;
   /** Default: `new AdamW(params, { lr: 1e-3 })` (or `lr` if it is a number); returned in the result. */
@@ -257,7 +260,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         label: "train",
         where: `step ${step}`,
       });
-      const entry = { step, loss: u.loss, lr, gradNorm: u.gradNorm };
+      const entry = { ...u.aux, step, loss: u.loss, lr, gradNorm: u.gradNorm };
       history.push(entry);
       const completed = step + 1;
       if (evalFn && ((evalEvery && completed % evalEvery === 0) || completed === steps)) {

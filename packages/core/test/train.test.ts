@@ -93,6 +93,40 @@ describe("train", () => {
     p.dispose();
   });
 
+  it("records a loss's side values in each history entry, outside the gradient", async () => {
+    const run = async (withAux: boolean) => {
+      const p = problem();
+      const before = tf.memory().numTensors;
+      const r = await train({
+        params: [p.w, p.b],
+        steps: 5,
+        lr: 0.05,
+        logEvery: 100,
+        loss: (step) => {
+          const loss = p.loss(step);
+          // a side value that would change the gradient if it took part in it
+          return withAux
+            ? { loss, aux: { w0: tf.squeeze(tf.slice(p.w, [0, 0], [1, 1])), twice: tf.mul(loss, 2) } }
+            : loss;
+        },
+      });
+      const w = snapshot([p.w, p.b]);
+      r.optimizer.dispose();
+      p.dispose();
+      expect(tf.memory().numTensors).toBe(before - 2); // only w and b are gone
+      return { r, w };
+    };
+    const plain = await run(false);
+    const { r, w } = await run(true);
+    expect(w).toEqual(plain.w); // same updates: the side values take no part in the gradient
+    r.history.forEach((h, i) => {
+      expect(h.loss).toBe(plain.r.history[i]!.loss);
+      expect(h.twice).toBeCloseTo(2 * h.loss, 5);
+    });
+    expect(r.history[0]!.w0).toBeCloseTo(0.1, 6); // read before the step's update
+    expect(r.history[4]!.w0).not.toBeCloseTo(0.1, 3);
+    expect(plain.r.history[0]!.twice).toBeUndefined();
+  });
   it("clips gradients to the global norm before the optimizer sees them", async () => {
     const p = problem();
     const seen: number[] = [];
