@@ -21,7 +21,7 @@
  * wanted). Hugging Face's `Blip2ForConditionalGeneration` names follow from these by `blip2HfName` (blip2_stage2.ts).
  */
 import { LayerNorm, Linear, Module, normalInit, tf, type Rng } from "@vlab/core";
-import { l2Normalize } from "@vlab/vision";
+import { l2Normalize, type VisionTransformer } from "@vlab/vision";
 import { QformerLMHeadModel, type KeyValue } from "./blip2_bert.js";
 import { resolveBlip2Config, type Blip2QformerConfig, type ResolvedBlip2QformerConfig } from "./blip2_config.js";
 import { additiveMask, itcTextMask, itgMask, itmMask, type Mask2d } from "./blip2_masks.js";
@@ -43,6 +43,25 @@ export interface Blip2Text {
 export interface QueryOutput {
   hidden: tf.Tensor3D; // [B, N, D]
   pastKeyValues: KeyValue[];
+}
+
+/**
+ * The frozen image encoder's output as BLIP-2 reads it: every token, CLS included, after the block `layer` (default
+ * −2, the second-to-last: LAVIS's `create_eva_vit_g` builds EVA ViT-g with its last block removed, and the Q-Former
+ * cross-attends to all 257 tokens it gives, without a final norm): [B, 1 + g², w]. `layer` indexes the hidden states
+ * as `VisionTransformer.patchFeatures` does (0 = after ln_pre, L = the last block, negative from the end).
+ */
+export function blip2ImageFeatures(vision: VisionTransformer, pixels: tf.Tensor, layer = -2): tf.Tensor3D {
+  const L = vision.config.layers;
+  const idx = layer < 0 ? L + 1 + layer : layer;
+  if (!Number.isInteger(idx) || idx < 0 || idx > L)
+    throw new RangeError(`blip2ImageFeatures: layer ${layer} is out of range for ${L} blocks (use -${L + 1}..${L})`);
+  return tf.tidy(() => {
+    const states = vision.forwardOutputs(pixels, { hiddenStates: true }).hiddenStates ?? [];
+    const h = states[idx];
+    if (h === undefined) throw new Error(`blip2ImageFeatures: the encoder returned no hidden state ${idx}`);
+    return h;
+  });
 }
 
 function checkText(where: string, text: Blip2Text): number {

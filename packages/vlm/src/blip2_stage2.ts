@@ -45,6 +45,15 @@ export function isStage2Trainable(name: string): boolean {
   return /^Qformer\.bert\.encoder\.layer\.\d+\.(attention|crossattention|intermediate_query|output_query)\./.test(name);
 }
 
+/**
+ * Which parameters LAVIS's optimiser decays (salesforce/LAVIS, lavis/runners/runner_base.py `RunnerBase.optimizer`):
+ * none of rank < 2 and none whose name contains "bias", "ln" or "bn" (`ln_vision`); every other trained weight, at
+ * the config's weight_decay (0.05 in BLIP-2's). core's `AdamW` takes it as `decay`.
+ */
+export function lavisDecay(name: string, p: { rank: number }): boolean {
+  return p.rank >= 2 && !["bias", "ln", "bn"].some((s) => name.includes(s));
+}
+
 /** Hugging Face's name of a parameter, as its conversion script renames LAVIS's; null where HF has none. */
 export function blip2HfName(name: string): string | null {
   if (name.startsWith("ln_vision.")) return name.replace("ln_vision.", "vision_model.post_layernorm.");

@@ -5,6 +5,7 @@ import {
   BLIP2_TINY,
   Blip2Qformer,
   additiveMask,
+  blip2ImageFeatures,
   blip2Stage1Loss,
   hardNegativeWeights,
   itcLoss,
@@ -20,6 +21,7 @@ import {
   sampleIndex,
   type Blip2Text,
 } from "../src/index.js";
+import { VisionTransformer } from "@vlab/vision";
 import { maxDiff } from "./helpers.js";
 
 beforeAll(async () => {
@@ -353,5 +355,22 @@ describe("BLIP-2 Q-Former", () => {
     m.clampTemp();
     expect(read(m.temp)[0]).toBeCloseTo(0.5, 7);
     m.dispose();
+  });
+});
+
+describe("blip2ImageFeatures", () => {
+  it("gives every token of the second-to-last block, CLS first (EVA ViT-g without its last block)", () => {
+    const vit = new VisionTransformer({ imageSize: 16, patchSize: 8, width: 12, layers: 3, outputDim: 8, seed: 2 });
+    const pixels = tf.randomNormal([2, 3, 16, 16], 0, 1, "float32", 7);
+    const all = blip2ImageFeatures(vit, pixels); // [2, 1 + 4, 12]
+    expect(all.shape).toEqual([2, 5, 12]);
+    const patches = vit.patchFeatures(pixels, -2); // the same block, CLS dropped
+    const rest = tf.slice(all, [0, 1, 0], [-1, -1, -1]);
+    expect(maxDiff(rest, patches)).toBe(0);
+    const outs = vit.forwardOutputs(pixels, { hiddenStates: true });
+    expect(maxDiff(blip2ImageFeatures(vit, pixels, -1), outs.lastHiddenState)).toBe(0);
+    expect(maxDiff(blip2ImageFeatures(vit, pixels, 2), all)).toBe(0);
+    expect(() => blip2ImageFeatures(vit, pixels, 4)).toThrow(/layer 4 is out of range for 3 blocks/);
+    tf.dispose([pixels, all, patches, rest, outs.pooled, outs.lastHiddenState, ...(outs.hiddenStates ?? [])]);
   });
 });

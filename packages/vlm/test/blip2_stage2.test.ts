@@ -1,7 +1,15 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { AdamW, Rng, expectNoLeak, initBackend, tf, updateStep } from "@vlab/core";
 import { CausalLM, IGNORE_INDEX, sftLoss } from "@vlab/llm";
-import { BLIP2_TINY, Blip2, blip2HfName, blip2Stage1Loss, isStage2Trainable, type Blip2Text } from "../src/index.js";
+import {
+  BLIP2_TINY,
+  Blip2,
+  blip2HfName,
+  blip2Stage1Loss,
+  isStage2Trainable,
+  lavisDecay,
+  type Blip2Text,
+} from "../src/index.js";
 import { TINY, maxDiff, tokenizer } from "./helpers.js";
 
 beforeAll(async () => {
@@ -84,6 +92,23 @@ describe("BLIP-2 stage 2", () => {
     expect(blip2HfName("Qformer.bert.encoder.layer.0.intermediate.dense.weight")).toBeNull(); // text FFN
     expect(blip2HfName("Qformer.cls.predictions.bias")).toBeNull();
     expect(blip2HfName("itm_head.weight")).toBeNull();
+  });
+
+  it("decays what LAVIS's optimiser decays: weights of rank ≥ 2 whose names hold no bias, ln or bn", () => {
+    const m = makeBlip2();
+    const decayed = m
+      .namedParameters()
+      .filter(([n, v]) => lavisDecay(n, v))
+      .map(([n]) => n);
+    expect(decayed).toContain("query_tokens"); // [1, N, D]
+    expect(decayed).toContain("Qformer.bert.encoder.layer.0.crossattention.self.key.weight");
+    expect(decayed).toContain("language_projection.weight");
+    expect(decayed).not.toContain("ln_vision.weight"); // "ln" in the name (and rank 1)
+    expect(decayed).not.toContain("temp"); // rank 0
+    expect(decayed.some((n) => n.endsWith(".bias") || n.includes("LayerNorm"))).toBe(false);
+    expect(lavisDecay("ln_vision.weight2d", { rank: 2 })).toBe(false); // the name alone excludes it
+    expect(lavisDecay("Qformer.bert.embeddings.word_embeddings.weight", { rank: 2 })).toBe(true);
+    m.dispose();
   });
 
   it("puts N placeholders before the prompt; labels −100 on them, the prompt and the padding", () => {
