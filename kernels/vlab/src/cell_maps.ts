@@ -107,7 +107,14 @@ function mappingTypescript(ts: Ts): Ts {
     if (transpiled.size > 64) transpiled.delete(transpiled.keys().next().value ?? "");
     return { ...out, outputText, sourceMapText: undefined };
   };
-  for (const [key, value] of Object.entries({ createWatchCompilerHost, transpileModule }))
+  // No file watching: when a package changes on disk while the kernel runs (an npm install, a rebuild), tslab's watch
+  // program schedules a rebuild through its one-shot timer and the converter throws "Unexpected pending rebuildTimer"
+  // at the next cell, crashing the cell thread. The kernel loads each module once anyway, so the cells are checked
+  // against the types of the code they run; a restarted kernel sees the new files.
+  const unwatched = { close: () => undefined };
+  const own = (value: unknown) => ({ value, writable: true, enumerable: true, configurable: true }); // tslab reassigns
+  const sys: unknown = Object.create(ts.sys, { watchFile: own(() => unwatched), watchDirectory: own(() => unwatched) });
+  for (const [key, value] of Object.entries({ createWatchCompilerHost, transpileModule, sys }))
     Object.defineProperty(copy, key, { enumerable: true, value });
   Object.defineProperty(copy, PATCHED, { value: true });
   return copy as unknown as Ts;
