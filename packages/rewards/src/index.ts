@@ -10,6 +10,7 @@
  * - choice.ts     multiple-choice letters (VisualThinker)
  * - iou.ts        IoU (plain and VLM-R1's pixel convention), VLM-R1's REC reward (threshold / continuous)
  * - visual_rft.ts Visual-RFT's detection (IoU + confidence + format) and classification rewards
+ * - boxed.ts      `\boxed{}` answers and lmm-r1's accuracy (Math-Verify approximated for numbers and strings)
  * - length.ts     VisualThinker's length reward
  * - combine.ts    weighted sums of rewards, TRL style
  * - text.ts       Python whitespace / digits / strip, and the input guard
@@ -20,6 +21,7 @@ export * from "./accuracy.js";
 export * from "./choice.js";
 export * from "./iou.js";
 export * from "./visual_rft.js";
+export * from "./boxed.js";
 export * from "./length.js";
 export * from "./combine.js";
 export { MAX_TEXT_CHARS, PY_SPACE, isPySpace, pyStrip, pyInt } from "./text.js";

@@ -29,6 +29,7 @@ const USAGE = `usage:
   ${KERNEL_UNINSTALL}
   ${KERNEL_START}
   ${RUN_USAGE}
+  vlab rewards serve|shim [options]              the reward service for OpenRLHF / verl / TRL (vlab rewards --help)
   vlab --version
   vlab --help | vlab <command> --help`;
 
@@ -126,6 +127,7 @@ async function dispatch(args: string[]): Promise<number> {
     const { runCommand } = await import("./run_command.js");
     return runCommand(rest);
   }
+  if (cmd === "rewards") return (await import("./rewards_command.js")).rewardsCommand(rest);
   throw new UsageError(`unknown command '${cmd}'`);
 }
 
