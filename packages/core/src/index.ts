@@ -16,7 +16,8 @@
  * - train.ts        the training loop: `trainLoop` runs a step hook; `train` is it with one update per step
  * - safetensors.ts  safetensors read / write (F32, F16, BF16), over safetensors_header.ts (parsing and
  *                   validation), safetensors_dtypes.ts (dtype sizes and conversions),
- *                   safetensors_encode.ts (writing) and atomic_write.ts
+ *                   safetensors_encode.ts (writing) and atomic_write.ts; safetensors_shards.ts writes
+ *                   sharded checkpoints with their index
  * - checkpoint.ts   save / resume training state
  * - memory.ts       tensor-leak checks
  * - kernel_hook.ts  the link to the Jupyter kernel (display, interrupts)
@@ -34,6 +35,7 @@ export * from "./optim.js";
 export * from "./update.js";
 export * from "./train.js";
 export * from "./safetensors.js";
+export * from "./safetensors_shards.js";
 export * from "./checkpoint.js";
 export * from "./memory.js";
 export * from "./format.js";

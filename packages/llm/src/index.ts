@@ -15,6 +15,8 @@
  * - nll.ts         held-out mean NLL over the supervised tokens (perplexity, answer NLL), in batches
  * - chat.ts        the ChatML template and a tokenizer that knows its special tokens
  * - checkpoint.ts  Hugging Face safetensors checkpoints by name, with shape checks
+ * - hf_export.ts   a model as a Hugging Face folder for other engines (config, sharded weights, tokenizer files)
+ * - hf_files.ts    tokenizer_config.json, the chat template in Jinja, generation_config.json
  */
 export * from "./config.js";
 export * from "./lm.js";
@@ -27,3 +29,5 @@ export * from "./sft.js";
 export * from "./nll.js";
 export * from "./chat.js";
 export * from "./checkpoint.js";
+export * from "./hf_files.js";
+export * from "./hf_export.js";

@@ -14,6 +14,8 @@
  * - packed_segments.ts      attention within images / windows as a padded batch (no N × N mask)
  * - qwen2_vl.ts             Qwen2-VL: the tower's tokens spliced into the Qwen2 LM, read with M-RoPE
  * - qwen2_vl_checkpoint.ts  Qwen2-VL / Qwen2.5-VL checkpoints in Hugging Face's layout (config.json, safetensors)
+ * - qwen2_vl_export.ts      Qwen2-VL as a complete Hugging Face folder for other engines (tokenizer, preprocessor)
+ * - hf_export.ts            `vlab export hf`: a vlab checkpoint (LM or Qwen2-VL) as a Hugging Face folder
  * - blip2_config.ts  BLIP-2's Q-Former configuration (the paper's BERT-base, the notebooks' tiny one)
  * - blip2_bert.ts    the Q-Former's BERT: shared self-attention, cross-attention to the image, query FFNs, LM head
  * - blip2_masks.ts   the masks of ITC, ITM and ITG (LAVIS's get_extended_attention_mask)
@@ -32,6 +34,8 @@ export * from "./packed_segments.js";
 export * from "./qwen2_vl_vision.js";
 export * from "./qwen2_vl.js";
 export * from "./qwen2_vl_checkpoint.js";
+export * from "./qwen2_vl_export.js";
+export * from "./hf_export.js";
 export * from "./blip2_config.js";
 export * from "./blip2_bert.js";
 export * from "./blip2_masks.js";
