@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { boxedAccuracyReward, extractBoxed, unwrapLatexAnswer } from "../src/boxed.js";
 import { formatReward } from "../src/format.js";
+import { prng, randomString } from "./strings.js";
 
 describe("extractBoxed", () => {
   it("the last \\boxed{} whose braces balance, nested braces kept", () => {
@@ -63,5 +64,17 @@ describe("boxedAccuracyReward (lmm-r1's accuracy, approximated)", () => {
     const total = (c: string, gt: string) => 0.5 * formatReward(c, { variant: "lmm-r1" }) + boxedAccuracyReward(c, gt);
     expect(total(ok, "$\\boxed{60}$")).toBe(1.5);
     expect(total("<think>x</think> <answer>\\boxed{60}</answer>", "60")).toBe(1); // a space: format 0
+  });
+});
+
+describe("fuzz", () => {
+  it("boxedAccuracyReward is 0 or 1 on random text, and extractBoxed never throws", () => {
+    const rand = prng(7);
+    for (let i = 0; i < 3000; i++) {
+      const s = randomString(rand) + (rand() < 0.5 ? "\\boxed{" + randomString(rand, 3) + "}" : "");
+      const v = boxedAccuracyReward(s, rand() < 0.5 ? randomString(rand, 2) : "$\\boxed{3}$");
+      expect(v === 0 || v === 1).toBe(true);
+      expect(() => extractBoxed(s)).not.toThrow();
+    }
   });
 });

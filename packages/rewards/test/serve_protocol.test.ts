@@ -14,6 +14,7 @@ import {
   scoreRequest,
   textLabel,
 } from "../src/serve/index.js";
+import { detectionString, prng, randomString, recString, shapedString } from "./strings.js";
 
 const PROMPT = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHow many?<|im_end|>\n";
 const HEADER = "<|im_start|>assistant\n";
@@ -201,5 +202,46 @@ describe("scoreRequest", () => {
     await expect(scoreRequest(req, table, { deadline: performance.now() - 1, sliceMs: 0 })).rejects.toBeInstanceOf(
       ScoringTimeout,
     );
+  });
+});
+
+describe("fuzz: random requests never throw anything but BadRequest, and every reward is finite", () => {
+  it("2,000 random bodies over every reward kind", async () => {
+    const rand = prng(21);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+    const kinds = ["r1v", "lmm-r1", "vlm-r1-rec", "visual-rft-det", "visual-rft-cls", "visualthinker-mc"];
+    const table = routeTable({ routes: Object.fromEntries(kinds.map((k) => [k, k])) });
+    const texts = () => pick([shapedString, recString, detectionString, (r: () => number) => randomString(r)])(rand);
+    const labels = [
+      () => "3",
+      () => texts(),
+      () => [0, 0, 10, 10],
+      () => [[0, 0, 5, 5]],
+      () => null,
+      () => ({}),
+      () => 7,
+    ];
+    let accepted = 0;
+    for (let t = 0; t < 2000; t++) {
+      const n = Math.floor(rand() * 4);
+      const body: Record<string, unknown> = { query: Array.from({ length: n }, () => (rand() < 0.97 ? texts() : 5)) };
+      if (rand() < 0.8) body["labels"] = Array.from({ length: n + (rand() < 0.05 ? 1 : 0) }, () => pick(labels)());
+      if (rand() < 0.5) body["prompts"] = Array.from({ length: n }, () => (rand() < 0.5 ? null : HEADER));
+      if (rand() < 0.5) body["data_source"] = Array.from({ length: n }, () => pick(kinds));
+      if (rand() < 0.2) body["reward"] = pick([...kinds, "bogus"]);
+      let req;
+      try {
+        req = parseRewardRequest(rand() < 0.02 ? pick([null, [], "x", 1]) : body);
+      } catch (e) {
+        expect(e).toBeInstanceOf(BadRequest);
+        continue;
+      }
+      const out = await scoreRequest(req, table);
+      accepted++;
+      expect(out.rewards).toHaveLength(n);
+      for (const v of [...out.rewards, ...out.scores, ...Object.values(out.extra_logs).flat()])
+        expect(Number.isFinite(v)).toBe(true);
+    }
+    expect(accepted).toBeGreaterThan(1000);
   });
 });
