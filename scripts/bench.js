@@ -460,6 +460,7 @@ async function main() {
     torchDecoded = torchDecode(execFileSync, torch.python, script, torch.threads);
   }
   result.decode = await benchDecode({ tf, log, peakGflops, torch: torchDecoded });
+  result.rewards = await (await import("./bench_rewards.js")).benchRewards({ log }); // the reward service
 
   const described = core.describeBackend();
   result.kernels_registered = {
