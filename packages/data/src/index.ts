@@ -11,6 +11,7 @@
  * - image.ts      loading images with clear errors, RGB conversion, bicubic resize, CLIP's preprocessing
  * - tokenizers    re-exported from @vlab/tokenizers: tokenizer.json files, a word tokenizer, CLIP's `tokenize`
  * - instructions.ts LLaVA-style instruction data: conversations, detailed descriptions, reasoning questions
+ * - export/       task data for OpenRLHF, lmm-r1, verl and TRL (JSONL, parquet, PNG images)
  */
 export * from "./shapes.js";
 export * from "./render.js";
@@ -24,3 +25,4 @@ export * from "@vlab/tokenizers";
 export * from "./instructions.js";
 export * from "./jsonl.js";
 export * from "./strips.js";
+export * from "./export/index.js";
