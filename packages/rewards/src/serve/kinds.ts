@@ -27,7 +27,7 @@ import { iouReward } from "../iou.js";
 import { lengthReward } from "../length.js";
 import { pyStrip } from "../text.js";
 import { visualRftClassificationReward, visualRftDetectionReward } from "../visual_rft.js";
-import { boxLabel, boxesLabel, isLabelError, textLabel, type LabelError } from "./labels.js";
+import { boxLabel, boxesLabel, isLabelError, isRecord, textLabel, type LabelError } from "./labels.js";
 
 type OptionSpec =
   | { type: "enum"; values: readonly string[]; default: string }
@@ -171,8 +171,6 @@ export interface RewardChoice {
   /** Weight of each part, in `kind.parts` order. */
   weights: number[];
 }
-
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
 
 /**
  * A reward choice from its JSON form: `"r1v"`, or `{"reward": "vlm-r1-rec", "options": {"rule": "threshold"}}`

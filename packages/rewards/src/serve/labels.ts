@@ -18,7 +18,9 @@ export type LabelError = { error: string };
 
 const TEXT_FIELDS = ["solution", "answer", "label", "ground_truth"];
 
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+/** A JSON object (not null, not an array). */
+export const isRecord = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && !Array.isArray(x);
 
 /** The first of `fields` present in an object label. */
 function field(label: Record<string, unknown>, fields: readonly string[]): unknown {

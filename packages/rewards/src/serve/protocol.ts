@@ -20,7 +20,7 @@
 import { MAX_TEXT_CHARS } from "../text.js";
 import { extractResponse } from "./extract.js";
 import { resolveReward, type RewardChoice } from "./kinds.js";
-import { isLabelError } from "./labels.js";
+import { isLabelError, isRecord } from "./labels.js";
 import { chooseReward, type RouteTable } from "./routes.js";
 
 /** A malformed request: answered 400 with this reason. */
@@ -63,8 +63,6 @@ export interface RewardResponse {
   extra_logs: Record<string, number[]>;
   invalid_items?: { index: number; reason: string }[];
 }
-
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
 
 /** An optional array field of the request: absent/null, or an array as long as `query` whose items pass `ok`. */
 function optionalArray<T>(

@@ -21,6 +21,7 @@
  * default. A request's top-level `reward` overrides the table for all its items.
  */
 import { resolveReward, type RewardChoice } from "./kinds.js";
+import { isRecord } from "./labels.js";
 
 export interface RouteTable {
   /** The reward of items no route names. */
@@ -29,8 +30,6 @@ export interface RouteTable {
   key: string;
   routes: ReadonlyMap<string, RewardChoice>;
 }
-
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
 
 /**
  * A routing table from its JSON (see the file comment), or from just a default reward. `defaultReward`, when
