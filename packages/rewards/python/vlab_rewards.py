@@ -46,7 +46,7 @@ def _url():
     url = os.environ.get("VLAB_REWARD_URL", "http://127.0.0.1:5000/get_reward")
     if "://" not in url:
         url = "http://" + url
-    scheme_host, _, path = url.partition("://")[2].partition("/")
+    path = url.partition("://")[2].partition("/")[2]
     return url if path else url.rstrip("/") + "/get_reward"
 
 

@@ -137,6 +137,7 @@ describe.skipIf(!PY)("the Python shim, run by python3 against the service", () =
   const env = (extra: Record<string, string> = {}) => ({
     ...process.env,
     PYTHONPATH: path.dirname(shimPath()),
+    PYTHONDONTWRITEBYTECODE: "1", // no __pycache__ beside the shipped file
     VLAB_REWARD_URL: `${base}/get_reward`,
     VLAB_REWARD_TOKEN: "pytok",
     ...extra,
