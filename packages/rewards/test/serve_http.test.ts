@@ -3,6 +3,7 @@
 // and time limits; a small load smoke test.
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accuracyReward, formatReward, iouReward, visualRftDetectionReward } from "../src/index.js";
 import { createRewardServer, routeTable, type RewardServer } from "../src/serve/index.js";
 import { chatPrompt, examples, post, request } from "./http.js";
 
@@ -77,6 +78,43 @@ describe("the protocol, every reward kind", () => {
       ],
     });
     expect(r.json["rewards"]).toEqual([1, 2]); // IoU 1 + no REC format (no braces); r1v accuracy 1 + format 1
+  });
+
+  it("each kind's options reach the library call", async () => {
+    const fp = "<think>I see 3 cubes</think><answer>4</answer>"; // R1-V's false positive
+    const rec = "<think>t</think><answer>{'bbox': [0, 0, 10, 10]}</answer>";
+    const det = "<think>t</think><answer>[{'Position': [0, 0, 10, 10], 'Confidence': 0.9}]</answer>";
+    const ask = async (reward: unknown, query: string, label: unknown) =>
+      ((await post(base, { query: [query], labels: [label], reward })).json["rewards"] as number[])[0];
+    expect(await ask({ reward: "r1v", options: { accuracy: "r1v" } }, fp, "<answer> 3 </answer>")).toBe(
+      accuracyReward(fp, "<answer> 3 </answer>", { mode: "r1v" }) + formatReward(fp),
+    );
+    expect(await ask("r1v", fp, "3")).toBe(1); // vlab's checker: accuracy 0, format 1
+    expect(
+      await ask({ reward: "vlm-r1-rec", options: { rule: "threshold", weights: { format: 0 } } }, rec, [5, 5, 15, 15]),
+    ).toBe(0);
+    const scaled = { box: [0, 0, 20, 10], input_size: [28, 28], image_size: [56, 28] };
+    expect(await ask({ reward: "vlm-r1-rec", options: { convention: "plain" } }, rec, scaled)).toBe(
+      iouReward(rec, [0, 0, 20, 10], { convention: "plain", rescale: { inputSize: [28, 28], imageSize: [56, 28] } }) +
+        1,
+    );
+    expect(await ask({ reward: "visual-rft-det", options: { iouThreshold: 0.9 } }, det, [[0, 0, 10, 11]])).toBe(
+      visualRftDetectionReward(det, [[0, 0, 10, 11]], { iouThreshold: 0.9 }).total,
+    );
+    const empty = "<think>t</think><answer></answer>";
+    expect(await ask({ reward: "visual-rft-cls", options: { faithful: true } }, empty, "dog")).toBe(2);
+    expect(await ask("visual-rft-cls", empty, "dog")).toBe(1);
+    const base_ = "I pick</think><answer>B</answer>";
+    expect(
+      await ask({ reward: "visualthinker-mc", options: { thinkPrefilled: true, accuracy: "choice" } }, base_, "B"),
+    ).toBe(2);
+    expect(
+      await ask(
+        { reward: "lmm-r1", options: { weights: { format: 0 } } },
+        "<think>x</think><answer>\\boxed{2}</answer>",
+        "2",
+      ),
+    ).toBe(1);
   });
 
   it("garbage items score 0 and are counted; the rest of the batch is scored", async () => {
