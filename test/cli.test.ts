@@ -36,15 +36,19 @@ describe("vlab command", () => {
     expect(r.out.trim()).toBe(readJson(path.join(ROOT, "packages/vlab/package.json")).version);
   });
 
-  it.each([["--help"], ["-h"], ["run", "--help"], ["kernel", "--help"], ["kernel", "install", "--help"]])(
-    "vlab %s %s prints usage and exits 0",
-    (...args) => {
-      const r = vlab(...args);
-      expect(r.code, r.err).toBe(0);
-      expect(r.out).toMatch(/^usage:\n {2}vlab /);
-      expect(r.err).toBe("");
-    },
-  );
+  it.each([
+    ["--help"],
+    ["-h"],
+    ["run", "--help"],
+    ["kernel", "--help"],
+    ["kernel", "install", "--help"],
+    ["rewards", "--help"],
+  ])("vlab %s %s prints usage and exits 0", (...args) => {
+    const r = vlab(...args);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^usage:\n {2}vlab /);
+    expect(r.err).toBe("");
+  });
 
   it("names an unknown command, prints the usage and exits 2", () => {
     const r = vlab("foo");
