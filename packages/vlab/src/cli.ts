@@ -30,6 +30,7 @@ const USAGE = `usage:
   ${KERNEL_START}
   ${RUN_USAGE}
   vlab rewards serve|shim [options]              the reward service for OpenRLHF / verl / TRL (vlab rewards --help)
+  vlab export data|hf <source> <dir> [options]   task data and models for OpenRLHF / verl / TRL (vlab export --help)
   vlab --version
   vlab --help | vlab <command> --help`;
 
@@ -128,6 +129,7 @@ async function dispatch(args: string[]): Promise<number> {
     return runCommand(rest);
   }
   if (cmd === "rewards") return (await import("./rewards_command.js")).rewardsCommand(rest);
+  if (cmd === "export") return (await import("./export_command.js")).exportCommand(rest);
   throw new UsageError(`unknown command '${cmd}'`);
 }
 

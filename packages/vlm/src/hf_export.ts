@@ -21,11 +21,13 @@ import {
   exportLlmHf,
   loadLlm,
   loadLlmWeights,
+  QWEN2_VL_TEMPLATE,
   readJson,
+  type ChatTemplateOptions,
   type ChatTokenNames,
   type HfExportResult,
 } from "@vlab/llm";
-import { loadTokenizer } from "@vlab/tokenizers";
+import { loadTokenizer } from "@vlab/data"; // @vlab/tokenizers, re-exported
 import { Qwen2VL } from "./qwen2_vl.js";
 import { loadQwen2Vl, qwen2VlConfigFromHf } from "./qwen2_vl_checkpoint.js";
 import { exportQwen2VlHf, type Qwen2VlExportOptions } from "./qwen2_vl_export.js";
@@ -35,6 +37,11 @@ export interface ExportCheckpointOptions extends Qwen2VlExportOptions {
   config?: string;
   /** The tokenizer.json (default: the one in the folder, or beside the weights file). */
   tokenizer?: string;
+  /**
+   * The chat template's default system message (put first when a chat has none): null for none; default: the
+   * model's own (none for a language model, "You are a helpful assistant." for Qwen2-VL). `chatTemplate` overrides.
+   */
+  systemPrompt?: string | null;
   /** Names of the chat special tokens when they differ from ChatML's defaults. */
   tokenNames?: Partial<ChatTokenNames>;
 }
@@ -129,9 +136,14 @@ export function exportCheckpointHf(
     throw new Error(`vlab export hf: write the export to another folder than the checkpoint ${checkpoint}`);
   const tokenizer = ChatTokenizer.fromTokenizer(loadTokenizer(tokFile), opts.tokenNames);
   const { model: m, modelType } = loadModel(checkpoint, configFile);
+  const chat = (own: ChatTemplateOptions): ChatTemplateOptions =>
+    opts.chatTemplate ??
+    (opts.systemPrompt === undefined ? own : { ...own, defaultSystemPrompt: opts.systemPrompt ?? undefined });
   try {
     const result =
-      m.kind === "llm" ? exportLlmHf(m.model, tokenizer, dir, opts) : exportQwen2VlHf(m.model, tokenizer, dir, opts);
+      m.kind === "llm"
+        ? exportLlmHf(m.model, tokenizer, dir, { ...opts, chatTemplate: chat({}) })
+        : exportQwen2VlHf(m.model, tokenizer, dir, { ...opts, chatTemplate: chat(QWEN2_VL_TEMPLATE) });
     return { ...result, kind: m.kind, modelType };
   } finally {
     m.model.dispose();
