@@ -13,6 +13,7 @@
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { integerOption, runSubcommands, Usage } from "./subcommands.js";
 
 const DATA =
   "vlab export data <counting|grounding|file.jsonl> <dir> [--n N] [--seed S] [--split NAME] [--size PX] [--ood] " +
@@ -29,33 +30,8 @@ export const EXPORT_USAGE = `usage:
       a vlab model folder (config.json + model.safetensors + tokenizer.json), or a training checkpoint with
       --config, as a Hugging Face folder (defaults: F32, shards past 5GB)`;
 
-class Usage extends Error {}
-
-/** A non-negative integer option, or a usage error naming it. */
-function integer(option: string, raw: string | undefined, fallback: number, min = 0): number {
-  if (raw === undefined) return fallback;
-  const v = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(v) || v < min) throw new Usage(`${option} must be an integer ≥ ${min}, got ${raw}`);
-  return v;
-}
-
 export async function exportCommand(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  try {
-    if (sub === undefined) throw new Usage("vlab export: name what to export (data, hf)");
-    if (sub === "--help" || sub === "-h" || rest.includes("--help") || rest.includes("-h")) {
-      console.log(EXPORT_USAGE);
-      return 0;
-    }
-    if (sub === "data") return await exportData(rest);
-    if (sub === "hf") return await exportHf(rest);
-    throw new Usage(`unknown command 'export ${sub}'`);
-  } catch (e) {
-    const parse = (e as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS");
-    if (!(e instanceof Usage) && !parse) throw e;
-    console.error(`vlab: ${(e as Error).message}\n${EXPORT_USAGE}`);
-    return 2;
-  }
+  return runSubcommands("export", EXPORT_USAGE, args, { data: exportData, hf: exportHf });
 }
 
 async function exportData(args: string[]): Promise<number> {
@@ -88,10 +64,10 @@ async function exportData(args: string[]): Promise<number> {
     );
   const task = isTask
     ? await data.shapesTask(source as (typeof data.SHAPES_TASKS)[number], images, {
-        n: integer("--n", values.n, 1000, 1),
-        seed: integer("--seed", values.seed, 0),
+        n: integerOption("--n", values.n, 1000, 1),
+        seed: integerOption("--seed", values.seed, 0, 0),
         split: values.split,
-        size: integer("--size", values.size, 224, 28),
+        size: integerOption("--size", values.size, 224, 28),
         ood: values.ood,
       })
     : await data.jsonlTask(source, images, { task: values.name, split: values.split });

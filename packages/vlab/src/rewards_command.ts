@@ -12,6 +12,7 @@
  */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
+import { integerOption, runSubcommands, Usage } from "./subcommands.js";
 
 const SERVE =
   "vlab rewards serve [--port N] [--host H] [--reward NAME] [--routes FILE] [--token T] [--max-body SIZE] " +
@@ -25,16 +26,6 @@ export const REWARDS_USAGE = `usage:
   ${SHIM}
       print the Python shim for verl / TRL / OpenRLHF (or its path)`;
 
-class Usage extends Error {}
-
-/** An integer option ≥ `min`, or a usage error naming it. */
-function integer(option: string, raw: string | undefined, fallback: number, min = 1): number {
-  if (raw === undefined) return fallback;
-  const v = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(v) || v < min) throw new Usage(`${option} must be an integer ≥ ${min}, got ${raw}`);
-  return v;
-}
-
 /** Bytes: an integer with an optional binary suffix (k, M, G; "KiB"/"MB" spellings too). */
 function bytes(option: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -47,22 +38,7 @@ function bytes(option: string, raw: string | undefined, fallback: number): numbe
 }
 
 export async function rewardsCommand(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  try {
-    if (sub === undefined) throw new Usage("vlab rewards: name a subcommand (serve, shim)");
-    if (sub === "--help" || sub === "-h" || rest.includes("--help") || rest.includes("-h")) {
-      console.log(REWARDS_USAGE);
-      return 0;
-    }
-    if (sub === "serve") return await serve(rest);
-    if (sub === "shim") return await shim(rest);
-    throw new Usage(`unknown command 'rewards ${sub}'`);
-  } catch (e) {
-    const parse = (e as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS");
-    if (!(e instanceof Usage) && !parse) throw e;
-    console.error(`vlab: ${(e as Error).message}\n${REWARDS_USAGE}`);
-    return 2;
-  }
+  return runSubcommands("rewards", REWARDS_USAGE, args, { serve, shim });
 }
 
 async function shim(args: string[]): Promise<number> {
@@ -87,11 +63,11 @@ async function serve(args: string[]): Promise<number> {
     },
   });
   const serveLib = await import("@vlab/rewards/serve");
-  const port = integer("--port", values.port, serveLib.DEFAULT_PORT, 0);
+  const port = integerOption("--port", values.port, serveLib.DEFAULT_PORT, 0);
   if (port > 65535) throw new Usage(`--port must be at most 65535, got ${port}`);
   const maxBodyBytes = bytes("--max-body", values["max-body"], serveLib.DEFAULT_MAX_BODY);
-  const concurrency = integer("--concurrency", values.concurrency, 32);
-  const timeoutMs = integer("--timeout-ms", values["timeout-ms"], 60_000);
+  const concurrency = integerOption("--concurrency", values.concurrency, 32, 1);
+  const timeoutMs = integerOption("--timeout-ms", values["timeout-ms"], 60_000, 1);
   const token = values.token ?? process.env.VLAB_REWARD_TOKEN ?? "";
   // --reward is a name, or a JSON choice {"reward": …, "options": …}
   let reward: unknown = values.reward;

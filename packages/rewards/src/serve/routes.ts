@@ -10,7 +10,8 @@
  *     "default": "r1v",
  *     "key": "data_source",
  *     "routes": {
- *       "vlab/shapes-count": "r1v",
+ *       "vlab/counting": "r1v",
+ *       "vlab/grounding": "vlm-r1-rec",
  *       "refcoco": { "reward": "vlm-r1-rec", "options": { "rule": "threshold" } },
  *       "lvis": "visual-rft-det"
  *     }
