@@ -10,8 +10,8 @@
  * per backend, matmul GFLOP/s (128, 512, 1024; 512 with B transposed), the reference training
  * step (median of timed steps after warm-up), a batch-1 forward pass, the kernels one step runs,
  * and vlab's native kernels in use; decode tokens/s of @vlab/llm at batch 1 and 64, with and without its KV cache,
- * and the arithmetic floor of a token (bench_decode.js); then peak RSS and, with
- * --vs-torch, PyTorch on the same machine
+ * and the arithmetic floor of a token (bench_decode.js); the reward service's requests/s and p99 latency
+ * (bench_rewards.js); then peak RSS and, with --vs-torch, PyTorch on the same machine
  * in the same run: its step with 2 threads (before and after vlab's, averaged) and with 1, its
  * batch-1 forward (scripts/torch_ref_forward.py, best of 1 and 2 threads), its greedy decode with a KV cache at
  * batch 1 and 64 (scripts/torch_ref_decode.py), and the ratios vlab / PyTorch.
