@@ -20,11 +20,15 @@
  * Since 2025-06-26 VLM-R1 first maps the predicted box from the model's input resolution to the
  * image's (x · W_img / (grid_w · 14), y · H_img / (grid_h · 14)): pass `rescale` for that.
  * `iouReward` uses the "vlm-r1" convention unless told otherwise, since it reproduces VLM-R1.
+ * With `boxes` ({ convention, size }: box_text.ts) the answer's first box is read the way a model family writes it
+ * (Qwen2-VL's 0–1000 grid, Qwen2.5-VL's pixels, spaces allowed) and compared in pixels: VLM-R1's regex accepts
+ * only `[int,int,int,int]` with no space after `[`, which a word-level tokenizer's decoded text never has.
  */
+import { extractAnswer } from "./answer.js";
+import { parseBoxes, type Box, type BoxTextOptions } from "./box_text.js";
 import { PY_SPACE, asText, pyInt, safely, searchTagged } from "./text.js";
 
-/** [x1, y1, x2, y2], x2 > x1 and y2 > y1 for a proper box. */
-export type Box = readonly [number, number, number, number];
+export type { Box } from "./box_text.js";
 
 export type IouConvention = "plain" | "vlm-r1";
 
@@ -98,12 +102,25 @@ export interface IouRewardOptions extends IouOptions {
    * before comparing with the ground truth (VLM-R1 since 2025-06-26).
    */
   rescale?: { inputSize: readonly [number, number]; imageSize: readonly [number, number] };
+  /**
+   * Read the answer's box in a model family's convention (box_text.ts: Qwen2-VL's `(x1,y1),(x2,y2)` on the 0–1000
+   * grid, or Qwen2.5-VL's `[x1, y1, x2, y2]` in pixels, spaces allowed) instead of VLM-R1's integer-list regex; the
+   * first box inside `<answer>` counts, in pixels of `size`, compared with `gtBox` in pixels.
+   */
+  boxes?: BoxTextOptions;
+}
+
+/** The first box of the completion's `<answer>`: VLM-R1's regex, or the convention's parser when `boxes` is given. */
+export function answerBox(completion: unknown, boxes?: BoxTextOptions): Box | null {
+  if (!boxes) return extractBox(completion);
+  const answer = extractAnswer(completion);
+  return answer === null ? null : (parseBoxes(answer, boxes)[0]?.box ?? null);
 }
 
 /** VLM-R1's REC accuracy reward: IoU of the answered box with `gtBox` (or its > 0.5 indicator); 0 without a box. */
 export function iouReward(completion: unknown, gtBox: unknown, options: IouRewardOptions = {}): number {
   return safely(() => {
-    let box = extractBox(completion);
+    let box = answerBox(completion, options.boxes);
     if (!box) return 0;
     if (options.rescale) {
       const [w, h] = options.rescale.inputSize;

@@ -20,12 +20,20 @@
  * answer (the Python would raise, and the reward is 0); with no predictions and no ground truth
  * R_IoU is 0 (no division by zero).
  *
+ * In a model family's box convention. With `boxes` ({ convention, size }: box_text.ts) the predictions are the
+ * boxes the answer writes the way Qwen2-VL (`(x1,y1),(x2,y2)`, 0–1000 grid) or Qwen2.5-VL (`[x1, y1, x2, y2]`,
+ * pixels) does, in pixels, each with the confidence stated beside it (a "confidence" key) or else 1 — so R_conf is
+ * then the share of predictions that matched, a precision. There the empty case is an answer too: no boxes for no
+ * ground-truth boxes gives R_IoU = R_conf = 1 (in Visual-RFT an empty list raises and scores 0, so "No Objects" is
+ * never rewarded), and predictions for an empty ground truth score 0.
+ *
  * Classification. Both sides are normalised as `s.replace(' ', '').replace('_', '').lower()` and the
  * reward is 1 if either contains the other. In Visual-RFT an empty `<answer></answer>` is a substring
  * of everything and gets 1; that quirk is kept behind `{ faithful: true }`, and by default an empty
  * answer (or solution) gets 0.
  */
 import { extractAnswer } from "./answer.js";
+import { parseBoxes, type BoxTextOptions } from "./box_text.js";
 import { formatReward } from "./format.js";
 import { iou, toBox, type Box } from "./iou.js";
 import { asText, pyStrip, safely } from "./text.js";
@@ -83,15 +91,18 @@ export interface DetectionReward {
 export function visualRftDetectionReward(
   completion: unknown,
   gtBoxes: unknown,
-  options: { iouThreshold?: number } = {},
+  options: { iouThreshold?: number; boxes?: BoxTextOptions } = {},
 ): DetectionReward {
   const format = formatReward(completion, { variant: "r1v" });
   let iouPart = 0;
   let confPart = 0;
   try {
     const gts = Array.isArray(gtBoxes) ? gtBoxes.map(toBox) : null;
-    const preds = parseDetections(extractAnswer(completion));
-    if (gts && preds && gts.every((b) => b !== null)) {
+    const answer = extractAnswer(completion);
+    const preds = options.boxes ? conventionDetections(answer, options.boxes) : parseDetections(answer);
+    if (options.boxes && gts && preds && gts.length === 0) {
+      iouPart = confPart = preds.length === 0 ? 1 : 0; // "nothing here", said rightly or wrongly
+    } else if (gts && preds && gts.every((b) => b !== null)) {
       const parts = detectionParts(preds, gts as Box[], options.iouThreshold ?? 0.5);
       iouPart = parts.iou;
       confPart = parts.confidence;
@@ -102,6 +113,18 @@ export function visualRftDetectionReward(
   iouPart = Number.isFinite(iouPart) ? iouPart : 0;
   confPart = Number.isFinite(confPart) ? confPart : 0;
   return { iou: iouPart, confidence: confPart, format, total: iouPart + confPart + format };
+}
+
+/** The answer's boxes in a convention, as detections (confidence 1 unless stated); exact duplicates dropped. */
+function conventionDetections(answer: string | null, boxes: BoxTextOptions): Detection[] | null {
+  if (answer === null) return null;
+  const seen = new Set<string>();
+  return parseBoxes(answer, boxes).flatMap(({ box, confidence }) => {
+    const key = box.join(",");
+    if (seen.has(key)) return [];
+    seen.add(key);
+    return [{ box, confidence: confidence ?? 1 }];
+  });
 }
 
 /** R_IoU and R_conf of parsed predictions against ground-truth boxes (steps 1–3 above). */
