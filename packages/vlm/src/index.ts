@@ -8,6 +8,7 @@
  * - features.ts  cached vision features: rows by index, batched generation over them
  * - tiny.ts      the tiny CLIP + LM + LLaVA the notebooks build
  * - tiny_text.ts the text the notebooks' LM learns from before it sees an image (03, 04)
+ * - tiny_eval.ts how the notebooks score generated answers and captions against the scene
  * - qwen2_vl_processor.ts   Qwen2-VL's processor: native-resolution resize, block-major patches, pad expansion, chat
  * - qwen2_vl_vision.ts      Qwen2-VL's / Qwen2.5-VL's vision tower: patch embedding, 2-D RoPE blocks over packed
  *                           images, window attention (2.5), the 2×2 PatchMerger
@@ -29,6 +30,7 @@ export * from "./llava.js";
 export * from "./features.js";
 export * from "./tiny.js";
 export * from "./tiny_text.js";
+export * from "./tiny_eval.js";
 export * from "./qwen2_vl_processor.js";
 export * from "./packed_segments.js";
 export * from "./qwen2_vl_vision.js";
