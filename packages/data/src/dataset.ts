@@ -102,12 +102,23 @@ export async function shapesDataset(opts: ShapesDatasetOptions): Promise<ShapesD
       ds.images?.dispose();
     },
   };
-  if (opts.render !== false && n > 0) {
-    const raw = await renderScenesRaw(scenes, opts);
-    ds.pixels = raw.data;
-    if (opts.tensor !== false) ds.images = tf.tensor4d(raw.data, raw.shape, "float32");
-  }
+  await renderInto(ds, scenes, opts);
   return ds;
+}
+
+/**
+ * Renders scenes into a data set's `pixels`, and `images` unless `tensor: false`; does nothing with `render: false`
+ * or no scenes.
+ */
+export async function renderInto(
+  ds: { pixels?: Float32Array; images?: tf.Tensor4D },
+  scenes: readonly Scene[],
+  opts: RenderOptions & { render?: boolean; tensor?: boolean },
+): Promise<void> {
+  if (opts.render === false || scenes.length === 0) return;
+  const raw = await renderScenesRaw(scenes, opts);
+  ds.pixels = raw.data;
+  if (opts.tensor !== false) ds.images = tf.tensor4d(raw.data, raw.shape, "float32");
 }
 
 export type LabelKind = "color" | "shape" | "pair";

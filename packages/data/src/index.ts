@@ -11,6 +11,8 @@
  * - image.ts      loading images with clear errors, RGB conversion, bicubic resize, CLIP's preprocessing
  * - tokenizers    re-exported from @vlab/tokenizers: tokenizer.json files, a word tokenizer, CLIP's `tokenize`
  * - instructions.ts LLaVA-style instruction data: conversations, detailed descriptions, reasoning questions
+ * - referring.ts  referring expressions (attributes, relations, superlatives), each checked to name one object
+ * - grounding.ts  grounding tasks of the R1-V variants: REC, detection, fine-grained classification, boxes as text
  * - export/       task data for OpenRLHF, lmm-r1, verl and TRL (JSONL, parquet, PNG images)
  */
 export * from "./shapes.js";
@@ -23,6 +25,8 @@ export * from "./splits.js";
 export * from "./image.js";
 export * from "@vlab/tokenizers";
 export * from "./instructions.js";
+export * from "./referring.js";
+export * from "./grounding.js";
 export * from "./jsonl.js";
 export * from "./strips.js";
 export * from "./export/index.js";

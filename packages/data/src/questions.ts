@@ -87,8 +87,8 @@ export function pixelBox(box: Box, width: number, height: number): Box {
 }
 
 type Attr = "size" | "color" | "shape";
-// Descriptions to try, shortest first.
-const ATTR_SETS: Attr[][] = [
+/** The attribute sets a description may use, shortest first (referring.ts describes objects with them too). */
+export const ATTR_SETS: readonly (readonly Attr[])[] = [
   ["shape"],
   ["color"],
   ["size"],
