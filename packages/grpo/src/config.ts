@@ -10,6 +10,7 @@
  */
 import { Rng } from "@vlab/core";
 import type { ScaleRewards } from "./advantages.js";
+import { GENERATION_MODES, type GenerationMode } from "./generation.js";
 import { LOSS_TYPES, type LossType } from "./loss.js";
 import type { GrpoPreset } from "./presets.js";
 
@@ -48,6 +49,17 @@ export interface GrpoConfig {
   seed: number;
   /** AdamW decoupled weight decay (HF Trainer's `weight_decay`, default 0). */
   weightDecay: number;
+  /**
+   * How a step samples its completions: "batched" (default: one call, R1-V) or "sequential" (one call per
+   * generation, open-r1-multimodal); each call's time is in the metrics (generation.ts).
+   */
+  generation?: GenerationMode;
+  /**
+   * With β = 0, still measure the KL to the start policy, for logging only (metrics `kl`, `kl_seq`): the trainer then
+   * keeps a frozen snapshot of the starting weights and runs one extra forward pass per step with them — the
+   * reference model's cost, which β = 0 otherwise saves. Default false. (With β ≠ 0 the KL is always logged.)
+   */
+  logKl?: boolean;
 }
 
 /**
@@ -99,6 +111,8 @@ export function checkGrpoConfig(c: GrpoConfig): void {
   if (!(c.maxGradNorm >= 0)) bad(`maxGradNorm must be ≥ 0, got ${c.maxGradNorm}`);
   if (typeof c.lr !== "function" && !(c.lr >= 0)) bad(`lr must be ≥ 0 or a schedule, got ${c.lr}`);
   if (!Number.isFinite(c.seed)) bad(`seed must be a number, got ${c.seed}`);
+  if (c.generation !== undefined && !GENERATION_MODES.includes(c.generation))
+    bad(`unknown generation "${c.generation}" (one of ${GENERATION_MODES.join(", ")})`);
 }
 
 /** The learning rate of step `step`. */

@@ -12,6 +12,7 @@
  * - score.ts       reward functions on completions, weighted total, missing rewards and errors
  * - metrics.ts     what a step logs, under TRL's names; a group of samples as a table
  * - reference.ts   the frozen reference weights, swapped in for the KL's reference pass
+ * - generation.ts  a step's sampling: one batched call (R1-V) or one call per generation (open-r1-multimodal), timed
  * - step.ts        one GRPO step: sample → score → advantages → μ updates (core's updateStep)
  * - trainer.ts     GrpoTrainer: the state across steps, on core's trainLoop; checkpoint and exact resume
  * - sft.ts         the supervised baseline on the same prompts and ground-truth answers
@@ -26,6 +27,7 @@ export * from "./config.js";
 export * from "./score.js";
 export * from "./metrics.js";
 export * from "./reference.js";
+export * from "./generation.js";
 export * from "./step.js";
 export * from "./trainer.js";
 export * from "./sft.js";

@@ -6,11 +6,17 @@
  *   reward, reward_std (whole batch), reward_group_std            mean group std: R1-V / TRL 0.14's reward_std
  *   rewards/<name>/mean, /std, /nan (missing values), /errors (throws)
  *   frac_reward_zero_std                                          groups with no learning signal
- *   kl (masked token mean, TRL ≥ 0.15), kl_seq (mean of per-sequence means, R1-V)   only when β ≠ 0
+ *   kl (masked token mean, TRL ≥ 0.15), kl_seq (mean of per-sequence means, R1-V)   when β ≠ 0, or with logKl
  *   entropy                                                       masked token mean of the policy's entropy
  *   completions/mean_length, min_length, max_length, clipped_ratio (share that hit maxCompletionLength)
  *   clip_ratio/low_mean, clip_ratio/high_mean, clip_ratio/region_mean
  *   generate_ms, update_ms                                        wall time of sampling and of the rest
+ *   generate_calls, generate_ms/<k>                               the generate calls (1 batched, G sequential), each
+ *                                                                 one's wall time
+ *   ref_ms                                                        the reference pass (0 when there is none)
+ *   step_ms                                                       the whole step (TRL `step_time`, in ms)
+ *   memory/tensors, memory/bytes                                  tfjs tensors held as the update starts: the
+ *                                                                 model, the reference weights, the step's tensors
  */
 import type { GenerateResult } from "@vlab/llm";
 import { rewardStats } from "./advantages.js";
@@ -38,7 +44,12 @@ export interface GrpoMetrics {
   "clip_ratio/region_mean": number;
   generate_ms: number;
   update_ms: number;
-  /** rewards/<name>/mean, /std, /nan, /errors. */
+  generate_calls: number;
+  ref_ms: number;
+  step_ms: number;
+  "memory/tensors": number;
+  "memory/bytes": number;
+  /** rewards/<name>/mean, /std, /nan, /errors; generate_ms/<k>. */
   [key: string]: number | undefined;
 }
 
@@ -79,13 +90,18 @@ export interface StepSamples<S> {
 export function stepMetrics(m: {
   step: number;
   lr: number;
-  config: Pick<GrpoConfig, "beta" | "numIterations" | "groupSize">;
+  config: Pick<GrpoConfig, "beta" | "numIterations" | "groupSize" | "logKl">;
   sums: UpdateSums;
   scores: Scores;
   completions: readonly (readonly number[])[];
   finishReasons: GenerateResult["finishReasons"];
   generateMs: number;
   updateMs: number;
+  /** Wall time of each generate call. */
+  callMs: readonly number[];
+  refMs: number;
+  stepMs: number;
+  memory: { tensors: number; bytes: number };
 }): GrpoMetrics {
   const { sums, scores, completions } = m;
   const { beta, groupSize: G } = m.config;
@@ -112,8 +128,14 @@ export function stepMetrics(m: {
     "clip_ratio/region_mean": sums.region / mu,
     generate_ms: m.generateMs,
     update_ms: m.updateMs,
+    generate_calls: m.callMs.length,
+    ref_ms: m.refMs,
+    step_ms: m.stepMs,
+    "memory/tensors": m.memory.tensors,
+    "memory/bytes": m.memory.bytes,
   };
-  if (beta !== 0) {
+  m.callMs.forEach((ms, k) => (out[`generate_ms/${k}`] = ms));
+  if (beta !== 0 || m.config.logKl === true) {
     out.kl = sums.kl / mu;
     out.kl_seq = sums.klSeq / mu;
   }

@@ -4,20 +4,23 @@
  * For a batch of B prompts (each with its sample S, e.g. `{ solution }`, and optionally an image):
  *
  *   1. prompts     each prompt repeated G times, its image too (repeat_interleave: a group stays together)
- *   2. sample      G completions per prompt from π_θ, one batched call: temperature, top-k / top-p, stop at
- *                  the tokenizer's stop ids, at most maxCompletionLength tokens; the sampling rng is derived
- *                  from (seed, step) alone, so a resumed run draws what an uninterrupted one did
+ *   2. sample      G completions per prompt from π_θ, in one batched call or G calls (config `generation`,
+ *                  generation.ts), each timed: temperature, top-k / top-p, stop at the tokenizer's stop ids, at
+ *                  most maxCompletionLength tokens; the sampling rng is derived from (seed, step) alone, so a
+ *                  resumed run draws what an uninterrupted one did
  *   3. mask        completion mask, the stop token kept (mask.ts); with maskTruncated, completions that
  *                  never stopped get an all-zero mask (TRL `mask_truncated_completions`)
  *   4. score       decode (special tokens skipped), r_i = Σ_k w_k r_i^(k) (score.ts); a missing reward is
  *                  left out, and reported in the metrics
  *   5. advantages  A_i = (r_i − mean(r_group)) / (std(r_group) + 1e-4), Bessel std (advantages.ts)
  *   6. log-probs   log π_old only when μ > 1 (with μ = 1, π_old = π_θ detached, as TRL); log π_ref only
- *                  when β ≠ 0 (β = 0 never touches a reference model)
+ *                  when β ≠ 0 (β = 0 never touches a reference model), or when `logKl` asks for the KL to the
+ *                  start policy anyway (then it is logged, not added to the loss)
  *   7. update      μ times: ℓ = −min(ρA, clip(ρ)A) + β·KL_k3 aggregated by lossType (loss.ts), then core's
  *                  update step: gradients, NaN/Inf guard (a bad update is never applied), clip to
  *                  maxGradNorm (global norm), AdamW
- *   8. metrics     as TRL logs them (metrics.ts), and the samples of the step
+ *   8. metrics     as TRL logs them (metrics.ts), the time of each generate call and of the reference pass, the
+ *                  tensors held while the update starts, and the samples of the step
  *
  * R1-V's run is `grpoConfig(presets.r1v)`: G = 8, β = 0.04, μ = 1, "grpo" (per-sequence mean) aggregation,
  * temperature 1. With μ = 1 the ratio is 1 in value, so the logged loss is β·(mean of the per-sequence mean
@@ -30,9 +33,9 @@
  * tidy scopes. Tensors in the batch stay the caller's.
  */
 import { tf, updateStep, type AdamW } from "@vlab/core";
-import type { GenerateResult } from "@vlab/llm";
 import { groupAdvantages } from "./advantages.js";
 import { gradClip, lrAt, samplingRng, type GrpoConfig } from "./config.js";
+import { generateGroups, type GroupGeneration } from "./generation.js";
 import { grpoLoss } from "./loss.js";
 import { completionMask } from "./mask.js";
 import { stepMetrics, type GrpoMetrics, type StepSamples, type UpdateSums } from "./metrics.js";
@@ -124,8 +127,11 @@ export async function grpoStep<S>(
       tf.tidy(() => p.logProbs(rows, completions, image, lpOpts).logProbs);
     const oldLogp = cfg.numIterations > 1 ? detached(ctx.policy) : undefined;
     if (oldLogp) owned.push(oldLogp);
-    const refLogp = cfg.beta !== 0 ? referenceLogProbs(ctx, detached) : undefined;
+    const t2 = performance.now();
+    const refLogp = usesReference(cfg) ? referenceLogProbs(ctx, detached) : undefined;
+    const refMs = refLogp ? performance.now() - t2 : 0;
     if (refLogp) owned.push(refLogp);
+    const memory = tf.memory(); // what the step holds as its update starts (the reference weights included)
 
     // 7. μ updates.
     const sums = await update(ctx, step, { rows, completions, image, mask, advT, oldLogp, refLogp });
@@ -142,6 +148,10 @@ export async function grpoStep<S>(
       finishReasons: gen.finishReasons,
       generateMs,
       updateMs,
+      callMs: gen.callMs,
+      refMs,
+      stepMs: performance.now() - t0,
+      memory: { tensors: memory.numTensors, bytes: memory.numBytes },
     });
     const samples: StepSamples<S> = {
       step,
@@ -162,19 +172,31 @@ export async function grpoStep<S>(
   }
 }
 
-/** G completions per prompt row from π_θ, with the step's own rng. */
-function sample<S>(ctx: StepContext<S>, rows: Ids, image: ImageInput | null, step: number): GenerateResult {
+/** Whether a step computes log π_ref: for the KL term (β ≠ 0), or to log the KL to the start (`logKl`). */
+export function usesReference(config: Pick<GrpoConfig, "beta" | "logKl">): boolean {
+  return config.beta !== 0 || config.logKl === true;
+}
+
+/** G completions per prompt row from π_θ, with the step's own rng, in the config's generation mode. */
+function sample<S>(ctx: StepContext<S>, rows: Ids, image: ImageInput | null, step: number): GroupGeneration {
   const cfg = ctx.config;
-  return ctx.policy.generate(rows, image, {
-    maxNewTokens: cfg.maxCompletionLength,
-    temperature: cfg.temperature,
-    topK: cfg.topK,
-    topP: cfg.topP,
-    greedy: false, // Llava.generate defaults to greedy
-    stopIds: ctx.tokenizer.stopIds,
-    padId: ctx.tokenizer.padId,
-    rng: samplingRng(cfg.seed, step),
-  });
+  return generateGroups(
+    ctx.policy,
+    rows,
+    image,
+    cfg.groupSize,
+    {
+      maxNewTokens: cfg.maxCompletionLength,
+      temperature: cfg.temperature,
+      topK: cfg.topK,
+      topP: cfg.topP,
+      greedy: false, // Llava.generate defaults to greedy
+      stopIds: ctx.tokenizer.stopIds,
+      padId: ctx.tokenizer.padId,
+      rng: samplingRng(cfg.seed, step),
+    },
+    cfg.generation,
+  );
 }
 
 /** The completion mask of completions padded to one length C: the stop token kept; truncated ones dropped if asked. */
@@ -198,7 +220,8 @@ function referenceLogProbs<S>(
   detached: (p: Pick<Policy, "logProbs">) => tf.Tensor2D,
 ): tf.Tensor2D {
   if (ctx.ref) return detached(ctx.ref);
-  if (!ctx.refWeights) throw new Error("GrpoTrainer.step: β ≠ 0 needs a reference policy or reference weights");
+  if (!ctx.refWeights)
+    throw new Error("GrpoTrainer.step: β ≠ 0 (or logKl) needs a reference policy or reference weights");
   return withWeights(ctx.named, ctx.refWeights, () => detached(ctx.policy));
 }
 

@@ -8,8 +8,10 @@
  *
  * config.ts holds the options (TRL's names), metrics.ts what a step logs (TRL's names), score.ts the rewards.
  *
- * The reference policy: `ref` if given, else (β ≠ 0) a frozen copy of the policy's trainable weights taken
- * when the trainer is made (reference.ts), swapped in for the reference pass and saved in checkpoints.
+ * The reference policy: `ref` if given, else (β ≠ 0, or `logKl` for the KL to the start) a frozen copy of the
+ * policy's trainable weights taken when the trainer is made (reference.ts), swapped in for the reference pass and
+ * saved in checkpoints. With β = 0 and no `logKl` there is none: `referenceCost()` says what it holds (0 then), the
+ * step metrics `ref_ms`, `step_ms` and `memory/bytes` what it costs per step.
  *
  * Checkpoints (atomic safetensors): the trainable weights, the reference weights (prefixed "ref."), the AdamW
  * moments, the step, the history and the seed. Each step's sampling rng is derived from (seed, step), so a
@@ -29,9 +31,9 @@ import { existsSync } from "node:fs";
 import { checkGrpoConfig, lrAt, type GrpoConfig } from "./config.js";
 import type { GrpoMetrics, StepSamples } from "./metrics.js";
 import { namedTrainable, type Policy } from "./policy.js";
-import { copyWeights, type RefWeights } from "./reference.js";
+import { copyWeights, tensorCost, type RefWeights } from "./reference.js";
 import { checkRewards, type RewardSpec } from "./score.js";
-import { grpoStep, type GrpoBatch, type GrpoTokenizer } from "./step.js";
+import { grpoStep, usesReference, type GrpoBatch, type GrpoTokenizer } from "./step.js";
 
 export interface GrpoTrainerOptions<S> {
   policy: Policy;
@@ -109,7 +111,17 @@ export class GrpoTrainer<S = unknown> {
     this.ownsOptimizer = !opts.optimizer;
     this.optimizer =
       opts.optimizer ?? new AdamW(this.named, { lr: lrAt(this.config, 0), weightDecay: config.weightDecay });
-    if (config.beta !== 0 && !opts.ref) this.refWeights = copyWeights(this.named);
+    if (usesReference(config) && !opts.ref) this.refWeights = copyWeights(this.named);
+  }
+
+  /**
+   * What the trainer holds for the reference policy: its frozen weights (tensors, parameters, bytes as float32), or
+   * zeros when there are none (β = 0 without `logKl`, or a separate `ref` given, whose weights are the caller's).
+   * `trainable` is the same count for the policy's trainable weights, to compare with.
+   */
+  referenceCost(): { tensors: number; parameters: number; bytes: number; trainable: ReturnType<typeof tensorCost> } {
+    const trainable = tensorCost(this.named.map(([, v]) => v));
+    return { ...tensorCost(this.refWeights?.values() ?? []), trainable };
   }
 
   /**

@@ -105,6 +105,10 @@ describe("stepMetrics", () => {
       finishReasons: ["stop", "stop", "length", "stop"] as ("stop" | "length")[],
       generateMs: 1,
       updateMs: 2,
+      callMs: [0.25, 0.5],
+      refMs: 0.75,
+      stepMs: 3.5,
+      memory: { tensors: 10, bytes: 400 },
     };
     const m = stepMetrics({ ...base, config: { beta: 0.04, numIterations: 2, groupSize: 2 } });
     expect(m).toMatchObject({ step: 3, loss: 1, grad_norm: 2, lr: 0.1, entropy: 3, kl: 0.1, kl_seq: 0.2 });
@@ -112,7 +116,12 @@ describe("stepMetrics", () => {
     expect(m).toMatchObject({ "completions/min_length": 1, "completions/max_length": 3 });
     expect(m).toMatchObject({ "completions/clipped_ratio": 0.25, "rewards/a/nan": 1, "rewards/a/errors": 1 });
     expect(m["rewards/a/mean"]).toBeCloseTo(2 / 3, 12);
+    expect(m).toMatchObject({ generate_calls: 2, "generate_ms/0": 0.25, "generate_ms/1": 0.5, ref_ms: 0.75 });
+    expect(m).toMatchObject({ step_ms: 3.5, "memory/tensors": 10, "memory/bytes": 400 });
     const m0 = stepMetrics({ ...base, config: { beta: 0, numIterations: 1, groupSize: 2 } });
     expect("kl" in m0 || "kl_seq" in m0).toBe(false);
+    // β = 0 with logKl: the KL to the start is logged
+    const mk = stepMetrics({ ...base, config: { beta: 0, numIterations: 2, groupSize: 2, logKl: true } });
+    expect(mk).toMatchObject({ kl: 0.1, kl_seq: 0.2 });
   });
 });

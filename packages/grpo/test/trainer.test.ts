@@ -336,7 +336,16 @@ describe("GrpoTrainer on the toy task", () => {
 
 describe("checkpoint and resume", () => {
   const HOOK = Symbol.for("vlab.kernel");
-  const timing = new Set(["generate_ms", "update_ms"]);
+  // wall times, and the tensors held (two trainers are alive here, one in a straight run)
+  const timing = new Set([
+    "generate_ms",
+    "update_ms",
+    "ref_ms",
+    "step_ms",
+    "generate_ms/0",
+    "memory/bytes",
+    "memory/tensors",
+  ]);
   const config = toyConfig({ numIterations: 2, beta: 0.04, lr: (s: number) => 2e-2 * (1 - s / 10), seed: 11 });
   const batch = (s: number) => toyBatch(2, 3 * s);
   const quiet = { update: () => {} };
