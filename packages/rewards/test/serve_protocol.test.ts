@@ -97,7 +97,13 @@ describe("resolveReward and routeTable", () => {
     expect(r.kind.name).toBe("lmm-r1");
     expect(r.weights).toEqual([1, 0.5]); // accuracy, format
     const v = resolveReward({ reward: "vlm-r1-rec", options: { rule: "threshold", weights: { format: 0 } } }, "x");
-    expect(v.options).toEqual({ rule: "threshold", convention: "vlm-r1" });
+    expect(v.options).toEqual({
+      rule: "threshold",
+      convention: "vlm-r1",
+      boxText: "answer",
+      width: 1000,
+      height: 1000,
+    });
     expect(v.weights).toEqual([1, 0]);
   });
 
@@ -195,6 +201,29 @@ describe("scoreRequest", () => {
       table,
     );
     expect(out.rewards).toEqual([2]);
+  });
+
+  it("box rewards read Qwen2-VL's and Qwen2.5-VL's box text when asked (boxText, width, height)", async () => {
+    const gt = [20, 20, 60, 60] as [number, number, number, number]; // pixels of a 100 × 200 image
+    const q2 = "<think>t</think><answer><|box_start|>(200,100),(600,300)<|box_end|></answer>"; // 0–1000 grid
+    const q25 = '<think>t</think><answer>[{"bbox_2d": [20, 20, 60, 60]}]</answer>'; // pixels
+    const size = { width: 100, height: 200 };
+    const score = async (query: string, options: object, reward = "vlm-r1-rec") => {
+      const labels = [reward === "vlm-r1-rec" ? gt : [gt]]; // detection: a list of boxes
+      return (await scoreRequest(parseRewardRequest({ query: [query], labels, reward: { reward, options } }), table))
+        .extra_logs;
+    };
+    const iouOf = async (query: string, options: object) => (await score(query, options))["iou"]?.[0];
+    expect(await iouOf(q2, { boxText: "qwen2-vl", ...size })).toBeCloseTo(1, 10);
+    expect(await iouOf(q25, { boxText: "qwen2.5-vl", ...size })).toBeCloseTo(1, 10);
+    expect(await iouOf(q2, { boxText: "qwen2-vl", ...size })).toBe(
+      iouReward(q2, gt, { boxes: { convention: "qwen2-vl", size } }),
+    );
+    expect(await iouOf(q2, {})).toBe(iouReward(q2, gt)); // default: VLM-R1's own reader, as before
+    expect(await iouOf(q2, { boxText: "qwen2.5-vl", ...size })).toBe(0); // the other convention: no box read
+    const det = await score(q25, { boxText: "qwen2.5-vl", ...size }, "visual-rft-det");
+    expect(det["iou"]?.[0]).toBeCloseTo(1, 10);
+    expect(() => resolveReward({ reward: "vlm-r1-rec", options: { boxText: "yolo" } }, "t")).toThrow(/boxText/);
   });
 
   it("stops with ScoringTimeout past its deadline", async () => {

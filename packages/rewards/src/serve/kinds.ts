@@ -16,10 +16,12 @@
  * openrlhf/models/remote_rm/math_verifier.py (0.5 · format + accuracy); VLM-R1 grpo_rec.py and
  * vlm_modules/qwen_module.py (IoU, REC format); Visual-RFT src/virft/src/open_r1/grpo.py and
  * grpo_classification.py; VisualThinker-R1-Zero src/open-r1-multimodal/src/open_r1/grpo.py (accuracy with
- * the letter fallback, format, length). Each kind's options map onto the library call's options; `weights`
+ * the letter fallback, format, length). Each kind's options map onto the library call's options (the box rewards
+ * also read Qwen2-VL's or Qwen2.5-VL's box text with `boxText`, `width`, `height`); `weights`
  * overrides any default weight (`{"format": 0}` drops the format part, as lmm-r1's `--disable-format-reward`).
  */
 import { accuracyReward, type AccuracyMode } from "../accuracy.js";
+import { BOX_CONVENTIONS, type BoxConvention, type BoxTextOptions } from "../box_text.js";
 import { boxedAccuracyReward } from "../boxed.js";
 import { multipleChoiceReward } from "../choice.js";
 import { FORMAT_VARIANTS, formatReward, type FormatVariant } from "../format.js";
@@ -58,6 +60,26 @@ const withText = (label: unknown, f: (t: string) => number[]) => {
   return isLabelError(t) ? t : f(t);
 };
 
+/**
+ * How the answer writes its boxes: "answer" (each reward's own reader, as its project's code), or a Qwen model
+ * family's text (box_text.ts: Qwen2-VL's `(x1,y1),(x2,y2)` on the 0–1000 grid, Qwen2.5-VL's pixel JSON) in an image
+ * of `width` × `height` pixels, the size the label's boxes are in.
+ */
+const BOX_TEXT_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  boxText: { type: "enum", values: ["answer", ...BOX_CONVENTIONS], default: "answer" },
+  width: { type: "number", min: 1, max: 1e5, default: 1000 },
+  height: { type: "number", min: 1, max: 1e5, default: 1000 },
+};
+const boxText = (o: ResolvedOptions): { boxes?: BoxTextOptions } =>
+  o["boxText"] === "answer"
+    ? {}
+    : {
+        boxes: {
+          convention: str(o, "boxText") as BoxConvention,
+          size: { width: Number(o["width"]), height: Number(o["height"]) },
+        },
+      };
+
 const KINDS: readonly RewardKind[] = [
   {
     name: "r1v",
@@ -94,6 +116,7 @@ const KINDS: readonly RewardKind[] = [
     options: {
       rule: { type: "enum", values: ["continuous", "threshold"], default: "continuous" },
       convention: { type: "enum", values: ["vlm-r1", "plain"], default: "vlm-r1" },
+      ...BOX_TEXT_OPTIONS,
     },
     parts: ["iou", "format"],
     weights: { iou: 1, format: 1 },
@@ -104,7 +127,7 @@ const KINDS: readonly RewardKind[] = [
       const rule = str(o, "rule") as "continuous" | "threshold";
       const convention = str(o, "convention") as "vlm-r1" | "plain";
       return [
-        iouReward(r, b.box, { rule, convention, rescale: b.rescale }),
+        iouReward(r, b.box, { rule, convention, rescale: b.rescale, ...boxText(o) }),
         formatReward(r, { variant: "vlm-r1-rec" }),
       ];
     },
@@ -112,14 +135,14 @@ const KINDS: readonly RewardKind[] = [
   {
     name: "visual-rft-det",
     description: "Visual-RFT detection: R_IoU + R_conf + format over [{'Position': …, 'Confidence': …}] answers",
-    options: { iouThreshold: { type: "number", min: 0, max: 1, default: 0.5 } },
+    options: { iouThreshold: { type: "number", min: 0, max: 1, default: 0.5 }, ...BOX_TEXT_OPTIONS },
     parts: ["iou", "confidence", "format"],
     weights: { iou: 1, confidence: 1, format: 1 },
     score: "iou",
     compute: (r, label, o) => {
       const boxes = boxesLabel(label);
       if (isLabelError(boxes)) return boxes;
-      const d = visualRftDetectionReward(r, boxes, { iouThreshold: Number(o["iouThreshold"]) });
+      const d = visualRftDetectionReward(r, boxes, { iouThreshold: Number(o["iouThreshold"]), ...boxText(o) });
       return [d.iou, d.confidence, d.format];
     },
   },
