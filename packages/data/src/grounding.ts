@@ -24,7 +24,7 @@
  * a whole think/answer completion for supervised fine-tuning. Determinism as in dataset.ts: (seed, split) names a
  * stream, and each sample forks its own generator from it.
  */
-import type { Rng, tf } from "@vlab/core";
+import { tf, type Rng } from "@vlab/core";
 import { QWEN2_VL_BOX_TOKENS, boxToText, formatBoxes, type BoxConvention } from "@vlab/rewards";
 import { numberWord } from "./captions.js";
 import { renderInto } from "./dataset.js";
@@ -335,4 +335,40 @@ export async function groundingDataset(opts: GroundingDatasetOptions): Promise<G
   };
   await renderInto(ds, scenes, opts);
   return ds;
+}
+
+/** A box to draw: pixels [x1, y1, x2, y2] and an outline colour (r, g, b in [0, 1]). */
+export interface DrawnBox {
+  box: readonly [number, number, number, number];
+  color: readonly [number, number, number];
+}
+
+/**
+ * An image [3, H, W] (values in [0, 1]) enlarged `scale` times (nearest neighbour) with each box's outline drawn on
+ * it, one enlarged pixel wide: [3, H·scale, W·scale], a new tensor the caller disposes. Corners are pixel edges
+ * (the box [x1, y1, x2, y2] covers x1 ≤ x < x2), clamped to the image; later boxes are drawn over earlier ones.
+ */
+export function drawBoxes(image: tf.Tensor, boxes: readonly DrawnBox[], scale = 4): tf.Tensor3D {
+  const [c, h, w] = image.shape;
+  if (image.rank !== 3 || c !== 3 || h === undefined || w === undefined)
+    throw new RangeError(`drawBoxes: the image must be [3, H, W], got [${image.shape.join(", ")}]`);
+  if (!Number.isInteger(scale) || scale < 1) throw new RangeError(`drawBoxes: scale must be an integer ≥ 1`);
+  const src = image.dataSync();
+  const [H, W] = [h * scale, w * scale];
+  const out = new Float32Array(3 * H * W);
+  for (let ch = 0; ch < 3; ch++)
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++)
+        out[(ch * H + y) * W + x] = src[(ch * h + Math.floor(y / scale)) * w + Math.floor(x / scale)] ?? 0;
+  const set = (x: number, y: number, rgb: DrawnBox["color"]) => rgb.forEach((v, ch) => (out[(ch * H + y) * W + x] = v));
+  for (const { box, color } of boxes) {
+    if (!box.every(Number.isFinite)) continue;
+    const at = (v: number, side: number) => Math.min(side - 1, Math.max(0, Math.round(v * scale)));
+    const [x1, y1] = [at(box[0], W), at(box[1], H)];
+    // the last enlarged pixel inside the box (its right / bottom edge is x2 · scale)
+    const [x2, y2] = [Math.max(x1, at(box[2], W + 1) - 1), Math.max(y1, at(box[3], H + 1) - 1)];
+    for (let x = x1; x <= x2; x++) [y1, y2].forEach((y) => set(x, y, color));
+    for (let y = y1; y <= y2; y++) [x1, x2].forEach((x) => set(x, y, color));
+  }
+  return tf.tensor3d(out, [3, H, W]);
 }

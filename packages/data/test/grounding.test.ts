@@ -6,6 +6,7 @@ import {
   NO_BOXES,
   classificationSample,
   detectionSample,
+  drawBoxes,
   fineGrainedScene,
   groundingCompletion,
   groundingDataset,
@@ -218,5 +219,46 @@ describe("groundingDataset", () => {
     await expect(groundingDataset({ seed: 0, n: 1, task: "vqa" as never, convention: "qwen2-vl" })).rejects.toThrow(
       /unknown task/,
     );
+  });
+});
+
+describe("drawBoxes: box outlines on an enlarged image", () => {
+  it("enlarges by nearest neighbour and draws each outline on the box's edge pixels", () => {
+    const before = tf.memory().numTensors;
+    // a 4×4 image, grey except pixel (x 1, y 2), which is white
+    const px = new Float32Array(3 * 16).fill(0.5);
+    for (let ch = 0; ch < 3; ch++) px[ch * 16 + 2 * 4 + 1] = 1;
+    const img = tf.tensor3d(px, [3, 4, 4]);
+    const out = drawBoxes(img, [{ box: [1, 1, 3, 4], color: [1, 0, 0] }], 2);
+    expect(out.shape).toEqual([3, 8, 8]);
+    const v = out.arraySync();
+    const rgb = (x: number, y: number) => [0, 1, 2].map((ch) => v[ch]![y]![x]);
+    // outline: x from 2 to 5 (edge 3 · 2 = 6, last pixel 5), y from 2 to 7 (edge 4 · 2 = 8, clamped to 7)
+    for (const [x, y] of [
+      [2, 2],
+      [5, 2],
+      [2, 7],
+      [5, 7],
+      [3, 2],
+      [2, 5],
+      [5, 4],
+    ])
+      expect(rgb(x!, y!)).toEqual([1, 0, 0]);
+    // inside the box: the enlarged image (pixel (1, 2) white at (3, 4), grey elsewhere); outside it untouched
+    expect(rgb(3, 4)).toEqual([1, 1, 1]);
+    expect(rgb(4, 3)).toEqual([0.5, 0.5, 0.5]);
+    expect(rgb(0, 0)).toEqual([0.5, 0.5, 0.5]);
+    expect(rgb(6, 2)).toEqual([0.5, 0.5, 0.5]);
+    tf.dispose([img, out]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("skips boxes that are not numbers and refuses images that are not [3, H, W]", () => {
+    const img = tf.zeros([3, 2, 2]);
+    const out = drawBoxes(img, [{ box: [NaN, 0, 1, 1], color: [1, 1, 1] }], 1);
+    expect(Array.from(out.dataSync())).toEqual(new Array(12).fill(0));
+    expect(() => drawBoxes(tf.zeros([2, 2, 3]), [], 1)).toThrow(/\[3, H, W\]/);
+    expect(() => drawBoxes(img, [], 0)).toThrow(/scale/);
+    tf.dispose([img, out]);
   });
 });

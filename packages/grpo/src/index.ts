@@ -16,6 +16,7 @@
  * - step.ts        one GRPO step: sample → score → advantages → μ updates (core's updateStep)
  * - trainer.ts     GrpoTrainer: the state across steps, on core's trainLoop; checkpoint and exact resume
  * - sft.ts         the supervised baseline on the same prompts and ground-truth answers
+ * - grounding_eval.ts  REC IoUs and detection precision / recall, as VLM-R1 and Visual-RFT evaluate
  */
 export * from "./advantages.js";
 export * from "./kl.js";
@@ -31,4 +32,5 @@ export * from "./generation.js";
 export * from "./step.js";
 export * from "./trainer.js";
 export * from "./sft.js";
+export * from "./grounding_eval.js";
 export type { Matrix } from "./shapes.js";
