@@ -96,14 +96,24 @@ export function itcLoss(sim: ItcSimilarity, smoothing = 0.1): tf.Scalar {
   );
 }
 
-/** softmax(row) + 1e-4 with the positive (the diagonal) set to 0: LAVIS's sampling weights of hard negatives. */
-export function hardNegativeWeights(sim: readonly (readonly number[])[]): number[][] {
+/**
+ * softmax(row) + 1e-4 with the positives set to 0: LAVIS's sampling weights of hard negatives. The positive of row b
+ * is column b, and, with `positive` (row b, column c → true), every column that also matches row b — LAVIS's
+ * `image_id` mask (`Blip2Qformer.forward`: pairs of the same image are never drawn as negatives), here any pair
+ * known to match. A row whose every column is positive keeps only the diagonal masked (nothing else to draw).
+ */
+export function hardNegativeWeights(
+  sim: readonly (readonly number[])[],
+  positive?: (row: number, column: number) => boolean,
+): number[][] {
   return sim.map((row, b) => {
     if (row.length !== sim.length) throw new Error(`hardNegativeWeights: sim must be square, row ${b} is not`);
     const max = Math.max(...row);
     const e = row.map((v) => Math.exp(v - max));
     const total = e.reduce((a, v) => a + v, 0);
-    return e.map((v, c) => (c === b ? 0 : v / total + 1e-4));
+    const masked = row.map((_, c) => c === b || (positive?.(b, c) ?? false));
+    const keep = masked.every(Boolean) ? row.map((_, c) => c !== b) : masked.map((m) => !m);
+    return e.map((v, c) => (keep[c] ? v / total + 1e-4 : 0));
   });
 }
 
@@ -129,15 +139,21 @@ export interface HardNegatives {
   negTextForImage: number[];
 }
 
-/** LAVIS's draw: a negative image per text from w_t2i, then a negative text per image from w_i2t (B ≥ 2). */
+/**
+ * LAVIS's draw: a negative image per text from w_t2i, then a negative text per image from w_i2t (B ≥ 2).
+ * `matches[b][c]`, when given, says image b matches text c (B × B): those pairs are never drawn as negatives.
+ */
 export function sampleHardNegatives(
   simI2t: readonly (readonly number[])[],
   simT2i: readonly (readonly number[])[],
   rng: Rng,
+  matches?: readonly (readonly boolean[])[],
 ): HardNegatives {
   if (simI2t.length < 2) throw new RangeError(`sampleHardNegatives: ITM's negatives need a batch of 2 or more pairs`);
-  const wT2i = hardNegativeWeights(simT2i);
-  const wI2t = hardNegativeWeights(simI2t);
+  if (matches && (matches.length !== simI2t.length || matches.some((r) => r.length !== simI2t.length)))
+    throw new RangeError(`sampleHardNegatives: matches must be ${simI2t.length} × ${simI2t.length} like the batch`);
+  const wT2i = hardNegativeWeights(simT2i, matches && ((text, image) => matches[image]?.[text] === true));
+  const wI2t = hardNegativeWeights(simI2t, matches && ((image, text) => matches[image]?.[text] === true));
   return {
     negImageForText: wT2i.map((w) => sampleIndex(w, rng)),
     negTextForImage: wI2t.map((w) => sampleIndex(w, rng)),
@@ -212,9 +228,16 @@ export interface Stage1Loss {
 
 /**
  * One stage-1 forward pass (LAVIS `Blip2Qformer.forward`): image features [B, S, encoderWidth] from the frozen
- * encoder, their B captions; L = L_itc + L_itm + L_lm. The negatives are drawn from `rng`.
+ * encoder, their B captions; L = L_itc + L_itm + L_lm. The negatives are drawn from `rng`, never among the pairs
+ * `opts.matches` marks as matching (image b, text c), as LAVIS excludes pairs of the same `image_id`.
  */
-export function blip2Stage1Loss(model: Blip2Qformer, features: tf.Tensor, text: Blip2Text, rng: Rng): Stage1Loss {
+export function blip2Stage1Loss(
+  model: Blip2Qformer,
+  features: tf.Tensor,
+  text: Blip2Text,
+  rng: Rng,
+  opts: { matches?: readonly (readonly boolean[])[] } = {},
+): Stage1Loss {
   if (features.shape[0] !== text.ids.length)
     throw new Error(`blip2Stage1Loss: ${features.shape[0]} images but ${text.ids.length} texts`);
   const out = tf.tidy(() => {
@@ -226,6 +249,7 @@ export function blip2Stage1Loss(model: Blip2Qformer, features: tf.Tensor, text: 
       sim.simI2t.arraySync() as number[][],
       sim.simT2i.arraySync() as number[][],
       rng,
+      opts.matches,
     );
     const itm = itmLoss(model, text, imageEmbeds, negatives);
     const lm = itgLoss(model, text, query.pastKeyValues);

@@ -201,6 +201,38 @@ describe("BLIP-2 Q-Former", () => {
     expect(() => sampleHardNegatives([[1]], [[1]], rng)).toThrow(/2 or more pairs/);
   });
 
+  it("never draws a pair known to match as a negative (LAVIS's image_id mask), both ways", () => {
+    // Image 0 is also described by text 2 (and image 2 by text 0); image 1 by text 3; 3 matches everything.
+    const matches = [
+      [true, false, true, false],
+      [false, true, false, true],
+      [true, false, true, false],
+      [true, true, true, true],
+    ];
+    const at = (b: number, c: number) => matches[b]![c]!;
+    const w = hardNegativeWeights(
+      [
+        [0, Math.log(3), 0, 0],
+        [1, 1, 1, 1],
+        [0, 0, 5, 0],
+        [1, 2, 3, 4],
+      ],
+      at,
+    );
+    const soft = [1, 3, 1, 1].map((v) => v / 6); // row 0: softmax, then text 2 masked like the diagonal
+    expect(w[0]).toEqual([0, soft[1]! + 1e-4, 0, soft[3]! + 1e-4].map((v) => expect.closeTo(v, 9)));
+    expect(w[1]).toEqual([0.25 + 1e-4, 0, 0.25 + 1e-4, 0].map((v) => expect.closeTo(v, 9)));
+    expect(w[3]!.map((v) => v > 0)).toEqual([true, true, true, false]); // all positive: only the diagonal masked
+    const sim = Array.from({ length: 4 }, (_, b) => Array.from({ length: 4 }, (_, c) => (b === c ? 5 : b + c)));
+    const rng = new Rng(4);
+    for (let i = 0; i < 200; i++) {
+      const n = sampleHardNegatives(sim, sim, rng, matches);
+      n.negTextForImage.forEach((c, b) => expect(b === 3 || !at(b, c)).toBe(true)); // image b, text c
+      n.negImageForText.forEach((b, c) => expect(at(b, c)).toBe(false)); // text c, image b: image 3 never
+    }
+    expect(() => sampleHardNegatives(sim, sim, rng, [[true]])).toThrow(/matches must be 4 × 4/);
+  });
+
   it("lays out ITM's 3B batch (texts pos, pos, neg; images pos, neg, pos) and ITG's inputs", () => {
     const text: Blip2Text = {
       ids: [
