@@ -72,14 +72,13 @@ export function recRewardTerms<S extends GroundingTruth>(
 
 /** Visual-RFT's detection rewards: accuracy_iou, accuracy_confidence and format (R ∈ [0, 3]). */
 export function detectionRewardTerms<S extends GroundingTruth>(
-  opts: GroundingRewardOptions & { iouThreshold?: number },
+  opts: GroundingRewardOptions & { iouThreshold?: number; rewardEmpty?: boolean },
 ): RewardTerm<S>[] {
+  const { iouThreshold, rewardEmpty } = opts;
   const part = (c: string, s: S, which: "iou" | "confidence") =>
     safely(
       () =>
-        visualRftDetectionReward(c, s.boxes, { iouThreshold: opts.iouThreshold, boxes: boxesOf(opts.convention, s) })[
-          which
-        ],
+        visualRftDetectionReward(c, s.boxes, { iouThreshold, rewardEmpty, boxes: boxesOf(opts.convention, s) })[which],
     );
   return [
     { name: "accuracy_iou", fn: (c, s) => part(c, s, "iou") },

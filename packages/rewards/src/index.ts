@@ -13,6 +13,7 @@
  * - visual_rft.ts Visual-RFT's detection (IoU + confidence + format) and classification rewards
  * - boxed.ts      `\boxed{}` answers and lmm-r1's accuracy (Math-Verify approximated for numbers and strings)
  * - length.ts     VisualThinker's length reward
+ * - sokoban.ts    Sokoban's rules (step, simulate) and the reward of an answered plan (LMM-R1's planning task)
  * - combine.ts    weighted sums of rewards, TRL style
  * - grounding.ts  the reward terms of REC (VLM-R1), detection and classification (Visual-RFT) for a GRPO trainer
  * - text.ts       Python whitespace / digits / strip, and the input guard
@@ -28,4 +29,5 @@ export * from "./boxed.js";
 export * from "./length.js";
 export * from "./combine.js";
 export * from "./grounding.js";
+export * from "./sokoban.js";
 export { MAX_TEXT_CHARS, PY_SPACE, isPySpace, pyStrip, pyInt } from "./text.js";

@@ -23,9 +23,14 @@
  * In a model family's box convention. With `boxes` ({ convention, size }: box_text.ts) the predictions are the
  * boxes the answer writes the way Qwen2-VL (`(x1,y1),(x2,y2)`, 0–1000 grid) or Qwen2.5-VL (`[x1, y1, x2, y2]`,
  * pixels) does, in pixels, each with the confidence stated beside it (a "confidence" key) or else 1 — so R_conf is
- * then the share of predictions that matched, a precision. There the empty case is an answer too: no boxes for no
- * ground-truth boxes gives R_IoU = R_conf = 1 (in Visual-RFT an empty list raises and scores 0, so "No Objects" is
- * never rewarded), and predictions for an empty ground truth score 0.
+ * then the share of predictions that matched, a precision.
+ *
+ * The empty answer. In Visual-RFT an empty prediction list makes the reward code raise, and the sample scores 0
+ * (the reward function's try/except), so "nothing here" is never rewarded, even where nothing is there; that is the
+ * default here too. `{ rewardEmpty: true }` prices it instead: no boxes for no ground-truth boxes gives
+ * R_IoU = R_conf = 1. Beware: with a model that points badly, a wrong box scores the same 0 as no box, so an
+ * always-empty answer can then earn more than trying (notebook 07 trained that collapse once). Predictions for an
+ * empty ground truth score 0 either way.
  *
  * Classification. Both sides are normalised as `s.replace(' ', '').replace('_', '').lower()` and the
  * reward is 1 if either contains the other. In Visual-RFT an empty `<answer></answer>` is a substring
@@ -91,7 +96,7 @@ export interface DetectionReward {
 export function visualRftDetectionReward(
   completion: unknown,
   gtBoxes: unknown,
-  options: { iouThreshold?: number; boxes?: BoxTextOptions } = {},
+  options: { iouThreshold?: number; boxes?: BoxTextOptions; rewardEmpty?: boolean } = {},
 ): DetectionReward {
   const format = formatReward(completion, { variant: "r1v" });
   let iouPart = 0;
@@ -100,7 +105,7 @@ export function visualRftDetectionReward(
     const gts = Array.isArray(gtBoxes) ? gtBoxes.map(toBox) : null;
     const answer = extractAnswer(completion);
     const preds = options.boxes ? conventionDetections(answer, options.boxes) : parseDetections(answer);
-    if (options.boxes && gts && preds && gts.length === 0) {
+    if (options.rewardEmpty && gts && preds && gts.length === 0) {
       iouPart = confPart = preds.length === 0 ? 1 : 0; // "nothing here", said rightly or wrongly
     } else if (gts && preds && gts.every((b) => b !== null)) {
       const parts = detectionParts(preds, gts as Box[], options.iouThreshold ?? 0.5);

@@ -102,14 +102,18 @@ describe("Visual-RFT detection: IoU + confidence + format, greedy by confidence"
     expect(r.accuracy_confidence).toBeCloseTo(0.8, 12);
   });
 
-  it("duplicates dropped; zero ground-truth boxes: nothing said scores 1 + 1, a box 0 + 0", () => {
+  it("duplicates dropped; no ground-truth boxes: nothing said scores 0 as Visual-RFT (1 + 1 with rewardEmpty)", () => {
     expect(terms(q25, wrap("[0, 0, 10, 10] [0, 0, 10, 10]"), det)).toMatchObject({
       accuracy_iou: 0.5,
       accuracy_confidence: 1,
     });
     const none: GroundingTruth = { boxes: [], width: 100, height: 100 };
-    expect(terms(q25, wrap("[]"), none)).toEqual({ accuracy_iou: 1, accuracy_confidence: 1, format: 1 });
-    expect(terms(q2, wrap("no objects"), none)).toEqual({ accuracy_iou: 1, accuracy_confidence: 1, format: 1 });
+    expect(terms(q25, wrap("[]"), none)).toEqual({ accuracy_iou: 0, accuracy_confidence: 0, format: 1 });
+    expect(terms(q2, wrap("no objects"), none)).toEqual({ accuracy_iou: 0, accuracy_confidence: 0, format: 1 });
+    const priced = detectionRewardTerms<GroundingTruth>({ convention: "qwen2.5-vl", rewardEmpty: true });
+    expect(terms(priced, wrap("[]"), none)).toEqual({ accuracy_iou: 1, accuracy_confidence: 1, format: 1 });
+    expect(terms(priced, wrap("[0, 0, 10, 10]"), none)).toEqual({ accuracy_iou: 0, accuracy_confidence: 0, format: 1 });
+    expect(terms(priced, wrap("[]"), det)).toMatchObject({ accuracy_iou: 0, accuracy_confidence: 0 });
     expect(terms(q25, wrap("[0, 0, 10, 10]"), none)).toEqual({ accuracy_iou: 0, accuracy_confidence: 0, format: 1 });
     expect(terms(q25, "no answer tags", none)).toEqual({ accuracy_iou: 0, accuracy_confidence: 0, format: 0 });
     // an empty answer where there are boxes: R_IoU 0 / 2, R_conf 0 (no predictions)

@@ -101,6 +101,10 @@ describe("the protocol, every reward kind", () => {
     expect(await ask({ reward: "visual-rft-det", options: { iouThreshold: 0.9 } }, det, [[0, 0, 10, 11]])).toBe(
       visualRftDetectionReward(det, [[0, 0, 10, 11]], { iouThreshold: 0.9 }).total,
     );
+    const none = "<think>t</think><answer>[]</answer>";
+    const q25 = { boxText: "qwen2.5-vl", width: 32, height: 32 };
+    expect(await ask({ reward: "visual-rft-det", options: q25 }, none, [])).toBe(1); // Visual-RFT: format only
+    expect(await ask({ reward: "visual-rft-det", options: { ...q25, rewardEmpty: true } }, none, [])).toBe(3);
     const empty = "<think>t</think><answer></answer>";
     expect(await ask({ reward: "visual-rft-cls", options: { faithful: true } }, empty, "dog")).toBe(2);
     expect(await ask("visual-rft-cls", empty, "dog")).toBe(1);

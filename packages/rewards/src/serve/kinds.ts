@@ -135,14 +135,23 @@ const KINDS: readonly RewardKind[] = [
   {
     name: "visual-rft-det",
     description: "Visual-RFT detection: R_IoU + R_conf + format over [{'Position': …, 'Confidence': …}] answers",
-    options: { iouThreshold: { type: "number", min: 0, max: 1, default: 0.5 }, ...BOX_TEXT_OPTIONS },
+    options: {
+      iouThreshold: { type: "number", min: 0, max: 1, default: 0.5 },
+      rewardEmpty: { type: "boolean", default: false },
+      ...BOX_TEXT_OPTIONS,
+    },
     parts: ["iou", "confidence", "format"],
     weights: { iou: 1, confidence: 1, format: 1 },
     score: "iou",
     compute: (r, label, o) => {
       const boxes = boxesLabel(label);
       if (isLabelError(boxes)) return boxes;
-      const d = visualRftDetectionReward(r, boxes, { iouThreshold: Number(o["iouThreshold"]), ...boxText(o) });
+      const iouThreshold = Number(o["iouThreshold"]);
+      const d = visualRftDetectionReward(r, boxes, {
+        iouThreshold,
+        rewardEmpty: o["rewardEmpty"] === true,
+        ...boxText(o),
+      });
       return [d.iou, d.confidence, d.format];
     },
   },
