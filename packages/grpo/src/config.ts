@@ -60,7 +60,32 @@ export interface GrpoConfig {
    * reference model's cost, which β = 0 otherwise saves. Default false. (With β ≠ 0 the KL is always logged.)
    */
   logKl?: boolean;
+  /**
+   * Freeze the vision side — Qwen2-VL's `visual.*` (tower and merger), LLaVA's `vision_tower.*` — out of training
+   * (VisualThinker-R1-Zero `--freeze_vision`; freeze.ts). Default false.
+   */
+  freezeVision?: boolean;
+  /**
+   * Freeze the LM body — `model.*`, LLaVA's `language_model.model.*`; lm_head and the projector stay trainable
+   * (VisualThinker-R1-Zero `--freeze_llm`; freeze.ts). Default false.
+   */
+  freezeLlm?: boolean;
+  /**
+   * VisualThinker's bug: its freeze lines assign an attribute instead of calling `requires_grad_(False)`, so the
+   * flags freeze nothing (and its `elif` ignores freezeLlm when freezeVision is set). Default false: flags freeze.
+   */
+  faithfulFreeze?: boolean;
+  /**
+   * How rewards become advantages: "grpo" (default; group normalisation, advantages.ts, with β·KL_k3 in the loss)
+   * or "reinforce_baseline" (OpenRLHF's, as lmm-r1 trains: group-mean baseline, KL folded into the per-token reward
+   * as β·k1, returns, whitening over the batch's completion tokens; reinforce.ts).
+   */
+  advantageEstimator?: AdvantageEstimator;
 }
+
+/** The advantage estimators the trainer runs (OpenRLHF's `--advantage_estimator` names). */
+export type AdvantageEstimator = "grpo" | "reinforce_baseline";
+export const ADVANTAGE_ESTIMATORS: readonly AdvantageEstimator[] = ["grpo", "reinforce_baseline"];
 
 /**
  * A trainer config from a preset (presets.r1v, presets.modern) with overrides:
@@ -113,6 +138,10 @@ export function checkGrpoConfig(c: GrpoConfig): void {
   if (!Number.isFinite(c.seed)) bad(`seed must be a number, got ${c.seed}`);
   if (c.generation !== undefined && !GENERATION_MODES.includes(c.generation))
     bad(`unknown generation "${c.generation}" (one of ${GENERATION_MODES.join(", ")})`);
+  for (const k of ["freezeVision", "freezeLlm", "faithfulFreeze", "logKl"] as const)
+    if (c[k] !== undefined && typeof c[k] !== "boolean") bad(`${k} must be true or false, got ${String(c[k])}`);
+  if (c.advantageEstimator !== undefined && !ADVANTAGE_ESTIMATORS.includes(c.advantageEstimator))
+    bad(`unknown advantageEstimator "${c.advantageEstimator}" (one of ${ADVANTAGE_ESTIMATORS.join(", ")})`);
 }
 
 /** The learning rate of step `step`. */

@@ -11,6 +11,7 @@
  * - config.ts      the trainer's options (TRL GRPOConfig names, R1-V values), the per-step sampling rng
  * - score.ts       reward functions on completions, weighted total, missing rewards and errors
  * - metrics.ts     what a step logs, under TRL's names; a group of samples as a table
+ * - freeze.ts      VisualThinker's freeze_vision / freeze_llm by parameter name, really or faithfully (no-op)
  * - reference.ts   the frozen reference weights, swapped in for the KL's reference pass
  * - generation.ts  a step's sampling: one batched call (R1-V) or one call per generation (open-r1-multimodal), timed
  * - step.ts        one GRPO step: sample → score → advantages → μ updates (core's updateStep)
@@ -27,6 +28,7 @@ export * from "./policy.js";
 export * from "./config.js";
 export * from "./score.js";
 export * from "./metrics.js";
+export * from "./freeze.js";
 export * from "./reference.js";
 export * from "./generation.js";
 export * from "./step.js";

@@ -30,7 +30,8 @@ import {
 import { existsSync } from "node:fs";
 import { checkGrpoConfig, lrAt, type GrpoConfig } from "./config.js";
 import type { GrpoMetrics, StepSamples } from "./metrics.js";
-import { namedTrainable, type Policy } from "./policy.js";
+import { freezePlan } from "./freeze.js";
+import type { Policy } from "./policy.js";
 import { copyWeights, tensorCost, type RefWeights } from "./reference.js";
 import { checkRewards, type RewardSpec } from "./score.js";
 import { grpoStep, usesReference, type GrpoBatch, type GrpoTokenizer } from "./step.js";
@@ -45,7 +46,10 @@ export interface GrpoTrainerOptions<S> {
   tokenizer: GrpoTokenizer;
   rewards: readonly RewardSpec<S>[];
   config: GrpoConfig;
-  /** Default: AdamW over the policy's trainable parameters, lr from the config, weightDecay from the config. */
+  /**
+   * Default: AdamW over the policy's trainable parameters (less those the config's freeze options freeze), lr and
+   * weightDecay from the config. A given optimizer only ever receives gradients of those parameters.
+   */
   optimizer?: AdamW;
 }
 
@@ -89,6 +93,11 @@ export class GrpoTrainer<S = unknown> {
   history: GrpoMetrics[] = [];
   /** What the last step sampled and scored. */
   lastGroup: StepSamples<S> | null = null;
+  /**
+   * Parameter names the freeze options took out of training (freeze.ts); empty without them, or with
+   * `faithfulFreeze` (VisualThinker's flags that freeze nothing).
+   */
+  readonly frozen: readonly string[];
 
   private readonly named: [string, tf.Variable][];
   private readonly ownsOptimizer: boolean;
@@ -106,8 +115,10 @@ export class GrpoTrainer<S = unknown> {
     this.tokenizer = tokenizer;
     this.rewards = rewards;
     this.config = { ...config };
-    this.named = namedTrainable(policy);
-    if (this.named.length === 0) throw new Error("GrpoTrainer: the policy has no trainable parameters");
+    // The model's trainable parameters, less those the freeze options freeze (all of them without the options).
+    const plan = freezePlan(policy.namedParameters(), config);
+    this.named = plan.trainable;
+    this.frozen = plan.frozen;
     this.ownsOptimizer = !opts.optimizer;
     this.optimizer =
       opts.optimizer ?? new AdamW(this.named, { lr: lrAt(this.config, 0), weightDecay: config.weightDecay });
@@ -198,6 +209,9 @@ export class GrpoTrainer<S = unknown> {
         seed: this.config.seed,
         samplingRng: "derived from (seed, step)",
         groupSize: this.config.groupSize,
+        // Only when set, so that a default run's checkpoint is as before.
+        ...(this.freezeKey() !== "none" && { freeze: this.freezeKey() }),
+        ...(this.estimator() !== "grpo" && { advantageEstimator: this.estimator() }),
       },
     });
   }
@@ -214,6 +228,14 @@ export class GrpoTrainer<S = unknown> {
             `${this.config.seed} (the run would not continue the same way)`,
         );
       }
+      const same = (what: string, saved: unknown, mine: string) => {
+        if (saved !== mine)
+          throw new Error(
+            `GrpoTrainer.restore: ${path} was made with ${what} ${String(saved)}, this trainer has ${mine}`,
+          );
+      };
+      same("freeze options", ck.extra.freeze ?? "none", this.freezeKey());
+      same("advantageEstimator", ck.extra.advantageEstimator ?? "grpo", this.estimator());
       const weights: Record<string, tf.Tensor> = {};
       const ref: Record<string, tf.Tensor> = {};
       for (const [k, t] of Object.entries(ck.tensors)) {
@@ -241,6 +263,18 @@ export class GrpoTrainer<S = unknown> {
       (h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k, v === null ? NaN : v])) as GrpoMetrics,
     );
     this.lastGroup = null;
+  }
+
+  /** The freeze options as one string for the checkpoint ("none" when no flag is set). */
+  private freezeKey(): string {
+    const { freezeVision, freezeLlm, faithfulFreeze } = this.config;
+    const flags = [freezeVision && "freezeVision", freezeLlm && "freezeLlm"].filter((x) => x);
+    if (flags.length === 0) return "none";
+    return flags.join("+") + (faithfulFreeze ? " (faithful: nothing frozen)" : "");
+  }
+
+  private estimator(): string {
+    return this.config.advantageEstimator ?? "grpo";
   }
 
   /** Frees the optimizer (if the trainer made it) and the reference weights. The policy stays. */
