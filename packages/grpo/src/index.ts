@@ -8,6 +8,7 @@
  * - loss.ts        the clipped-ratio loss with KL, aggregations grpo / bnpo / dr_grpo / dapo, clip metrics
  * - presets.ts     R1-V's run (TRL 0.14) and TRL v1.9's defaults as config objects
  * - policy.ts      what a trainable policy is (llm.Llava as it is; textPolicy for a CausalLM), images per group
+ * - qwen2_vl_policy.ts  a Qwen2-VL-style model as a Policy, for images of one size (pixels or tower features)
  * - config.ts      the trainer's options (TRL GRPOConfig names, R1-V values), the per-step sampling rng
  * - score.ts       reward functions on completions, weighted total, missing rewards and errors
  * - metrics.ts     what a step logs, under TRL's names; a group of samples as a table
@@ -25,6 +26,7 @@ export * from "./mask.js";
 export * from "./loss.js";
 export * from "./presets.js";
 export * from "./policy.js";
+export * from "./qwen2_vl_policy.js";
 export * from "./config.js";
 export * from "./score.js";
 export * from "./metrics.js";
