@@ -13,6 +13,8 @@
  * - instructions.ts LLaVA-style instruction data: conversations, detailed descriptions, reasoning questions
  * - referring.ts  referring expressions (attributes, relations, superlatives), each checked to name one object
  * - grounding.ts  grounding tasks of the R1-V variants: REC, detection, fine-grained classification, boxes as text
+ * - scene_description.ts  a scene's formal description (objects and boxes), R1-Onevision's first step
+ * - cot_questions.ts multi-step questions and their chains of thought; cot_judge.ts the rule-based judge of chains
  * - export/       task data for OpenRLHF, lmm-r1, verl and TRL (JSONL, parquet, PNG images)
  */
 export * from "./shapes.js";
@@ -29,4 +31,7 @@ export * from "./referring.js";
 export * from "./grounding.js";
 export * from "./jsonl.js";
 export * from "./strips.js";
+export * from "./scene_description.js";
+export * from "./cot_questions.js";
+export * from "./cot_judge.js";
 export * from "./export/index.js";

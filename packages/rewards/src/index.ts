@@ -14,6 +14,7 @@
  * - boxed.ts      `\boxed{}` answers and lmm-r1's accuracy (Math-Verify approximated for numbers and strings)
  * - length.ts     VisualThinker's length reward
  * - sokoban.ts    Sokoban's rules (step, simulate) and the reward of an answered plan (LMM-R1's planning task)
+ * - onevision.ts  R1-Onevision's accuracy reward (exact numbers, A–D choices, Levenshtein ratio for text)
  * - combine.ts    weighted sums of rewards, TRL style
  * - grounding.ts  the reward terms of REC (VLM-R1), detection and classification (Visual-RFT) for a GRPO trainer
  * - text.ts       Python whitespace / digits / strip, and the input guard
@@ -29,5 +30,6 @@ export * from "./boxed.js";
 export * from "./length.js";
 export * from "./combine.js";
 export * from "./grounding.js";
+export * from "./onevision.js";
 export * from "./sokoban.js";
 export { MAX_TEXT_CHARS, PY_SPACE, isPySpace, pyStrip, pyInt } from "./text.js";
