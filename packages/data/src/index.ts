@@ -15,6 +15,8 @@
  * - grounding.ts  grounding tasks of the R1-V variants: REC, detection, fine-grained classification, boxes as text
  * - scene_description.ts  a scene's formal description (objects and boxes), R1-Onevision's first step
  * - cot_questions.ts multi-step questions and their chains of thought; cot_judge.ts the rule-based judge of chains
+ * - spatial_mc.ts spatial multiple-choice questions (CV-Bench's count, relation, depth, distance), lettered options
+ * - spatial_text.ts VisualThinker-R1-Zero's base-model prompt, SFT completions, text-only documents about scenes
  * - export/       task data for OpenRLHF, lmm-r1, verl and TRL (JSONL, parquet, PNG images)
  */
 export * from "./shapes.js";
@@ -34,4 +36,6 @@ export * from "./strips.js";
 export * from "./scene_description.js";
 export * from "./cot_questions.js";
 export * from "./cot_judge.js";
+export * from "./spatial_mc.js";
+export * from "./spatial_text.js";
 export * from "./export/index.js";
