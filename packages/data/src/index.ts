@@ -15,9 +15,13 @@
  * - grounding.ts  grounding tasks of the R1-V variants: REC, detection, fine-grained classification, boxes as text
  * - scene_description.ts  a scene's formal description (objects and boxes), R1-Onevision's first step
  * - cot_questions.ts multi-step questions and their chains of thought; cot_judge.ts the rule-based judge of chains
+ * - sokoban.ts    a small Sokoban: levels by reverse play with their shortest solutions, drawn in shapes-world style
+ * - text_reasoning.ts  reasoning problems about a scene, in words (text only) or beside its image (LMM-R1's stages)
  * - spatial_mc.ts spatial multiple-choice questions (CV-Bench's count, relation, depth, distance), lettered options
  * - spatial_text.ts VisualThinker-R1-Zero's base-model prompt, SFT completions, text-only documents about scenes
  * - export/       task data for OpenRLHF, lmm-r1, verl and TRL (JSONL, parquet, PNG images)
+ * - records/      record formats read as streams and checked: LLaVA JSON, ShareGPT messages, R1-Onevision's
+ *                 reasoning and RL records (`readRecords`, `writeRecords`)
  */
 export * from "./shapes.js";
 export * from "./render.js";
@@ -33,9 +37,12 @@ export * from "./referring.js";
 export * from "./grounding.js";
 export * from "./jsonl.js";
 export * from "./strips.js";
+export * from "./spatial_mc.js";
+export * from "./spatial_text.js";
 export * from "./scene_description.js";
 export * from "./cot_questions.js";
 export * from "./cot_judge.js";
-export * from "./spatial_mc.js";
-export * from "./spatial_text.js";
+export * from "./sokoban.js";
+export * from "./text_reasoning.js";
 export * from "./export/index.js";
+export * from "./records/index.js";
