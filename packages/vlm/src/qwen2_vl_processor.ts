@@ -17,6 +17,7 @@
  * A video is a stack of frames, all resized to the first frame's size; an odd count repeats the last frame.
  */
 import { asRgbImage, CLIP_MEAN, CLIP_STD, resizeBicubic, type ImageInput, type RgbImage } from "@vlab/data";
+import { tf } from "@vlab/core";
 import { smartResize, type SmartResizeOptions } from "@vlab/rope";
 
 export interface Qwen2VlProcessorOptions {
@@ -104,6 +105,29 @@ export function patchifyFrames(
               }
           }
   return { rows, gridThw: [t, h, w], rowWidth };
+}
+
+/**
+ * A batch of same-size images already normalised, channel-first [B, C, H, W] (e.g. `data.normalize` of a dataset's
+ * images) → each image's patch rows, stacked [B, t·h·w, C·T·P·P], and the grid [t, h, w] every image has. The
+ * sides must be multiples of patchSize · mergeSize (no resizing here: `qwen2VlProcess` resizes). Row b holds what
+ * `qwen2VlProcess` gives for image b, so `joinVisionInputs` of those equals the rows laid end to end.
+ */
+export function patchifyImages(
+  images: tf.Tensor4D,
+  opts: Pick<Qwen2VlProcessorOptions, "patchSize" | "temporalPatchSize" | "mergeSize"> = {},
+): { pixels: tf.Tensor3D; grid: [number, number, number] } {
+  const [B, C, H, W] = images.shape;
+  const values = images.dataSync() as Float32Array;
+  const frame = C * H * W;
+  const parts = Array.from({ length: B }, (_, b) =>
+    patchifyFrames([values.subarray(b * frame, (b + 1) * frame)], H, W, { ...opts, channels: C }),
+  );
+  const first = parts[0] ?? patchifyFrames([new Float32Array(frame)], H, W, { ...opts, channels: C });
+  const rows = first.rows.length / first.rowWidth;
+  const all = new Float32Array(B * first.rows.length);
+  parts.forEach((p, b) => all.set(p.rows, b * p.rows.length));
+  return { pixels: tf.tensor3d(all, [B, rows, first.rowWidth]), grid: first.gridThw };
 }
 
 /** An RGB image [H, W, 3] bytes → channel-first floats, ÷ 255 and normalised. */

@@ -1,11 +1,13 @@
 /** Qwen2-VL's processor: the patch order of pixelValues, grids, pad expansion and the chat template. */
 import { describe, expect, it } from "vitest";
+import { tf } from "@vlab/core";
 import { CLIP_MEAN, CLIP_STD } from "@vlab/data";
 import {
   expandVisionPads,
   expandVisionPadText,
   joinVisionInputs,
   patchifyFrames,
+  patchifyImages,
   qwen2VlChatText,
   qwen2VlProcess,
   qwen2VlProcessVideos,
@@ -102,6 +104,37 @@ describe("joinVisionInputs", () => {
     expect(Array.from(inOrder.pixelValues)).toEqual(Array.from(together.pixelValues));
     expect(() => joinVisionInputs([])).toThrow(/nothing to join/);
     expect(() => joinVisionInputs([alone[0]!, { ...alone[1]!, rowWidth: 588 }])).toThrow(/part 1 has rows of 588/);
+  });
+});
+
+describe("patchifyImages", () => {
+  it("a batch of same-size normalised images gives, row by row, what the processor gives each image", async () => {
+    const rgb = (seed: number) => ({
+      width: 16,
+      height: 8,
+      data: Uint8Array.from({ length: 16 * 8 * 3 }, (_, i) => (i * 37 + seed * 101) % 256),
+    });
+    const images = [rgb(1), rgb(2), rgb(3)];
+    const opts = { patchSize: 4, resize: { minPixels: 16 } };
+    const processed = await Promise.all(images.map((im) => qwen2VlProcess([im], opts)));
+    const chw = new Float32Array(3 * 3 * 8 * 16); // [B, C, H, W], normalised as the processor does
+    images.forEach((im, b) => {
+      for (let c = 0; c < 3; c++)
+        for (let i = 0; i < 8 * 16; i++)
+          chw[(b * 3 + c) * 128 + i] = (im.data[i * 3 + c]! / 255 - CLIP_MEAN[c]!) / CLIP_STD[c]!;
+    });
+    const before = tf.memory().numTensors;
+    const x = tf.tensor4d(chw, [3, 3, 8, 16]);
+    const { pixels, grid } = patchifyImages(x, { patchSize: 4 });
+    expect(grid).toEqual(processed[0]!.gridThw[0]);
+    expect(pixels.shape).toEqual([3, 8, 3 * 2 * 4 * 4]);
+    const got = pixels.dataSync();
+    const want = joinVisionInputs(processed).pixelValues;
+    expect(Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]!)))).toBeLessThan(1e-5);
+    const odd = tf.zeros([1, 3, 6, 16]) as tf.Tensor4D;
+    expect(() => patchifyImages(odd, { patchSize: 4 })).toThrow(/multiple of 8/);
+    tf.dispose([x, pixels, odd]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 
