@@ -12,12 +12,16 @@
 import fs from "node:fs";
 import { constants as bufferConstants } from "node:buffer";
 
+/** What kind of JSONL fault (records/ counts skipped lines by it). */
+export type JsonlFault = "invalid-json" | "not-an-object" | "invalid-utf8";
+
 /** A JSONL fault: where (`source`, 1-based `line`) and what. */
 export class JsonlError extends Error {
   constructor(
     readonly source: string,
     readonly line: number,
     what: string,
+    readonly fault?: JsonlFault,
   ) {
     super(`${source}:${line}: ${what}`);
     this.name = "JsonlError";
@@ -32,7 +36,7 @@ function quoteLine(text: string, max = 80): string {
 }
 
 /** What a JSON value is, for "expected a JSON object, got …". */
-function kind(v: unknown): string {
+export function jsonKind(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
   return typeof v === "string" ? "a string" : `a ${typeof v}`;
@@ -44,7 +48,7 @@ function kind(v: unknown): string {
  */
 export function parseJsonl<T extends object = Record<string, unknown>>(text: string, source = "<string>"): T[] {
   if (typeof text !== "string")
-    throw new TypeError(`parseJsonl: ${source}: expected the text as a string, got ${kind(text)}`);
+    throw new TypeError(`parseJsonl: ${source}: expected the text as a string, got ${jsonKind(text)}`);
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text; // byte-order mark
   const out: T[] = [];
   let start = 0;
@@ -56,21 +60,39 @@ export function parseJsonl<T extends object = Record<string, unknown>>(text: str
     const row = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     start = end + 1;
     if (row.trim() === "") continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(row);
-    } catch (e) {
-      // V8's "at position 12" counts from 0 within the line: say "column 13", as editors do.
-      const msg = (e as Error).message.replace(/at position (\d+)/, (_, p: string) => `at column ${Number(p) + 1}`);
-      const why = msg.length > 120 ? `${msg.slice(0, 120)}…` : msg;
-      const cut = last ? "; it is the last line and has no newline: is the file truncated?" : "";
-      throw new JsonlError(source, line, `invalid JSON (${why})${cut}: ${quoteLine(row)}`);
-    }
-    if (value === null || typeof value !== "object" || Array.isArray(value))
-      throw new JsonlError(source, line, `expected a JSON object, got ${kind(value)}: ${quoteLine(row)}`);
-    out.push(value as T);
+    out.push(parseJsonlLine<T>(row, source, line, last));
   }
   return out;
+}
+
+/**
+ * Parses one line of a JSONL file (no newline; a trailing "\r" already dropped) into its object. `last` says the
+ * line is the file's last and had no newline, so that a parse error can suggest truncation.
+ */
+export function parseJsonlLine<T extends object = Record<string, unknown>>(
+  row: string,
+  source: string,
+  line: number,
+  last = false,
+): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(row);
+  } catch (e) {
+    // V8's "at position 12" counts from 0 within the line: say "column 13", as editors do.
+    const msg = (e as Error).message.replace(/at position (\d+)/, (_, p: string) => `at column ${Number(p) + 1}`);
+    const why = msg.length > 120 ? `${msg.slice(0, 120)}…` : msg;
+    const cut = last ? "; it is the last line and has no newline: is the file truncated?" : "";
+    throw new JsonlError(source, line, `invalid JSON (${why})${cut}: ${quoteLine(row)}`, "invalid-json");
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    throw new JsonlError(
+      source,
+      line,
+      `expected a JSON object, got ${jsonKind(value)}: ${quoteLine(row)}`,
+      "not-an-object",
+    );
+  return value as T;
 }
 
 /** Offset of the first byte that breaks UTF-8 in `b`, or -1 (overlong forms and surrogates included). */
@@ -113,7 +135,7 @@ export function readJsonl<T extends object = Record<string, unknown>>(path: stri
     const at = Math.max(0, firstBadUtf8(bytes));
     let line = 1;
     for (let i = 0; i < at; i++) if (bytes[i] === 0x0a) line++;
-    throw new JsonlError(path, line, `not valid UTF-8 (byte ${at} of the file)`);
+    throw new JsonlError(path, line, `not valid UTF-8 (byte ${at} of the file)`, "invalid-utf8");
   }
   return parseJsonl<T>(text, path);
 }
