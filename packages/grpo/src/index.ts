@@ -4,6 +4,8 @@
  *
  * - advantages.ts  group-normalised advantages (scale group / batch / none) and the reward stats TRL logs
  * - kl.ts          per-token k3 KL to the reference policy
+ * - reinforce.ts   OpenRLHF's reinforce_baseline (lmm-r1): group-mean baseline, k1 KL in the per-token rewards,
+ *                  returns, whitening over the batch's tokens
  * - mask.ts        completion mask (EOS kept; optionally drop truncated completions)
  * - loss.ts        the clipped-ratio loss with KL, aggregations grpo / bnpo / dr_grpo / dapo, clip metrics
  * - presets.ts     R1-V's run (TRL 0.14) and TRL v1.9's defaults as config objects
@@ -22,6 +24,7 @@
  */
 export * from "./advantages.js";
 export * from "./kl.js";
+export * from "./reinforce.js";
 export * from "./mask.js";
 export * from "./loss.js";
 export * from "./presets.js";

@@ -6,6 +6,8 @@
  *   ρ_{i,t} = exp(log π_θ − log π_old)                             importance ratio
  *   ℓ_{i,t} = −min(ρ·A_i, clip(ρ, 1 − ε, 1 + ε_high)·A_i) + β·KL_{i,t}   KL = k3 (kl.ts)
  *
+ * An advantage per token A_{i,t} ([B, T]; OpenRLHF's reinforce_baseline, reinforce.ts) takes A_i's place where given.
+ *
  * With μ = 1 (one gradient step per batch of samples, R1-V's and TRL's default) π_old is π_θ itself,
  * detached: ρ = 1 in value, clipping never acts, but ∇ρ = ∇log π_θ, so the policy term's gradient is
  * −A_i ∇log π_θ (REINFORCE with a group baseline). Leave `oldLogp` out for that case; give it when
@@ -54,8 +56,11 @@ export type GrpoLossInput<M, V> = {
   refLogp?: M;
   /** Completion mask [B, T]: nonzero = the token counts. */
   mask: M;
-  /** One advantage per completion [B]. */
-  advantages: V;
+  /**
+   * One advantage per completion [B] (GRPO), or one per token [B, T] (OpenRLHF's REINFORCE-style estimators,
+   * reinforce.ts).
+   */
+  advantages: V | M;
   /** KL coefficient β (R1-V / TRL 0.14: 0.04; TRL ≥ 0.19: 0). */
   beta: number;
   /** Aggregation; see the file comment. */
@@ -149,8 +154,14 @@ function lossArray(inp: GrpoLossInput<Matrix, ArrayLike<number>>, s: Settings): 
     const m = inp[name];
     if (m !== undefined) sameShape(fn, [B, T], matrixShape(m, fn, name), name);
   }
-  if (inp.advantages.length !== B)
-    throw new Error(`${fn}: advantages has ${inp.advantages.length} entries, expected ${B}`);
+  const adv = inp.advantages;
+  if (adv.length !== B) throw new Error(`${fn}: advantages has ${adv.length} entries, expected ${B}`);
+  // Per token ([B, T], reinforce.ts) or per completion ([B]).
+  const perToken = B > 0 && typeof adv[0] !== "number";
+  if (perToken) sameShape(fn, [B, T], matrixShape(adv as Matrix, fn, "advantages"), "advantages");
+  const advAt = perToken
+    ? (i: number, t: number) => (adv as Matrix)[i]?.[t] ?? NaN
+    : (i: number) => (adv as ArrayLike<number>)[i] ?? NaN;
 
   const rowLoss = new Array<number>(B).fill(0); // Σ_t ℓM
   const rowCnt = new Array<number>(B).fill(0); // Σ_t M
@@ -161,9 +172,9 @@ function lossArray(inp: GrpoLossInput<Matrix, ArrayLike<number>>, s: Settings): 
   /* eslint-disable @typescript-eslint/no-non-null-assertion -- i < B and t < T: every [B, T] input and the B
      advantages were checked above (matrixShape / sameShape), and the row accumulators have length B */
   for (let i = 0; i < B; i++) {
-    const A = inp.advantages[i]!;
     for (let t = 0; t < T; t++) {
       if (inp.mask[i]![t] === 0) continue; // masked: ignored entirely (as the tensor version: nonzero = on)
+      const A = advAt(i, t);
       const lp = inp.logp[i]![t]!;
       const old = inp.oldLogp ? inp.oldLogp[i]![t]! : lp;
       const rho = Math.exp(lp - old);
@@ -242,8 +253,10 @@ function lossTensor(inp: GrpoLossInput<tf.Tensor2D, tf.Tensor1D>, s: Settings): 
       sameShape(fn, [B, T], m.shape, name);
     }
   }
-  if (!isTensor(inp.advantages)) throw new Error(`${fn}: advantages must be a tensor like logp`);
-  sameShape(fn, [B], inp.advantages.shape, "advantages");
+  const adv = inp.advantages;
+  if (!isTensor(adv)) throw new Error(`${fn}: advantages must be a tensor like logp`);
+  // Per completion [B] or per token [B, T] (reinforce.ts).
+  sameShape(fn, adv.rank === 2 ? [B, T] : [B], adv.shape, "advantages");
 
   return tf.tidy(() => {
     const on = tf.notEqual(inp.mask, 0); // [B, T] bool
@@ -252,7 +265,8 @@ function lossTensor(inp: GrpoLossInput<tf.Tensor2D, tf.Tensor1D>, s: Settings): 
     const clean = (x: tf.Tensor) => tf.where(on, tf.cast(x, "float32"), zeros); // masked positions → 0
     const lp = clean(logp);
     const old = inp.oldLogp ? clean(inp.oldLogp) : stopGradient(lp);
-    const A = tf.reshape(tf.cast(inp.advantages, "float32"), [B, 1]); // broadcast over tokens
+    // [B, 1], broadcast over tokens; or [B, T] per token (masked positions → 0, as logp)
+    const A = adv.rank === 2 ? clean(adv) : tf.reshape(tf.cast(adv, "float32"), [B, 1]);
 
     const rho = tf.exp(tf.sub(lp, old)); // [B, T]
     const clipped = tf.clipByValue(rho, 1 - s.epsLow, 1 + s.epsHigh);

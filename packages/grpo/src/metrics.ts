@@ -17,10 +17,14 @@
  *   step_ms                                                       the whole step (TRL `step_time`, in ms)
  *   memory/tensors, memory/bytes                                  tfjs tensors held as the update starts: the
  *                                                                 model, the reference weights, the step's tensors
+ *   advantage_estimator/reinforce_baseline = 1, advantages/whiten_mean, advantages/whiten_std
+ *                                                                 only with advantageEstimator "reinforce_baseline"
+ *                                                                 (reinforce.ts); kl and kl_seq are then its k1
+ *                                                                 at sampling time (GRPO's: the loss's k3)
  */
 import type { GenerateResult } from "@vlab/llm";
 import { rewardStats } from "./advantages.js";
-import type { GrpoConfig } from "./config.js";
+import type { AdvantageEstimator, GrpoConfig } from "./config.js";
 import type { RewardError, Scores } from "./score.js";
 
 export interface GrpoMetrics {
@@ -82,8 +86,16 @@ export interface StepSamples<S> {
   rewards: Record<string, number[]>;
   /** The weighted total per completion. */
   reward: number[];
+  /**
+   * Per completion: GRPO's A_i; with reinforce_baseline, the mean of the completion's token advantages (see
+   * `tokenAdvantages`).
+   */
   advantages: number[];
   errors: RewardError[];
+  /** Which estimator made the advantages (config `advantageEstimator`). */
+  estimator: AdvantageEstimator;
+  /** reinforce_baseline only: each completion's per-token advantages (one per completion token). */
+  tokenAdvantages?: number[][];
 }
 
 /** The metrics of a step from what it sampled, scored and measured. */

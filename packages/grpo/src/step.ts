@@ -12,7 +12,10 @@
  *                  never stopped get an all-zero mask (TRL `mask_truncated_completions`)
  *   4. score       decode (special tokens skipped), r_i = Σ_k w_k r_i^(k) (score.ts); a missing reward is
  *                  left out, and reported in the metrics
- *   5. advantages  A_i = (r_i − mean(r_group)) / (std(r_group) + 1e-4), Bessel std (advantages.ts)
+ *   5. advantages  A_i = (r_i − mean(r_group)) / (std(r_group) + 1e-4), Bessel std (advantages.ts); or, with
+ *                  advantageEstimator "reinforce_baseline" (OpenRLHF, as lmm-r1), per-token advantages from the
+ *                  group-mean baseline, the k1 KL folded into the rewards and whitening over the batch's tokens
+ *                  (reinforce.ts), once the log-probs of step 6 are there; the loss then has no KL term
  *   6. log-probs   log π_old only when μ > 1 (with μ = 1, π_old = π_θ detached, as TRL); log π_ref only
  *                  when β ≠ 0 (β = 0 never touches a reference model), or when `logKl` asks for the KL to the
  *                  start policy anyway (then it is logged, not added to the loss)
@@ -41,6 +44,7 @@ import { completionMask } from "./mask.js";
 import { stepMetrics, type GrpoMetrics, type StepSamples, type UpdateSums } from "./metrics.js";
 import { batchImage, imageTensor, type BatchImages, type Ids, type ImageInput, type Policy } from "./policy.js";
 import { withWeights, type RefWeights } from "./reference.js";
+import { reinforceBaselineAdvantages, type ReinforceBaselineResult } from "./reinforce.js";
 import { scoreCompletions, type RewardSpec } from "./score.js";
 
 /** What the trainer needs of a tokenizer (a ChatTokenizer has it). */
@@ -117,9 +121,13 @@ export async function grpoStep<S>(
       texts.slice(k * G, (k + 1) * G).map((text) => ({ text, sample })),
     );
     const scores = scoreCompletions(ctx.rewards, scored, ctx.warned);
-    const advantages = groupAdvantages(scores.total, G, { scale: cfg.scaleRewards, eps: cfg.advantageEps });
-    const advT = tf.tensor1d(advantages, "float32");
-    owned.push(advT);
+    const reinforce = cfg.advantageEstimator === "reinforce_baseline";
+    // reinforce_baseline's advantages come after the log-probs (5', below).
+    let advantages = reinforce
+      ? []
+      : groupAdvantages(scores.total, G, { scale: cfg.scaleRewards, eps: cfg.advantageEps });
+    let advT: tf.Tensor1D | tf.Tensor2D | undefined = reinforce ? undefined : tf.tensor1d(advantages, "float32");
+    if (advT) owned.push(advT);
 
     // 6. Old and reference log-probs, no gradients.
     const lpOpts = { padId: ctx.tokenizer.padId, temperature: cfg.temperature };
@@ -131,10 +139,29 @@ export async function grpoStep<S>(
     const refLogp = usesReference(cfg) ? referenceLogProbs(ctx, detached) : undefined;
     const refMs = refLogp ? performance.now() - t2 : 0;
     if (refLogp) owned.push(refLogp);
+    // 5'. reinforce_baseline: per-token advantages [N, C], the KL in the rewards (log π_old: the policy now).
+    let rb: ReinforceBaselineResult | undefined;
+    if (reinforce) {
+      const sampledLogp = refLogp ? (oldLogp ?? detached(ctx.policy)) : undefined;
+      if (sampledLogp && sampledLogp !== oldLogp) owned.push(sampledLogp);
+      rb = reinforceBaselineAdvantages({
+        rewards: scores.total,
+        groupSize: G,
+        mask: maskRows,
+        beta: cfg.beta,
+        logp: sampledLogp?.arraySync(),
+        refLogp: refLogp?.arraySync(),
+      });
+      advantages = rb.perCompletion;
+      advT = tf.tensor2d(rb.advantages, [N, C], "float32");
+      owned.push(advT);
+    }
     const memory = tf.memory(); // what the step holds as its update starts (the reference weights included)
 
-    // 7. μ updates.
-    const sums = await update(ctx, step, { rows, completions, image, mask, advT, oldLogp, refLogp });
+    // 7. μ updates (reinforce_baseline: no KL term in the loss, it is in the advantages).
+    const lossRef = rb ? undefined : refLogp;
+    if (!advT) throw new Error("GrpoTrainer.step: no advantages (internal error)");
+    const sums = await update(ctx, step, { rows, completions, image, mask, advT, oldLogp, refLogp: lossRef });
     const updateMs = performance.now() - t1;
 
     // 8. Metrics and the samples of the step.
@@ -153,6 +180,16 @@ export async function grpoStep<S>(
       stepMs: performance.now() - t0,
       memory: { tensors: memory.numTensors, bytes: memory.numBytes },
     });
+    if (rb) {
+      metrics["advantage_estimator/reinforce_baseline"] = 1;
+      metrics["advantages/whiten_mean"] = rb.mean;
+      metrics["advantages/whiten_std"] = rb.std;
+      if (refLogp) {
+        // The KL in the rewards: k1 at sampling time (GRPO logs the loss's k3 instead).
+        metrics.kl = rb.klMean;
+        metrics.kl_seq = rb.klSeqMean;
+      }
+    }
     const samples: StepSamples<S> = {
       step,
       groupSize: G,
@@ -165,6 +202,8 @@ export async function grpoStep<S>(
       reward: scores.total,
       advantages,
       errors: scores.errors,
+      estimator: reinforce ? "reinforce_baseline" : "grpo",
+      ...(rb && { tokenAdvantages: rb.advantages.map((row, i) => row.slice(0, completions[i]?.length ?? 0)) }),
     };
     return { metrics, samples };
   } finally {
@@ -236,7 +275,8 @@ async function update<S>(
     completions: Ids;
     image: ImageInput | null;
     mask: tf.Tensor2D;
-    advT: tf.Tensor1D;
+    /** [N] per completion (GRPO) or [N, C] per token (reinforce_baseline). */
+    advT: tf.Tensor1D | tf.Tensor2D;
     oldLogp: tf.Tensor2D | undefined;
     refLogp: tf.Tensor2D | undefined;
   },
@@ -255,7 +295,7 @@ async function update<S>(
           refLogp: t.refLogp,
           mask: t.mask,
           advantages: t.advT,
-          beta: cfg.beta,
+          beta: t.refLogp ? cfg.beta : 0, // no reference log-probs: β·KL is not in the loss (reinforce_baseline)
           lossType: cfg.lossType,
           epsilon: cfg.epsilon,
           epsilonHigh: cfg.epsilonHigh,
