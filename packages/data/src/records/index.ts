@@ -9,6 +9,7 @@
  * - r1_onevision.ts     R1-Onevision's judged chain-of-thought record
  * - r1_onevision_rl.ts  R1-Onevision's GRPO JSONL and the problem/solution its trainer derives
  * - formats.ts          the formats by name; read.ts `readRecords`; write.ts `writeRecords`
+ * - cot_convert.ts      deepseek-r1-vision's conversion of question–answer pairs into `<think>` records
  */
 export {
   RECORD_FAULT_REASONS,
@@ -24,3 +25,4 @@ export * from "./r1_onevision_rl.js";
 export { RECORD_FORMATS, type RecordFormat, type RecordOf } from "./formats.js";
 export { readRecords, describeSkips, type ReadRecordsOptions, type RecordReader, type SkipReport } from "./read.js";
 export { writeRecords, type WriteRecordsOptions } from "./write.js";
+export * from "./cot_convert.js";
