@@ -78,7 +78,8 @@ export interface GrpoConfig {
   /**
    * How rewards become advantages: "grpo" (default; group normalisation, advantages.ts, with β·KL_k3 in the loss)
    * or "reinforce_baseline" (OpenRLHF's, as lmm-r1 trains: group-mean baseline, KL folded into the per-token reward
-   * as β·k1, returns, whitening over the batch's completion tokens; reinforce.ts).
+   * as β·k1, returns, whitening over the batch's completion tokens; reinforce.ts). β is then OpenRLHF's
+   * `init_kl_coef` (lmm-r1 0.001), and lmm-r1's loss aggregation is a token mean over the batch: lossType "bnpo".
    */
   advantageEstimator?: AdvantageEstimator;
 }

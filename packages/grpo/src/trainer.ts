@@ -8,6 +8,11 @@
  *
  * config.ts holds the options (TRL's names), metrics.ts what a step logs (TRL's names), score.ts the rewards.
  *
+ * Which parameters it trains: the policy's trainable ones, less those the freeze options (`freezeVision`,
+ * `freezeLlm`; VisualThinker-R1-Zero's flags, freeze.ts) take out — by name, without touching the model's own flags;
+ * `frozen` lists them. `advantageEstimator` picks GRPO's group normalisation or OpenRLHF's reinforce_baseline
+ * (reinforce.ts); a checkpoint records both settings (when not the defaults) and refuses to resume under others.
+ *
  * The reference policy: `ref` if given, else (β ≠ 0, or `logKl` for the KL to the start) a frozen copy of the
  * policy's trainable weights taken when the trainer is made (reference.ts), swapped in for the reference pass and
  * saved in checkpoints. With β = 0 and no `logKl` there is none: `referenceCost()` says what it holds (0 then), the
