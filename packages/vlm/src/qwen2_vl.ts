@@ -148,6 +148,17 @@ export class Qwen2VL extends Module {
     };
   }
 
+  /** A copy of every weight (the point to come back to, e.g. to run RL twice from one base); dispose it when done. */
+  snapshot(): Record<string, tf.Tensor> {
+    return Object.fromEntries(Object.entries(this.stateDict()).map(([k, v]) => [k, v.clone()]));
+  }
+
+  /** Loads the weights of a `snapshot`. Returns this. */
+  restore(snapshot: Record<string, tf.Tensor>): this {
+    this.loadStateDict(snapshot);
+    return this;
+  }
+
   /** The images' tokens for the language model [Σ t·h·w / 4, D] (the caller disposes them). */
   imageFeatures(vision: Qwen2VlVision): tf.Tensor2D {
     return this.towerFeatures(vision.pixelValues, vision.gridThw ?? [], vision.features, "pixelValues");

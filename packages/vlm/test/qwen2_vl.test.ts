@@ -78,6 +78,20 @@ describe("Qwen2VL", () => {
     m.dispose();
   });
 
+  it("snapshot and restore: a copy of every weight, loaded back after the weights change", () => {
+    const m = tiny("qwen2.5-vl");
+    const snap = m.snapshot();
+    expect(Object.keys(snap).sort()).toEqual(Object.keys(m.stateDict()).sort());
+    const [name, v] = m.namedParameters().find(([k]) => k.startsWith("visual."))!;
+    const before = v.dataSync().slice();
+    tf.tidy(() => v.assign(tf.add(v, 1)));
+    expect(snap[name]!.dataSync()).toEqual(before); // a copy, not the variable
+    m.restore(snap);
+    expect(v.dataSync()).toEqual(before);
+    tf.dispose(Object.values(snap));
+    m.dispose();
+  });
+
   it("says when the pads and the images do not match", async () => {
     const m = tiny();
     const v = await qwen2VlProcess([striped(56, 56, 3)]);
