@@ -55,7 +55,10 @@ export interface RecordPlace {
   index?: number;
 }
 
-/** `<file>:<line>: record <index>: field "<field>": <what>`, each part present when known. */
+/**
+ * `<file>:<line>: record <index>: field "<field>": <what>`, each part present when known; the index counts from 0,
+ * as `data[index]` does in Python.
+ */
 export class RecordError extends Error {
   readonly line: number | undefined;
   readonly index: number | undefined;
