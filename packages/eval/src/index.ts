@@ -20,4 +20,5 @@ export {
 } from "./results_dir.js";
 export { BUDGET_TEXT, claimsBundle, resultsTable, runSummary, type ResultsTableOptions } from "./results_table.js";
 export { report, ResultsReport, type ReportOptions } from "./report.js";
+export * from "./transfer.js";
 export * from "./reasoning_stats.js";

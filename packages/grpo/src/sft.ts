@@ -98,12 +98,17 @@ export interface SftBaselineOptions extends BatchImages {
   maxGradNorm?: number;
   /** AdamW decoupled weight decay (default 0, HF Trainer's). */
   weightDecay?: number;
+  /** Run `evalFn(step)` after every `evalEvery` completed steps and after the last (core `train`'s). */
+  evalEvery?: number;
+  evalFn?: (step: number) => Record<string, number> | Promise<Record<string, number>>;
   progress?: Progress;
 }
 
 export interface SftBaselineResult {
   /** Per step: step, loss, lr, gradNorm. */
   history: HistoryEntry[];
+  /** What `evalFn` returned, with the step after which it ran. */
+  evals: ({ step: number } & Record<string, number>)[];
   stopped: "done" | "interrupted";
   wallMs: number;
 }
@@ -153,6 +158,8 @@ export async function sftBaseline(opts: SftBaselineOptions): Promise<SftBaseline
       lr: opts.lr,
       clip: opts.maxGradNorm ?? 1,
       progress: opts.progress,
+      evalEvery: opts.evalEvery,
+      evalFn: opts.evalFn,
       loss: (step) => {
         const idx = sftBatchIndices(n, batchSize, seed, step, perms);
         // Inside train's tidy: the gathered images live until the gradients are computed, then are freed.
@@ -167,7 +174,7 @@ export async function sftBaseline(opts: SftBaselineOptions): Promise<SftBaseline
         );
       },
     });
-    return { history: r.history, stopped: r.stopped, wallMs: r.wallMs };
+    return { history: r.history, evals: r.evals, stopped: r.stopped, wallMs: r.wallMs };
   } finally {
     optimizer.dispose();
   }

@@ -72,6 +72,28 @@ describe("SFT baseline", () => {
     policy.model.dispose();
   });
 
+  it("evaluates along the run: after every evalEvery steps and the last, on the weights of that step", async () => {
+    const policy = tinyPolicy(2);
+    const r = await sftBaseline({
+      policy,
+      tokenizer,
+      prompts,
+      answers,
+      steps: 50,
+      batchSize: 4,
+      lr: 1e-2,
+      seed: 0,
+      evalEvery: 20,
+      evalFn: () => ({ loss: lossOf(policy) }),
+      progress: { update: () => {} },
+    });
+    expect(r.evals.map((e) => e.step)).toEqual([19, 39, 49]); // 0-based step after which it ran
+    const losses = r.evals.map((e) => e.loss ?? NaN);
+    expect(losses[0]).toBeGreaterThan(losses[2] ?? Infinity); // the weights moved between evaluations
+    expect(losses[2]).toBeCloseTo(lossOf(policy), 6); // the last one is the final model
+    policy.model.dispose();
+  });
+
   it("trains a Llava policy on image features (sftLoss with the image, same value as the logProbs path)", async () => {
     const llava = tinyLlava();
     const pixels = tf.randomNormal([4, 3, 16, 16], 0, 1, "float32", 5);
