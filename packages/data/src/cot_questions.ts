@@ -136,6 +136,3 @@ export function plainAnswer(q: Pick<CotQuestion, "answer">): string {
   return `<answer> ${q.answer} </answer>`;
 }
 
-/** R1-Onevision's RL prompt suffix (its VLM-R1 fork, grpo_jsonl.py), two spaces before it as in the source. */
-export const ONEVISION_SUFFIX =
-  "  Output the thinking process in <think> </think> and final answer in <answer> </answer> tags.";

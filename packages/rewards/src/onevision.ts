@@ -1,7 +1,7 @@
 /**
  * R1-Onevision's RL accuracy reward (Fancy-MLLM/R1-Onevision, its VLM-R1 fork:
- * src/open-r1-multimodal/src/open_r1/grpo_jsonl.py, `default_accuracy_reward` and `mcq_reward`). The trainer passes
- * the solution as the record's answer with `<answer>` tags removed and stripped; then, per completion:
+ * src/open-r1-multimodal/src/open_r1/grpo_jsonl.py, `default_accuracy_reward` and `mcq_reward`). The script strips
+ * the record's answer of its tags and passes the solution as `"<answer> A </answer>"`; then, per completion:
  *
  *   (a) if verify(parse(content), parse(sol)) > 0: 1              # Math-Verify on the WHOLE completion
  *   (b) gt  = re.search(r'<answer>(.*?)</answer>', sol) → group(1).strip(), or sol.strip()
