@@ -1,5 +1,5 @@
 /**
- * Chain-of-thought data as the projects store it (records/ reads and writes the formats): the steps between a judged
+ * Chain-of-thought data as R1-Onevision stores it (records/ reads and writes the formats): the steps between a judged
  * chain and the files each project trains on.
  *
  * R1-Onevision (Fancy-MLLM/R1-Onevision): every chain becomes a reasoning record with the judge's verdict
@@ -10,22 +10,14 @@
  *   sharegptOfOnevision(record)  → {"messages": [user "<image>Q", assistant chain], "images": [image]}
  *   rlOfOnevision(record)        → {"id", "image", "conversations": [human "<image>Q", gpt "A"]}
  *
- * deepseek-r1-vision (sungatetop/deepseek-r1-vision, DistilabelPipelineImage.py, `Distiller`): each (user,
- * assistant) pair of a ShareGPT record is sent to a reasoning model as
- *
- *   system "You are a helpful assistant."
- *   user   "结合参考以及你已有的知识回答问题：{question}参考:{answer}"
- *          ("Answer the question, combining the reference with your own knowledge: {question} Reference: {answer}")
- *
- * at temperature 0.3, the earlier converted turns as history, and the response (its `<think>` included) replaces the
- * assistant turn; the user turns and images stay. Nothing checks the response. `convertQaRecords` does that with a
- * caller's reasoner, one batch of requests per turn index.
+ * `sharegptQa` writes a plain question–answer pair the same way: the input of deepseek-r1-vision's conversion
+ * (records/cot_convert.ts `cotConvert`).
  */
 import type { Judgement } from "./cot_judge.js";
 import { IMAGE_PLACEHOLDER } from "./instructions.js";
 import type { R1OnevisionRecord } from "./records/r1_onevision.js";
 import type { R1OnevisionRlRecord } from "./records/r1_onevision_rl.js";
-import type { SharegptMessage, SharegptRecord } from "./records/sharegpt.js";
+import type { SharegptRecord } from "./records/sharegpt.js";
 
 /** A question about one image with a chain of thought for it and, once judged, the judge's verdict. */
 export interface ChainExample {
@@ -95,60 +87,4 @@ export function sharegptQa(image: string, question: string, answer: string): Sha
     ],
     images: [image],
   };
-}
-
-/** deepseek-r1-vision's system prompt and sampling temperature (`Distiller.infer_single`). */
-export const DEEPSEEK_R1_VISION_SYSTEM = "You are a helpful assistant.";
-export const DEEPSEEK_R1_VISION_TEMPERATURE = 0.3;
-
-/** deepseek-r1-vision's user prompt for one pair, verbatim (`Distiller.create_messages`). */
-export function deepseekR1VisionPrompt(question: string, reference: string): string {
-  return `结合参考以及你已有的知识回答问题：${question}参考:${reference}`;
-}
-
-/** One request to the reasoner: the messages deepseek-r1-vision sends, and what they were made from. */
-export interface ConversionRequest {
-  /** System, the converted history, then the user prompt with the reference. */
-  messages: SharegptMessage[];
-  /** The record's user turn as it is (with its image placeholder) and the reference answer. */
-  question: string;
-  reference: string;
-  /** Which record of the batch, and which pair of it. */
-  record: number;
-  pair: number;
-}
-
-/**
- * deepseek-r1-vision's conversion of ShareGPT QA records (see the file comment): `reason` answers a batch of
- * requests (one per record that still has a pair at that index) with one response each, in order.
- */
-export async function convertQaRecords(
-  records: readonly SharegptRecord[],
-  reason: (requests: ConversionRequest[]) => string[] | Promise<string[]>,
-): Promise<SharegptRecord[]> {
-  const out: SharegptRecord[] = records.map((r) => ({ ...r, messages: [] }));
-  const pairs = records.map((r) => Math.floor(r.messages.length / 2));
-  for (let pair = 0; pair < Math.max(0, ...pairs); pair++) {
-    const requests: ConversionRequest[] = [];
-    records.forEach((r, record) => {
-      const [user, assistant] = [r.messages[2 * pair], r.messages[2 * pair + 1]];
-      if (user === undefined || assistant === undefined) return;
-      const history = out[record]?.messages ?? [];
-      const prompt = deepseekR1VisionPrompt(user.content, assistant.content);
-      const messages: SharegptMessage[] = [
-        { role: "system", content: DEEPSEEK_R1_VISION_SYSTEM },
-        ...history,
-        { role: "user", content: prompt },
-      ];
-      requests.push({ messages, question: user.content, reference: assistant.content, record, pair });
-    });
-    const responses = await reason(requests);
-    if (responses.length !== requests.length)
-      throw new Error(`convertQaRecords: ${requests.length} requests but ${responses.length} responses`);
-    requests.forEach((q, k) => {
-      const user = { role: "user" as const, content: q.question };
-      out[q.record]?.messages.push(user, { role: "assistant", content: responses[k] ?? "" });
-    });
-  }
-  return out;
 }

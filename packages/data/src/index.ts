@@ -15,7 +15,7 @@
  * - grounding.ts  grounding tasks of the R1-V variants: REC, detection, fine-grained classification, boxes as text
  * - scene_description.ts  a scene's formal description (objects and boxes), R1-Onevision's first step
  * - cot_questions.ts multi-step questions and their chains of thought; cot_judge.ts the rule-based judge of chains
- * - cot_records.ts  judged chains as R1-Onevision's records; deepseek-r1-vision's QA → chain conversion
+ * - cot_records.ts  judged chains as R1-Onevision's reasoning, SFT and RL records
  * - sokoban.ts    a small Sokoban: levels by reverse play with their shortest solutions, drawn in shapes-world style
  * - text_reasoning.ts  reasoning problems about a scene, in words (text only) or beside its image (LMM-R1's stages)
  * - spatial_mc.ts spatial multiple-choice questions (CV-Bench's count, relation, depth, distance), lettered options

@@ -4,15 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { judgeChain } from "../src/cot_judge.js";
 import { cotChain, cotQuestions } from "../src/cot_questions.js";
-import {
-  convertQaRecords,
-  deepseekR1VisionPrompt,
-  onevisionRecord,
-  rlOfOnevision,
-  sharegptOfOnevision,
-  sharegptQa,
-  type ConversionRequest,
-} from "../src/cot_records.js";
+import { onevisionRecord, rlOfOnevision, sharegptOfOnevision, sharegptQa } from "../src/cot_records.js";
 import { readRecords, rlExample, writeRecords } from "../src/records/index.js";
 import { describedObjects } from "../src/scene_description.js";
 import { makeScene } from "../src/shapes.js";
@@ -57,6 +49,13 @@ describe("R1-Onevision's records of a judged chain", () => {
     });
     const ex = rlExample(rlOfOnevision(rec));
     expect([ex.problem, ex.solution]).toEqual(["how many shapes are not red?", "<answer> 1 </answer>"]);
+    expect(sharegptQa("b.png", "q", "2")).toEqual({
+      messages: [
+        { role: "user", content: "<image>q" },
+        { role: "assistant", content: "2" },
+      ],
+      images: ["b.png"],
+    });
     expect("filter" in onevisionRecord({ id: 1, image: "a.png", question: "q", gt: "1", chain })).toBe(false);
   });
   it("passes the format checks on the way out and back", async () => {
@@ -70,45 +69,5 @@ describe("R1-Onevision's records of a judged chain", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
-  });
-});
-
-describe("deepseek-r1-vision's conversion", () => {
-  it("sends each pair with its reference, the converted turns as history, and keeps the responses", async () => {
-    const two = {
-      messages: [
-        { role: "user" as const, content: "<image>q1" },
-        { role: "assistant" as const, content: "a1" },
-        { role: "user" as const, content: "q2" },
-        { role: "assistant" as const, content: "a2" },
-      ],
-      images: ["x.png"],
-    };
-    const seen: ConversionRequest[][] = [];
-    const out = await convertQaRecords([sharegptQa("y.png", "q", "3"), two], (reqs) => {
-      seen.push(reqs);
-      return reqs.map((r) => `<think> ${r.reference} </think> R${r.record}.${r.pair}`);
-    });
-    expect(deepseekR1VisionPrompt("q1", "a1")).toBe("结合参考以及你已有的知识回答问题：q1参考:a1");
-    expect(seen.map((b) => b.length)).toEqual([2, 1]);
-    expect(seen[0]![0]!.messages).toEqual([
-      { role: "system", content: "You are a helpful assistant." },
-      { role: "user", content: "结合参考以及你已有的知识回答问题：<image>q参考:3" },
-    ]);
-    expect(seen[1]![0]!.messages.slice(1)).toEqual([
-      { role: "user", content: "<image>q1" },
-      { role: "assistant", content: "<think> a1 </think> R1.0" },
-      { role: "user", content: "结合参考以及你已有的知识回答问题：q2参考:a2" },
-    ]);
-    expect(out[1]).toEqual({
-      messages: [
-        { role: "user", content: "<image>q1" },
-        { role: "assistant", content: "<think> a1 </think> R1.0" },
-        { role: "user", content: "q2" },
-        { role: "assistant", content: "<think> a2 </think> R1.1" },
-      ],
-      images: ["x.png"],
-    });
-    await expect(convertQaRecords([two], () => [])).rejects.toThrow(/1 requests but 0 responses/);
   });
 });
