@@ -20,7 +20,8 @@
         "src/adamw.cc",
         "src/masked_softmax.cc",
         "src/transpose.cc",
-        "src/decode.cc"
+        "src/decode.cc",
+        "src/decode_attention.cc"
       ],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-exceptions", "-ffp-contract=off"],

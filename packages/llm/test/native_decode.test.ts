@@ -83,6 +83,37 @@ describe.skipIf(!native)("native decoding steps", () => {
     });
   }
 
+  // From 8 rows up the native products run through sgemm on weights packed once, and the attention tiles the query
+  // heads of a key/value head together (decode_attention.cc): 2 or 4 heads a tile, head widths that are a multiple
+  // of 8 (vector tiles) or not (the portable loops), contexts past one 64-column tile with a partial last vector.
+  const BATCHED: [string, Partial<LlmConfig>][] = [
+    ["2 query heads per kv head", {}],
+    ["4 query heads on one kv head, head width 24", { numKeyValueHeads: 1, headDim: 24 }],
+    ["full kv heads, head width 12, no biases", { numKeyValueHeads: 4, headDim: 12, modelType: "llama" }],
+  ];
+  for (const [name, over] of BATCHED) {
+    it(`batch of 12, ${name}: the tfjs steps' logits (within 1e-4), greedy tokens and samples, ragged rows`, () => {
+      const m = tinyModel({ maxPositionEmbeddings: 128, ...over }, 13);
+      const ids = Array.from({ length: 12 }, (_, b) => randomIds(40 + b, 61));
+      const fast = stepLogits(m, ids, 8, true);
+      const ref = stepLogits(m, ids, 8, false);
+      fast.forEach((f, s) => {
+        let worst = 0;
+        f.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - ref[s]![i]!))));
+        expect(worst).toBeLessThan(1e-4);
+      });
+      // Prompts of 1 to 45 tokens (left padding), rows stopping at different steps (masked new columns).
+      const ragged = Array.from({ length: 12 }, (_, b) => randomIds(60 + b, 1 + ((b * 17) % 45)));
+      const probe = m.generate(ragged, { maxNewTokens: 4, greedy: true, stopIds: [] });
+      const stopIds = [probe.tokens[2]![3]!, probe.tokens[7]![1]!];
+      const a = m.generate(ragged, { maxNewTokens: 24, greedy: true, stopIds });
+      expect(a).toEqual(m.generate(ragged, { maxNewTokens: 24, greedy: true, stopIds, fastDecode: false }));
+      const opts = { maxNewTokens: 16, seed: 5, temperature: 0.9, topK: 20 };
+      expect(m.generate(ragged, opts)).toEqual(m.generate(ragged, { ...opts, fastDecode: false }));
+      m.dispose();
+    });
+  }
+
   it("seeded sampling (temperature, top-k, top-p) draws the same tokens as the tfjs steps", () => {
     const m = tinyModel({}, 7);
     for (const opts of [{ temperature: 1 }, { temperature: 0.7, topK: 10 }, { temperature: 1.3, topP: 0.8 }]) {

@@ -473,6 +473,7 @@ napi_value DecoderCreate(napi_env env, napi_callback_info info) {
     const float* p = static_cast<const float*>(w.data);
     want[i].first->assign(p, p + w.length);
   }
+  vlab::decoder_prepare(*d);
   auto** slot = new vlab::Decoder*(d);
   napi_value ext;
   if (napi_create_external(env, slot, delete_slot, nullptr, &ext) != napi_ok) {

@@ -2,7 +2,8 @@
 //
 // Where the time goes at batch 1 is reading the weights once per token (a 2-layer width-128 model is 2 MB),
 // so the products with few rows are dot products over the weight rows (4 rows at a time, AVX2 + FMA when the
-// CPU has it), split across the thread pool when they are large enough; from 8 rows up they go to sgemm.
+// CPU has it), split across the thread pool when they are large enough; from 8 rows up they go to sgemm, on
+// weights packed once. q/k/v and gate/up are one product each (decode.h). The attention is decode_attention.cc.
 #include "decode.h"
 
 #include <algorithm>
@@ -10,7 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "elementwise.h"
+#include "decode_attention.h"
 #include "gemm.h"
 #include "microkernels.h"
 #include "thread_pool.h"
@@ -27,6 +28,10 @@ namespace {
 constexpr long kGemmRows = 8;              // a batch of at least this many rows multiplies through sgemm
 constexpr long kParallelWork = 1L << 16;   // multiply-adds below which a product stays on one thread
 constexpr long kRowsPerTask = 32;
+// Multiply-adds from which a packed product splits across the pool: lower than sgemm's own threshold, as the
+// decoder's products follow each other (and the attention's parallel loop) closely enough that the pool's workers
+// are still spinning (thread_pool.cc), not asleep.
+constexpr double kParallelGemm = double(1 << 21);
 
 // ----- dot products: portable and AVX2 -------------------------------------------------------------
 
@@ -99,7 +104,9 @@ VLAB_AVX2 void matvec_avx2(const float* w, const float* x, float* y, long r0, lo
 }
 #endif
 
-bool use_avx2() {
+}  // namespace
+
+bool decode_use_avx2() {
 #ifdef VLAB_X86_KERNELS
   static const bool yes = [] {
     const char* isa = std::getenv("VLAB_NATIVE_ISA");
@@ -111,22 +118,20 @@ bool use_avx2() {
 #endif
 }
 
-float dot(const float* a, const float* b, long n) {
-#ifdef VLAB_X86_KERNELS
-  if (use_avx2()) return dot_avx2(a, b, n);
-#endif
-  return dot_portable(a, b, n);
-}
+namespace {
 
 void matvec(const float* w, const float* x, float* y, long r0, long r1, long cols, const float* bias) {
 #ifdef VLAB_X86_KERNELS
-  if (use_avx2()) return matvec_avx2(w, x, y, r0, r1, cols, bias);
+  if (decode_use_avx2()) return matvec_avx2(w, x, y, r0, r1, cols, bias);
 #endif
   matvec_portable(w, x, y, r0, r1, cols, bias);
 }
 
-// y [B, out] = x [B, in] · wᵀ (+ bias), w in PyTorch's [out, in] layout.
-void linear(const float* x, long B, long in, const float* w, long out, const float* bias, float* y) {
+// y [B, out] = x [B, in] · wᵀ (+ bias), w in PyTorch's [out, in] layout; from kGemmRows rows up through sgemm, with
+// w packed once (`packed`, when given).
+void linear(const float* x, long B, long in, const float* w, long out, const float* bias, float* y,
+            const PackedB* packed = nullptr) {
+  if (B >= kGemmRows && packed) return sgemm_packed(x, B, *packed, bias, y, kParallelGemm);
   if (B >= kGemmRows) {
     GemmProblem p;
     p.m = B;
@@ -168,13 +173,14 @@ void rms_norm(const float* x, const float* weight, float* y, long rows, long col
 
 // RoPE in the half-split layout (Hugging Face's rotate_half): for j < hd/2,
 //   x[j] ← x[j]·cos − x[j + hd/2]·sin,   x[j + hd/2] ← x[j + hd/2]·cos + x[j]·sin
-void rope(float* x, long B, long heads, long hd, const float* cos, const float* sin) {
+// on `heads` heads of hd values at the start of each of B rows, `stride` apart.
+void rope(float* x, long B, long stride, long heads, long hd, const float* cos, const float* sin) {
   const long half = hd / 2;
   for (long b = 0; b < B; b++) {
     const float* c = cos + b * half;
     const float* s = sin + b * half;
     for (long h = 0; h < heads; h++) {
-      float* v = x + (b * heads + h) * hd;
+      float* v = x + b * stride + h * hd;
       for (long j = 0; j < half; j++) {
         const float x1 = v[j], x2 = v[j + half];
         v[j] = x1 * c[j] - x2 * s[j];
@@ -184,38 +190,33 @@ void rope(float* x, long B, long heads, long hd, const float* cos, const float* 
   }
 }
 
-// p[j] += Σ_e q[e] · kt[e, j] for j < n: the scores of one query over n columns of transposed keys [hd, ld].
-// Four key rows per pass over p (a pass per row would load and store p hd times).
-VLAB_VECTORISED void scores_t(const float* __restrict__ q, const float* __restrict__ kt, long ld, long hd,
-                              float* __restrict__ p, long n) {
-  long e = 0;
-  for (; e + 4 <= hd; e += 4) {
-    const float q0 = q[e], q1 = q[e + 1], q2 = q[e + 2], q3 = q[e + 3];
-    const float *r0 = kt + e * ld, *r1 = r0 + ld, *r2 = r1 + ld, *r3 = r2 + ld;
-    for (long j = 0; j < n; j++) p[j] += (q0 * r0[j] + q1 * r1[j]) + (q2 * r2[j] + q3 * r3[j]);
-  }
-  for (; e < hd; e++)
-    for (long j = 0; j < n; j++) p[j] += q[e] * kt[e * ld + j];
+// h = silu(g) · u = g / (1 + e^−g) · u
+VLAB_VECTORISED void silu_mul(const float* g, const float* u, float* h, long n) {
+  for (long i = 0; i < n; i++) h[i] = g[i] / (1.0f + vexp(-g[i])) * u[i];
 }
 
-// out[e] = Σ_j p[j] · v[j, e] over n columns of values [n, hd]; four columns per update of out (one per column
-// would chain every update through the same stores).
-VLAB_VECTORISED void weighted_sum(const float* __restrict__ p, const float* __restrict__ v, long n, long hd,
-                                  float* __restrict__ out) {
-  for (long e = 0; e < hd; e++) out[e] = 0.0f;
-  long j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const float p0 = p[j], p1 = p[j + 1], p2 = p[j + 2], p3 = p[j + 3];
-    const float *v0 = v + j * hd, *v1 = v0 + hd, *v2 = v1 + hd, *v3 = v2 + hd;
-    for (long e = 0; e < hd; e++) out[e] += (p0 * v0[e] + p1 * v1[e]) + (p2 * v2[e] + p3 * v3[e]);
+// The rows of each part one after the other, then the parts emptied.
+std::vector<float> stack(std::initializer_list<std::vector<float>*> parts) {
+  std::vector<float> out;
+  for (auto* p : parts) {
+    out.insert(out.end(), p->begin(), p->end());
+    std::vector<float>().swap(*p);
   }
-  for (; j < n; j++)
-    for (long e = 0; e < hd; e++) out[e] += p[j] * v[j * hd + e];
+  return out;
 }
 
-// g = silu(g) · u = g / (1 + e^−g) · u
-VLAB_VECTORISED void silu_mul(float* g, const float* u, long n) {
-  for (long i = 0; i < n; i++) g[i] = g[i] / (1.0f + vexp(-g[i])) * u[i];
+// Every product's weight packed for sgemm (decode.h: at the first batched step).
+void pack_weights(Decoder& d) {
+  const DecoderConfig& c = d.cfg;
+  const long D = c.dim, I = c.inter, qw = long(c.heads) * c.head_dim, kvw = long(c.kv_heads) * c.head_dim;
+  for (DecoderLayerWeights& w : d.layers) {
+    w.pqkv = pack_b_once(w.wqkv.data(), D, qw + 2 * kvw, true);
+    w.po = pack_b_once(w.wo.data(), qw, D, true);
+    w.pgu = pack_b_once(w.wgu.data(), D, 2 * I, true);
+    w.pd = pack_b_once(w.wd.data(), I, D, true);
+  }
+  d.phead = pack_b_once(c.tied ? d.embed.data() : d.head.data(), D, c.vocab, true);
+  d.packed = true;
 }
 
 template <class T>
@@ -226,24 +227,35 @@ T* grow(std::vector<T>& v, size_t n) {
 
 }  // namespace
 
-const char* decode_isa() { return use_avx2() ? "avx2+fma" : "portable"; }
+const char* decode_isa() { return decode_use_avx2() ? "avx2+fma" : "portable"; }
+
+void decoder_prepare(Decoder& d) {
+  for (DecoderLayerWeights& w : d.layers) {
+    w.wqkv = stack({&w.wq, &w.wk, &w.wv});
+    w.bqkv = stack({&w.bq, &w.bk, &w.bv});  // empty without biases
+    w.wgu = stack({&w.wg, &w.wu});
+  }
+}
 
 void decode_step(Decoder& d, const DecodeStep& s) {
   const DecoderConfig& c = d.cfg;
   const long B = s.batch, D = c.dim, H = c.heads, Hkv = c.kv_heads, hd = c.head_dim, I = c.inter;
   const long qw = H * hd, kvw = Hkv * hd, half = hd / 2, group = H / Hkv, cap = s.capacity, S = s.past + 1;
+  const long F = qw + 2 * kvw;        // the stacked q/k/v width
+  if (B >= kGemmRows && !d.packed) pack_weights(d);
   float* x = grow(d.x, B * D);        // the residual stream [B, D]
   float* n = grow(d.n, B * D);        // its normed copy
-  float* q = grow(d.q, B * qw);       // [B, H, hd]
-  float* k = grow(d.k, B * kvw);      // [B, Hkv, hd]
-  float* v = grow(d.v, B * kvw);
+  float* qkv = grow(d.qkv, B * F);    // [B, F]: q [H, hd], then k [Hkv, hd], then v [Hkv, hd]
   float* att = grow(d.att, B * qw);   // attention output [B, H, hd]
   float* tmp = grow(d.tmp, B * D);
-  float* gate = grow(d.gate, B * I);
-  float* up = grow(d.up, B * I);
+  float* gu = grow(d.gu, B * 2 * I);  // [B, 2I]: gate, then up
+  float* h = grow(d.h, B * I);        // silu(gate) · up [B, I]
   float* cos = grow(d.cos, B * half);
   float* sin = grow(d.sin, B * half);
-  float* sc = grow(d.scores, B * H * S);  // attention weights, one row of S per (row, head)
+  const long sp = attend_scratch(S);
+  float* sc = grow(d.scores, B * H * sp);  // attention weights, one row of sp ≥ S per (row, head)
+  const PackedB* none = nullptr;
+  auto packed = [&](const PackedB& p) { return d.packed ? &p : none; };
 
   for (long b = 0; b < B; b++) std::memcpy(x + b * D, d.embed.data() + long(s.tokens[b]) * D, D * sizeof(float));
   for (long b = 0; b < B; b++) {
@@ -257,66 +269,55 @@ void decode_step(Decoder& d, const DecodeStep& s) {
 
   for (long l = 0; l < c.layers; l++) {
     const DecoderLayerWeights& w = d.layers[l];
-    auto bias = [&](const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); };
     rms_norm(x, w.ln1.data(), n, B, D, c.eps);
-    linear(n, B, D, w.wq.data(), qw, bias(w.bq), q);
-    linear(n, B, D, w.wk.data(), kvw, bias(w.bk), k);
-    linear(n, B, D, w.wv.data(), kvw, bias(w.bv), v);
-    rope(q, B, H, hd, cos, sin);
-    rope(k, B, Hkv, hd, cos, sin);
+    linear(n, B, D, w.wqkv.data(), F, w.bqkv.empty() ? nullptr : w.bqkv.data(), qkv, packed(w.pqkv));
+    rope(qkv, B, F, H, hd, cos, sin);       // q
+    rope(qkv + qw, B, F, Hkv, hd, cos, sin);  // k
     float* kc = s.k_cache + l * B * Hkv * hd * cap;  // this layer's keys [B, Hkv, hd, cap]
     float* vc = s.v_cache + l * B * Hkv * cap * hd;  // and values [B, Hkv, cap, hd]
     // The new column: its key into the transposed cache [hd, cap], its value into [cap, hd].
     for (long b = 0; b < B; b++) {
       for (long g = 0; g < Hkv; g++) {
-        const float* kn = k + (b * Hkv + g) * hd;
+        const float* kn = qkv + b * F + qw + g * hd;
         float* kt = kc + (b * Hkv + g) * hd * cap + s.past;
         for (long e = 0; e < hd; e++) kt[e * cap] = kn[e];
-        std::memcpy(vc + ((b * Hkv + g) * cap + s.past) * hd, v + (b * Hkv + g) * hd, hd * sizeof(float));
+        std::memcpy(vc + ((b * Hkv + g) * cap + s.past) * hd, kn + kvw, hd * sizeof(float));
       }
     }
     // softmax(scale · q kᵀ over the row's unmasked columns) v for the `group` query heads of one key/value head of
-    // one row: a task. With the keys transposed, the scores of all S columns build up as hd vector updates.
+    // one row: a task (decode_attention.cc).
     auto attend = [&](int t) {
       const long b = t / Hkv, g = t % Hkv;
-      const float* kt = kc + (b * Hkv + g) * hd * cap;  // [hd, cap]
-      const float* vb = vc + (b * Hkv + g) * cap * hd;  // [cap, hd]
-      const uint8_t* m = s.mask + b * cap;
-      float* p = sc + t * group * S;  // [group, S]
-      bool any = false;
-      for (long j = 0; j < S; j++) any = any || m[j];
-      for (long r = 0; r < group; r++) {
-        const float* qv = q + (b * H + g * group + r) * hd;
-        float* pr = p + r * S;
-        std::fill(pr, pr + S, 0.0f);
-        scores_t(qv, kt, cap, hd, pr, S);
-        if (!any) {
-          std::fill(pr, pr + S, 1.0f / float(S));  // every column masked: uniform, as the additive −1e9 mask gives
-          continue;
-        }
-        for (long j = 0; j < S; j++)
-          if (!m[j]) pr[j] = -INFINITY;  // weight exp(−∞) = 0
-      }
-      if (any) masked_softmax(p, nullptr, nullptr, p, group, S, scale, 0.0f);  // the prefill's softmax kernel
-      for (long r = 0; r < group; r++) weighted_sum(p + r * S, vb, S, hd, att + (b * H + g * group + r) * hd);
+      AttendGroup a;
+      a.q = qkv + b * F + g * group * hd;
+      a.group = group;
+      a.hd = hd;
+      a.kt = kc + (b * Hkv + g) * hd * cap;
+      a.v = vc + (b * Hkv + g) * cap * hd;
+      a.ld = cap;
+      a.S = S;
+      a.mask = s.mask + b * cap;
+      a.scale = scale;
+      a.scratch = sc + t * group * sp;
+      a.out = att + (b * H + g * group) * hd;
+      attend_group(a);
     };
     if (B * H * S * hd < kParallelWork || pool_threads() == 1) {
       for (int t = 0; t < B * Hkv; t++) attend(t);
     } else {
       parallel_for(int(B * Hkv), attend);
     }
-    linear(att, B, qw, w.wo.data(), D, nullptr, tmp);
+    linear(att, B, qw, w.wo.data(), D, nullptr, tmp, packed(w.po));
     for (long i = 0; i < B * D; i++) x[i] += tmp[i];
 
     rms_norm(x, w.ln2.data(), n, B, D, c.eps);
-    linear(n, B, D, w.wg.data(), I, nullptr, gate);
-    linear(n, B, D, w.wu.data(), I, nullptr, up);
-    silu_mul(gate, up, B * I);
-    linear(gate, B, I, w.wd.data(), D, nullptr, tmp);
+    linear(n, B, D, w.wgu.data(), 2 * I, nullptr, gu, packed(w.pgu));
+    for (long b = 0; b < B; b++) silu_mul(gu + b * 2 * I, gu + b * 2 * I + I, h + b * I, I);
+    linear(h, B, I, w.wd.data(), D, nullptr, tmp, packed(w.pd));
     for (long i = 0; i < B * D; i++) x[i] += tmp[i];
   }
   rms_norm(x, d.norm.data(), n, B, D, c.eps);
-  linear(n, B, D, c.tied ? d.embed.data() : d.head.data(), c.vocab, nullptr, s.logits);
+  linear(n, B, D, c.tied ? d.embed.data() : d.head.data(), c.vocab, nullptr, s.logits, packed(d.phead));
 }
 
 }  // namespace vlab

@@ -13,13 +13,18 @@
 //     x = x + (silu(m Wgᵀ) · m Wuᵀ) Wdᵀ
 //   logits = RMSNorm(x) · norm  (lm_head or the tied embedding)ᵀ                    [B, V]
 //
-// Weights are copied once into the Decoder (so the caller may change or free its tensors); the caches and
-// the mask belong to the caller and are read and written in place. Nothing is allocated per step once the
-// scratch has grown to the batch size.
+// Weights are copied once into the Decoder (so the caller may change or free its tensors), then
+// decoder_prepare stacks the products that read the same input into one weight each: q, k and v as rows
+// [H·hd + 2·Hkv·hd, D], gate and up as [2·I, D] (one larger product instead of three and two). The first step
+// with kGemmRows (decode.cc) or more rows also packs every product's weight for sgemm once (pack_b_once,
+// gemm.h), which doubles the weights' memory. The caches and the mask belong to the caller and are read and
+// written in place. Nothing is allocated per step once the scratch has grown to the batch size.
 #pragma once
 
 #include <cstdint>
 #include <vector>
+
+#include "gemm.h"
 
 namespace vlab {
 
@@ -30,7 +35,10 @@ struct DecoderConfig {
 };
 
 struct DecoderLayerWeights {
-  std::vector<float> ln1, wq, bq, wk, bk, wv, bv, wo, ln2, wg, wu, wd;  // PyTorch's [out, in] layout
+  std::vector<float> ln1, wq, bq, wk, bk, wv, bv, wo, ln2, wg, wu, wd;  // PyTorch's [out, in] layout, as given
+  // Made by decoder_prepare (which empties wq … bv, wg, wu): [wq; wk; wv], [bq; bk; bv] and [wg; wu], stacked rows.
+  std::vector<float> wqkv, bqkv, wgu;
+  PackedB pqkv, po, pgu, pd;  // the same for sgemm, packed at the first batched step
 };
 
 struct Decoder {
@@ -38,8 +46,10 @@ struct Decoder {
   std::vector<double> inv_freq;  // RoPE's 1 / θ^(2j/hd), j < hd/2, as @vlab/rope computes it
   std::vector<float> embed, norm, head;  // head is empty when tied to embed
   std::vector<DecoderLayerWeights> layers;
+  PackedB phead;
+  bool packed = false;
   // Scratch, grown to the largest batch seen.
-  std::vector<float> x, n, q, k, v, att, tmp, gate, up, cos, sin, scores;
+  std::vector<float> x, n, qkv, att, tmp, gu, h, cos, sin, scores;
 };
 
 struct DecodeStep {
@@ -53,6 +63,9 @@ struct DecodeStep {
   long capacity = 0;                   // columns each row's cache holds
   float* logits = nullptr;             // [B, vocab]
 };
+
+// Stacks the q/k/v and gate/up weights (once, after the weights are loaded).
+void decoder_prepare(Decoder& d);
 
 // Runs the step; the caller has checked every size.
 void decode_step(Decoder& d, const DecodeStep& s);

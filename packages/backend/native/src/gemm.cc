@@ -187,12 +187,37 @@ void gemm_block(const GemmProblem& p, const float* a, const float* b, float* c, 
   }
 }
 
-// One product on every thread, sharing one packed copy of B: all of op(B) is packed first (in
-// parallel), then blocks of rows of C are handed out dynamically, each packing its own A block.
-// Dynamic hand-out keeps both cores busy even when one of them is also running something else.
-void gemm_shared_b(const GemmProblem& p, const float* a, const float* b, float* c, int threads) {
+// Rows of C in blocks handed out dynamically (about 4 per thread, whole micro-tiles, at most MC rows), each packing
+// its own A block, against all of op(B) packed in `pb` (KC-deep blocks of npad columns). Dynamic hand-out keeps both
+// cores busy even when one of them is also running something else.
+void gemm_rows(const GemmProblem& p, const float* a, const float* pb, float* c, int threads) {
   const MicroKernel& mk = kernel();
   const int mr = mk.mr, nr = mk.nr;
+  const long npad = (p.n + nr - 1) / nr * nr;
+  const long kblocks = (p.k + KC - 1) / KC;
+  long mc = (p.m + 4 * threads - 1) / (4 * threads);
+  mc = std::min(MC, std::max<long>(mr, (mc + mr - 1) / mr * mr));
+  const long mblocks = (p.m + mc - 1) / mc;
+  auto rows = [&](int t) {
+    const long ic = t * mc, rows = std::min(mc, p.m - ic);
+    float* pa = pack_a_buf.get(MC * KC);
+    for (long blk = 0; blk < kblocks; blk++) {
+      const long pc = blk * KC, kc = std::min(KC, p.k - pc);
+      pack_a(p, a, ic, rows, pc, kc, mr, pa);
+      macro_kernel(p, pa, pb + blk * KC * npad, c, ic, rows, 0, p.n, kc, blk == 0, blk == kblocks - 1);
+    }
+  };
+  if (threads <= 1 || mblocks < 2) {
+    for (int t = 0; t < mblocks; t++) rows(t);
+  } else {
+    parallel_for(int(mblocks), rows);
+  }
+}
+
+// One product on every thread, sharing one packed copy of B: all of op(B) is packed first (in
+// parallel), then blocks of rows of C are handed out (gemm_rows).
+void gemm_shared_b(const GemmProblem& p, const float* a, const float* b, float* c, int threads) {
+  const int nr = kernel().nr;
   const long npad = (p.n + nr - 1) / nr * nr;
   const long kblocks = (p.k + KC - 1) / KC;
   float* pb = shared_b_buf.get(size_t(kblocks) * KC * npad);
@@ -205,19 +230,15 @@ void gemm_shared_b(const GemmProblem& p, const float* a, const float* b, float* 
     const long j0 = s0 * nr, j1 = std::min(p.n, s1 * nr);
     if (j1 > j0) pack_b(p, b, pc, kc, j0, j1 - j0, nr, pb + blk * KC * npad + j0 * kc);
   });
-  // Row blocks: about 4 per thread, in whole micro-tiles, at most MC rows.
-  long mc = (p.m + 4 * threads - 1) / (4 * threads);
-  mc = std::min(MC, std::max<long>(mr, (mc + mr - 1) / mr * mr));
-  const long mblocks = (p.m + mc - 1) / mc;
-  parallel_for(int(mblocks), [&](int t) {
-    const long ic = t * mc, rows = std::min(mc, p.m - ic);
-    float* pa = pack_a_buf.get(MC * KC);
-    for (long blk = 0; blk < kblocks; blk++) {
-      const long pc = blk * KC, kc = std::min(KC, p.k - pc);
-      pack_a(p, a, ic, rows, pc, kc, mr, pa);
-      macro_kernel(p, pa, pb + blk * KC * npad, c, ic, rows, 0, p.n, kc, blk == 0, blk == kblocks - 1);
-    }
-  });
+  gemm_rows(p, a, pb, c, threads);
+}
+
+// The bias as a row the micro-kernels start from, zero-padded to whole micro-tiles (in the calling thread's scratch).
+const float* bias_row(const GemmProblem& p) {
+  const long width = (p.n + 63) / 64 * 64;
+  float* row = bias_buf.get(width);
+  for (long j = 0; j < width; j++) row[j] = j >= p.n ? 0.f : (p.bias_mode == kBiasPerColumn ? p.bias[j] : p.bias[0]);
+  return row;
 }
 
 }  // namespace
@@ -227,13 +248,7 @@ const char* sgemm_kernel_name() { return kernel().name; }
 void sgemm(const GemmProblem& problem) {
   if (problem.m <= 0 || problem.n <= 0 || problem.batch <= 0) return;
   GemmProblem p = problem;
-  if (p.bias_mode != kNoBias && p.k > 0) {
-    // The bias as a row the micro-kernels start from, zero-padded to whole micro-tiles.
-    const long width = (p.n + 63) / 64 * 64;
-    float* row = bias_buf.get(width);
-    for (long j = 0; j < width; j++) row[j] = j >= p.n ? 0.f : (p.bias_mode == kBiasPerColumn ? p.bias[j] : p.bias[0]);
-    p.bias_row = row;
-  }
+  if (p.bias_mode != kNoBias && p.k > 0) p.bias_row = bias_row(p);
   auto a_of = [&](long bi) { return p.a + (p.a_index ? p.a_index[bi] * p.m * p.k : bi * p.a_stride); };
   auto b_of = [&](long bi) { return p.b + (p.b_index ? p.b_index[bi] * p.k * p.n : bi * p.b_stride); };
   auto c_of = [&](long bi) { return p.c + bi * p.m * p.n; };
@@ -266,6 +281,45 @@ void sgemm(const GemmProblem& problem) {
     const long bi = t / nparts, lo = (t % nparts) * per_part;
     gemm_block(p, a_of(bi), b_of(bi), c_of(bi), 0, p.m, lo, std::min(p.n, lo + per_part));
   });
+}
+
+PackedB pack_b_once(const float* b, long k, long n, bool trans_b) {
+  const int nr = kernel().nr;
+  const long npad = (n + nr - 1) / nr * nr;
+  const long kblocks = (k + KC - 1) / KC;
+  PackedB out;
+  out.k = k;
+  out.n = n;
+  out.storage.assign(size_t(kblocks) * KC * npad + 16, 0.f);
+  const auto address = reinterpret_cast<std::uintptr_t>(out.storage.data());
+  out.offset = ((64 - address % 64) % 64) / sizeof(float);
+  GemmProblem p;
+  p.k = k;
+  p.n = n;
+  p.trans_b = trans_b;
+  float* pb = out.storage.data() + out.offset;
+  for (long blk = 0; blk < kblocks; blk++) {
+    const long pc = blk * KC;
+    pack_b(p, b, pc, std::min(KC, k - pc), 0, n, nr, pb + blk * KC * npad);
+  }
+  return out;
+}
+
+void sgemm_packed(const float* a, long m, const PackedB& b, const float* bias, float* c, double parallel_macs) {
+  if (m <= 0 || b.n <= 0) return;
+  GemmProblem p;
+  p.m = m;
+  p.n = b.n;
+  p.k = b.k;
+  p.c = c;
+  if (bias) {
+    p.bias = bias;
+    p.bias_mode = kBiasPerColumn;
+  }
+  if (p.k == 0) return gemm_block(p, a, nullptr, c, 0, m, 0, p.n);
+  if (bias) p.bias_row = bias_row(p);
+  const double macs = double(m) * double(p.n) * double(p.k);
+  gemm_rows(p, a, b.data(), c, macs < parallel_macs ? 1 : pool_threads());
 }
 
 MicroKernel best_microkernel() {

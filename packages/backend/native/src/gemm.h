@@ -6,7 +6,9 @@
 // operands, an optional bias (one per column, or a scalar) and an optional fused activation.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace vlab {
 
@@ -43,6 +45,22 @@ struct GemmProblem {
 
 // Computes the problem; uses the thread pool when the work is large enough.
 void sgemm(const GemmProblem& p);
+
+// op(B) [K, N] packed once into the micro-kernel's slivers, for products that reuse it with many A (a decoder's
+// weights, multiplied by every step's activations). Packed for the micro-kernel chosen at load time.
+struct PackedB {
+  long k = 0, n = 0;
+  std::vector<float> storage;  // 64-byte aligned from `offset` on
+  size_t offset = 0;
+  const float* data() const { return storage.data() + offset; }
+};
+
+// Packs op(B): b is [K, N], or [N, K] (PyTorch's [out, in] weight) when trans_b.
+PackedB pack_b_once(const float* b, long k, long n, bool trans_b);
+
+// C [M, N] = A [M, K] · op(B) (+ bias [N], one per column), B packed by pack_b_once. Runs on the thread pool when
+// M·N·K ≥ parallel_macs (callers whose workers are already awake may ask for less than sgemm's threshold).
+void sgemm_packed(const float* a, long m, const PackedB& b, const float* bias, float* c, double parallel_macs);
 
 // Name of the micro-kernel in use (e.g. "avx2+fma 6x16").
 const char* sgemm_kernel_name();

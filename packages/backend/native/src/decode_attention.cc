@@ -1,0 +1,225 @@
+// The attention of one decoding step for the query heads that share a key/value head: see decode_attention.h for
+// the equations.
+//
+// Layouts: the keys of one (row, key/value head) are cached transposed, kt [hd, ld], so the scores of a query over
+// all S columns are S/8 vectors built up over the hd key rows; the values are [ld, hd], so the output is hd/8
+// vectors built up over the S columns. Both products are register-tiled (AVX2 + FMA): a tile of R query heads x
+// NB vectors of columns (scores) or R heads x NV vectors of the head width (output) stays in registers for the whole
+// sum, and each key or value vector loaded serves the R heads. Without AVX2 (or with hd not a multiple of 8) the
+// portable loops below compute the same sums one head at a time.
+#include "decode_attention.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "microkernels.h"
+#include "vmath.h"
+
+#ifdef VLAB_X86_KERNELS
+#include <immintrin.h>
+#define VLAB_AVX2 __attribute__((target("avx2,fma")))
+// The tiles' loops over heads and vectors run fully unrolled, so that their accumulators live in registers.
+#define VLAB_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+namespace vlab {
+namespace {
+
+constexpr int kLanes = 16;  // independent partial maxima and sums in the softmax reductions
+
+// p[j] ← exp(scale · p[j] − max) where mask[j], else 0, for j < S; returns Σ_j p[j], or 0 when every column is masked
+// (then p is left undefined).
+VLAB_VECTORISED float softmax_numerators(float* p, const uint8_t* mask, long S, float scale) {
+  for (long j = 0; j < S; j++) p[j] = mask[j] ? scale * p[j] : -INFINITY;
+  float acc[kLanes];
+  for (int l = 0; l < kLanes; l++) acc[l] = -INFINITY;
+  long j = 0;
+  for (; j + kLanes <= S; j += kLanes)
+    for (int l = 0; l < kLanes; l++) acc[l] = p[j + l] > acc[l] ? p[j + l] : acc[l];
+  float mx = -INFINITY;
+  for (int l = 0; l < kLanes; l++) mx = acc[l] > mx ? acc[l] : mx;
+  for (; j < S; j++) mx = p[j] > mx ? p[j] : mx;
+  if (mx == -INFINITY) return 0.0f;
+  float sum[kLanes] = {};
+  j = 0;
+  for (; j + kLanes <= S; j += kLanes)
+    for (int l = 0; l < kLanes; l++) {
+      const float e = vexp(p[j + l] - mx);  // a masked column: vexp(−∞) = 0
+      p[j + l] = e;
+      sum[l] += e;
+    }
+  float s = 0.0f;
+  for (int l = 0; l < kLanes; l++) s += sum[l];
+  for (; j < S; j++) {
+    p[j] = vexp(p[j] - mx);
+    s += p[j];
+  }
+  return s;
+}
+
+// The softmax of each of `rows` score rows (sp apart) in place, unnormalised; inv[r] = 1 / Σ_j w[r, j].
+void softmax_rows(float* p, long sp, long rows, const uint8_t* mask, long S, float scale, float* inv) {
+  for (long r = 0; r < rows; r++) {
+    float* pr = p + r * sp;
+    const float s = softmax_numerators(pr, mask, S, scale);
+    if (s > 0.0f) {
+      inv[r] = 1.0f / s;
+    } else {  // every column masked: uniform weights
+      std::fill(pr, pr + S, 1.0f);
+      inv[r] = 1.0f / float(S);
+    }
+  }
+}
+
+// ----- portable: one head at a time ----------------------------------------------------------------
+
+// p[j] = Σ_e q[e] · kt[e, j] for j < n; four key rows per pass over p.
+VLAB_VECTORISED void scores_portable(const float* __restrict__ q, const float* __restrict__ kt, long ld, long hd,
+                                     float* __restrict__ p, long n) {
+  for (long j = 0; j < n; j++) p[j] = 0.0f;
+  long e = 0;
+  for (; e + 4 <= hd; e += 4) {
+    const float q0 = q[e], q1 = q[e + 1], q2 = q[e + 2], q3 = q[e + 3];
+    const float *r0 = kt + e * ld, *r1 = r0 + ld, *r2 = r1 + ld, *r3 = r2 + ld;
+    for (long j = 0; j < n; j++) p[j] += (q0 * r0[j] + q1 * r1[j]) + (q2 * r2[j] + q3 * r3[j]);
+  }
+  for (; e < hd; e++)
+    for (long j = 0; j < n; j++) p[j] += q[e] * kt[e * ld + j];
+}
+
+// out[e] = inv · Σ_j p[j] · v[j, e] over n columns of values [n, hd]; four columns per update of out.
+VLAB_VECTORISED void weighted_sum_portable(const float* __restrict__ p, const float* __restrict__ v, long n, long hd,
+                                           float inv, float* __restrict__ out) {
+  for (long e = 0; e < hd; e++) out[e] = 0.0f;
+  long j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float p0 = p[j], p1 = p[j + 1], p2 = p[j + 2], p3 = p[j + 3];
+    const float *v0 = v + j * hd, *v1 = v0 + hd, *v2 = v1 + hd, *v3 = v2 + hd;
+    for (long e = 0; e < hd; e++) out[e] += (p0 * v0[e] + p1 * v1[e]) + (p2 * v2[e] + p3 * v3[e]);
+  }
+  for (; j < n; j++)
+    for (long e = 0; e < hd; e++) out[e] += p[j] * v[j * hd + e];
+  for (long e = 0; e < hd; e++) out[e] *= inv;
+}
+
+void attend_portable(const AttendGroup& a, long sp) {
+  float inv[1];
+  for (long r = 0; r < a.group; r++) {
+    float* p = a.scratch + r * sp;
+    scores_portable(a.q + r * a.hd, a.kt, a.ld, a.hd, p, a.S);
+    softmax_rows(p, sp, 1, a.mask, a.S, a.scale, inv);
+    weighted_sum_portable(p, a.v, a.S, a.hd, inv[0], a.out + r * a.hd);
+  }
+}
+
+// ----- AVX2 + FMA: register tiles over the heads of the group --------------------------------------
+
+#ifdef VLAB_X86_KERNELS
+// p[r, j0 + 8b + i] = Σ_e q[r, e] · kt[e, j0 + 8b + i] for r < R, b < NB, i < 8. `tail` masks the loads of the last
+// (partial) vector when NB = 1 (the other lanes' scores are 0 and unused); full tiles pass all lanes on.
+template <int R, int NB>
+VLAB_AVX2 void scores_tile(const float* q, long hd, const float* kt, long ld, long j0, float* p, long sp,
+                           __m256i tail) {
+  __m256 acc[R][NB];
+  VLAB_UNROLL for (int r = 0; r < R; r++)
+    VLAB_UNROLL for (int b = 0; b < NB; b++) acc[r][b] = _mm256_setzero_ps();
+  for (long e = 0; e < hd; e++) {
+    const float* k = kt + e * ld + j0;
+    __m256 kv[NB];
+    VLAB_UNROLL for (int b = 0; b < NB; b++) kv[b] = NB == 1 ? _mm256_maskload_ps(k, tail) : _mm256_loadu_ps(k + 8 * b);
+    VLAB_UNROLL for (int r = 0; r < R; r++) {
+      const __m256 qe = _mm256_broadcast_ss(q + r * hd + e);
+      VLAB_UNROLL for (int b = 0; b < NB; b++) acc[r][b] = _mm256_fmadd_ps(qe, kv[b], acc[r][b]);
+    }
+  }
+  VLAB_UNROLL for (int r = 0; r < R; r++)
+    VLAB_UNROLL for (int b = 0; b < NB; b++) _mm256_storeu_ps(p + r * sp + j0 + 8 * b, acc[r][b]);
+}
+
+// The scores of R heads over all S columns: tiles of NB vectors, then single (the last one partial) vectors.
+template <int R, int NB>
+VLAB_AVX2 void scores_heads(const float* q, long hd, const float* kt, long ld, long S, float* p, long sp) {
+  const __m256i all = _mm256_set1_epi32(-1);
+  long j = 0;
+  for (; j + 8 * NB <= S; j += 8 * NB) scores_tile<R, NB>(q, hd, kt, ld, j, p, sp, all);
+  for (; j < S; j += 8) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(S - j)), lane);  // lanes j + i < S
+    scores_tile<R, 1>(q, hd, kt, ld, j, p, sp, tail);
+  }
+}
+
+// out[r, e0 + 8c + i] = inv[r] · Σ_j p[r, j] · v[j, e0 + 8c + i] for r < R, c < NV, i < 8.
+template <int R, int NV>
+VLAB_AVX2 void output_tile(const float* p, long sp, const float* v, long hd, long e0, long S, const float* inv,
+                           float* out) {
+  __m256 acc[R][NV];
+  VLAB_UNROLL for (int r = 0; r < R; r++)
+    VLAB_UNROLL for (int c = 0; c < NV; c++) acc[r][c] = _mm256_setzero_ps();
+  for (long j = 0; j < S; j++) {
+    const float* vj = v + j * hd + e0;
+    __m256 vv[NV];
+    VLAB_UNROLL for (int c = 0; c < NV; c++) vv[c] = _mm256_loadu_ps(vj + 8 * c);
+    VLAB_UNROLL for (int r = 0; r < R; r++) {
+      const __m256 w = _mm256_broadcast_ss(p + r * sp + j);
+      VLAB_UNROLL for (int c = 0; c < NV; c++) acc[r][c] = _mm256_fmadd_ps(w, vv[c], acc[r][c]);
+    }
+  }
+  VLAB_UNROLL for (int r = 0; r < R; r++) {
+    const __m256 k = _mm256_set1_ps(inv[r]);
+    VLAB_UNROLL for (int c = 0; c < NV; c++) _mm256_storeu_ps(out + r * hd + e0 + 8 * c, _mm256_mul_ps(acc[r][c], k));
+  }
+}
+
+// The output of R heads (R ≤ 2) over the head width, in chunks of up to 4 vectors (hd is a multiple of 8).
+template <int R>
+VLAB_AVX2 void output_heads(const float* p, long sp, const float* v, long hd, long S, const float* inv, float* out) {
+  long e = 0;
+  for (; e + 32 <= hd; e += 32) output_tile<R, 4>(p, sp, v, hd, e, S, inv, out);
+  switch ((hd - e) / 8) {
+    case 3: output_tile<R, 3>(p, sp, v, hd, e, S, inv, out); break;
+    case 2: output_tile<R, 2>(p, sp, v, hd, e, S, inv, out); break;
+    case 1: output_tile<R, 1>(p, sp, v, hd, e, S, inv, out); break;
+    default: break;
+  }
+}
+
+void attend_avx2(const AttendGroup& a, long sp) {
+  // Scores: up to 4 heads a tile (R x NB ≤ 8 accumulators).
+  for (long r = 0; r < a.group;) {
+    const float* q = a.q + r * a.hd;
+    float* p = a.scratch + r * sp;
+    switch (std::min<long>(a.group - r, 4)) {
+      case 1: scores_heads<1, 8>(q, a.hd, a.kt, a.ld, a.S, p, sp), r += 1; break;
+      case 2: scores_heads<2, 4>(q, a.hd, a.kt, a.ld, a.S, p, sp), r += 2; break;
+      case 3: scores_heads<3, 2>(q, a.hd, a.kt, a.ld, a.S, p, sp), r += 3; break;
+      default: scores_heads<4, 2>(q, a.hd, a.kt, a.ld, a.S, p, sp), r += 4; break;
+    }
+  }
+  constexpr long kMaxGroup = 64;
+  float inv[kMaxGroup];
+  for (long r0 = 0; r0 < a.group; r0 += kMaxGroup) {
+    const long rows = std::min(kMaxGroup, a.group - r0);
+    softmax_rows(a.scratch + r0 * sp, sp, rows, a.mask, a.S, a.scale, inv);
+    // Output: two heads a tile (2 x 4 accumulators).
+    for (long r = 0; r < rows; r += 2) {
+      const float* p = a.scratch + (r0 + r) * sp;
+      float* out = a.out + (r0 + r) * a.hd;
+      if (r + 2 <= rows) output_heads<2>(p, sp, a.v, a.hd, a.S, inv + r, out);
+      else output_heads<1>(p, sp, a.v, a.hd, a.S, inv + r, out);
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+void attend_group(const AttendGroup& a) {
+  const long sp = attend_scratch(a.S);
+#ifdef VLAB_X86_KERNELS
+  if (decode_use_avx2() && a.hd % 8 == 0) return attend_avx2(a, sp);
+#endif
+  attend_portable(a, sp);
+}
+
+}  // namespace vlab
