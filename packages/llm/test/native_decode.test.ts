@@ -64,6 +64,22 @@ function stepLogits(m: CausalLM, ids: number[][], steps: number, useNative: bool
   return out;
 }
 
+/** Random q/k/v biases and norm weights (HF's init makes them 0 and 1, which would hide a bias or norm left out). */
+function perturb(m: CausalLM, seed: number): void {
+  const layers = m.model.layers;
+  const biases = layers.flatMap((l) => [l.self_attn.q?.bias, l.self_attn.k?.bias, l.self_attn.v?.bias]);
+  const norms = [
+    ...layers.flatMap((l) => [l.input_layernorm.weight, l.post_attention_layernorm.weight]),
+    m.model.norm.weight,
+  ];
+  [...biases.map((p) => [p, 0] as const), ...norms.map((p) => [p, 1] as const)].forEach(([p, mean], i) => {
+    if (!p) return;
+    const r = tf.tidy(() => tf.randomNormal(p.shape, mean, 0.3, "float32", seed + i));
+    (p as tf.Variable).assign(r);
+    r.dispose();
+  });
+}
+
 describe.skipIf(!native)("native decoding steps", () => {
   for (const [name, over] of LAYOUTS) {
     it(`${name}: the same logits (within 1e-4) and greedy tokens as the tfjs steps`, () => {
@@ -94,6 +110,7 @@ describe.skipIf(!native)("native decoding steps", () => {
   for (const [name, over] of BATCHED) {
     it(`batch of 12, ${name}: the tfjs steps' logits (within 1e-4), greedy tokens and samples, ragged rows`, () => {
       const m = tinyModel({ maxPositionEmbeddings: 128, ...over }, 13);
+      perturb(m, 21);
       const ids = Array.from({ length: 12 }, (_, b) => randomIds(40 + b, 61));
       const fast = stepLogits(m, ids, 8, true);
       const ref = stepLogits(m, ids, 8, false);
