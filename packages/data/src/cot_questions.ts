@@ -20,7 +20,7 @@
  */
 import { numberWord, withArticle } from "./captions.js";
 import { pick } from "./pick.js";
-import type { DescribedObject } from "./scene_description.js";
+import { objectPhrase, type DescribedObject } from "./scene_description.js";
 import { COLOR_NAMES, SHAPES, type ColorName, type ShapeName } from "./world.js";
 import type { Rng } from "@vlab/core";
 
@@ -103,9 +103,7 @@ function countSentence(n: number, what: string, isShape: boolean): string {
 
 /** "i see a red circle , a blue square and a red triangle" (the objects in the description's order). */
 export function listSentence(objects: readonly DescribedObject[]): string {
-  const items = objects.map((o) => withArticle(`${o.color} ${o.shape}`));
-  if (items.length <= 1) return `i see ${items.join("")}`;
-  return `i see ${items.slice(0, -1).join(" , ")} and ${items[items.length - 1]}`;
+  return `i see ${objectPhrase(objects)}`;
 }
 
 /** The reasoning sentences of a question's chain (see the file comment), without tags or full stops. */
@@ -135,4 +133,3 @@ export function cotChain(objects: readonly DescribedObject[], q: CotQuestion): s
 export function plainAnswer(q: Pick<CotQuestion, "answer">): string {
   return `<answer> ${q.answer} </answer>`;
 }
-

@@ -2,7 +2,7 @@ import { Rng } from "@vlab/core";
 import { describe, expect, it } from "vitest";
 import { JUDGE_CHECKS, chainSentences, judgeChain } from "../src/cot_judge.js";
 import { cotChain, cotQuestion, cotQuestions, countOf, plainAnswer, type CotQuestion } from "../src/cot_questions.js";
-import { describedObjects, formalDescription, parseFormalDescription } from "../src/scene_description.js";
+import { describedObjects, formalDescription, objectPhrase, parseFormalDescription } from "../src/scene_description.js";
 import { makeScene, sampleScene } from "../src/shapes.js";
 
 // Left to right: a red circle, a blue square, a red triangle.
@@ -21,21 +21,28 @@ const notRed = () => q("not", "how many shapes are not red?");
 const swap = (from: string, to: string) => cotChain(objects, notRed()).replace(from, to);
 
 describe("formal description", () => {
-  it("lists objects left to right with whole-pixel boxes, and reads back", () => {
+  it("lists the objects left to right, then their whole-pixel boxes, and reads back", () => {
     const text = formalDescription(scene);
-    expect(text).toMatch(/^objects : red circle \[\d+, \d+, \d+, \d+\] ; blue square \[.*\] ; red triangle \[.*\]$/);
+    expect(text).toMatch(
+      /^objects : a red circle , a blue square and a red triangle \. boxes : \[\d+, \d+, \d+, \d+\] ; \[.*\] ; \[.*\]$/,
+    );
     expect(parseFormalDescription(text)).toEqual(objects);
-    // a tokenizer's decode spaces the punctuation: still read
-    expect(parseFormalDescription(text.replace(/([[\],])/g, " $1 "))).toEqual(objects);
+    // a tokenizer's decode spaces the punctuation differently: still read
+    expect(parseFormalDescription(text.replace(/ ([,.;])/g, "$1").replace(/([[\],])/g, " $1 "))).toEqual(objects);
     expect(objects[0]?.box).toEqual(scene.objects[0]?.box.map((v) => Math.round(v) || 0));
+    expect(objectPhrase(objects.slice(0, 1))).toBe("a red circle");
   });
   it("names the faulty item", () => {
-    expect(() => parseFormalDescription("objects : red circle [1, 2, 3]")).toThrow(/item 1 .*not "<colour> <shape>/);
-    expect(() => parseFormalDescription("objects : red circle [1, 2, 3, 4] ; pink star [1, 2, 3, 4]")).toThrow(
-      /item 2 has unknown colour "pink"/,
+    expect(() => parseFormalDescription("objects : a red circle . boxes : [1, 2, 3]")).toThrow(/box 1 .*not "\[x0/);
+    expect(() =>
+      parseFormalDescription("objects : a red circle and a pink star . boxes : [1, 2, 3, 4] ; [1, 2, 3, 4]"),
+    ).toThrow(/object 2 has unknown colour "pink"/);
+    expect(() => parseFormalDescription("objects : a red circle . boxes : [1, 2, 3, 4] ; [1, 2, 3, 4]")).toThrow(
+      /1 objects but 2 boxes/,
     );
     expect(() => parseFormalDescription("things : red circle")).toThrow(/expected "objects :/);
-    expect(parseFormalDescription("objects :")).toEqual([]);
+    expect(() => parseFormalDescription("objects : a red circle")).toThrow(/no ". boxes :" part/);
+    expect(parseFormalDescription("objects : . boxes :")).toEqual([]);
   });
 });
 
