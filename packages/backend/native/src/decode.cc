@@ -28,6 +28,7 @@ namespace {
 constexpr long kGemmRows = 8;              // a batch of at least this many rows multiplies through sgemm
 constexpr long kParallelWork = 1L << 16;   // multiply-adds below which a product stays on one thread
 constexpr long kRowsPerTask = 32;
+constexpr long kAttendChunk = 4;           // (row, kv head) attention units per task of the pool
 // Multiply-adds from which a packed product splits across the pool: lower than sgemm's own threshold, as the
 // decoder's products follow each other (and the attention's parallel loop) closely enough that the pool's workers
 // are still spinning (thread_pool.cc), not asleep.
@@ -285,27 +286,37 @@ void decode_step(Decoder& d, const DecodeStep& s) {
       }
     }
     // softmax(scale · q kᵀ over the row's unmasked columns) v for the `group` query heads of one key/value head of
-    // one row: a task (decode_attention.cc).
-    auto attend = [&](int t) {
-      const long b = t / Hkv, g = t % Hkv;
+    // one row: a unit (decode_attention.cc). A task runs kAttendChunk consecutive units, each prefetching the next's
+    // keys and values.
+    auto unit = [&](long u, bool prefetch_next) {
+      const long b = u / Hkv, g = u % Hkv;
       AttendGroup a;
       a.q = qkv + b * F + g * group * hd;
       a.group = group;
       a.hd = hd;
-      a.kt = kc + (b * Hkv + g) * hd * cap;
-      a.v = vc + (b * Hkv + g) * cap * hd;
+      a.kt = kc + u * hd * cap;  // u = b·Hkv + g
+      a.v = vc + u * cap * hd;
       a.ld = cap;
       a.S = S;
       a.mask = s.mask + b * cap;
       a.scale = scale;
-      a.scratch = sc + t * group * sp;
+      a.scratch = sc + u * group * sp;
       a.out = att + (b * H + g * group) * hd;
+      if (prefetch_next) {
+        a.next_kt = a.kt + hd * cap;
+        a.next_v = a.v + cap * hd;
+      }
       attend_group(a);
     };
-    if (B * H * S * hd < kParallelWork || pool_threads() == 1) {
-      for (int t = 0; t < B * Hkv; t++) attend(t);
+    const long units = B * Hkv, tasks = (units + kAttendChunk - 1) / kAttendChunk;
+    auto task = [&](int t) {
+      const long u1 = std::min(units, (t + 1) * kAttendChunk);
+      for (long u = t * kAttendChunk; u < u1; u++) unit(u, u + 1 < u1);
+    };
+    if (B * H * S * hd < kParallelWork || pool_threads() == 1 || tasks < 2) {
+      for (long u = 0; u < units; u++) unit(u, u + 1 < units);
     } else {
-      parallel_for(int(B * Hkv), attend);
+      parallel_for(int(tasks), task);
     }
     linear(att, B, qw, w.wo.data(), D, nullptr, tmp, packed(w.po));
     for (long i = 0; i < B * D; i++) x[i] += tmp[i];

@@ -57,11 +57,70 @@ VLAB_VECTORISED float softmax_numerators(float* p, const uint8_t* mask, long S, 
   return s;
 }
 
+#ifdef VLAB_X86_KERNELS
+// vmath.h's vexp on 8 lanes, operation for operation (each product and sum rounded, as there).
+VLAB_AVX2 inline __m256 vexp8(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.3f), magic = _mm256_set1_ps(12582912.f);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.7f));
+  const __m256 n = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), magic), magic);
+  __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693145751953125f)));
+  r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(1.42860682030941723212e-6f)));
+  __m256 p = _mm256_set1_ps(1.f / 720.f);
+  for (const float c : {1.f / 120.f, 1.f / 24.f, 1.f / 6.f, 0.5f, 1.f, 1.f})
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(c));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+  return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LE_OQ), y);  // 0 at and below −87.3
+}
+
+// softmax_numerators on 8 lanes (the compiler's own vectorisation of it keeps the maximum scalar).
+VLAB_AVX2 float softmax_numerators_avx2(float* p, const uint8_t* mask, long S, float scale) {
+  const __m256 minus_inf = _mm256_set1_ps(-INFINITY), k = _mm256_set1_ps(scale);
+  __m256 mx8 = minus_inf;
+  long j = 0;
+  for (; j + 8 <= S; j += 8) {
+    const __m256i m = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mask + j)));
+    const __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(m, _mm256_setzero_si256()));
+    const __m256 z = _mm256_blendv_ps(minus_inf, _mm256_mul_ps(k, _mm256_loadu_ps(p + j)), keep);
+    _mm256_storeu_ps(p + j, z);
+    mx8 = _mm256_max_ps(mx8, z);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, mx8);
+  float mx = -INFINITY;
+  for (float v : lanes) mx = v > mx ? v : mx;
+  for (long t = j; t < S; t++) {
+    p[t] = mask[t] ? scale * p[t] : -INFINITY;
+    mx = p[t] > mx ? p[t] : mx;
+  }
+  if (mx == -INFINITY) return 0.0f;
+  const __m256 m8 = _mm256_set1_ps(mx);
+  __m256 sum8 = _mm256_setzero_ps();
+  for (j = 0; j + 8 <= S; j += 8) {
+    const __m256 e = vexp8(_mm256_sub_ps(_mm256_loadu_ps(p + j), m8));
+    _mm256_storeu_ps(p + j, e);
+    sum8 = _mm256_add_ps(sum8, e);
+  }
+  _mm256_store_ps(lanes, sum8);
+  float s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (; j < S; j++) {
+    p[j] = vexp(p[j] - mx);
+    s += p[j];
+  }
+  return s;
+}
+#endif
+
 // The softmax of each of `rows` score rows (sp apart) in place, unnormalised; inv[r] = 1 / Σ_j w[r, j].
 void softmax_rows(float* p, long sp, long rows, const uint8_t* mask, long S, float scale, float* inv) {
   for (long r = 0; r < rows; r++) {
     float* pr = p + r * sp;
+#ifdef VLAB_X86_KERNELS
+    const float s = decode_use_avx2() ? softmax_numerators_avx2(pr, mask, S, scale)
+                                      : softmax_numerators(pr, mask, S, scale);
+#else
     const float s = softmax_numerators(pr, mask, S, scale);
+#endif
     if (s > 0.0f) {
       inv[r] = 1.0f / s;
     } else {  // every column masked: uniform weights
@@ -115,6 +174,9 @@ void attend_portable(const AttendGroup& a, long sp) {
 // ----- AVX2 + FMA: register tiles over the heads of the group --------------------------------------
 
 #ifdef VLAB_X86_KERNELS
+// The 64-byte line holding *p, into every cache level.
+inline void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+
 // p[r, j0 + 8b + i] = Σ_e q[r, e] · kt[e, j0 + 8b + i] for r < R, b < NB, i < 8. `tail` masks the loads of the last
 // (partial) vector when NB = 1 (the other lanes' scores are 0 and unused); full tiles pass all lanes on.
 template <int R, int NB>
@@ -136,12 +198,19 @@ VLAB_AVX2 void scores_tile(const float* q, long hd, const float* kt, long ld, lo
     VLAB_UNROLL for (int b = 0; b < NB; b++) _mm256_storeu_ps(p + r * sp + j0 + 8 * b, acc[r][b]);
 }
 
-// The scores of R heads over all S columns: tiles of NB vectors, then single (the last one partial) vectors.
+// The scores of R heads over all S columns: tiles of NB vectors, then single (the last one partial) vectors. Each
+// tile prefetches the same columns of `next` (the next call's keys, or null), one 64-byte line at a time.
 template <int R, int NB>
-VLAB_AVX2 void scores_heads(const float* q, long hd, const float* kt, long ld, long S, float* p, long sp) {
+VLAB_AVX2 void scores_heads(const float* q, long hd, const float* kt, long ld, long S, float* p, long sp,
+                            const float* next) {
   const __m256i all = _mm256_set1_epi32(-1);
   long j = 0;
-  for (; j + 8 * NB <= S; j += 8 * NB) scores_tile<R, NB>(q, hd, kt, ld, j, p, sp, all);
+  for (; j + 8 * NB <= S; j += 8 * NB) {
+    if (next)
+      for (long e = 0; e < hd; e++)
+        for (long o = 0; o < 8 * NB; o += 16) prefetch(next + e * ld + j + o);
+    scores_tile<R, NB>(q, hd, kt, ld, j, p, sp, all);
+  }
   for (; j < S; j += 8) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(S - j)), lane);  // lanes j + i < S
@@ -149,15 +218,18 @@ VLAB_AVX2 void scores_heads(const float* q, long hd, const float* kt, long ld, l
   }
 }
 
-// out[r, e0 + 8c + i] = inv[r] · Σ_j p[r, j] · v[j, e0 + 8c + i] for r < R, c < NV, i < 8.
+// out[r, e0 + 8c + i] = inv[r] · Σ_j p[r, j] · v[j, e0 + 8c + i] for r < R, c < NV, i < 8; prefetches the same
+// values of `next` (the next call's, or null).
 template <int R, int NV>
 VLAB_AVX2 void output_tile(const float* p, long sp, const float* v, long hd, long e0, long S, const float* inv,
-                           float* out) {
+                           float* out, const float* next) {
   __m256 acc[R][NV];
   VLAB_UNROLL for (int r = 0; r < R; r++)
     VLAB_UNROLL for (int c = 0; c < NV; c++) acc[r][c] = _mm256_setzero_ps();
   for (long j = 0; j < S; j++) {
     const float* vj = v + j * hd + e0;
+    if (next)
+      for (int o = 0; o < 8 * NV; o += 16) prefetch(next + j * hd + e0 + o);
     __m256 vv[NV];
     VLAB_UNROLL for (int c = 0; c < NV; c++) vv[c] = _mm256_loadu_ps(vj + 8 * c);
     VLAB_UNROLL for (int r = 0; r < R; r++) {
@@ -173,27 +245,28 @@ VLAB_AVX2 void output_tile(const float* p, long sp, const float* v, long hd, lon
 
 // The output of R heads (R ≤ 2) over the head width, in chunks of up to 4 vectors (hd is a multiple of 8).
 template <int R>
-VLAB_AVX2 void output_heads(const float* p, long sp, const float* v, long hd, long S, const float* inv, float* out) {
+VLAB_AVX2 void output_heads(const float* p, long sp, const float* v, long hd, long S, const float* inv, float* out,
+                            const float* next) {
   long e = 0;
-  for (; e + 32 <= hd; e += 32) output_tile<R, 4>(p, sp, v, hd, e, S, inv, out);
+  for (; e + 32 <= hd; e += 32) output_tile<R, 4>(p, sp, v, hd, e, S, inv, out, next);
   switch ((hd - e) / 8) {
-    case 3: output_tile<R, 3>(p, sp, v, hd, e, S, inv, out); break;
-    case 2: output_tile<R, 2>(p, sp, v, hd, e, S, inv, out); break;
-    case 1: output_tile<R, 1>(p, sp, v, hd, e, S, inv, out); break;
+    case 3: output_tile<R, 3>(p, sp, v, hd, e, S, inv, out, next); break;
+    case 2: output_tile<R, 2>(p, sp, v, hd, e, S, inv, out, next); break;
+    case 1: output_tile<R, 1>(p, sp, v, hd, e, S, inv, out, next); break;
     default: break;
   }
 }
 
 void attend_avx2(const AttendGroup& a, long sp) {
-  // Scores: up to 4 heads a tile (R x NB ≤ 8 accumulators).
+  // Scores: up to 4 heads a tile (R x NB ≤ 8 accumulators); the first tiles prefetch the next call's keys.
   for (long r = 0; r < a.group;) {
     const float* q = a.q + r * a.hd;
     float* p = a.scratch + r * sp;
     switch (std::min<long>(a.group - r, 4)) {
-      case 1: scores_heads<1, 8>(q, a.hd, a.kt, a.ld, a.S, p, sp), r += 1; break;
-      case 2: scores_heads<2, 4>(q, a.hd, a.kt, a.ld, a.S, p, sp), r += 2; break;
-      case 3: scores_heads<3, 2>(q, a.hd, a.kt, a.ld, a.S, p, sp), r += 3; break;
-      default: scores_heads<4, 2>(q, a.hd, a.kt, a.ld, a.S, p, sp), r += 4; break;
+      case 1: scores_heads<1, 8>(q, a.hd, a.kt, a.ld, a.S, p, sp, r == 0 ? a.next_kt : nullptr), r += 1; break;
+      case 2: scores_heads<2, 4>(q, a.hd, a.kt, a.ld, a.S, p, sp, r == 0 ? a.next_kt : nullptr), r += 2; break;
+      case 3: scores_heads<3, 2>(q, a.hd, a.kt, a.ld, a.S, p, sp, r == 0 ? a.next_kt : nullptr), r += 3; break;
+      default: scores_heads<4, 2>(q, a.hd, a.kt, a.ld, a.S, p, sp, r == 0 ? a.next_kt : nullptr), r += 4; break;
     }
   }
   constexpr long kMaxGroup = 64;
@@ -205,8 +278,9 @@ void attend_avx2(const AttendGroup& a, long sp) {
     for (long r = 0; r < rows; r += 2) {
       const float* p = a.scratch + (r0 + r) * sp;
       float* out = a.out + (r0 + r) * a.hd;
-      if (r + 2 <= rows) output_heads<2>(p, sp, a.v, a.hd, a.S, inv + r, out);
-      else output_heads<1>(p, sp, a.v, a.hd, a.S, inv + r, out);
+      const float* next = r0 + r == 0 ? a.next_v : nullptr;  // prefetched once, by the first heads' tiles
+      if (r + 2 <= rows) output_heads<2>(p, sp, a.v, a.hd, a.S, inv + r, out, next);
+      else output_heads<1>(p, sp, a.v, a.hd, a.S, inv + r, out, next);
     }
   }
 }

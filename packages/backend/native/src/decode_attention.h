@@ -30,6 +30,10 @@ struct AttendGroup {
   float scale = 1.0f;             // 1 / √hd
   float* scratch = nullptr;    // at least group · attend_scratch(S) floats
   float* out = nullptr;        // [group, hd]
+  // Optional: the next call's keys and values (same layouts), prefetched while this one computes. A batch's caches
+  // are far larger than L2, so without this every call first waits for its own cache lines.
+  const float* next_kt = nullptr;
+  const float* next_v = nullptr;
 };
 
 // Floats of scratch one query head needs for S columns (S rounded up to whole vectors).
