@@ -5,8 +5,11 @@
  *
  * A run is a list of checkpoints p_k = (step_k, id_k, ood_k), the first one the model it starts from (step 0).
  *
- *   checkpoints along a run   `alongRun`: evaluate after every `every` completed steps and after the last one, from
- *                             a training loop's per-step hook (GrpoTrainer's `onStep`, core `train`'s `evalFn`)
+ *   checkpoints along a run   `alongRun`: evaluate after every `every` completed steps, or at the completed steps
+ *                             listed in `at`, and after the last one, from a training loop's per-step hook
+ *                             (GrpoTrainer's `onStep`, core `train`'s `evalFn` with `evalEvery: 1`);
+ *                             `geometricSteps(steps, n)` spaces n checkpoints as steps^(i/(n−1)), dense where
+ *                             accuracy moves fastest, at the start
  *   OOD at matched ID         `oodAtId(run, L)`: the OOD accuracy where the run's ID accuracy first reaches L,
  *                             linear between the two checkpoints around that crossing,
  *                               t = (L − id_{k−1}) / (id_k − id_{k−1}),   ood(L) = ood_{k−1} + t (ood_k − ood_{k−1})
@@ -27,7 +30,9 @@ export type RunPoint = { step: number; id: number; ood: number };
 
 export interface AlongRunOptions {
   /** Evaluate after every this many completed steps (and after the last). */
-  every: number;
+  every?: number;
+  /** Evaluate after these completed steps (and after the last), e.g. `geometricSteps(steps, n)`. */
+  at?: readonly number[];
   /** The run's total steps. */
   steps: number;
   /** Accuracy of the model as it is now, in and out of distribution. */
@@ -41,7 +46,7 @@ export interface AlongRun {
   readonly points: RunPoint[];
   /**
    * Call after step `step` (0-based, as GrpoTrainer's `onStep` and core `train`'s `evalFn` pass it): evaluates and
-   * records a point when `step + 1` is a multiple of `every` or the last step; returns it, or undefined.
+   * records a point when `step + 1` is a multiple of `every`, in `at`, or the last step; returns it, or undefined.
    */
   onStep(step: number): RunPoint | undefined;
 }
@@ -49,16 +54,21 @@ export interface AlongRun {
 /** Checkpoint evaluation along a run; see the file comment. */
 export function alongRun(opts: AlongRunOptions): AlongRun {
   const { every, steps, evaluate, start } = opts;
-  if (!Number.isInteger(every) || every < 1)
+  if (every !== undefined && !(Number.isInteger(every) && every >= 1))
     throw new Error(`alongRun: every must be a positive integer, got ${every}`);
   if (!Number.isInteger(steps) || steps < 1)
     throw new Error(`alongRun: steps must be a positive integer, got ${steps}`);
+  const at = new Set(opts.at ?? []);
+  for (const s of at)
+    if (!Number.isInteger(s) || s < 1 || s > steps)
+      throw new Error(`alongRun: at holds ${s}, not a completed step count in 1..${steps}`);
   const points: RunPoint[] = start ? [{ step: 0, ...checkAcc(start, "alongRun: start") }] : [];
   return {
     points,
     onStep(step: number) {
       const completed = step + 1;
-      if (completed % every !== 0 && completed !== steps) return undefined;
+      const due = (every !== undefined && completed % every === 0) || at.has(completed) || completed === steps;
+      if (!due) return undefined;
       const last = points[points.length - 1];
       if (last && last.step >= completed)
         throw new Error(`alongRun: step ${step} comes after a checkpoint at ${last.step} completed steps`);
@@ -67,6 +77,16 @@ export function alongRun(opts: AlongRunOptions): AlongRun {
       return p;
     },
   };
+}
+
+/** `n` completed-step counts from 1 to `steps`, spaced geometrically (steps^(i/(n−1)), rounded, repeats dropped). */
+export function geometricSteps(steps: number, n: number): number[] {
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new Error(`geometricSteps: steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`geometricSteps: n must be a positive integer, got ${n}`);
+  if (n === 1) return [steps];
+  const out = Array.from({ length: n }, (_, i) => Math.round(steps ** (i / (n - 1))));
+  return [...new Set(out)];
 }
 
 function checkAcc(a: { id: number; ood: number }, where: string): { id: number; ood: number } {

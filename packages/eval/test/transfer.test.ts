@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   alongRun,
   commonIdLevels,
+  geometricSteps,
   compareMeans,
   oodAtId,
   spread,
@@ -24,6 +25,19 @@ describe("checkpoints along a run", () => {
     expect(recorded).toEqual([undefined, undefined, undefined, 4, undefined, undefined, undefined, 8, undefined, 10]);
     expect(r.points).toEqual(run([0, 0.1, 0.05], [4, 1, 0], [8, 2, 0], [10, 3, 0]));
     expect(calls).toBe(3);
+  });
+
+  it("evaluates at listed steps, e.g. spaced geometrically", () => {
+    expect(geometricSteps(100, 5)).toEqual([1, 3, 10, 32, 100]); // 100^(i/4): 1, 3.16, 10, 31.6, 100
+    expect(geometricSteps(8, 6)).toEqual([1, 2, 3, 5, 8]); // 8^(i/5): 1, 1.52, 2.30, 3.48, 5.28, 8; 2 once
+    expect(geometricSteps(4, 8)).toEqual([1, 2, 3, 4]); // repeats dropped
+    expect(geometricSteps(7, 1)).toEqual([7]);
+    expect(() => geometricSteps(0, 3)).toThrow(/steps must be/);
+    const r = alongRun({ at: [1, 3], steps: 5, evaluate: () => ({ id: 0.5, ood: 0.25 }) });
+    const recorded = Array.from({ length: 5 }, (_, step) => r.onStep(step)?.step);
+    expect(recorded).toEqual([1, undefined, 3, undefined, 5]);
+    expect(() => alongRun({ at: [0], steps: 5, evaluate: () => ({ id: 0, ood: 0 }) })).toThrow(/at holds 0/);
+    expect(() => alongRun({ at: [6], steps: 5, evaluate: () => ({ id: 0, ood: 0 }) })).toThrow(/not a completed step/);
   });
 
   it("refuses a bad schedule, a NaN accuracy and a step that goes back", () => {
