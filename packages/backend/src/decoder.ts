@@ -5,6 +5,8 @@
  * the sizes and the weights as Float32Arrays (copied; the tensors may change afterwards).
  *
  *   const dec = nativeDecoder(shape, weights, { batch: B, capacity: P + N });   // null without the addon
+ *   // or { ..., kvCache: "float16" }: keys and values kept as IEEE halves (half the memory and the bytes each step
+ *   // reads, which bound a large batch's attention; each cached value rounded to 11 significant bits)
  *   dec.loadPrefix(keys, values, mask);        // the prefill's caches: per layer [B, Hkv, P, hd], mask [B][P]
  *   const logits = dec.step(tokens, positions, attend);   // [B, V], a view reused by the next step
  *   dec.free();
@@ -29,8 +31,12 @@ export interface DecoderShape {
   invFreq: Float64Array;
 }
 
+/** The element type of the key/value caches: float32 (the tfjs path's numbers), or IEEE half precision. */
+export type KvCacheType = "float32" | "float16";
+
 export interface NativeDecoder {
   readonly batch: number;
+  readonly kvCache: KvCacheType;
   /** Columns each row's cache holds: prompt width plus new tokens. */
   readonly capacity: number;
   /** Columns filled so far. */
@@ -59,13 +65,15 @@ export interface NativeDecoder {
 export function nativeDecoder(
   shape: DecoderShape,
   weights: readonly Float32Array[],
-  opts: { batch: number; capacity: number },
+  opts: { batch: number; capacity: number; kvCache?: KvCacheType },
 ): NativeDecoder | null {
   const addon = activeAddon();
   if (!addon) return null;
-  const { batch: B, capacity: cap } = opts;
+  const { batch: B, capacity: cap, kvCache = "float32" } = opts;
   if (!(Number.isInteger(B) && B >= 1 && Number.isInteger(cap) && cap >= 1))
     throw new RangeError(`nativeDecoder: batch and capacity must be positive integers, got ${B} and ${cap}`);
+  if (kvCache !== "float32" && kvCache !== "float16")
+    throw new RangeError(`nativeDecoder: kvCache must be "float32" or "float16", got ${String(kvCache)}`);
   const { numLayers: L, numKvHeads: Hkv, headDim: hd, vocabSize: V } = shape;
   const config = Int32Array.from([
     V,
@@ -80,8 +88,10 @@ export function nativeDecoder(
   ]);
   const handle = addon.decoderCreate(config, shape.rmsNormEps, shape.invFreq, [...weights]);
   const size = L * B * Hkv * cap * hd;
-  const kCache = new Float32Array(size); // [L, B, Hkv, hd, cap]: keys transposed (decode.cc)
-  const vCache = new Float32Array(size);
+  const half = kvCache === "float16";
+  const kCache = half ? new Uint16Array(size) : new Float32Array(size); // [L, B, Hkv, hd, cap]: keys transposed
+  const vCache = half ? new Uint16Array(size) : new Float32Array(size); // [L, B, Hkv, cap, hd]
+  const put = half ? (c: Float32Array | Uint16Array, i: number, x: number) => (c[i] = floatToHalf(x)) : undefined;
   const mask = new Uint8Array(B * cap); // [B, cap]
   const logits = new Float32Array(B * V);
   let length = 0;
@@ -90,6 +100,7 @@ export function nativeDecoder(
   return {
     batch: B,
     capacity: cap,
+    kvCache,
     get length() {
       return length;
     },
@@ -106,10 +117,18 @@ export function nativeDecoder(
           throw new Error(`nativeDecoder.loadPrefix: layer ${l} is not [${B}, ${Hkv}, ${P}, ${hd}]`);
         for (let r = 0; r < B * Hkv; r++) {
           const to = (l * B * Hkv + r) * cap * hd;
-          vCache.set(v.subarray(r * P * hd, (r + 1) * P * hd), to);
+          if (put) {
+            for (let i = 0; i < P * hd; i++) put(vCache, to + i, v[r * P * hd + i] as number);
+          } else {
+            vCache.set(v.subarray(r * P * hd, (r + 1) * P * hd), to);
+          }
           for (let j = 0; j < P; j++) {
             const from = (r * P + j) * hd;
-            for (let e = 0; e < hd; e++) kCache[to + e * cap + j] = k[from + e] as number; // [P, hd] → [hd, cap]
+            for (let e = 0; e < hd; e++) {
+              const x = k[from + e] as number; // [P, hd] → [hd, cap]
+              if (put) put(kCache, to + e * cap + j, x);
+              else kCache[to + e * cap + j] = x;
+            }
           }
         }
       }
@@ -129,4 +148,31 @@ export function nativeDecoder(
       freed = true;
     },
   };
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * The IEEE half nearest to x (ties to even), as native/src/half.h's float_to_half and F16C round: from 65520 up ±∞,
+ * below 2^-14 subnormal halves. x is first rounded to float32, as the native side receives it.
+ */
+export function floatToHalf(x: number): number {
+  f32[0] = x;
+  const bits = u32[0] as number;
+  const sign = (bits >>> 16) & 0x8000;
+  const a = bits & 0x7fffffff;
+  if (a > 0x7f800000) return sign | 0x7e00; // NaN
+  if (a >= 0x477ff000) return sign | 0x7c00; // ∞
+  if (a < 0x38800000) {
+    // a multiple of 2^-24, ties to even
+    const v = Math.abs(f32[0] as number) * 16777216;
+    const lo = Math.floor(v);
+    const r = v - lo > 0.5 || (v - lo === 0.5 && lo % 2 === 1) ? lo + 1 : lo;
+    return sign | r;
+  }
+  let h = (a - 0x38000000) >>> 13;
+  const rest = a & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h++;
+  return sign | h;
 }

@@ -34,7 +34,7 @@ export { configureWasmMatMul } from "./kernels/BatchMatMul.js";
 export { nativeKernelsActive } from "./native_kernels/register.js";
 export { configureNativeKernels, nativeAddon, nativeStatus, setNativeThreads } from "./native_addon.js";
 export type { NativeAddon, NativeStatus } from "./native_addon.js";
-export { nativeDecoder, type DecoderShape, type NativeDecoder } from "./decoder.js";
+export { floatToHalf, nativeDecoder, type DecoderShape, type KvCacheType, type NativeDecoder } from "./decoder.js";
 export { configureFusedOps } from "./fused/kernel_util.js";
 export { geluFused } from "./fused/gelu.js";
 export { layerNormFused } from "./fused/layer_norm.js";

@@ -129,8 +129,8 @@ export interface NativeAddon {
     decoder: object,
     tokens: Int32Array,
     positions: Int32Array,
-    kCache: Float32Array,
-    vCache: Float32Array,
+    kCache: Float32Array | Uint16Array, // Uint16Array: IEEE halves (both caches the same type)
+    vCache: Float32Array | Uint16Array,
     mask: Uint8Array,
     batch: number,
     past: number,

@@ -25,6 +25,7 @@ export {
   type BackendName,
   type DecoderShape,
   type InitBackendOptions,
+  type KvCacheType,
   type NativeDecoder,
   type NativeInfo,
   type NativeStatus,

@@ -19,7 +19,7 @@
  *   top-k        keep the k largest logits
  *   top-p        keep the smallest set of most likely tokens whose probability reaches p
  */
-import { getRng, Rng, tf, type NativeDecoder } from "@vlab/core";
+import { getRng, Rng, tf, type KvCacheType, type NativeDecoder } from "@vlab/core";
 import { leftPad } from "./batch.js";
 import type { DecoderCache } from "./cache.js";
 import type { EmbedIds, LanguageModel, MropePositionIds, MropePositions } from "./lm.js";
@@ -61,6 +61,12 @@ export interface GenerateOptions extends SamplingOptions {
    * the tfjs model. Both give the same tokens up to float32 rounding inside the products.
    */
   fastDecode?: boolean;
+  /**
+   * The native steps' key/value caches: "float32" (default: the same numbers as the tfjs steps) or "float16" (IEEE
+   * half precision: half the bytes a step reads from them, which bound a large batch's attention; each cached key
+   * and value is rounded to 11 significant bits, so logits move by about 1e-3 and a near-tie may pick another token).
+   */
+  kvCache?: KvCacheType;
 }
 
 export type FinishReason = "stop" | "length";
@@ -162,8 +168,13 @@ function nextMropePosition(ids: MropePositionIds, b: number, mask: readonly numb
  * The model's native decoder (if it offers one) loaded with the prefill's caches, whose tfjs tensors are then freed;
  * null when there is none.
  */
-function startNative(model: LanguageModel, cache: DecoderCache, capacity: number): NativeDecoder | null {
-  const fast = model.nativeDecoder?.(cache.batchSize, capacity) ?? null;
+function startNative(
+  model: LanguageModel,
+  cache: DecoderCache,
+  capacity: number,
+  kvCache: KvCacheType | undefined,
+): NativeDecoder | null {
+  const fast = model.nativeDecoder?.(cache.batchSize, capacity, { kvCache }) ?? null;
   if (!fast) return null;
   const read = (t: tf.Tensor | null): Float32Array => {
     if (!t) throw new Error("generate: the prefill left a layer's cache empty");
@@ -233,7 +244,8 @@ export function generate(
     const V = prefill.shape[2];
     let data = prefill.dataSync() as Float32Array; // read outside any tidy
     prefill.dispose();
-    if (opts.fastDecode !== false && maxNewTokens > 1) fast = startNative(model, cache, batch.width + maxNewTokens);
+    if (opts.fastDecode !== false && maxNewTokens > 1)
+      fast = startNative(model, cache, batch.width + maxNewTokens, opts.kvCache);
     // Each row's next position: the count of its tokens so far (cumsum(mask) − 1 of the new column), or with M-RoPE
     // its largest prompt position + 1.
     const seen = batch.attentionMask.map((r, b) =>

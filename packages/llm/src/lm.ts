@@ -4,7 +4,7 @@
  * implements it; generate.ts and logprobs.ts depend on this interface only, so that model.ts can offer
  * `model.generate(...)` and `model.logProbs(...)` without the files importing one another.
  */
-import type { NativeDecoder, tf } from "@vlab/core";
+import type { KvCacheType, NativeDecoder, tf } from "@vlab/core";
 import type { PositionIds } from "@vlab/rope";
 import type { DecoderCache } from "./cache.js";
 import type { ResolvedLlmConfig } from "./config.js";
@@ -71,6 +71,7 @@ export interface LanguageModel {
    * Optional: a native decoder computing what `forward` computes for one new column per row, holding the current
    * weights (native_decode.ts), or null where there is none. generate uses it for its steps after the prefill, with
    * each row's position given (1-D, or M-RoPE's equal axes). A model whose layer differs must not offer CausalLM's.
+   * `kvCache` "float16" keeps its key/value caches in half precision (generate's option of that name).
    */
-  nativeDecoder?(batch: number, capacity: number): NativeDecoder | null;
+  nativeDecoder?(batch: number, capacity: number, opts?: { kvCache?: KvCacheType }): NativeDecoder | null;
 }

@@ -42,6 +42,7 @@ import {
   SwiGLU,
   tf,
   type KvCache,
+  type KvCacheType,
   type NativeDecoder,
   type Rng,
 } from "@vlab/core";
@@ -301,8 +302,8 @@ export class CausalLM extends Module implements LanguageModel {
   }
 
   /** Decoding steps in one native call each, with the current weights (native_decode.ts); null without the addon. */
-  nativeDecoder(batch: number, capacity: number): NativeDecoder | null {
-    return causalLmDecoder(this, batch, capacity);
+  nativeDecoder(batch: number, capacity: number, opts: { kvCache?: KvCacheType } = {}): NativeDecoder | null {
+    return causalLmDecoder(this, batch, capacity, opts);
   }
 
   /** Generates continuations of `prompts` (see generate.ts). */

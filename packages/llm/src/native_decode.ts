@@ -10,7 +10,7 @@
  * the tied or separate head); only the order of float32 additions inside the products differs. The tests compare
  * its logits, greedy tokens and seeded samples with the tfjs path's.
  */
-import { nativeDecoder, type NativeDecoder, type tf } from "@vlab/core";
+import { nativeDecoder, type KvCacheType, type NativeDecoder, type tf } from "@vlab/core";
 import type { ResolvedLlmConfig } from "./config.js";
 
 interface Lin {
@@ -38,8 +38,16 @@ export interface CausalLMWeights {
   rope: { invFreq: Float64Array };
 }
 
-/** A native decoder holding `model`'s current weights for `batch` rows of `capacity` columns, or null. */
-export function causalLmDecoder(model: CausalLMWeights, batch: number, capacity: number): NativeDecoder | null {
+/**
+ * A native decoder holding `model`'s current weights for `batch` rows of `capacity` columns, or null. `kvCache`
+ * "float16" keeps the key/value caches in half precision (@vlab/backend's nativeDecoder).
+ */
+export function causalLmDecoder(
+  model: CausalLMWeights,
+  batch: number,
+  capacity: number,
+  opts: { kvCache?: KvCacheType } = {},
+): NativeDecoder | null {
   const c = model.config;
   const read = (t: tf.Tensor): Float32Array => {
     if (t.dtype !== "float32") throw new Error(`causalLmDecoder: weights must be float32, got ${t.dtype}`);
@@ -78,6 +86,6 @@ export function causalLmDecoder(model: CausalLMWeights, batch: number, capacity:
       invFreq: model.rope.invFreq,
     },
     weights,
-    { batch, capacity },
+    { batch, capacity, kvCache: opts.kvCache },
   );
 }

@@ -17,7 +17,7 @@
 //       weights: Float32Arrays in decode.h's order (copied)
 //   decoderStep(decoder, tokens, positions, kCache, vCache, mask, batch, past, capacity, logits)
 //       tokens / positions Int32Array [B], kCache Float32Array [layers, B, kvHeads, headDim, capacity] (keys
-//       transposed), vCache [layers, B, kvHeads, capacity, headDim],
+//       transposed), vCache [layers, B, kvHeads, capacity, headDim]; or both Uint16Arrays of IEEE halves,
 //       mask Uint8Array [B, capacity], logits Float32Array [B, vocab]
 //   decoderFree(decoder)                                          frees its weights now (else on GC)
 //   info()                                                       -> { kernel, threads, decode }
@@ -502,8 +502,18 @@ napi_value DecoderStep(napi_env env, napi_callback_info info) {
   const size_t cache = size_t(c.layers) * B * c.kv_heads * size_t(s.capacity) * c.head_dim;
   s.tokens = a.array<const int32_t>(1, B, false, "tokens", napi_int32_array);
   s.positions = a.array<const int32_t>(2, B, false, "positions", napi_int32_array);
-  s.k_cache = a.array<float>(3, cache, false, "kCache");
-  s.v_cache = a.array<float>(4, cache, false, "vCache");
+  // Float32Array caches, or Uint16Array ones holding IEEE halves (both the same).
+  napi_typedarray_type cache_type = napi_float32_array;
+  bool is_ta = false;
+  if (napi_is_typedarray(env, a.argv[3], &is_ta) == napi_ok && is_ta)
+    napi_get_typedarray_info(env, a.argv[3], &cache_type, nullptr, nullptr, nullptr, nullptr);
+  if (cache_type == napi_uint16_array) {
+    s.k_cache16 = a.array<uint16_t>(3, cache, false, "kCache", napi_uint16_array);
+    s.v_cache16 = a.array<uint16_t>(4, cache, false, "vCache", napi_uint16_array);
+  } else {
+    s.k_cache = a.array<float>(3, cache, false, "kCache");
+    s.v_cache = a.array<float>(4, cache, false, "vCache");
+  }
   s.mask = a.array<const uint8_t>(5, B * size_t(s.capacity), false, "mask", napi_uint8_array);
   s.logits = a.array<float>(9, B * size_t(c.vocab), false, "logits");
   if (!a.ok()) return a.fail();

@@ -10,9 +10,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "decode_attention.h"
 #include "gemm.h"
+#include "half.h"
 #include "microkernels.h"
 #include "thread_pool.h"
 #include "vmath.h"
@@ -220,6 +222,10 @@ void pack_weights(Decoder& d) {
   d.packed = true;
 }
 
+// A cache element from a float: itself, or its nearest half.
+inline void store(float* p, float x) { *p = x; }
+inline void store(uint16_t* p, float x) { *p = float_to_half(x); }
+
 template <class T>
 T* grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
@@ -274,49 +280,59 @@ void decode_step(Decoder& d, const DecodeStep& s) {
     linear(n, B, D, w.wqkv.data(), F, w.bqkv.empty() ? nullptr : w.bqkv.data(), qkv, packed(w.pqkv));
     rope(qkv, B, F, H, hd, cos, sin);       // q
     rope(qkv + qw, B, F, Hkv, hd, cos, sin);  // k
-    float* kc = s.k_cache + l * B * Hkv * hd * cap;  // this layer's keys [B, Hkv, hd, cap]
-    float* vc = s.v_cache + l * B * Hkv * cap * hd;  // and values [B, Hkv, cap, hd]
-    // The new column: its key into the transposed cache [hd, cap], its value into [cap, hd].
-    for (long b = 0; b < B; b++) {
-      for (long g = 0; g < Hkv; g++) {
-        const float* kn = qkv + b * F + qw + g * hd;
-        float* kt = kc + (b * Hkv + g) * hd * cap + s.past;
-        for (long e = 0; e < hd; e++) kt[e * cap] = kn[e];
-        std::memcpy(vc + ((b * Hkv + g) * cap + s.past) * hd, kn + kvw, hd * sizeof(float));
+    // The layer's attention over caches of element type T (float, or uint16_t halves: decode.h).
+    auto attention = [&](auto* k_all, auto* v_all) {
+      using T = std::remove_pointer_t<decltype(k_all)>;
+      T* kc = k_all + l * B * Hkv * hd * cap;  // this layer's keys [B, Hkv, hd, cap]
+      T* vc = v_all + l * B * Hkv * cap * hd;  // and values [B, Hkv, cap, hd]
+      // The new column: its key into the transposed cache [hd, cap], its value into [cap, hd].
+      for (long b = 0; b < B; b++) {
+        for (long g = 0; g < Hkv; g++) {
+          const float* kn = qkv + b * F + qw + g * hd;
+          T* kt = kc + (b * Hkv + g) * hd * cap + s.past;
+          T* vn = vc + ((b * Hkv + g) * cap + s.past) * hd;
+          for (long e = 0; e < hd; e++) store(kt + e * cap, kn[e]);
+          for (long e = 0; e < hd; e++) store(vn + e, kn[kvw + e]);
+        }
       }
-    }
-    // softmax(scale · q kᵀ over the row's unmasked columns) v for the `group` query heads of one key/value head of
-    // one row: a unit (decode_attention.cc). A task runs kAttendChunk consecutive units, each prefetching the next's
-    // keys and values.
-    auto unit = [&](long u, bool prefetch_next) {
-      const long b = u / Hkv, g = u % Hkv;
-      AttendGroup a;
-      a.q = qkv + b * F + g * group * hd;
-      a.group = group;
-      a.hd = hd;
-      a.kt = kc + u * hd * cap;  // u = b·Hkv + g
-      a.v = vc + u * cap * hd;
-      a.ld = cap;
-      a.S = S;
-      a.mask = s.mask + b * cap;
-      a.scale = scale;
-      a.scratch = sc + u * group * sp;
-      a.out = att + (b * H + g * group) * hd;
-      if (prefetch_next) {
-        a.next_kt = a.kt + hd * cap;
-        a.next_v = a.v + cap * hd;
+      // softmax(scale · q kᵀ over the row's unmasked columns) v for the `group` query heads of one key/value head
+      // of one row: a unit (decode_attention.cc). A task runs kAttendChunk consecutive units, each prefetching the
+      // next's keys and values.
+      auto unit = [&](long u, bool prefetch_next) {
+        const long b = u / Hkv, g = u % Hkv;
+        AttendGroupT<T> a;
+        a.q = qkv + b * F + g * group * hd;
+        a.group = group;
+        a.hd = hd;
+        a.kt = kc + u * hd * cap;  // u = b·Hkv + g
+        a.v = vc + u * cap * hd;
+        a.ld = cap;
+        a.S = S;
+        a.mask = s.mask + b * cap;
+        a.scale = scale;
+        a.scratch = sc + u * group * sp;
+        a.out = att + (b * H + g * group) * hd;
+        if (prefetch_next) {
+          a.next_kt = a.kt + hd * cap;
+          a.next_v = a.v + cap * hd;
+        }
+        attend_group(a);
+      };
+      const long units = B * Hkv, tasks = (units + kAttendChunk - 1) / kAttendChunk;
+      auto task = [&](int t) {
+        const long u1 = std::min(units, (t + 1) * kAttendChunk);
+        for (long u = t * kAttendChunk; u < u1; u++) unit(u, u + 1 < u1);
+      };
+      if (B * H * S * hd < kParallelWork || pool_threads() == 1 || tasks < 2) {
+        for (long u = 0; u < units; u++) unit(u, u + 1 < units);
+      } else {
+        parallel_for(int(tasks), task);
       }
-      attend_group(a);
     };
-    const long units = B * Hkv, tasks = (units + kAttendChunk - 1) / kAttendChunk;
-    auto task = [&](int t) {
-      const long u1 = std::min(units, (t + 1) * kAttendChunk);
-      for (long u = t * kAttendChunk; u < u1; u++) unit(u, u + 1 < u1);
-    };
-    if (B * H * S * hd < kParallelWork || pool_threads() == 1 || tasks < 2) {
-      for (long u = 0; u < units; u++) unit(u, u + 1 < units);
+    if (s.k_cache16) {
+      attention(s.k_cache16, s.v_cache16);
     } else {
-      parallel_for(int(tasks), task);
+      attention(s.k_cache, s.v_cache);
     }
     linear(att, B, qw, w.wo.data(), D, nullptr, tmp, packed(w.po));
     for (long i = 0; i < B * D; i++) x[i] += tmp[i];

@@ -58,6 +58,8 @@ struct DecodeStep {
   const int32_t* positions = nullptr;  // [B], RoPE positions of the new tokens
   float* k_cache = nullptr;            // [layers, B, Hkv, hd, capacity]: keys transposed (see decode.cc)
   float* v_cache = nullptr;            // [layers, B, Hkv, capacity, hd]
+  uint16_t* k_cache16 = nullptr;       // or, when set, both caches in IEEE half precision (half.h), same layouts
+  uint16_t* v_cache16 = nullptr;
   const uint8_t* mask = nullptr;       // [B, capacity]: 1 = attend; column `past` is the new token's
   long past = 0;                       // cached columns before this step (the new one is written there)
   long capacity = 0;                   // columns each row's cache holds

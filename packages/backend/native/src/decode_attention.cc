@@ -11,13 +11,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "half.h"
 
 #include "microkernels.h"
 #include "vmath.h"
 
 #ifdef VLAB_X86_KERNELS
 #include <immintrin.h>
-#define VLAB_AVX2 __attribute__((target("avx2,fma")))
+#define VLAB_AVX2 __attribute__((target("avx2,fma,f16c")))  // F16C only for the half-precision caches
 // The tiles' loops over heads and vectors run fully unrolled, so that their accumulators live in registers.
 #define VLAB_UNROLL _Pragma("GCC unroll 16")
 #endif
@@ -174,21 +178,41 @@ void attend_portable(const AttendGroup& a, long sp) {
 // ----- AVX2 + FMA: register tiles over the heads of the group --------------------------------------
 
 #ifdef VLAB_X86_KERNELS
-// The 64-byte line holding *p, into every cache level.
-inline void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+// The 64-byte line holding *p, into every cache level; elements a line holds.
+template <class T>
+inline void prefetch(const T* p) {
+  _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+}
+template <class T>
+constexpr long kLine = 64 / long(sizeof(T));
 
-// p[r, j0 + 8b + i] = Σ_e q[r, e] · kt[e, j0 + 8b + i] for r < R, b < NB, i < 8. `tail` masks the loads of the last
-// (partial) vector when NB = 1 (the other lanes' scores are 0 and unused); full tiles pass all lanes on.
-template <int R, int NB>
-VLAB_AVX2 void scores_tile(const float* q, long hd, const float* kt, long ld, long j0, float* p, long sp,
-                           __m256i tail) {
+// 8 cache elements as floats: all 8, or the first n < 8 (`lanes` = lanes i < n; the others 0).
+VLAB_AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+VLAB_AVX2 inline __m256 load8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+VLAB_AVX2 inline __m256 load_first(const float* p, long n, __m256i lanes) {
+  return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lanes);
+}
+VLAB_AVX2 inline __m256 load_first(const uint16_t* p, long n, __m256i) {
+  if (n >= 8) return load8(p);
+  alignas(16) uint16_t part[8] = {};
+  std::memcpy(part, p, size_t(n) * sizeof(uint16_t));
+  return load8(part);
+}
+
+// p[r, j0 + 8b + i] = Σ_e q[r, e] · kt[e, j0 + 8b + i] for r < R, b < NB, i < 8. With NB = 1 only the first n
+// columns are read (lanes = lanes i < n; the other lanes' scores are 0 and unused).
+template <int R, int NB, class T>
+VLAB_AVX2 void scores_tile(const float* q, long hd, const T* kt, long ld, long j0, float* p, long sp, long n,
+                           __m256i lanes) {
   __m256 acc[R][NB];
   VLAB_UNROLL for (int r = 0; r < R; r++)
     VLAB_UNROLL for (int b = 0; b < NB; b++) acc[r][b] = _mm256_setzero_ps();
   for (long e = 0; e < hd; e++) {
-    const float* k = kt + e * ld + j0;
+    const T* k = kt + e * ld + j0;
     __m256 kv[NB];
-    VLAB_UNROLL for (int b = 0; b < NB; b++) kv[b] = NB == 1 ? _mm256_maskload_ps(k, tail) : _mm256_loadu_ps(k + 8 * b);
+    VLAB_UNROLL for (int b = 0; b < NB; b++) kv[b] = NB == 1 ? load_first(k, n, lanes) : load8(k + 8 * b);
     VLAB_UNROLL for (int r = 0; r < R; r++) {
       const __m256 qe = _mm256_broadcast_ss(q + r * hd + e);
       VLAB_UNROLL for (int b = 0; b < NB; b++) acc[r][b] = _mm256_fmadd_ps(qe, kv[b], acc[r][b]);
@@ -200,38 +224,37 @@ VLAB_AVX2 void scores_tile(const float* q, long hd, const float* kt, long ld, lo
 
 // The scores of R heads over all S columns: tiles of NB vectors, then single (the last one partial) vectors. Each
 // tile prefetches the same columns of `next` (the next call's keys, or null), one 64-byte line at a time.
-template <int R, int NB>
-VLAB_AVX2 void scores_heads(const float* q, long hd, const float* kt, long ld, long S, float* p, long sp,
-                            const float* next) {
+template <int R, int NB, class T>
+VLAB_AVX2 void scores_heads(const float* q, long hd, const T* kt, long ld, long S, float* p, long sp, const T* next) {
   const __m256i all = _mm256_set1_epi32(-1);
   long j = 0;
   for (; j + 8 * NB <= S; j += 8 * NB) {
     if (next)
       for (long e = 0; e < hd; e++)
-        for (long o = 0; o < 8 * NB; o += 16) prefetch(next + e * ld + j + o);
-    scores_tile<R, NB>(q, hd, kt, ld, j, p, sp, all);
+        for (long o = 0; o < 8 * NB; o += kLine<T>) prefetch(next + e * ld + j + o);
+    scores_tile<R, NB>(q, hd, kt, ld, j, p, sp, 8 * NB, all);
   }
   for (; j < S; j += 8) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(S - j)), lane);  // lanes j + i < S
-    scores_tile<R, 1>(q, hd, kt, ld, j, p, sp, tail);
+    scores_tile<R, 1>(q, hd, kt, ld, j, p, sp, S - j, tail);
   }
 }
 
 // out[r, e0 + 8c + i] = inv[r] · Σ_j p[r, j] · v[j, e0 + 8c + i] for r < R, c < NV, i < 8; prefetches the same
 // values of `next` (the next call's, or null).
-template <int R, int NV>
-VLAB_AVX2 void output_tile(const float* p, long sp, const float* v, long hd, long e0, long S, const float* inv,
-                           float* out, const float* next) {
+template <int R, int NV, class T>
+VLAB_AVX2 void output_tile(const float* p, long sp, const T* v, long hd, long e0, long S, const float* inv, float* out,
+                           const T* next) {
   __m256 acc[R][NV];
   VLAB_UNROLL for (int r = 0; r < R; r++)
     VLAB_UNROLL for (int c = 0; c < NV; c++) acc[r][c] = _mm256_setzero_ps();
   for (long j = 0; j < S; j++) {
-    const float* vj = v + j * hd + e0;
+    const T* vj = v + j * hd + e0;
     if (next)
-      for (int o = 0; o < 8 * NV; o += 16) prefetch(next + j * hd + e0 + o);
+      for (long o = 0; o < 8 * NV; o += kLine<T>) prefetch(next + j * hd + e0 + o);
     __m256 vv[NV];
-    VLAB_UNROLL for (int c = 0; c < NV; c++) vv[c] = _mm256_loadu_ps(vj + 8 * c);
+    VLAB_UNROLL for (int c = 0; c < NV; c++) vv[c] = load8(vj + 8 * c);
     VLAB_UNROLL for (int r = 0; r < R; r++) {
       const __m256 w = _mm256_broadcast_ss(p + r * sp + j);
       VLAB_UNROLL for (int c = 0; c < NV; c++) acc[r][c] = _mm256_fmadd_ps(w, vv[c], acc[r][c]);
@@ -244,9 +267,9 @@ VLAB_AVX2 void output_tile(const float* p, long sp, const float* v, long hd, lon
 }
 
 // The output of R heads (R ≤ 2) over the head width, in chunks of up to 4 vectors (hd is a multiple of 8).
-template <int R>
-VLAB_AVX2 void output_heads(const float* p, long sp, const float* v, long hd, long S, const float* inv, float* out,
-                            const float* next) {
+template <int R, class T>
+VLAB_AVX2 void output_heads(const float* p, long sp, const T* v, long hd, long S, const float* inv, float* out,
+                            const T* next) {
   long e = 0;
   for (; e + 32 <= hd; e += 32) output_tile<R, 4>(p, sp, v, hd, e, S, inv, out, next);
   switch ((hd - e) / 8) {
@@ -257,7 +280,8 @@ VLAB_AVX2 void output_heads(const float* p, long sp, const float* v, long hd, lo
   }
 }
 
-void attend_avx2(const AttendGroup& a, long sp) {
+template <class T>
+void attend_avx2(const AttendGroupT<T>& a, long sp) {
   // Scores: up to 4 heads a tile (R x NB ≤ 8 accumulators); the first tiles prefetch the next call's keys.
   for (long r = 0; r < a.group;) {
     const float* q = a.q + r * a.hd;
@@ -278,7 +302,7 @@ void attend_avx2(const AttendGroup& a, long sp) {
     for (long r = 0; r < rows; r += 2) {
       const float* p = a.scratch + (r0 + r) * sp;
       float* out = a.out + (r0 + r) * a.hd;
-      const float* next = r0 + r == 0 ? a.next_v : nullptr;  // prefetched once, by the first heads' tiles
+      const T* next = r0 + r == 0 ? a.next_v : nullptr;  // prefetched once, by the first heads' tiles
       if (r + 2 <= rows) output_heads<2>(p, sp, a.v, a.hd, a.S, inv + r, out, next);
       else output_heads<1>(p, sp, a.v, a.hd, a.S, inv + r, out, next);
     }
@@ -294,6 +318,36 @@ void attend_group(const AttendGroup& a) {
   if (decode_use_avx2() && a.hd % 8 == 0) return attend_avx2(a, sp);
 #endif
   attend_portable(a, sp);
+}
+
+void attend_group(const AttendGroupHalf& a) {
+#ifdef VLAB_X86_KERNELS
+  static const bool f16c = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("f16c");
+  }();
+  if (decode_use_avx2() && f16c && a.hd % 8 == 0) return attend_avx2(a, attend_scratch(a.S));
+#endif
+  // Portable: the S columns converted to float (per thread scratch), then the float loops.
+  thread_local std::vector<float> kf, vf;
+  kf.resize(size_t(a.hd * a.S));
+  vf.resize(size_t(a.S * a.hd));
+  for (long e = 0; e < a.hd; e++)
+    for (long j = 0; j < a.S; j++) kf[e * a.S + j] = half_to_float(a.kt[e * a.ld + j]);
+  for (long i = 0; i < a.S * a.hd; i++) vf[i] = half_to_float(a.v[i]);
+  AttendGroup f;
+  f.q = a.q;
+  f.group = a.group;
+  f.hd = a.hd;
+  f.kt = kf.data();
+  f.v = vf.data();
+  f.ld = a.S;
+  f.S = a.S;
+  f.mask = a.mask;
+  f.scale = a.scale;
+  f.scratch = a.scratch;
+  f.out = a.out;
+  attend_portable(f, attend_scratch(a.S));
 }
 
 }  // namespace vlab

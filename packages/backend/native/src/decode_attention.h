@@ -19,11 +19,13 @@ namespace vlab {
 // Whether the decoder's AVX2 + FMA code runs (the CPU has it and VLAB_NATIVE_ISA is not "portable").
 bool decode_use_avx2();
 
-struct AttendGroup {
+// T: the caches' element type, float or uint16_t (IEEE half, half.h: the optional half-precision cache).
+template <class T>
+struct AttendGroupT {
   const float* q = nullptr;    // [group, hd] query heads, already rotated
   long group = 1, hd = 0;
-  const float* kt = nullptr;   // [hd, ld]: keys transposed (column j of a row is key j)
-  const float* v = nullptr;    // [ld, hd]: values
+  const T* kt = nullptr;       // [hd, ld]: keys transposed (column j of a row is key j)
+  const T* v = nullptr;        // [ld, hd]: values
   long ld = 0;                 // the caches' capacity
   long S = 0;                  // columns to attend over (the new one included)
   const uint8_t* mask = nullptr;  // [S]: 1 = attend
@@ -32,13 +34,16 @@ struct AttendGroup {
   float* out = nullptr;        // [group, hd]
   // Optional: the next call's keys and values (same layouts), prefetched while this one computes. A batch's caches
   // are far larger than L2, so without this every call first waits for its own cache lines.
-  const float* next_kt = nullptr;
-  const float* next_v = nullptr;
+  const T* next_kt = nullptr;
+  const T* next_v = nullptr;
 };
+using AttendGroup = AttendGroupT<float>;
+using AttendGroupHalf = AttendGroupT<uint16_t>;
 
 // Floats of scratch one query head needs for S columns (S rounded up to whole vectors).
 inline long attend_scratch(long S) { return (S + 7) / 8 * 8; }
 
 void attend_group(const AttendGroup& a);
+void attend_group(const AttendGroupHalf& a);
 
 }  // namespace vlab
