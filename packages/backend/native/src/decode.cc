@@ -265,7 +265,15 @@ void decode_step(Decoder& d, const DecodeStep& s) {
   auto packed = [&](const PackedB& p) { return d.packed ? &p : none; };
 
   for (long b = 0; b < B; b++) std::memcpy(x + b * D, d.embed.data() + long(s.tokens[b]) * D, D * sizeof(float));
+  // RoPE's cos and sin at each row's position, computed once per distinct position (rows often share one).
   for (long b = 0; b < B; b++) {
+    long same = 0;
+    while (same < b && s.positions[same] != s.positions[b]) same++;
+    if (same < b) {
+      std::memcpy(cos + b * half, cos + same * half, half * sizeof(float));
+      std::memcpy(sin + b * half, sin + same * half, half * sizeof(float));
+      continue;
+    }
     for (long j = 0; j < half; j++) {
       const double a = double(s.positions[b]) * d.inv_freq[j];  // float64, rounded once (as @vlab/rope)
       cos[b * half + j] = float(std::cos(a));
