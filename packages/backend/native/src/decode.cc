@@ -259,8 +259,7 @@ void decode_step(Decoder& d, const DecodeStep& s) {
   float* h = grow(d.h, B * I);        // silu(gate) · up [B, I]
   float* cos = grow(d.cos, B * half);
   float* sin = grow(d.sin, B * half);
-  const long sp = attend_scratch(S);
-  float* sc = grow(d.scores, B * H * sp);  // attention weights, one row of sp ≥ S per (row, head)
+  const long sp = attend_scratch(S);  // a row of attention weights: S, rounded up to whole vectors
   const PackedB* none = nullptr;
   auto packed = [&](const PackedB& p) { return d.packed ? &p : none; };
 
@@ -318,7 +317,8 @@ void decode_step(Decoder& d, const DecodeStep& s) {
         a.S = S;
         a.mask = s.mask + b * cap;
         a.scale = scale;
-        a.scratch = sc + u * group * sp;
+        thread_local std::vector<float> weights;  // [group, sp], per thread: stays in L1/L2 across units
+        a.scratch = grow(weights, size_t(group * sp));
         a.out = att + (b * H + g * group) * hd;
         if (prefetch_next) {
           a.next_kt = a.kt + hd * cap;

@@ -49,7 +49,7 @@ struct Decoder {
   PackedB phead;
   bool packed = false;
   // Scratch, grown to the largest batch seen.
-  std::vector<float> x, n, qkv, att, tmp, gu, h, cos, sin, scores;
+  std::vector<float> x, n, qkv, att, tmp, gu, h, cos, sin;
 };
 
 struct DecodeStep {
