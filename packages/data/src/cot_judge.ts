@@ -62,7 +62,7 @@ const COLOR_COUNT = new RegExp(`^${N} (?:is|are) ${COLOR}$`);
 const SHAPE_COUNT = new RegExp(`^${N} (?:is|are) (?:an? )?${SHAPE}s?$`);
 const PLUS_MINUS = new RegExp(`^${N} (plus|minus) ${N} is ${N}$`);
 const MORE = new RegExp(`^${N} is (not )?more than ${N}$`);
-const ITEM = new RegExp(`^(?:an? )?${COLOR} ${SHAPE}$`);
+const ITEM = new RegExp(`^(?:an? )?${COLOR} (shape|${SHAPES.join("|")})$`); // "shape": the colour alone
 
 /** The sentences inside `<think>…</think>` (whitespace normalised), or null when there is no think span. */
 export function chainSentences(completion: string): string[] | null {
@@ -94,7 +94,7 @@ export function judgeChain(objects: readonly DescribedObject[], q: CotQuestion, 
   let listed: string[] | null = null,
     total: number | null = null,
     result: number | boolean | null = null;
-  const asked = new Set<string>([...q.colors, ...(q.shape ? [q.shape] : [])]);
+  const asked = new Set<string>(q.colors);
   const countedNames = new Set<string>();
   for (const s of sentences) {
     let m: RegExpExecArray | null;
@@ -109,7 +109,7 @@ export function judgeChain(objects: readonly DescribedObject[], q: CotQuestion, 
       if (!asked.has(name)) fail("relevant", `"${s}" counts ${name}, which the question does not ask about`);
       const truth = isColor
         ? countOf(objects, { color: name as CotQuestion["colors"][number] })
-        : countOf(objects, { shape: name as NonNullable<CotQuestion["shape"]> });
+        : countOf(objects, { shape: name as DescribedObject["shape"] });
       if (valueOf(n) !== truth) fail("counts", `"${s}" but the description has ${truth}`);
     } else if ((m = PLUS_MINUS.exec(s))) {
       const [x, y, z] = [valueOf(m[1] ?? ""), valueOf(m[3] ?? ""), valueOf(m[4] ?? "")];
@@ -150,12 +150,16 @@ function checkObjects(objects: readonly DescribedObject[], listed: string[] | nu
     fail("complete", "the chain lists no objects");
     return;
   }
+  // A listed "red shape" is matched by colour, a "red circle" by colour and shape.
   const have = new Map<string, number>();
-  for (const o of objects) have.set(`${o.color} ${o.shape}`, (have.get(`${o.color} ${o.shape}`) ?? 0) + 1);
+  const add = (m: Map<string, number>, key: string) => m.set(key, (m.get(key) ?? 0) + 1);
+  for (const o of objects) [o.color, `${o.color} ${o.shape}`].forEach((key) => add(have, key));
   const named = new Map<string, number>();
-  for (const p of listed) named.set(p, (named.get(p) ?? 0) + 1);
-  for (const [p, n] of named)
-    if (n > (have.get(p) ?? 0)) fail("grounded", `it names ${n} ${p} but the description has ${have.get(p) ?? 0}`);
+  for (const p of listed) add(named, p.endsWith(" shape") ? p.slice(0, -" shape".length) : p);
+  for (const [p, n] of named) {
+    const what = p.includes(" ") ? p : `${p} shape`;
+    if (n > (have.get(p) ?? 0)) fail("grounded", `it names ${n} ${what} but the description has ${have.get(p) ?? 0}`);
+  }
   if (listed.length !== objects.length)
     fail("complete", `it lists ${listed.length} objects of the description's ${objects.length}`);
   if (total === null) fail("complete", "it never states how many shapes there are in all");

@@ -1,27 +1,28 @@
 /**
  * Multi-step questions about a shapes-world scene, and the chain of thought that answers each one step by step: the
- * data of R1-Onevision's pipeline (notebook 10) at toy scale. Every question needs perception (which objects are
- * there), counting and one operation on the counts, so its answer cannot be read off a single fact:
+ * data of R1-Onevision's pipeline (notebook 10) at toy scale. Every question needs perception (which colours are
+ * there, how often), counting and one operation on the counts, so its answer cannot be read off a single fact:
  *
- *   not   "how many shapes are not red?"              total − n(red)
- *   sum   "how many shapes are red or blue?"           n(red) + n(blue)
- *   more  "are there more red shapes than circles?"    n(red) > n(circle) → yes / no
+ *   not   "how many shapes are not red?"                      total − n(red)
+ *   sum   "how many shapes are red or blue?"                  n(red) + n(blue)
+ *   more  "are there more red shapes than blue shapes?"       n(red) > n(blue) → yes / no
  *
  * The chain (`cotChain`) writes the steps as short sentences in a fixed grammar, so that a rule-based judge
  * (cot_judge.ts) can check each one against the scene's formal description:
  *
- *   <think> i see a red circle , a blue square and a red triangle . three shapes in all . two are red .
+ *   <think> i see a red shape , a blue shape and a red shape . three shapes in all . two are red .
  *   three minus two is one . </think> <answer> 1 </answer>
  *
  * list → total → counts → operation, then the answer in R1-V's tags (DeepSeek-R1's `<think>`/`<answer>` format,
- * which R1-Onevision's RL format rule checks). Numbers inside the chain are words, the answer is digits or yes/no.
- * Every count a question asks about is at least one (only colours and shapes the scene shows), and "more" questions
- * skip equal counts, as instructions.ts's reasoning questions do.
+ * which R1-Onevision's RL format rule checks). The list names each object by its colour only ("a red shape"): the
+ * questions are about colours, and the notebooks' 2-layer teacher copied colours from a description reliably but not
+ * shapes. Numbers inside the chain are words, the answer is digits or yes/no. Every colour a question asks about is in
+ * the scene, and "more" questions skip equal counts, as instructions.ts's reasoning questions do.
  */
-import { numberWord, withArticle } from "./captions.js";
+import { numberWord } from "./captions.js";
 import { pick } from "./pick.js";
 import { objectPhrase, type DescribedObject } from "./scene_description.js";
-import { COLOR_NAMES, SHAPES, type ColorName, type ShapeName } from "./world.js";
+import { COLOR_NAMES, type ColorName, type ShapeName } from "./world.js";
 import type { Rng } from "@vlab/core";
 
 export type CotKind = "not" | "sum" | "more";
@@ -33,10 +34,8 @@ export interface CotQuestion {
   question: string;
   /** The short ground-truth answer: digits, or "yes" / "no". */
   answer: string;
-  /** The colour(s) counted: one for "not" and "more", two for "sum". */
+  /** The colours counted: one for "not", two for "sum" and "more" (in the question's order). */
   colors: ColorName[];
-  /** The shape counted ("more" only). */
-  shape?: ShapeName;
 }
 
 /** How many objects of a colour or shape a description holds. */
@@ -44,37 +43,37 @@ export function countOf(objects: readonly DescribedObject[], what: { color?: Col
   return objects.filter((o) => (what.color ?? o.color) === o.color && (what.shape ?? o.shape) === o.shape).length;
 }
 
-const present = <T extends string>(names: readonly T[], has: (n: T) => number) => names.filter((n) => has(n) > 0);
-
-/** Every multi-step question the scene supports, in a fixed order (kinds, then colours and shapes by name order). */
+/** Every multi-step question the scene supports, in a fixed order (kinds, then colours by name order). */
 export function cotQuestions(
   objects: readonly DescribedObject[],
   kinds: readonly CotKind[] = COT_KINDS,
 ): CotQuestion[] {
-  const colors = present(COLOR_NAMES, (color) => countOf(objects, { color }));
-  const shapes = present(SHAPES, (shape) => countOf(objects, { shape }));
-  const total = objects.length;
+  const n = (color: ColorName) => countOf(objects, { color });
+  const colors = COLOR_NAMES.filter((c) => n(c) > 0);
+  const pairs = colors.flatMap((a, i) => colors.slice(i + 1).map((b) => [a, b] as const));
   const out: CotQuestion[] = [];
   if (kinds.includes("not"))
-    for (const c of colors) {
-      const answer = String(total - countOf(objects, { color: c }));
-      out.push({ kind: "not", question: `how many shapes are not ${c}?`, answer, colors: [c] });
-    }
-  if (kinds.includes("sum"))
-    colors.forEach((a, i) =>
-      colors.slice(i + 1).forEach((b) => {
-        const answer = String(countOf(objects, { color: a }) + countOf(objects, { color: b }));
-        out.push({ kind: "sum", question: `how many shapes are ${a} or ${b}?`, answer, colors: [a, b] });
-      }),
-    );
-  if (kinds.includes("more"))
     for (const c of colors)
-      for (const s of shapes) {
-        const [nc, ns] = [countOf(objects, { color: c }), countOf(objects, { shape: s })];
-        if (nc === ns) continue;
-        const question = `are there more ${c} shapes than ${s}s?`;
-        out.push({ kind: "more", question, answer: nc > ns ? "yes" : "no", colors: [c], shape: s });
-      }
+      out.push({
+        kind: "not",
+        question: `how many shapes are not ${c}?`,
+        answer: String(objects.length - n(c)),
+        colors: [c],
+      });
+  if (kinds.includes("sum"))
+    for (const [a, b] of pairs)
+      out.push({
+        kind: "sum",
+        question: `how many shapes are ${a} or ${b}?`,
+        answer: String(n(a) + n(b)),
+        colors: [a, b],
+      });
+  if (kinds.includes("more"))
+    for (const [a, b] of pairs.flatMap(([x, y]) => [[x, y] as const, [y, x] as const])) {
+      if (n(a) === n(b)) continue;
+      const question = `are there more ${a} shapes than ${b} shapes?`;
+      out.push({ kind: "more", question, answer: n(a) > n(b) ? "yes" : "no", colors: [a, b] });
+    }
   return out;
 }
 
@@ -94,16 +93,9 @@ export function cotQuestion(
   );
 }
 
-/** "two are red" / "one is a circle": a count sentence of the chain. */
-function countSentence(n: number, what: string, isShape: boolean): string {
-  const verb = n === 1 ? "is" : "are";
-  const noun = isShape ? (n === 1 ? withArticle(what) : `${what}s`) : what;
-  return `${numberWord(n)} ${verb} ${noun}`;
-}
-
-/** "i see a red circle , a blue square and a red triangle" (the objects in the description's order). */
+/** "i see a red shape , a blue shape and a red shape" (the objects by colour, in the description's order). */
 export function listSentence(objects: readonly DescribedObject[]): string {
-  return `i see ${objectPhrase(objects)}`;
+  return `i see ${objectPhrase(objects.map((o) => ({ color: o.color, shape: "shape" })))}`;
 }
 
 /** The reasoning sentences of a question's chain (see the file comment), without tags or full stops. */
@@ -111,16 +103,11 @@ export function cotSteps(objects: readonly DescribedObject[], q: CotQuestion): s
   const total = objects.length;
   const steps = [listSentence(objects), `${numberWord(total)} shape${total === 1 ? "" : "s"} in all`];
   const n = q.colors.map((color) => countOf(objects, { color }));
-  q.colors.forEach((c, i) => steps.push(countSentence(n[i] ?? 0, c, false)));
+  q.colors.forEach((c, i) => steps.push(`${numberWord(n[i] ?? 0)} ${n[i] === 1 ? "is" : "are"} ${c}`));
   const [a = 0, b = 0] = n;
   if (q.kind === "not") steps.push(`${numberWord(total)} minus ${numberWord(a)} is ${numberWord(total - a)}`);
   else if (q.kind === "sum") steps.push(`${numberWord(a)} plus ${numberWord(b)} is ${numberWord(a + b)}`);
-  else {
-    if (q.shape === undefined) throw new Error(`cotSteps: a "more" question needs a shape (${q.question})`);
-    const ns = countOf(objects, { shape: q.shape });
-    steps.push(countSentence(ns, q.shape, true));
-    steps.push(`${numberWord(a)} is ${a > ns ? "" : "not "}more than ${numberWord(ns)}`);
-  }
+  else steps.push(`${numberWord(a)} is ${a > b ? "" : "not "}more than ${numberWord(b)}`);
   return steps;
 }
 

@@ -28,8 +28,8 @@ export interface DescribedObject {
 const PREFIX = "objects :";
 const BOXES = ". boxes :";
 
-/** "a red circle , a blue square and a red triangle" (the objects in the given order). */
-export function objectPhrase(objects: readonly Pick<DescribedObject, "color" | "shape">[]): string {
+/** "a red circle , a blue square and a red triangle" (the objects in the given order; any noun for the shape). */
+export function objectPhrase(objects: readonly { color: string; shape: string }[]): string {
   const items = objects.map((o) => withArticle(`${o.color} ${o.shape}`));
   if (items.length <= 1) return items.join("");
   return `${items.slice(0, -1).join(" , ")} and ${items[items.length - 1]}`;

@@ -50,19 +50,26 @@ describe("multi-step questions and chains", () => {
   it("answers each kind from the counts", () => {
     expect(notRed().answer).toBe("1");
     expect(q("sum", "how many shapes are red or blue?").answer).toBe("3");
-    expect(q("more", "are there more red shapes than circles?").answer).toBe("yes");
+    expect(q("more", "are there more red shapes than blue shapes?").answer).toBe("yes");
+    expect(q("more", "are there more blue shapes than red shapes?").answer).toBe("no");
     // equal counts are skipped
-    expect(cotQuestions(objects).some((x) => x.question === "are there more blue shapes than triangles?")).toBe(false);
+    const two = describedObjects(
+      makeScene([
+        { shape: "circle", color: "red", size: "large", x: 5, y: 8 },
+        { shape: "star", color: "blue", size: "large", x: 20, y: 8 },
+      ]),
+    );
+    expect(cotQuestions(two, ["more"])).toEqual([]);
     expect(countOf(objects, { color: "red", shape: "circle" })).toBe(1);
   });
   it("writes the chain in the judge's grammar", () => {
     expect(cotChain(objects, notRed())).toBe(
-      "<think> i see a red circle , a blue square and a red triangle . three shapes in all . two are red . " +
+      "<think> i see a red shape , a blue shape and a red shape . three shapes in all . two are red . " +
         "three minus two is one . </think> <answer> 1 </answer>",
     );
-    const equal: CotQuestion = { kind: "more", question: "", answer: "no", colors: ["blue"], shape: "circle" };
-    expect(cotChain(objects, equal)).toContain(
-      "one is blue . one is a circle . one is not more than one . </think> <answer> no </answer>",
+    const more = q("more", "are there more blue shapes than red shapes?");
+    expect(cotChain(objects, more)).toContain(
+      "one is blue . two are red . one is not more than two . </think> <answer> no </answer>",
     );
     expect(plainAnswer(notRed())).toBe("<answer> 1 </answer>");
   });
@@ -95,8 +102,10 @@ describe("the judge", () => {
       swap("<answer> 1 </answer>", "<answer> 2 </answer>"),
       ["correct", "consistent"],
     ],
-    ["an object not in the description", swap("a blue square", "a green square"), ["grounded"]],
-    ["an object left out", swap(" , a blue square", ""), ["complete"]],
+    ["an object not in the description", swap("a blue shape", "a green shape"), ["grounded"]],
+    ["an object left out", swap(" , a blue shape", ""), ["complete"]],
+    ["a shape that is not there", swap("a blue shape", "a blue circle"), ["grounded"]],
+    ["the right shape named", swap("a blue shape", "a blue square"), []],
     ["a wrong total", swap("three shapes in all", "four shapes in all"), ["complete"]],
     [
       "a miscount that cancels out",
@@ -115,11 +124,11 @@ describe("the judge", () => {
     ],
     ["an off-topic sentence", swap("three shapes in all .", "three shapes in all . i like it ."), ["relevant"]],
   ];
-  it.each(cases)("rejects %s", (_, completion, failed) => {
+  it.each(cases)("judges %s", (_, completion, failed) => {
     const j = judgeChain(objects, notRed(), completion);
-    expect(j.keep).toBe(false);
+    expect(j.keep).toBe(failed.length === 0);
     expect(j.failed).toEqual(JUDGE_CHECKS.filter((c) => failed.includes(c)));
-    expect(j.response).toMatch(/^reject: /);
+    expect(j.response).toMatch(failed.length === 0 ? /^keep: / : /^reject: /);
   });
   it("reads the sentences inside the think span", () => {
     expect(chainSentences("<think> a . b  c . </think> <answer> 1 </answer>")).toEqual(["a", "b c"]);
