@@ -1,7 +1,7 @@
 // The attention of one decoding step over the key/value caches (decode_attention.cc), for decode.cc.
 //
 // One call handles the `group` query heads of one row that share one key/value head (grouped-query attention,
-// Ainslie et al. 2023, "GQA", §2: query head h reads key/value head h / group), so that each cached key and value
+// Ainslie et al. 2023, "GQA", §2.2: query head h reads key/value head h / group), so that each cached key and value
 // is read once per step rather than once per query head:
 //
 //   s[r, j]   = q[r] · K[:, j]                                   r < group, j < S, over the transposed keys
