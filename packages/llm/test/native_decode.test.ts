@@ -112,8 +112,8 @@ describe.skipIf(!native)("native decoding steps", () => {
     ["2 query heads per kv head", {}],
     ["4 query heads on one kv head, head width 24", { numKeyValueHeads: 1, headDim: 24 }],
     ["full kv heads, head width 12, no biases", { numKeyValueHeads: 4, headDim: 12, modelType: "llama" }],
-    // With 2 or more native threads: gate/up (12 x 2048 x 128) splits across the pool, as does the attention here
-    // and in the head-width-24 case (kAttendChunk units a task).
+    // With 2 or more native threads: gate/up (12 x 2048 x 128) and SwiGLU split across the pool, as does the attention
+    // here and in the head-width-24 case (kAttendChunk units a task).
     ["width 128, SwiGLU 1024, head width 32", { hiddenSize: 128, intermediateSize: 1024 }],
   ];
   for (const [name, over] of BATCHED) {

@@ -31,6 +31,7 @@ constexpr long kGemmRows = 8;              // a batch of at least this many rows
 constexpr long kParallelWork = 1L << 16;   // multiply-adds below which a product stays on one thread
 constexpr long kRowsPerTask = 32;
 constexpr long kAttendChunk = 4;           // (row, kv head) attention units per task of the pool
+constexpr long kParallelElements = 1L << 13;  // element-wise work (silu) below which it stays on one thread
 // Multiply-adds from which a packed product splits across the pool: lower than sgemm's own threshold, as the
 // decoder's products follow each other (and the attention's parallel loop) closely enough that the pool's workers
 // are still spinning (thread_pool.cc), not asleep.
@@ -285,33 +286,30 @@ void decode_step(Decoder& d, const DecodeStep& s) {
     const DecoderLayerWeights& w = d.layers[l];
     rms_norm(x, w.ln1.data(), n, B, D, c.eps);
     linear(n, B, D, w.wqkv.data(), F, w.bqkv.empty() ? nullptr : w.bqkv.data(), qkv, packed(w.pqkv));
-    rope(qkv, B, F, H, hd, cos, sin);       // q
-    rope(qkv + qw, B, F, Hkv, hd, cos, sin);  // k
     // The layer's attention over caches of element type T (float, or uint16_t halves: decode.h).
     auto attention = [&](auto* k_all, auto* v_all) {
       using T = std::remove_pointer_t<decltype(k_all)>;
       T* kc = k_all + l * B * Hkv * hd * cap;  // this layer's keys [B, Hkv, hd, cap]
       T* vc = v_all + l * B * Hkv * cap * hd;  // and values [B, Hkv, cap, hd]
-      // The new column: its key into the transposed cache [hd, cap], its value into [cap, hd].
-      for (long b = 0; b < B; b++) {
-        for (long g = 0; g < Hkv; g++) {
-          const float* kn = qkv + b * F + qw + g * hd;
-          T* kt = kc + (b * Hkv + g) * hd * cap + s.past;
-          T* vn = vc + ((b * Hkv + g) * cap + s.past) * hd;
-          for (long e = 0; e < hd; e++) store(kt + e * cap, kn[e]);
-          for (long e = 0; e < hd; e++) store(vn + e, kn[kvw + e]);
-        }
-      }
-      // softmax(scale · q kᵀ over the row's unmasked columns) v for the `group` query heads of one key/value head
-      // of one row: a unit (decode_attention.cc). A task runs kAttendChunk consecutive units, each prefetching the
-      // next's keys and values.
+      // One unit: the `group` query heads of one key/value head g of one row b. RoPE on those query heads and on the
+      // key, the new column into the caches (the key into the transposed [hd, cap], the value into [cap, hd]), then
+      // softmax(scale · q kᵀ over the row's unmasked columns) v (decode_attention.cc). A task runs kAttendChunk
+      // consecutive units, each prefetching the next's keys and values.
       auto unit = [&](long u, bool prefetch_next) {
-        const long b = u / Hkv, g = u % Hkv;
+        const long b = u / Hkv, g = u % Hkv;  // u = b·Hkv + g
+        float* qg = qkv + b * F + g * group * hd;
+        float* kn = qkv + b * F + qw + g * hd;
+        rope(qg, 1, F, group, hd, cos + b * half, sin + b * half);
+        rope(kn, 1, F, 1, hd, cos + b * half, sin + b * half);
+        T* kt = kc + u * hd * cap + s.past;
+        T* vn = vc + (u * cap + s.past) * hd;
+        for (long e = 0; e < hd; e++) store(kt + e * cap, kn[e]);
+        for (long e = 0; e < hd; e++) store(vn + e, kn[kvw + e]);
         AttendGroupT<T> a;
-        a.q = qkv + b * F + g * group * hd;
+        a.q = qg;
         a.group = group;
         a.hd = hd;
-        a.kt = kc + u * hd * cap;  // u = b·Hkv + g
+        a.kt = kc + u * hd * cap;
         a.v = vc + u * cap * hd;
         a.ld = cap;
         a.S = S;
@@ -347,7 +345,12 @@ void decode_step(Decoder& d, const DecodeStep& s) {
 
     rms_norm(x, w.ln2.data(), n, B, D, c.eps);
     linear(n, B, D, w.wgu.data(), 2 * I, nullptr, gu, packed(w.pgu));
-    for (long b = 0; b < B; b++) silu_mul(gu + b * 2 * I, gu + b * 2 * I + I, h + b * I, I);
+    auto swiglu = [&](int b) { silu_mul(gu + b * 2 * I, gu + b * 2 * I + I, h + b * I, I); };
+    if (B * I < kParallelElements || pool_threads() == 1) {
+      for (int b = 0; b < B; b++) swiglu(b);
+    } else {
+      parallel_for(int(B), swiglu);
+    }
     linear(h, B, I, w.wd.data(), D, nullptr, tmp, packed(w.pd));
     for (long i = 0; i < B * D; i++) x[i] += tmp[i];
   }
