@@ -112,9 +112,15 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
   log(`decode: batch ${BATCH} ...`);
   const cachedBatch = time(withCache, prompts, { reps: 3 });
   const stepB = stepUs(prompts, cachedBatch, 3);
+  // The same with the KV cache in half precision (an option: different numbers, half the cache's memory traffic).
+  const half = { ...greedy, kvCache: "float16" };
+  const cachedHalf = time((rows) => model.generate(rows, half).tokens, prompts, { reps: 3 });
+  const prefillHalf = (rows) => model.generate(rows, { ...half, maxNewTokens: 2 }).tokens;
+  const stepHalf = ((cachedHalf.ms - time(prefillHalf, prompts, { reps: 3 }).ms) / (newTokens - 2)) * 1000;
   const beforeBatch = time(tfjsSteps, prompts, { reps: 1 });
   const uncachedBatch = time(withoutCache, prompts, { warm: false }); // ~30 s: no warm-up (batch 1 warmed the kernels)
   const same = (a, b) => a.length === b.length && a.every((t, i) => t === b[i]);
+  const sameCount = (a, b) => a.reduce((n, row, r) => n + row.filter((t, i) => t === b[r]?.[i]).length, 0);
   const r1 = (x) => Math.round(x * 10) / 10;
   const result = {
     prompt_tokens: prompt.length,
@@ -128,6 +134,11 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
     [`step_us_b${BATCH}`]: r1(stepB),
     decode_tokens_per_s_b1: r1(1e6 / step1),
     [`decode_tokens_per_s_b${BATCH}`]: r1((BATCH * 1e6) / stepB),
+    // batch 64 with the float16 KV cache; the share of its greedy tokens equal to the float32 cache's
+    [`tokens_per_s_kv_f16_b${BATCH}`]: r1(cachedHalf.tokensPerS),
+    [`step_us_f16_b${BATCH}`]: r1(stepHalf),
+    [`f16_same_token_share_b${BATCH}`]:
+      r1((100 * sameCount(cachedHalf.out, cachedBatch.out)) / (BATCH * newTokens)) / 100,
     // the same generate with every step through the tfjs model (fastDecode: false): the path before
     tokens_per_s_tfjs_steps: r1(before.tokensPerS),
     [`tokens_per_s_tfjs_steps_b${BATCH}`]: r1(beforeBatch.tokensPerS),
@@ -142,6 +153,8 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
   result.kv_cache_speedup = Math.round((result.tokens_per_s_kv_cache / result.tokens_per_s_no_cache) * 100) / 100;
   result[`batch_${BATCH}_speedup`] = Math.round((cachedBatch.tokensPerS / cached.tokensPerS) * 100) / 100;
   result[`batch_${BATCH}_decode_speedup`] = Math.round((step1 * BATCH * 100) / stepB) / 100;
+  result[`batch_${BATCH}_speedup_f16`] = Math.round((cachedHalf.tokensPerS / cached.tokensPerS) * 100) / 100;
+  result[`batch_${BATCH}_decode_speedup_f16`] = Math.round((step1 * BATCH * 100) / stepHalf) / 100;
   result.native_vs_tfjs_steps = Math.round((cached.tokensPerS / before.tokensPerS) * 100) / 100;
   result[`native_vs_tfjs_steps_b${BATCH}`] = Math.round((cachedBatch.tokensPerS / beforeBatch.tokensPerS) * 100) / 100;
   log(
