@@ -76,7 +76,7 @@ export function chainSentences(completion: string): string[] | null {
 
 /** The objects of an "i see …" sentence as "red circle" pairs, or null if an item is not "a <colour> <shape>". */
 function listedPairs(body: string): string[] | null {
-  const items = body.split(/ , | and /).map((s) => s.trim());
+  const items = body.split(/\s*,\s*|\s+and\s+/).map((s) => s.trim()); // decode may glue "," to the word before
   const pairs: string[] = [];
   for (const item of items) {
     const m = ITEM.exec(item);

@@ -93,6 +93,9 @@ describe("the judge", () => {
       for (const x of cotQuestions(o)) {
         const j = judgeChain(o, x, cotChain(o, x).replace(/ \. /g, "  .  "));
         expect(j.failed, `${x.question}: ${j.response}`).toEqual([]);
+        // as the word tokenizer decodes: no space before "," and "."
+        const decoded = cotChain(o, x).replace(/ ([,.])/g, "$1");
+        expect(judgeChain(o, x, decoded).failed, decoded).toEqual([]);
       }
     }
   });
