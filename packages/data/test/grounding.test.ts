@@ -205,9 +205,13 @@ describe("groundingDataset", () => {
           else expect(v).toBeGreaterThan(0.7);
         }
         if (task === "detection") {
-          const r = visualRftDetectionReward(c, s.boxes, { boxes: { convention, size } });
+          // an absent category's answer ("no boxes") earns the box terms only where empty answers are priced;
+          // Visual-RFT's own reward (the default) gives an empty answer 0 and the format its 1
+          const r = visualRftDetectionReward(c, s.boxes, { boxes: { convention, size }, rewardEmpty: true });
           expect(r.confidence).toBe(1);
           expect(r.iou).toBeGreaterThan(convention === "qwen2.5-vl" ? 0.999 : 0.8);
+          const asVisualRft = visualRftDetectionReward(c, s.boxes, { boxes: { convention, size } });
+          expect(asVisualRft.total).toBe(s.boxes.length === 0 ? 1 : r.total);
         }
       }
       ds.dispose();
