@@ -1,9 +1,10 @@
 /**
  * Decode throughput of @vlab/llm, for `npm run bench`: tokens per second generating greedily at batch 1 and at
- * batch 64 (GRPO's 8 prompts x 8 completions), with the KV cache (`generate`: each new token runs through the
- * model alone, attending over cached keys and values) and without it (every step re-runs the whole sequence, as a
- * model without a cache must); the arithmetic floor of a token on this CPU; and, given `torch`, the same decode in
- * plain PyTorch (scripts/torch_ref_decode.py) with the ratios.
+ * batch 64 (64 distinct prompts), with the KV cache (`generate`: each new token runs through the model alone,
+ * attending over cached keys and values) and without it (every step re-runs the whole sequence, as a model without a
+ * cache must); sampling in GRPO's shape (8 prompts x G = 8 completions, each prompt's prefill shared by its group or
+ * repeated) against sampling one completion; the arithmetic floor of a token on this CPU; and, given `torch`, the
+ * same greedy decode in plain PyTorch (scripts/torch_ref_decode.py) with the ratios.
  *
  * The model is a Qwen2-style decoder the size of the reference step's (width 128, 2 layers, 4 heads with 2 kv
  * heads, SwiGLU 512, vocab 256); the prompt is 192 tokens and 64 are generated (long enough that re-running it costs
@@ -19,6 +20,7 @@ const CONFIG = {
   maxPositionEmbeddings: 512,
 };
 const BATCH = 64;
+const GROUP = 8; // GRPO's G: BATCH / GROUP prompts
 
 /**
  * The floor of one decoded token: its multiply-adds at the best matmul rate measured in this run, or reading the
@@ -117,6 +119,17 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
   const cachedHalf = time((rows) => model.generate(rows, half).tokens, prompts, { reps: 3 });
   const prefillHalf = (rows) => model.generate(rows, { ...half, maxNewTokens: 2 }).tokens;
   const stepHalf = ((cachedHalf.ms - time(prefillHalf, prompts, { reps: 3 }).ms) / (newTokens - 2)) * 1000;
+  // GRPO's shape: 8 prompts x G = 8 sampled completions (temperature 1, seeded), against one sampled completion of one
+  // prompt; the group's prompt shared (numReturnSequences: one prefill per prompt) or repeated G times (the rows
+  // Hugging Face's generate expands num_return_sequences into).
+  const sampled = { maxNewTokens: newTokens, temperature: 1, seed: 5, stopIds: [] };
+  const sampledOne = time((rows) => model.generate(rows, sampled).tokens, [prompt], { reps: 15 });
+  const groups = prompts.slice(0, BATCH / GROUP);
+  const grpo = time(() => model.generate(groups, { ...sampled, numReturnSequences: GROUP }).tokens, groups, {
+    reps: 3,
+  });
+  const repeated = groups.flatMap((p) => Array.from({ length: GROUP }, () => p));
+  const grpoRepeated = time((rows) => model.generate(rows, sampled).tokens, repeated, { reps: 3 });
   const beforeBatch = time(tfjsSteps, prompts, { reps: 1 });
   const uncachedBatch = time(withoutCache, prompts, { warm: false }); // ~30 s: no warm-up (batch 1 warmed the kernels)
   const same = (a, b) => a.length === b.length && a.every((t, i) => t === b[i]);
@@ -144,6 +157,11 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
     [`tokens_per_s_tfjs_steps_b${BATCH}`]: r1(beforeBatch.tokensPerS),
     same_tokens: same(cached.out[0], uncached.out[0]) && same(cached.out[0], before.out[0]),
     // greedy rows of a batch decode the same tokens as alone (row 0 is the batch-1 prompt)
+    // GRPO's shape (sampled): tokens/s of 8 prompts x 8 completions, shared and repeated prompts, and of batch 1
+    tokens_per_s_sampled_b1: r1(sampledOne.tokensPerS),
+    [`tokens_per_s_grpo_b${BATCH}`]: r1((BATCH * newTokens) / (grpo.ms / 1000)),
+    [`tokens_per_s_grpo_repeated_b${BATCH}`]: r1(grpoRepeated.tokensPerS),
+    grpo_shared_same_tokens: grpo.out.every((row, b) => same(row, grpoRepeated.out[b])),
     [`same_tokens_b${BATCH}`]:
       cachedBatch.out.every((row, b) => same(row, beforeBatch.out[b])) &&
       same(cachedBatch.out[0], cached.out[0]) &&
@@ -155,12 +173,21 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
   result[`batch_${BATCH}_decode_speedup`] = Math.round((step1 * BATCH * 100) / stepB) / 100;
   result[`batch_${BATCH}_speedup_f16`] = Math.round((cachedHalf.tokensPerS / cached.tokensPerS) * 100) / 100;
   result[`batch_${BATCH}_decode_speedup_f16`] = Math.round((step1 * BATCH * 100) / stepHalf) / 100;
+  result[`batch_${BATCH}_grpo_speedup`] =
+    Math.round((result[`tokens_per_s_grpo_b${BATCH}`] / result.tokens_per_s_sampled_b1) * 100) / 100;
+  result[`batch_${BATCH}_grpo_repeated_speedup`] =
+    Math.round((grpoRepeated.tokensPerS / sampledOne.tokensPerS) * 100) / 100;
   result.native_vs_tfjs_steps = Math.round((cached.tokensPerS / before.tokensPerS) * 100) / 100;
   result[`native_vs_tfjs_steps_b${BATCH}`] = Math.round((cachedBatch.tokensPerS / beforeBatch.tokensPerS) * 100) / 100;
   log(
     `decode: ${result.tokens_per_s_kv_cache} tok/s with the KV cache, ${result.tokens_per_s_no_cache} without (same ` +
       `tokens: ${result.same_tokens}); batch ${BATCH}: ${result[`tokens_per_s_kv_cache_b${BATCH}`]} and ` +
       `${result[`tokens_per_s_no_cache_b${BATCH}`]} tok/s`,
+  );
+  log(
+    `decode, GRPO's shape (${BATCH / GROUP} prompts x ${GROUP}, sampled): ${result[`tokens_per_s_grpo_b${BATCH}`]} ` +
+      `tok/s shared, ${result[`tokens_per_s_grpo_repeated_b${BATCH}`]} repeated; batch 1 sampled ` +
+      `${result.tokens_per_s_sampled_b1}: ${result[`batch_${BATCH}_grpo_speedup`]}x`,
   );
   log(
     `decode steps alone: ${result.step_us_b1} us at batch 1, ${result[`step_us_b${BATCH}`]} us at batch ${BATCH}; ` +

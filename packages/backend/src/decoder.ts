@@ -41,11 +41,15 @@ export interface NativeDecoder {
   readonly capacity: number;
   /** Columns filled so far. */
   readonly length: number;
-  /** Copies the prefill's keys and values (per layer, [B, Hkv, P, hd]) and its mask [B][P] into the caches. */
+  /**
+   * Copies the prefill's keys and values (per layer, [B / repeats, Hkv, P, hd]) and its mask [B / repeats][P] into the
+   * caches, each given row into `repeats` consecutive rows (default 1: one prompt per row).
+   */
   loadPrefix(
     keys: readonly Float32Array[],
     values: readonly Float32Array[],
     mask: readonly (readonly number[])[],
+    repeats?: number,
   ): void;
   /**
    * Runs B new tokens at their positions through the model; `attend[b]` = 0 masks row b's new column (a finished
@@ -104,35 +108,49 @@ export function nativeDecoder(
     get length() {
       return length;
     },
-    loadPrefix(keys, values, prefixMask) {
+    loadPrefix(keys, values, prefixMask, repeats = 1) {
       const P = prefixMask[0]?.length ?? 0;
-      if (keys.length !== L || values.length !== L || prefixMask.length !== B || P > cap)
-        throw new Error(`nativeDecoder.loadPrefix: expected ${L} layers of [${B}, ${Hkv}, P <= ${cap}, ${hd}]`);
+      const R = B / repeats; // rows given
+      if (!Number.isInteger(repeats) || repeats < 1 || !Number.isInteger(R))
+        throw new RangeError(`nativeDecoder.loadPrefix: repeats must be a positive divisor of ${B}, got ${repeats}`);
+      if (keys.length !== L || values.length !== L || prefixMask.length !== R || P > cap)
+        throw new Error(`nativeDecoder.loadPrefix: expected ${L} layers of [${R}, ${Hkv}, P <= ${cap}, ${hd}]`);
+      const block = Hkv * cap * hd; // one row's cache in one layer
       for (let l = 0; l < L; l++) {
         /* eslint-disable @typescript-eslint/no-non-null-assertion -- l < L = keys.length = values.length */
         const k = keys[l]!;
         const v = values[l]!;
         /* eslint-enable @typescript-eslint/no-non-null-assertion */
-        if (k.length !== B * Hkv * P * hd || v.length !== k.length)
-          throw new Error(`nativeDecoder.loadPrefix: layer ${l} is not [${B}, ${Hkv}, ${P}, ${hd}]`);
-        for (let r = 0; r < B * Hkv; r++) {
+        if (k.length !== R * Hkv * P * hd || v.length !== k.length)
+          throw new Error(`nativeDecoder.loadPrefix: layer ${l} is not [${R}, ${Hkv}, ${P}, ${hd}]`);
+        for (let i = 0; i < R * Hkv; i++) {
+          // given row ⌊i / Hkv⌋, head i % Hkv: into the same head of its first row (r) of the `repeats`
+          const r = Math.floor(i / Hkv) * repeats * Hkv + (i % Hkv);
           const to = (l * B * Hkv + r) * cap * hd;
           if (put) {
-            for (let i = 0; i < P * hd; i++) put(vCache, to + i, v[r * P * hd + i] as number);
+            for (let e = 0; e < P * hd; e++) put(vCache, to + e, v[i * P * hd + e] as number);
           } else {
-            vCache.set(v.subarray(r * P * hd, (r + 1) * P * hd), to);
+            vCache.set(v.subarray(i * P * hd, (i + 1) * P * hd), to);
           }
           for (let j = 0; j < P; j++) {
-            const from = (r * P + j) * hd;
+            const from = (i * P + j) * hd;
             for (let e = 0; e < hd; e++) {
               const x = k[from + e] as number; // [P, hd] → [hd, cap]
               if (put) put(kCache, to + e * cap + j, x);
               else kCache[to + e * cap + j] = x;
             }
           }
+          for (let c = 1; c < repeats; c++) {
+            const copy = to + c * block; // the same head of the next row
+            kCache.copyWithin(copy, to, to + hd * cap);
+            vCache.copyWithin(copy, to, to + cap * hd);
+          }
         }
       }
-      prefixMask.forEach((row, b) => row.forEach((m, j) => (mask[b * cap + j] = m ? 1 : 0)));
+      for (let b = 0; b < B; b++) {
+        const row = prefixMask[Math.floor(b / repeats)] ?? [];
+        row.forEach((m, j) => (mask[b * cap + j] = m ? 1 : 0));
+      }
       length = P;
     },
     step(tokens, positions, attend) {

@@ -33,11 +33,13 @@ describe("generateGroups: one batched call, or one call per generation", () => {
   it("sequential mode: G calls of B prompts (with each group's image row), completions placed in group order", () => {
     const calls: { prompts: number[][]; image: number[] }[] = [];
     const fake: Pick<Policy, "generate"> = {
-      generate: (p, img) => {
+      generate: (p, img, o) => {
         const rows = img && "features" in img ? (img.features.arraySync() as number[][]).map((r) => r[0] ?? -1) : [];
         calls.push({ prompts: p.map((r) => [...r]), image: rows });
-        // completion of prompt b in call c: [first prompt id, c]
-        return { tokens: p.map((r) => [r[0] ?? -1, calls.length - 1]), finishReasons: p.map(() => "length") };
+        // completion k of prompt b in call c: [first prompt id, c + k]
+        const n = o.numReturnSequences ?? 1;
+        const tokens = p.flatMap((r) => Array.from({ length: n }, (_, k) => [r[0] ?? -1, calls.length - 1 + k]));
+        return { tokens, finishReasons: tokens.map(() => "length" as const) };
       },
     };
     const prompts = [[7, 1], [8], [9, 2, 3]];
@@ -52,10 +54,20 @@ describe("generateGroups: one batched call, or one call per generation", () => {
     expect(out.callMs).toHaveLength(G);
     expect(out.callMs.every((ms) => ms >= 0)).toBe(true);
     calls.length = 0;
+    // batched: one call with each prompt and its image row once, numReturnSequences G
     const batched = generateGroups(fake, groups(prompts), { features: repeated }, G, opts(), "batched");
-    expect(calls).toHaveLength(1);
-    expect(calls[0]?.prompts).toEqual(groups(prompts));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(calls).toEqual([{ prompts, image: [70, 80, 90] }]);
+    expect(batched.tokens).toEqual(out.tokens); // the fake's k-th completion is the sequential call k's
     expect(batched.callMs).toHaveLength(1);
+    // a policy that ignores numReturnSequences is refused, not misaligned
+    const ignores: Pick<Policy, "generate"> = { generate: (p, img) => fake.generate(p, img, {}) };
+    expect(() => generateGroups(ignores, groups(prompts), null, G, opts())).toThrow(/3 completions for 3 prompts/);
+    // the rows of a group must be one prompt
+    const uneven = groups(prompts).map((r, i) => (i === 5 ? [...r, 5] : r));
+    expect(() => generateGroups(fake, uneven, null, G, opts())).toThrow(
+      /row 5 differs from the first row of its group of 4 \(row 4\)/,
+    );
     tf.dispose([features, repeated]);
     expect(() => generateGroups(fake, [[1], [2], [3]], null, 2, opts())).toThrow(/not groups of 2/);
     expect(() => generateGroups(fake, [[1], [2]], null, 2, opts(), "parallel" as never)).toThrow(/unknown mode/);

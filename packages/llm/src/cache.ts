@@ -7,7 +7,7 @@
  *
  * Make one with `model.newCache()`, pass it to successive `forward` calls, `dispose()` it at the end.
  */
-import { KvCache } from "@vlab/core";
+import { KvCache, tf } from "@vlab/core";
 
 export class DecoderCache {
   readonly layers: KvCache[];
@@ -34,6 +34,24 @@ export class DecoderCache {
     const row = this.attentionMask[b];
     if (!row) throw new Error(`DecoderCache: row ${b} is not cached (the cache holds ${this.batchSize} rows)`);
     return row;
+  }
+
+  /**
+   * Every cached row repeated n times in place (rows a, b → a, a, b, b; torch `repeat_interleave` on the batch): the
+   * cache of one prompt's prefill shared by its n completions (generate's `numReturnSequences`).
+   */
+  repeatRows(n: number): void {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`DecoderCache.repeatRows: n must be a positive integer`);
+    if (n === 1) return;
+    const rows = Int32Array.from({ length: this.batchSize * n }, (_, r) => Math.floor(r / n));
+    for (const l of this.layers) {
+      if (!l.k || !l.v) continue;
+      const [k, v] = [l.k, l.v];
+      [l.k, l.v] = tf.tidy(() => [tf.gather(k, rows), tf.gather(v, rows)]) as [tf.Tensor4D, tf.Tensor4D];
+      k.dispose();
+      v.dispose();
+    }
+    this.attentionMask = Array.from(rows, (p) => [...(this.attentionMask[p] ?? [])]);
   }
 
   dispose(): void {

@@ -67,6 +67,13 @@ export interface GenerateOptions extends SamplingOptions {
    * and value is rounded to 11 significant bits, so logits move by about 1e-3 and a near-tie may pick another token).
    */
   kvCache?: KvCacheType;
+  /**
+   * Completions per prompt (Hugging Face's `num_return_sequences`, default 1): the result has B·n rows, prompt b's at
+   * rows b·n … b·n + n − 1 (a GRPO group's layout). Each prompt goes through the prefill once and its cache is copied
+   * to its n rows; Hugging Face expands the inputs first and runs the prefill on all B·n rows, the same numbers at n
+   * times the cost. The `embed` and `mropePositions` hooks see the B prompts.
+   */
+  numReturnSequences?: number;
 }
 
 export type FinishReason = "stop" | "length";
@@ -100,6 +107,7 @@ export function sampleToken(logits: ArrayLike<number>, opts: SamplingOptions, rn
   if (!Number.isInteger(topK) || topK < 0)
     throw new RangeError(`sampleToken: topK must be a non-negative integer (0: off), got ${topK}`);
   const V = logits.length;
+  if (topK === 0 && topP === 1) return sampleFull(logits, temperature, rng);
   /* eslint-disable @typescript-eslint/no-non-null-assertion -- every index below is a token id in [0, V) taken from
      `order`, or a position in `order`/`probs` (same length) below their length */
   // Candidates, most likely first (a stable sort: ties keep the lower id first).
@@ -127,6 +135,30 @@ export function sampleToken(logits: ArrayLike<number>, opts: SamplingOptions, rn
   }
   return order[order.length - 1]!; // rounding left u ≥ 0: the last candidate
   /* eslint-enable @typescript-eslint/no-non-null-assertion */
+}
+
+let scratch = new Float64Array(0);
+
+/**
+ * sampleToken without top-k or top-p: the same arithmetic in the same order (so the same token for the same draw),
+ * over a reused buffer instead of arrays allocated per token — a GRPO step samples B·G tokens per step.
+ */
+function sampleFull(logits: ArrayLike<number>, temperature: number, rng: Rng): number {
+  const V = logits.length;
+  if (scratch.length < V) scratch = new Float64Array(V);
+  const probs = scratch;
+  /* eslint-disable @typescript-eslint/no-non-null-assertion -- i < V = logits.length <= probs.length */
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) max = Math.max(max, logits[i]! / temperature);
+  let total = 0;
+  for (let i = 0; i < V; i++) total += probs[i] = Math.exp(logits[i]! / temperature - max);
+  let u = rng.next() * total;
+  for (let i = 0; i < V; i++) {
+    u -= probs[i]!;
+    if (u < 0) return i;
+  }
+  /* eslint-enable @typescript-eslint/no-non-null-assertion */
+  return V - 1; // rounding left u ≥ 0: the last candidate
 }
 
 /** Refuses sampling options that would sample silently wrong (NaN temperature, topK -5 or 1.5, topP 0). */
@@ -173,8 +205,9 @@ function startNative(
   cache: DecoderCache,
   capacity: number,
   kvCache: KvCacheType | undefined,
+  repeats: number,
 ): NativeDecoder | null {
-  const fast = model.nativeDecoder?.(cache.batchSize, capacity, { kvCache }) ?? null;
+  const fast = model.nativeDecoder?.(cache.batchSize * repeats, capacity, { kvCache }) ?? null;
   if (!fast) return null;
   const read = (t: tf.Tensor | null): Float32Array => {
     if (!t) throw new Error("generate: the prefill left a layer's cache empty");
@@ -185,6 +218,7 @@ function startNative(
       cache.layers.map((l) => read(l.k)),
       cache.layers.map((l) => read(l.v)),
       cache.attentionMask,
+      repeats,
     );
   } catch (e) {
     fast.free();
@@ -192,6 +226,15 @@ function startNative(
   }
   for (const l of cache.layers) l.dispose();
   return fast;
+}
+
+/** The rows [R, V] of `x` each repeated n times (rows a, b → a, a, b, b); x itself when n = 1. */
+function repeatRows(x: Float32Array, V: number, n: number): Float32Array {
+  if (n === 1) return x;
+  const out = new Float32Array(x.length * n);
+  for (let r = 0; r < out.length / V; r++)
+    out.set(x.subarray(Math.floor(r / n) * V, (Math.floor(r / n) + 1) * V), r * V);
+  return out;
 }
 
 /** Generates continuations of a batch of prompts; see the file comment and GenerateOptions. */
@@ -218,7 +261,10 @@ export function generate(
   const stop = new Set(opts.stopIds ?? model.config.eosTokenId);
   const padId = opts.padId ?? model.config.padTokenId;
   const rng = opts.rng ?? (opts.seed !== undefined ? new Rng(opts.seed) : getRng());
-  const B = prompts.length;
+  const n = opts.numReturnSequences ?? 1;
+  if (!Number.isInteger(n) || n < 1)
+    throw new RangeError(`generate: numReturnSequences must be a positive integer, got ${n}`);
+  const B = prompts.length * n; // rows decoded; row r continues prompt ⌊r / n⌋
   const tokens: number[][] = Array.from({ length: B }, () => []);
   const finishReasons: FinishReason[] = new Array<FinishReason>(B).fill("length");
   if (B === 0 || maxNewTokens === 0) return { tokens, finishReasons };
@@ -242,15 +288,18 @@ export function generate(
       });
     }); // [B, 1, V]
     const V = prefill.shape[2];
-    let data = prefill.dataSync() as Float32Array; // read outside any tidy
+    let data = repeatRows(prefill.dataSync() as Float32Array, V, n); // [B, V], read outside any tidy
     prefill.dispose();
     if (opts.fastDecode !== false && maxNewTokens > 1)
-      fast = startNative(model, cache, batch.width + maxNewTokens, opts.kvCache);
+      fast = startNative(model, cache, batch.width + maxNewTokens, opts.kvCache, n);
+    if (!fast && maxNewTokens > 1) cache.repeatRows(n);
     // Each row's next position: the count of its tokens so far (cumsum(mask) − 1 of the new column), or with M-RoPE
     // its largest prompt position + 1.
-    const seen = batch.attentionMask.map((r, b) =>
-      mropePositionIds ? nextMropePosition(mropePositionIds, b, r) : r.reduce((a, m) => a + m, 0),
-    );
+    const seen = Array.from({ length: B }, (_, r) => {
+      const p = Math.floor(r / n);
+      const mask = batch.attentionMask[p] ?? [];
+      return mropePositionIds ? nextMropePosition(mropePositionIds, p, mask) : mask.reduce((a, m) => a + m, 0);
+    });
     const step = { tokens: new Int32Array(B), positions: new Int32Array(B), attend: new Uint8Array(B) };
     for (let i = 0; i < maxNewTokens; i++) {
       const next = new Array<number>(B);

@@ -36,6 +36,27 @@ describe("sampleToken", () => {
     counts.forEach((c, i) => expect(Math.abs(c / 4000 - (i + 1) / 10)).toBeLessThan(0.03));
   });
 
+  it("without top-k / top-p: the token of the spelled-out softmax walk for the same draw (its fast path)", () => {
+    // The arithmetic of sampleToken's general path, in its order: max of l / T, exp(l / T − max), their sum from 0,
+    // then u = draw · sum minus each probability until it falls below 0.
+    const walk = (l: number[], T: number, draw: number) => {
+      const max = Math.max(...l.map((x) => x / T));
+      const p = l.map((x) => Math.exp(x / T - max));
+      let u = draw * p.reduce((a, b) => a + b, 0);
+      for (let i = 0; i < p.length; i++) if ((u -= p[i]!) < 0) return i;
+      return p.length - 1;
+    };
+    const r = new Rng(5);
+    for (let t = 0; t < 300; t++) {
+      const l = Array.from({ length: 1 + (t % 37) }, () => Math.fround((r.next() - 0.5) * 8));
+      const T = [1, 0.7, 1.3][t % 3]!;
+      const [a, b] = [new Rng(100 + t), new Rng(100 + t)];
+      const want = walk(l, T, b.next());
+      expect(sampleToken(Float32Array.from(l), { temperature: T }, a)).toBe(want);
+      expect(sampleToken(l, { temperature: T, topK: 0, topP: 1 }, new Rng(100 + t))).toBe(want);
+    }
+  });
+
   it("top-k keeps the k largest; top-p keeps the smallest set reaching p", () => {
     const r = new Rng(2);
     const seen = (opts: object) => new Set(Array.from({ length: 400 }, () => sampleToken(logits, opts, r)));
@@ -130,6 +151,27 @@ describe("generate", () => {
       embed: (ids) => tf.tidy(() => tf.mul(m.embed(ids), -3) as tf.Tensor3D),
     });
     expect(other.tokens).not.toEqual(same.tokens);
+    m.dispose();
+  });
+
+  it("numReturnSequences n: prompt b's completions at rows b·n …, the tokens of the prompt repeated n times", () => {
+    const m = tinyModel({}, 4);
+    const prompts = [randomIds(30, 5), randomIds(31, 2), randomIds(32, 8)];
+    const repeated = prompts.flatMap((p) => [p, p, p]);
+    for (const fastDecode of [true, false]) {
+      for (const o of [{ greedy: true }, { temperature: 1.2, seed: 7 }, { topK: 5, topP: 0.9, seed: 8 }]) {
+        const opts = { maxNewTokens: 6, stopIds: [3, 4, 5], fastDecode, ...o };
+        const want = m.generate(repeated, opts);
+        const got = m.generate(prompts, { ...opts, numReturnSequences: 3 });
+        expect(got).toEqual(want);
+        expect(got.tokens).toHaveLength(9);
+      }
+    }
+    // the rows of a group do sample different completions
+    const { tokens } = m.generate([prompts[0]!], { maxNewTokens: 6, seed: 2, numReturnSequences: 8 });
+    expect(new Set(tokens.map((t) => t.join())).size).toBeGreaterThan(1);
+    expect(() => m.generate(prompts, { numReturnSequences: 0 })).toThrow(/numReturnSequences must be a positive/);
+    expect(() => m.generate(prompts, { numReturnSequences: 1.5 })).toThrow(/numReturnSequences must be a positive/);
     m.dispose();
   });
 

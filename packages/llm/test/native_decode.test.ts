@@ -201,6 +201,16 @@ describe.skipIf(!native)("native decoding steps", () => {
     const plain = m.generate(prompts, { maxNewTokens: 10, greedy: true, stopIds: [] });
     expect(a).toEqual(b);
     expect(a).not.toEqual(plain); // the hook's embeddings were used
+    // numReturnSequences: the hook embeds each prompt once; the float16 cache's rows copied as the float32 ones
+    const seen: number[] = [];
+    const counted = (ids: readonly (readonly number[])[]) => (seen.push(ids.length), embed(ids));
+    const repeated = prompts.flatMap((p) => [p, p]);
+    for (const kvCache of ["float32", "float16"] as const) {
+      const o = { maxNewTokens: 10, seed: 3, stopIds: [], kvCache };
+      const want = m.generate(repeated, { ...o, embed });
+      expect(m.generate(prompts, { ...o, embed: counted, numReturnSequences: 2 })).toEqual(want);
+    }
+    expect(seen).toEqual([prompts.length, prompts.length]);
     m.dispose();
   });
 
@@ -239,6 +249,10 @@ describe.skipIf(!native)("native decoding steps", () => {
     dec.free();
     expect(() => dec.step(Int32Array.of(1), pos, on)).toThrow(/after free/);
     expect(() => dec.loadPrefix([], [], [[1]])).toThrow(/expected 2 layers/);
+    const four = m.nativeDecoder(4, 3)!;
+    expect(() => four.loadPrefix([], [], [[1]], 3)).toThrow(/repeats must be a positive divisor of 4, got 3/);
+    expect(() => four.loadPrefix([], [], [[1]], 2)).toThrow(/expected 2 layers of \[2, 2, P <= 3, 8\]/);
+    four.free();
     m.dispose();
   });
 });

@@ -57,6 +57,15 @@ describe("Qwen2VL", () => {
       const opts = { maxNewTokens: 5, greedy: true, stopIds: [] };
       expect(m.generate([pa, pb], both, opts).tokens).toEqual(alone);
       expect(m.generate([pa, pb], both, { ...opts, fastDecode: false }).tokens).toEqual(alone);
+      // numReturnSequences 2: each prompt and image once (M-RoPE positions continue per prompt), the samples of the
+      // rows and images repeated
+      const twice: Qwen2VlVision = {
+        pixelValues: Float32Array.from([...a.pixelValues, ...a.pixelValues, ...b.pixelValues, ...b.pixelValues]),
+        gridThw: [...a.gridThw, ...a.gridThw, ...b.gridThw, ...b.gridThw],
+      };
+      const sampled = { maxNewTokens: 5, seed: 4, stopIds: [] };
+      const want = m.generate([pa, pa, pb, pb], twice, sampled).tokens;
+      expect(m.generate([pa, pb], both, { ...sampled, numReturnSequences: 2 }).tokens).toEqual(want);
       m.dispose();
     });
   }
