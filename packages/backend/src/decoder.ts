@@ -8,6 +8,8 @@
  *   // or { ..., kvCache: "float16" }: keys and values kept as IEEE halves (half the memory and the bytes each step
  *   // reads, which bound a large batch's attention; each cached value rounded to 11 significant bits)
  *   dec.loadPrefix(keys, values, mask);        // the prefill's caches: per layer [B, Hkv, P, hd], mask [B][P]
+ *   // or loadPrefix(keys, values, mask, n): B / n prompts' caches, each shared by n consecutive rows (their
+ *   // completions): kept once, and read once per step for the n rows (native/src/decode_attention.h)
  *   const logits = dec.step(tokens, positions, attend);   // [B, V], a view reused by the next step
  *   dec.free();
  */
@@ -91,12 +93,28 @@ export function nativeDecoder(
     shape.qkvBias ? 1 : 0,
   ]);
   const handle = addon.decoderCreate(config, shape.rmsNormEps, shape.invFreq, [...weights]);
-  const size = L * B * Hkv * cap * hd;
   const half = kvCache === "float16";
-  const kCache = half ? new Uint16Array(size) : new Float32Array(size); // [L, B, Hkv, hd, cap]: keys transposed
-  const vCache = half ? new Uint16Array(size) : new Float32Array(size); // [L, B, Hkv, cap, hd]
+  const cacheArray = (n: number): Float32Array | Uint16Array => (half ? new Uint16Array(n) : new Float32Array(n));
   const put = half ? (c: Float32Array | Uint16Array, i: number, x: number) => (c[i] = floatToHalf(x)) : undefined;
-  const mask = new Uint8Array(B * cap); // [B, cap]
+  // The prompts' columns (loadPrefix): [L, R, Hkv, hd, P] keys transposed, [L, R, Hkv, P, hd] values, mask [R, P],
+  // R = B / repeats prompts; each row's own columns (the steps'): [L, B, Hkv, hd, own] and [L, B, Hkv, own, hd], mask
+  // [B, own], allocated at loadPrefix or the first step with the columns left.
+  let prefixK = cacheArray(0);
+  let prefixV = cacheArray(0);
+  let prefixMask = new Uint8Array(0);
+  let repeats = 1;
+  let P = 0;
+  let own: { k: Float32Array | Uint16Array; v: Float32Array | Uint16Array; mask: Uint8Array; cap: number } | null =
+    null;
+  const ownCaches = () => {
+    const c = cap - P;
+    return {
+      k: cacheArray(L * B * Hkv * hd * c),
+      v: cacheArray(L * B * Hkv * c * hd),
+      mask: new Uint8Array(B * c),
+      cap: c,
+    };
+  };
   const logits = new Float32Array(B * V);
   let length = 0;
   let freed = false;
@@ -108,56 +126,70 @@ export function nativeDecoder(
     get length() {
       return length;
     },
-    loadPrefix(keys, values, prefixMask, repeats = 1) {
-      const P = prefixMask[0]?.length ?? 0;
-      const R = B / repeats; // rows given
-      if (!Number.isInteger(repeats) || repeats < 1 || !Number.isInteger(R))
-        throw new RangeError(`nativeDecoder.loadPrefix: repeats must be a positive divisor of ${B}, got ${repeats}`);
-      if (keys.length !== L || values.length !== L || prefixMask.length !== R || P > cap)
+    loadPrefix(keys, values, givenMask, rowsEach = 1) {
+      const width = givenMask[0]?.length ?? 0;
+      const R = B / rowsEach; // prompts given
+      if (!Number.isInteger(rowsEach) || rowsEach < 1 || !Number.isInteger(R))
+        throw new RangeError(`nativeDecoder.loadPrefix: repeats must be a positive divisor of ${B}, got ${rowsEach}`);
+      if (keys.length !== L || values.length !== L || givenMask.length !== R || width > cap)
         throw new Error(`nativeDecoder.loadPrefix: expected ${L} layers of [${R}, ${Hkv}, P <= ${cap}, ${hd}]`);
-      const block = Hkv * cap * hd; // one row's cache in one layer
+      if (length > 0) throw new Error("nativeDecoder.loadPrefix: the caches already hold columns");
+      const k1 = cacheArray(L * R * Hkv * hd * width);
+      const v1 = cacheArray(k1.length);
       for (let l = 0; l < L; l++) {
         /* eslint-disable @typescript-eslint/no-non-null-assertion -- l < L = keys.length = values.length */
         const k = keys[l]!;
         const v = values[l]!;
         /* eslint-enable @typescript-eslint/no-non-null-assertion */
-        if (k.length !== R * Hkv * P * hd || v.length !== k.length)
-          throw new Error(`nativeDecoder.loadPrefix: layer ${l} is not [${R}, ${Hkv}, ${P}, ${hd}]`);
+        if (k.length !== R * Hkv * width * hd || v.length !== k.length)
+          throw new Error(`nativeDecoder.loadPrefix: layer ${l} is not [${R}, ${Hkv}, ${width}, ${hd}]`);
+        const at = l * R * Hkv * width * hd;
+        if (put) for (let i = 0; i < v.length; i++) put(v1, at + i, v[i] as number);
+        else v1.set(v, at);
         for (let i = 0; i < R * Hkv; i++) {
-          // given row ⌊i / Hkv⌋, head i % Hkv: into the same head of its first row (r) of the `repeats`
-          const r = Math.floor(i / Hkv) * repeats * Hkv + (i % Hkv);
-          const to = (l * B * Hkv + r) * cap * hd;
-          if (put) {
-            for (let e = 0; e < P * hd; e++) put(vCache, to + e, v[i * P * hd + e] as number);
-          } else {
-            vCache.set(v.subarray(i * P * hd, (i + 1) * P * hd), to);
-          }
-          for (let j = 0; j < P; j++) {
-            const from = (i * P + j) * hd;
+          for (let j = 0; j < width; j++) {
+            const from = (i * width + j) * hd;
+            const to = at + i * hd * width + j;
             for (let e = 0; e < hd; e++) {
-              const x = k[from + e] as number; // [P, hd] → [hd, cap]
-              if (put) put(kCache, to + e * cap + j, x);
-              else kCache[to + e * cap + j] = x;
+              const x = k[from + e] as number; // [P, hd] → [hd, P]
+              if (put) put(k1, to + e * width, x);
+              else k1[to + e * width] = x;
             }
-          }
-          for (let c = 1; c < repeats; c++) {
-            const copy = to + c * block; // the same head of the next row
-            kCache.copyWithin(copy, to, to + hd * cap);
-            vCache.copyWithin(copy, to, to + cap * hd);
           }
         }
       }
-      for (let b = 0; b < B; b++) {
-        const row = prefixMask[Math.floor(b / repeats)] ?? [];
-        row.forEach((m, j) => (mask[b * cap + j] = m ? 1 : 0));
-      }
+      prefixK = k1;
+      prefixV = v1;
+      prefixMask = new Uint8Array(R * width);
+      givenMask.forEach((row, r) => row.forEach((m, j) => (prefixMask[r * width + j] = m ? 1 : 0)));
+      repeats = rowsEach;
+      P = width;
+      own = ownCaches();
       length = P;
     },
     step(tokens, positions, attend) {
       if (freed) throw new Error("nativeDecoder: step after free()");
       if (length >= cap) throw new Error(`nativeDecoder: the caches are full (${cap} columns)`);
-      for (let b = 0; b < B; b++) mask[b * cap + length] = attend[b] ? 1 : 0;
-      addon.decoderStep(handle, tokens, positions, kCache, vCache, mask, B, length, cap, logits);
+      own ??= ownCaches();
+      const past = length - P;
+      for (let b = 0; b < B; b++) own.mask[b * own.cap + past] = attend[b] ? 1 : 0;
+      addon.decoderStep(
+        handle,
+        tokens,
+        positions,
+        prefixK,
+        prefixV,
+        prefixMask,
+        own.k,
+        own.v,
+        own.mask,
+        B,
+        repeats,
+        P,
+        past,
+        own.cap,
+        logits,
+      );
       length++;
       return logits;
     },

@@ -124,15 +124,24 @@ export interface NativeAddon {
    * [vocab, dim, inter, layers, heads, kvHeads, headDim, tied, qkvBias]; the weights are copied.
    */
   decoderCreate(config: Int32Array, eps: number, invFreq: Float64Array, weights: Float32Array[]): object;
-  /** One step of B new tokens: writes their keys/values at column `past` of the caches and their logits. */
+  /**
+   * One step of B new tokens: writes their keys/values at column `past` of each row's own caches and their logits.
+   * The rows attend over their prompt's prefix (`prefix` columns, shared by `repeats` consecutive rows) and then
+   * their own columns.
+   */
   decoderStep(
     decoder: object,
     tokens: Int32Array,
     positions: Int32Array,
-    kCache: Float32Array | Uint16Array, // Uint16Array: IEEE halves (both caches the same type)
-    vCache: Float32Array | Uint16Array,
-    mask: Uint8Array,
+    prefixK: Float32Array | Uint16Array, // [L, B / repeats, Hkv, hd, prefix]: keys transposed
+    prefixV: Float32Array | Uint16Array, // [L, B / repeats, Hkv, prefix, hd]
+    prefixMask: Uint8Array, // [B / repeats, prefix]
+    kCache: Float32Array | Uint16Array, // [L, B, Hkv, hd, capacity]; Uint16Array: IEEE halves (all four the same)
+    vCache: Float32Array | Uint16Array, // [L, B, Hkv, capacity, hd]
+    mask: Uint8Array, // [B, capacity]
     batch: number,
+    repeats: number,
+    prefix: number,
     past: number,
     capacity: number,
     logits: Float32Array,

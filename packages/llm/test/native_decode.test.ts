@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, nativeStatus, Rng, tf, type KvCacheType } from "@vlab/core";
-import { type CausalLM, type LlmConfig } from "../src/index.js";
+import { leftPad, type CausalLM, type LlmConfig } from "../src/index.js";
 import { randomIds, tinyModel } from "./helpers.js";
 
 beforeAll(async () => {
@@ -190,6 +190,48 @@ describe.skipIf(!native)("native decoding steps", () => {
     expect(a.finishReasons).toContain("stop");
     expect(a).toEqual(b);
     m.dispose();
+  });
+
+  it("a prompt's prefix shared by its n rows (loadPrefix repeats): the logits of its copies, bit for bit", () => {
+    for (const [name, over] of LAYOUTS) {
+      const m = tinyModel(over, 8);
+      perturb(m, 3);
+      // long enough, with n = 8, for the attention to split across the thread pool (decode.cc's kParallelWork)
+      const shared = [randomIds(40, 90), randomIds(41, 60), randomIds(42, 100)];
+      const cache = m.newCache();
+      const padded = leftPad(shared, 0); // ragged prompts
+      m.forward(padded.ids, { cache, attentionMask: padded.attentionMask, logitsToKeep: 1 }).dispose();
+      const keys = cache.layers.map((l) => l.k!.dataSync() as Float32Array);
+      const values = cache.layers.map((l) => l.v!.dataSync() as Float32Array);
+      const n = 8;
+      const B = shared.length * n;
+      const P = cache.attentionMask[0]!.length;
+      const copy = (x: Float32Array) => {
+        const row = x.length / shared.length;
+        return Float32Array.from({ length: x.length * n }, (_, i) => x[Math.floor(i / row / n) * row + (i % row)]!);
+      };
+      for (const kvCache of ["float32", "float16"] as const) {
+        const a = m.nativeDecoder(B, P + 6, { kvCache })!;
+        const b = m.nativeDecoder(B, P + 6, { kvCache })!;
+        a.loadPrefix(keys, values, cache.attentionMask, n);
+        b.loadPrefix(
+          keys.map(copy),
+          values.map(copy),
+          cache.attentionMask.flatMap((r) => Array(n).fill(r)),
+        );
+        for (let t = 0; t < 6; t++) {
+          const tokens = Int32Array.from({ length: B }, (_, r) => (7 * r + 3 * t) % 50); // every row its own
+          const positions = Int32Array.from({ length: B }, (_, r) => P + t + (r % 3));
+          const attend = Uint8Array.from({ length: B }, (_, r) => (r === 5 && t === 2 ? 0 : 1));
+          const want = b.step(tokens, positions, attend).slice();
+          expect(Array.from(a.step(tokens, positions, attend)), `${name}, ${kvCache}, step ${t}`).toEqual([...want]);
+        }
+        a.free();
+        b.free();
+      }
+      cache.dispose();
+      m.dispose();
+    }
   });
 
   it("decodes after an embed hook's prefill (a vision-language model's way in)", () => {

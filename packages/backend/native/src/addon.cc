@@ -15,10 +15,14 @@
 //   decoderCreate(config, eps, invFreq, weights)                  -> a decoder (decode.h): config Int32Array
 //       [vocab, dim, inter, layers, heads, kvHeads, headDim, tied, qkvBias], invFreq Float64Array [headDim/2],
 //       weights: Float32Arrays in decode.h's order (copied)
-//   decoderStep(decoder, tokens, positions, kCache, vCache, mask, batch, past, capacity, logits)
-//       tokens / positions Int32Array [B], kCache Float32Array [layers, B, kvHeads, headDim, capacity] (keys
-//       transposed), vCache [layers, B, kvHeads, capacity, headDim]; or both Uint16Arrays of IEEE halves,
-//       mask Uint8Array [B, capacity], logits Float32Array [B, vocab]
+//   decoderStep(decoder, tokens, positions, prefixK, prefixV, prefixMask, kCache, vCache, mask, batch, repeats,
+//               prefix, past, capacity, logits)
+//       tokens / positions Int32Array [B]; the prompts' prefix (prefix columns, shared by `repeats` rows each;
+//       R = B / repeats): prefixK Float32Array [layers, R, kvHeads, headDim, prefix] (keys transposed), prefixV
+//       [layers, R, kvHeads, prefix, headDim], prefixMask Uint8Array [R, prefix] (all three ignored when prefix is 0);
+//       each row's own columns: kCache [layers, B, kvHeads, headDim, capacity], vCache [layers, B, kvHeads,
+//       capacity, headDim], mask Uint8Array [B, capacity]; caches all Float32Arrays or all Uint16Arrays of IEEE
+//       halves; logits Float32Array [B, vocab]
 //   decoderFree(decoder)                                          frees its weights now (else on GC)
 //   info()                                                       -> { kernel, threads, decode }
 //   setThreads(n)                                                -> undefined
@@ -486,36 +490,50 @@ napi_value DecoderCreate(napi_env env, napi_callback_info info) {
 
 napi_value DecoderStep(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (a.argc < 10) return throw_error(env, "decoderStep expects 10 arguments");
+  if (a.argc < 15) return throw_error(env, "decoderStep expects 15 arguments");
   vlab::Decoder** slot = decoder_slot(env, a.argv[0], &a.err);
   if (!a.ok()) return a.fail();
   if (!*slot) return throw_error(env, "decoderStep: the decoder was freed");
   vlab::Decoder& d = **slot;
   const vlab::DecoderConfig& c = d.cfg;
   vlab::DecodeStep s;
-  s.batch = int(a.integer(6, "batch"));
-  s.past = a.integer(7, "past");
-  s.capacity = a.integer(8, "capacity");
+  s.batch = int(a.integer(9, "batch"));
+  s.repeats = int(a.integer(10, "repeats"));
+  s.prefix = a.integer(11, "prefix");
+  s.past = a.integer(12, "past");
+  s.capacity = a.integer(13, "capacity");
   if (!a.ok()) return a.fail();
   if (s.batch < 1 || s.past >= s.capacity) return throw_error(env, "decoderStep: need batch >= 1 and past < capacity");
-  const size_t B = size_t(s.batch);
-  const size_t cache = size_t(c.layers) * B * c.kv_heads * size_t(s.capacity) * c.head_dim;
+  if (s.repeats < 1 || s.batch % s.repeats)
+    return throw_error(env, "decoderStep: repeats must divide batch (rows per prompt)");
+  const size_t B = size_t(s.batch), R = B / size_t(s.repeats), P = size_t(s.prefix);
+  const size_t head_cols = size_t(c.layers) * c.kv_heads * c.head_dim;  // per row and column, keys or values
+  const size_t cache = head_cols * B * size_t(s.capacity), prefix = head_cols * R * P;
   s.tokens = a.array<const int32_t>(1, B, false, "tokens", napi_int32_array);
   s.positions = a.array<const int32_t>(2, B, false, "positions", napi_int32_array);
-  // Float32Array caches, or Uint16Array ones holding IEEE halves (both the same).
+  // Float32Array caches, or Uint16Array ones holding IEEE halves (all four the same).
   napi_typedarray_type cache_type = napi_float32_array;
   bool is_ta = false;
-  if (napi_is_typedarray(env, a.argv[3], &is_ta) == napi_ok && is_ta)
-    napi_get_typedarray_info(env, a.argv[3], &cache_type, nullptr, nullptr, nullptr, nullptr);
-  if (cache_type == napi_uint16_array) {
-    s.k_cache16 = a.array<uint16_t>(3, cache, false, "kCache", napi_uint16_array);
-    s.v_cache16 = a.array<uint16_t>(4, cache, false, "vCache", napi_uint16_array);
+  if (napi_is_typedarray(env, a.argv[6], &is_ta) == napi_ok && is_ta)
+    napi_get_typedarray_info(env, a.argv[6], &cache_type, nullptr, nullptr, nullptr, nullptr);
+  const bool half = cache_type == napi_uint16_array;
+  if (half) {
+    s.k_cache16 = a.array<uint16_t>(6, cache, false, "kCache", napi_uint16_array);
+    s.v_cache16 = a.array<uint16_t>(7, cache, false, "vCache", napi_uint16_array);
   } else {
-    s.k_cache = a.array<float>(3, cache, false, "kCache");
-    s.v_cache = a.array<float>(4, cache, false, "vCache");
+    s.k_cache = a.array<float>(6, cache, false, "kCache");
+    s.v_cache = a.array<float>(7, cache, false, "vCache");
   }
-  s.mask = a.array<const uint8_t>(5, B * size_t(s.capacity), false, "mask", napi_uint8_array);
-  s.logits = a.array<float>(9, B * size_t(c.vocab), false, "logits");
+  if (P > 0 && half) {
+    s.prefix_k16 = a.array<const uint16_t>(3, prefix, false, "prefixK", napi_uint16_array);
+    s.prefix_v16 = a.array<const uint16_t>(4, prefix, false, "prefixV", napi_uint16_array);
+  } else if (P > 0) {
+    s.prefix_k = a.array<const float>(3, prefix, false, "prefixK");
+    s.prefix_v = a.array<const float>(4, prefix, false, "prefixV");
+  }
+  if (P > 0) s.prefix_mask = a.array<const uint8_t>(5, R * P, false, "prefixMask", napi_uint8_array);
+  s.mask = a.array<const uint8_t>(8, B * size_t(s.capacity), false, "mask", napi_uint8_array);
+  s.logits = a.array<float>(14, B * size_t(c.vocab), false, "logits");
   if (!a.ok()) return a.fail();
   for (size_t b = 0; b < B; b++) {
     if (s.tokens[b] < 0 || s.tokens[b] >= c.vocab)

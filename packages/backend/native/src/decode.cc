@@ -249,6 +249,7 @@ void decode_step(Decoder& d, const DecodeStep& s) {
   const DecoderConfig& c = d.cfg;
   const long B = s.batch, D = c.dim, H = c.heads, Hkv = c.kv_heads, hd = c.head_dim, I = c.inter;
   const long qw = H * hd, kvw = Hkv * hd, half = hd / 2, group = H / Hkv, cap = s.capacity, S = s.past + 1;
+  const long rep = s.repeats, R = B / rep, P = s.prefix;  // rows per prompt, prompts, prefix columns
   const long F = qw + 2 * kvw;        // the stacked q/k/v width
   if (B >= kGemmRows && !d.packed) pack_weights(d);
   float* x = grow(d.x, B * D);        // the residual stream [B, D]
@@ -260,7 +261,6 @@ void decode_step(Decoder& d, const DecodeStep& s) {
   float* h = grow(d.h, B * I);        // silu(gate) · up [B, I]
   float* cos = grow(d.cos, B * half);
   float* sin = grow(d.sin, B * half);
-  const long sp = attend_scratch(S);  // a row of attention weights: S, rounded up to whole vectors
   const PackedB* none = nullptr;
   auto packed = [&](const PackedB& p) { return d.packed ? &p : none; };
 
@@ -287,58 +287,75 @@ void decode_step(Decoder& d, const DecodeStep& s) {
     rms_norm(x, w.ln1.data(), n, B, D, c.eps);
     linear(n, B, D, w.wqkv.data(), F, w.bqkv.empty() ? nullptr : w.bqkv.data(), qkv, packed(w.pqkv));
     // The layer's attention over caches of element type T (float, or uint16_t halves: decode.h).
-    auto attention = [&](auto* k_all, auto* v_all) {
+    auto attention = [&](auto* k_all, auto* v_all, auto* pk_all, auto* pv_all) {
       using T = std::remove_pointer_t<decltype(k_all)>;
-      T* kc = k_all + l * B * Hkv * hd * cap;  // this layer's keys [B, Hkv, hd, cap]
+      T* kc = k_all + l * B * Hkv * hd * cap;  // this layer's own keys [B, Hkv, hd, cap]
       T* vc = v_all + l * B * Hkv * cap * hd;  // and values [B, Hkv, cap, hd]
-      // One unit: the `group` query heads of one key/value head g of one row b. RoPE on those query heads and on the
-      // key, the new column into the caches (the key into the transposed [hd, cap], the value into [cap, hd]), then
-      // softmax(scale · q kᵀ over the row's unmasked columns) v (decode_attention.cc). A task runs kAttendChunk
-      // consecutive units, each prefetching the next's keys and values.
+      const T* pk = P ? pk_all + l * R * Hkv * hd * P : nullptr;  // its prefix keys [R, Hkv, hd, P]
+      const T* pv = P ? pv_all + l * R * Hkv * P * hd : nullptr;  // and values [R, Hkv, P, hd]
+      // One unit: the `group` query heads of one key/value head g of the `rep` rows of prompt p. RoPE on those query
+      // heads and on each row's key, the new column into the row's own caches (the key into the transposed
+      // [hd, cap], the value into [cap, hd]), then softmax(scale · q kᵀ over the unmasked columns of the prefix and
+      // of the row) v (decode_attention.cc). A task runs kAttendChunk consecutive units, each prefetching the next's
+      // prefix keys and values.
       auto unit = [&](long u, bool prefetch_next) {
-        const long b = u / Hkv, g = u % Hkv;  // u = b·Hkv + g
-        float* qg = qkv + b * F + g * group * hd;
-        float* kn = qkv + b * F + qw + g * hd;
-        rope(qg, 1, F, group, hd, cos + b * half, sin + b * half);
-        rope(kn, 1, F, 1, hd, cos + b * half, sin + b * half);
-        T* kt = kc + u * hd * cap + s.past;
-        T* vn = vc + (u * cap + s.past) * hd;
-        for (long e = 0; e < hd; e++) store(kt + e * cap, kn[e]);
-        for (long e = 0; e < hd; e++) store(vn + e, kn[kvw + e]);
-        AttendGroupT<T> a;
-        a.q = qg;
+        const long p = u / Hkv, g = u % Hkv, b0 = p * rep;  // u = p·Hkv + g
+        thread_local std::vector<float> q;                // [n, group, hd]: the rows' query heads, gathered
+        float* qn = grow(q, size_t(rep * group * hd));
+        for (long i = 0; i < rep; i++) {
+          const long b = b0 + i;
+          float* qg = qkv + b * F + g * group * hd;
+          float* kn = qkv + b * F + qw + g * hd;
+          rope(qg, 1, F, group, hd, cos + b * half, sin + b * half);
+          rope(kn, 1, F, 1, hd, cos + b * half, sin + b * half);
+          T* kt = kc + (b * Hkv + g) * hd * cap + s.past;
+          T* vn = vc + ((b * Hkv + g) * cap + s.past) * hd;
+          for (long e = 0; e < hd; e++) store(kt + e * cap, kn[e]);
+          for (long e = 0; e < hd; e++) store(vn + e, kn[kvw + e]);
+          std::memcpy(qn + i * group * hd, qg, size_t(group * hd) * sizeof(float));
+        }
+        AttendRowsT<T> a;
+        a.q = qn;
+        a.rows = rep;
         a.group = group;
         a.hd = hd;
-        a.kt = kc + u * hd * cap;
-        a.v = vc + u * cap * hd;
-        a.ld = cap;
-        a.S = S;
-        a.mask = s.mask + b * cap;
-        a.scale = scale;
-        thread_local std::vector<float> weights;  // [group, sp], per thread: stays in L1/L2 across units
-        a.scratch = grow(weights, size_t(group * sp));
-        a.out = att + (b * H + g * group) * hd;
-        if (prefetch_next) {
-          a.next_kt = a.kt + hd * cap;
-          a.next_v = a.v + cap * hd;
+        if (P) {
+          a.prefix = P;
+          a.prefix_kt = pk + u * hd * P;
+          a.prefix_v = pv + u * P * hd;
+          a.prefix_mask = s.prefix_mask + p * P;
+          if (prefetch_next) {
+            a.next_kt = a.prefix_kt + hd * P;
+            a.next_v = a.prefix_v + P * hd;
+          }
         }
-        attend_group(a);
+        a.kt = kc + (b0 * Hkv + g) * hd * cap;
+        a.v = vc + (b0 * Hkv + g) * cap * hd;
+        a.ld = cap;
+        a.row_stride = Hkv * hd * cap;
+        a.own = S;
+        a.mask = s.mask + b0 * cap;
+        a.mask_stride = cap;
+        a.scale = scale;
+        a.out = att + (b0 * H + g * group) * hd;
+        a.out_stride = H * hd;
+        attend_rows(a);
       };
-      const long units = B * Hkv, tasks = (units + kAttendChunk - 1) / kAttendChunk;
+      const long units = R * Hkv, tasks = (units + kAttendChunk - 1) / kAttendChunk;
       auto task = [&](int t) {
         const long u1 = std::min(units, (t + 1) * kAttendChunk);
         for (long u = t * kAttendChunk; u < u1; u++) unit(u, u + 1 < u1);
       };
-      if (B * H * S * hd < kParallelWork || pool_threads() == 1 || tasks < 2) {
+      if (B * H * (P + S) * hd < kParallelWork || pool_threads() == 1 || tasks < 2) {
         for (long u = 0; u < units; u++) unit(u, u + 1 < units);
       } else {
         parallel_for(int(tasks), task);
       }
     };
     if (s.k_cache16) {
-      attention(s.k_cache16, s.v_cache16);
+      attention(s.k_cache16, s.v_cache16, s.prefix_k16, s.prefix_v16);
     } else {
-      attention(s.k_cache, s.v_cache);
+      attention(s.k_cache, s.v_cache, s.prefix_k, s.prefix_v);
     }
     linear(att, B, qw, w.wo.data(), D, nullptr, tmp, packed(w.po));
     for (long i = 0; i < B * D; i++) x[i] += tmp[i];

@@ -5,9 +5,10 @@
 //   per layer:
 //     n = RMSNorm(x) · input_layernorm
 //     q, k, v = n Wqᵀ + bq, n Wkᵀ + bk, n Wvᵀ + bv, then RoPE (half-split) on q and k at each row's position
-//     k, v are written into the caches at column `past`; each query head attends over the row's cached
-//     columns whose mask is 1 (grouped-query: H / Hkv query heads share a key/value head). The key cache is
-//     kept transposed, [hd, capacity] per head, so that a head's scores over all columns are vector updates.
+//     k, v are written into the row's own caches at column `past`; each query head attends over the prompt's
+//     prefix columns and then the row's own, those whose mask is 1 (grouped-query: H / Hkv query heads share a
+//     key/value head; rows decoding the same prompt share its prefix). The key caches are kept transposed,
+//     [hd, columns] per head, so that a head's scores over all columns are vector updates.
 //     x = x + attn Woᵀ
 //     m = RMSNorm(x) · post_attention_layernorm
 //     x = x + (silu(m Wgᵀ) · m Wuᵀ) Wdᵀ
@@ -17,7 +18,7 @@
 // decoder_prepare stacks the products that read the same input into one weight each: q, k and v as rows
 // [H·hd + 2·Hkv·hd, D], gate and up as [2·I, D] (one larger product instead of three and two). The first step
 // with kGemmRows (decode.cc) or more rows also packs every product's weight for sgemm once (pack_b_once,
-// gemm.h), which doubles the weights' memory. The caches and the mask belong to the caller and are read and
+// gemm.h), which doubles the weights' memory. The caches and the masks belong to the caller and are read and
 // written in place. Nothing is allocated per step once the scratch has grown to the batch size.
 #pragma once
 
@@ -56,13 +57,23 @@ struct DecodeStep {
   int batch = 0;                       // B
   const int32_t* tokens = nullptr;     // [B], in [0, vocab)
   const int32_t* positions = nullptr;  // [B], RoPE positions of the new tokens
+  // The prefix (the prompts' columns, from the prefill): rows b·repeats … b·repeats + repeats − 1 share prompt b's
+  // (generate's numReturnSequences); R = B / repeats prompts. prefix = 0: none, every column is a row's own.
+  int repeats = 1;
+  long prefix = 0;
+  const float* prefix_k = nullptr;     // [layers, R, Hkv, hd, prefix]: keys transposed
+  const float* prefix_v = nullptr;     // [layers, R, Hkv, prefix, hd]
+  const uint16_t* prefix_k16 = nullptr;  // or, with the half-precision caches, the same in IEEE halves
+  const uint16_t* prefix_v16 = nullptr;
+  const uint8_t* prefix_mask = nullptr;  // [R, prefix]: 1 = attend
+  // Each row's own columns, written by the steps.
   float* k_cache = nullptr;            // [layers, B, Hkv, hd, capacity]: keys transposed (see decode.cc)
   float* v_cache = nullptr;            // [layers, B, Hkv, capacity, hd]
   uint16_t* k_cache16 = nullptr;       // or, when set, both caches in IEEE half precision (half.h), same layouts
   uint16_t* v_cache16 = nullptr;
   const uint8_t* mask = nullptr;       // [B, capacity]: 1 = attend; column `past` is the new token's
-  long past = 0;                       // cached columns before this step (the new one is written there)
-  long capacity = 0;                   // columns each row's cache holds
+  long past = 0;                       // own columns before this step (the new one is written there)
+  long capacity = 0;                   // own columns each row's cache holds
   float* logits = nullptr;             // [B, vocab]
 };
 

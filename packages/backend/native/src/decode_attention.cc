@@ -12,6 +12,11 @@
 // step, so a call also prefetches the next call's keys and values as it goes (next_kt, next_v), and the caches may
 // hold IEEE halves (half the bytes): the tiles then widen 8 halves to floats as they load them (F16C), and the sums
 // are the float ones on those values.
+//
+// When the rows of one prompt share its prefix (decode_attention.h), the prefix's scores are computed for all their
+// heads in one pass over its keys, and each output tile sums the prefix's values and then the row's own: the same
+// operations in the same order as over one row holding both, so sharing changes no number. Without AVX2 each row's
+// two segments are copied into one block first.
 #include "decode_attention.h"
 
 #include <algorithm>
@@ -34,6 +39,22 @@ namespace vlab {
 namespace {
 
 constexpr int kLanes = 16;  // independent partial maxima and sums in the softmax reductions
+
+// Floats of scratch one query head needs for S columns (S rounded up to whole vectors).
+inline long attend_scratch(long S) { return (S + 7) / 8 * 8; }
+
+// The portable loops' problem: the `group` heads of one row over S contiguous columns.
+struct AttendGroup {
+  const float* q = nullptr;       // [group, hd]
+  long group = 1, hd = 0;
+  const float* kt = nullptr;      // [hd, ld]: keys transposed
+  const float* v = nullptr;       // [ld, hd]
+  long ld = 0, S = 0;
+  const uint8_t* mask = nullptr;  // [S]
+  float scale = 1.0f;
+  float* scratch = nullptr;       // group · attend_scratch(S) floats
+  float* out = nullptr;           // [group, hd]
+};
 
 // p[j] ← exp(scale · p[j] − max) where mask[j], else 0, for j < S; returns Σ_j p[j], or 0 when every column is masked
 // (then p is left undefined).
@@ -245,25 +266,30 @@ VLAB_AVX2 void scores_heads(const float* q, long hd, const T* kt, long ld, long 
   }
 }
 
-// out[r, e0 + 8c + i] = inv[r] · Σ_j p[r, j] · v[j, e0 + 8c + i] for r < R, c < NV, i < 8; prefetches the same
+// out[r, e0 + 8c + i] = inv[r] · Σ_j p[r, j] · v[j, e0 + 8c + i] for r < R, c < NV, i < 8, the columns j of the first
+// segment (v1, S1 columns) then the second's (v2, S2, at p[r, S1 + j]) in one sum; prefetches the first segment's
 // values of `next` (the next call's, or null).
 template <int R, int NV, class T>
-VLAB_AVX2 void output_tile(const float* p, long sp, const T* v, long hd, long e0, long S, const float* inv, float* out,
-                           const T* next) {
+VLAB_AVX2 void output_tile(const float* p, long sp, const T* v1, long S1, const T* v2, long S2, long hd, long e0,
+                           const float* inv, float* out, const T* next) {
   __m256 acc[R][NV];
   VLAB_UNROLL for (int r = 0; r < R; r++)
     VLAB_UNROLL for (int c = 0; c < NV; c++) acc[r][c] = _mm256_setzero_ps();
-  for (long j = 0; j < S; j++) {
-    const T* vj = v + j * hd + e0;
-    if (next)
-      for (long o = 0; o < 8 * NV; o += kLine<T>) prefetch(next + j * hd + e0 + o);
-    __m256 vv[NV];
-    VLAB_UNROLL for (int c = 0; c < NV; c++) vv[c] = load8(vj + 8 * c);
-    VLAB_UNROLL for (int r = 0; r < R; r++) {
-      const __m256 w = _mm256_broadcast_ss(p + r * sp + j);
-      VLAB_UNROLL for (int c = 0; c < NV; c++) acc[r][c] = _mm256_fmadd_ps(w, vv[c], acc[r][c]);
+  auto add = [&](const T* v, long S, long j0, const T* nx) VLAB_AVX2 {
+    for (long j = 0; j < S; j++) {
+      const T* vj = v + j * hd + e0;
+      if (nx)
+        for (long o = 0; o < 8 * NV; o += kLine<T>) prefetch(nx + j * hd + e0 + o);
+      __m256 vv[NV];
+      VLAB_UNROLL for (int c = 0; c < NV; c++) vv[c] = load8(vj + 8 * c);
+      VLAB_UNROLL for (int r = 0; r < R; r++) {
+        const __m256 w = _mm256_broadcast_ss(p + r * sp + j0 + j);
+        VLAB_UNROLL for (int c = 0; c < NV; c++) acc[r][c] = _mm256_fmadd_ps(w, vv[c], acc[r][c]);
+      }
     }
-  }
+  };
+  add(v1, S1, 0, next);
+  add(v2, S2, S1, nullptr);
   VLAB_UNROLL for (int r = 0; r < R; r++) {
     const __m256 k = _mm256_set1_ps(inv[r]);
     VLAB_UNROLL for (int c = 0; c < NV; c++) _mm256_storeu_ps(out + r * hd + e0 + 8 * c, _mm256_mul_ps(acc[r][c], k));
@@ -272,86 +298,133 @@ VLAB_AVX2 void output_tile(const float* p, long sp, const T* v, long hd, long e0
 
 // The output of R heads (R ≤ 2) over the head width, in chunks of up to 4 vectors (hd is a multiple of 8).
 template <int R, class T>
-VLAB_AVX2 void output_heads(const float* p, long sp, const T* v, long hd, long S, const float* inv, float* out,
-                            const T* next) {
+VLAB_AVX2 void output_heads(const float* p, long sp, const T* v1, long S1, const T* v2, long S2, long hd,
+                            const float* inv, float* out, const T* next) {
   long e = 0;
-  for (; e + 32 <= hd; e += 32) output_tile<R, 4>(p, sp, v, hd, e, S, inv, out, next);
+  for (; e + 32 <= hd; e += 32) output_tile<R, 4>(p, sp, v1, S1, v2, S2, hd, e, inv, out, next);
   switch ((hd - e) / 8) {
-    case 3: output_tile<R, 3>(p, sp, v, hd, e, S, inv, out, next); break;
-    case 2: output_tile<R, 2>(p, sp, v, hd, e, S, inv, out, next); break;
-    case 1: output_tile<R, 1>(p, sp, v, hd, e, S, inv, out, next); break;
+    case 3: output_tile<R, 3>(p, sp, v1, S1, v2, S2, hd, e, inv, out, next); break;
+    case 2: output_tile<R, 2>(p, sp, v1, S1, v2, S2, hd, e, inv, out, next); break;
+    case 1: output_tile<R, 1>(p, sp, v1, S1, v2, S2, hd, e, inv, out, next); break;
     default: break;
   }
 }
 
+// The scores of `heads` heads (q [heads, hd]) over S columns of kt [hd, ld] into p (rows sp apart): up to 4 heads a
+// tile (R x NB ≤ 8 accumulators); the first tile's columns prefetch `next`'s.
 template <class T>
-void attend_avx2(const AttendGroupT<T>& a, long sp) {
-  // Scores: up to 4 heads a tile (R x NB ≤ 8 accumulators); the first tiles prefetch the next call's keys.
-  for (long r = 0; r < a.group;) {
-    const float* q = a.q + r * a.hd;
-    float* p = a.scratch + r * sp;
-    switch (std::min<long>(a.group - r, 4)) {
-      case 1: scores_heads<1, 8>(q, a.hd, a.kt, a.ld, a.S, p, sp, r == 0 ? a.next_kt : nullptr), r += 1; break;
-      case 2: scores_heads<2, 4>(q, a.hd, a.kt, a.ld, a.S, p, sp, r == 0 ? a.next_kt : nullptr), r += 2; break;
-      case 3: scores_heads<3, 2>(q, a.hd, a.kt, a.ld, a.S, p, sp, r == 0 ? a.next_kt : nullptr), r += 3; break;
-      default: scores_heads<4, 2>(q, a.hd, a.kt, a.ld, a.S, p, sp, r == 0 ? a.next_kt : nullptr), r += 4; break;
+VLAB_AVX2 void scores_all(const float* q, long heads, long hd, const T* kt, long ld, long S, float* p, long sp,
+                          const T* next) {
+  for (long r = 0; r < heads;) {
+    const float* qr = q + r * hd;
+    float* pr = p + r * sp;
+    const T* nx = r == 0 ? next : nullptr;
+    switch (std::min<long>(heads - r, 4)) {
+      case 1: scores_heads<1, 8>(qr, hd, kt, ld, S, pr, sp, nx), r += 1; break;
+      case 2: scores_heads<2, 4>(qr, hd, kt, ld, S, pr, sp, nx), r += 2; break;
+      case 3: scores_heads<3, 2>(qr, hd, kt, ld, S, pr, sp, nx), r += 3; break;
+      default: scores_heads<4, 2>(qr, hd, kt, ld, S, pr, sp, nx), r += 4; break;
     }
   }
+}
+
+template <class T>
+void attend_rows_avx2(const AttendRowsT<T>& a) {
+  const long P = a.prefix, S = P + a.own, heads = a.rows * a.group;
+  // A row of weights: the prefix's scores, then the row's own from column P on; the last vector of each segment is
+  // stored whole, so the row is P plus the own columns rounded up to whole vectors, itself rounded up.
+  const long sp = attend_scratch(P + attend_scratch(a.own));
+  thread_local std::vector<float> scratch;
+  thread_local std::vector<uint8_t> mask;
+  if (scratch.size() < size_t(heads * sp)) scratch.resize(size_t(heads * sp));
+  if (mask.size() < size_t(S)) mask.resize(size_t(S));
+  float* p = scratch.data();
+  // Scores: the prefix's for every row's heads at once (its keys read once), then each row's own columns.
+  if (P > 0) scores_all(a.q, heads, a.hd, a.prefix_kt, P, P, p, sp, a.next_kt);
+  for (long i = 0; i < a.rows; i++)
+    scores_all(a.q + i * a.group * a.hd, a.group, a.hd, a.kt + i * a.row_stride, a.ld, a.own, p + i * a.group * sp + P,
+               sp, static_cast<const T*>(nullptr));
+  if (P > 0) std::memcpy(mask.data(), a.prefix_mask, size_t(P));
   constexpr long kMaxGroup = 64;
   float inv[kMaxGroup];
-  for (long r0 = 0; r0 < a.group; r0 += kMaxGroup) {
-    const long rows = std::min(kMaxGroup, a.group - r0);
-    softmax_rows(a.scratch + r0 * sp, sp, rows, a.mask, a.S, a.scale, inv);
-    // Output: two heads a tile (2 x 4 accumulators).
-    for (long r = 0; r < rows; r += 2) {
-      const float* p = a.scratch + (r0 + r) * sp;
-      float* out = a.out + (r0 + r) * a.hd;
-      const T* next = r0 + r == 0 ? a.next_v : nullptr;  // prefetched once, by the first heads' tiles
-      if (r + 2 <= rows) output_heads<2>(p, sp, a.v, a.hd, a.S, inv + r, out, next);
-      else output_heads<1>(p, sp, a.v, a.hd, a.S, inv + r, out, next);
+  for (long i = 0; i < a.rows; i++) {
+    std::memcpy(mask.data() + P, a.mask + i * a.mask_stride, size_t(a.own));
+    const T* own_v = a.v + i * a.row_stride;
+    for (long r0 = 0; r0 < a.group; r0 += kMaxGroup) {
+      const long n = std::min(kMaxGroup, a.group - r0);
+      float* pr = p + (i * a.group + r0) * sp;
+      softmax_rows(pr, sp, n, mask.data(), S, a.scale, inv);
+      // Output: two heads a tile (2 x 4 accumulators); the first row's first tile prefetches the next call's values.
+      for (long r = 0; r < n; r += 2) {
+        float* out = a.out + i * a.out_stride + (r0 + r) * a.hd;
+        const T* next = i == 0 && r0 + r == 0 ? a.next_v : nullptr;
+        if (r + 2 <= n) output_heads<2>(pr + r * sp, sp, a.prefix_v, P, own_v, a.own, a.hd, inv + r, out, next);
+        else output_heads<1>(pr + r * sp, sp, a.prefix_v, P, own_v, a.own, a.hd, inv + r, out, next);
+      }
     }
   }
 }
 #endif
+
+inline float to_float(float x) { return x; }
+inline float to_float(uint16_t x) { return half_to_float(x); }
+
+// Portable (and half-precision caches without F16C): each row's columns copied as floats into one [hd, S] key block
+// and one [S, hd] value block, prefix first, then attend_portable over them.
+template <class T>
+void attend_rows_portable(const AttendRowsT<T>& a) {
+  const long P = a.prefix, S = P + a.own, hd = a.hd, sp = attend_scratch(S);
+  thread_local std::vector<float> kf, vf, scratch;
+  thread_local std::vector<uint8_t> mask;
+  kf.resize(size_t(hd * S));
+  vf.resize(size_t(S * hd));
+  scratch.resize(size_t(a.group * sp));
+  mask.resize(size_t(S));
+  if (P > 0) std::memcpy(mask.data(), a.prefix_mask, size_t(P));
+  for (long i = 0; i < a.rows; i++) {
+    const T* kt = a.kt + i * a.row_stride;
+    const T* v = a.v + i * a.row_stride;
+    for (long e = 0; e < hd; e++) {
+      for (long j = 0; j < P; j++) kf[e * S + j] = to_float(a.prefix_kt[e * P + j]);
+      for (long j = 0; j < a.own; j++) kf[e * S + P + j] = to_float(kt[e * a.ld + j]);
+    }
+    for (long x = 0; x < P * hd; x++) vf[x] = to_float(a.prefix_v[x]);
+    for (long x = 0; x < a.own * hd; x++) vf[P * hd + x] = to_float(v[x]);
+    std::memcpy(mask.data() + P, a.mask + i * a.mask_stride, size_t(a.own));
+    AttendGroup f;
+    f.q = a.q + i * a.group * hd;
+    f.group = a.group;
+    f.hd = hd;
+    f.kt = kf.data();
+    f.v = vf.data();
+    f.ld = S;
+    f.S = S;
+    f.mask = mask.data();
+    f.scale = a.scale;
+    f.scratch = scratch.data();
+    f.out = a.out + i * a.out_stride;
+    attend_portable(f, sp);
+  }
+}
 
 }  // namespace
 
-void attend_group(const AttendGroup& a) {
-  const long sp = attend_scratch(a.S);
+void attend_rows(const AttendRows& a) {
 #ifdef VLAB_X86_KERNELS
-  if (decode_use_avx2() && a.hd % 8 == 0) return attend_avx2(a, sp);
+  if (decode_use_avx2() && a.hd % 8 == 0) return attend_rows_avx2(a);
 #endif
-  attend_portable(a, sp);
+  attend_rows_portable(a);
 }
 
-void attend_group(const AttendGroupHalf& a) {
+void attend_rows(const AttendRowsHalf& a) {
 #ifdef VLAB_X86_KERNELS
   static const bool f16c = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("f16c");
   }();
-  if (decode_use_avx2() && f16c && a.hd % 8 == 0) return attend_avx2(a, attend_scratch(a.S));
+  if (decode_use_avx2() && f16c && a.hd % 8 == 0) return attend_rows_avx2(a);
 #endif
-  // Portable: the S columns converted to float (per thread scratch), then the float loops.
-  thread_local std::vector<float> kf, vf;
-  kf.resize(size_t(a.hd * a.S));
-  vf.resize(size_t(a.S * a.hd));
-  for (long e = 0; e < a.hd; e++)
-    for (long j = 0; j < a.S; j++) kf[e * a.S + j] = half_to_float(a.kt[e * a.ld + j]);
-  for (long i = 0; i < a.S * a.hd; i++) vf[i] = half_to_float(a.v[i]);
-  AttendGroup f;
-  f.q = a.q;
-  f.group = a.group;
-  f.hd = a.hd;
-  f.kt = kf.data();
-  f.v = vf.data();
-  f.ld = a.S;
-  f.S = a.S;
-  f.mask = a.mask;
-  f.scale = a.scale;
-  f.scratch = a.scratch;
-  f.out = a.out;
-  attend_portable(f, attend_scratch(a.S));
+  attend_rows_portable(a);
 }
 
 }  // namespace vlab
