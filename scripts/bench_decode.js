@@ -80,8 +80,25 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
   const withCache = (rows) => model.generate(rows, greedy).tokens;
   // The same generate with every step through the tfjs model (the path before the native decoder).
   const tfjsSteps = (rows) => model.generate(rows, { ...greedy, fastDecode: false }).tokens;
-  // Two new tokens: the prefill and one step; the time of a step is what 64 tokens take beyond that, over 62 steps.
-  const prefillOnly = (rows) => model.generate(rows, { ...greedy, maxNewTokens: 2 }).tokens;
+  // The wall time of each native step (one call of the decoder generate makes, sampling outside it): the model's
+  // nativeDecoder wrapped, its steps' times summed over the current run.
+  const makeDecoder = model.nativeDecoder.bind(model);
+  let clock = null; // { ms, steps } of the run being timed
+  model.nativeDecoder = (...args) => {
+    const dec = makeDecoder(...args);
+    if (!dec) return dec;
+    const step = dec.step.bind(dec);
+    dec.step = (...a) => {
+      const t0 = performance.now();
+      const out = step(...a);
+      if (clock) {
+        clock.ms += performance.now() - t0;
+        clock.steps++;
+      }
+      return out;
+    };
+    return dec;
+  };
   const withoutCache = (rows) => {
     const ids = rows.map((r) => [...r]);
     for (let i = 0; i < newTokens; i++) {
@@ -94,31 +111,39 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
     }
     return ids.map((row) => row.slice(prompt.length));
   };
-  // Best of `reps` runs after a warm-up (the machine's noise only ever adds time).
+  // Best of `reps` runs after a warm-up (the machine's noise only ever adds time), and the best run's mean native
+  // step in µs (null when no native step ran).
   const time = (fn, rows, { warm = true, reps = 1 } = {}) => {
     if (warm) fn(rows);
     let best = Infinity;
+    let stepUs = Infinity;
     let out;
     for (let r = 0; r < reps; r++) {
+      clock = { ms: 0, steps: 0 };
       const t0 = performance.now();
       out = fn(rows);
       best = Math.min(best, performance.now() - t0);
+      if (clock.steps) stepUs = Math.min(stepUs, (clock.ms / clock.steps) * 1000);
+      clock = null;
     }
-    return { ms: best, tokensPerS: (rows.length * newTokens) / (best / 1000), out };
+    return {
+      ms: best,
+      tokensPerS: (rows.length * newTokens) / (best / 1000),
+      stepUs: stepUs < Infinity ? stepUs : null,
+      out,
+    };
   };
-  const stepUs = (rows, full, reps) => ((full.ms - time(prefillOnly, rows, { reps }).ms) / (newTokens - 2)) * 1000;
   const cached = time(withCache, [prompt], { reps: 15 });
-  const step1 = stepUs([prompt], cached, 15);
+  const step1 = cached.stepUs;
   const before = time(tfjsSteps, [prompt], { reps: 3 });
   const uncached = time(withoutCache, [prompt]);
   log(`decode: batch ${BATCH} ...`);
   const cachedBatch = time(withCache, prompts, { reps: 3 });
-  const stepB = stepUs(prompts, cachedBatch, 3);
+  const stepB = cachedBatch.stepUs;
   // The same with the KV cache in half precision (an option: different numbers, half the cache's memory traffic).
   const half = { ...greedy, kvCache: "float16" };
   const cachedHalf = time((rows) => model.generate(rows, half).tokens, prompts, { reps: 3 });
-  const prefillHalf = (rows) => model.generate(rows, { ...half, maxNewTokens: 2 }).tokens;
-  const stepHalf = ((cachedHalf.ms - time(prefillHalf, prompts, { reps: 3 }).ms) / (newTokens - 2)) * 1000;
+  const stepHalf = cachedHalf.stepUs;
   // GRPO's shape: 8 prompts x G = 8 sampled completions (temperature 1, seeded), against one sampled completion of one
   // prompt; the group's prompt shared (numReturnSequences: one prefill per prompt) or repeated G times (the rows
   // Hugging Face's generate expands num_return_sequences into).
@@ -142,7 +167,7 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
     tokens_per_s_no_cache: r1(uncached.tokensPerS),
     [`tokens_per_s_kv_cache_b${BATCH}`]: r1(cachedBatch.tokensPerS),
     [`tokens_per_s_no_cache_b${BATCH}`]: r1(uncachedBatch.tokensPerS),
-    // the steps alone (prefill excluded): one step's time, and new tokens per second over the steps
+    // the steps alone (prefill and sampling excluded): one native step's wall time, and new tokens per second
     step_us_b1: r1(step1),
     [`step_us_b${BATCH}`]: r1(stepB),
     decode_tokens_per_s_b1: r1(1e6 / step1),
@@ -161,6 +186,9 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
     tokens_per_s_sampled_b1: r1(sampledOne.tokensPerS),
     [`tokens_per_s_grpo_b${BATCH}`]: r1((BATCH * newTokens) / (grpo.ms / 1000)),
     [`tokens_per_s_grpo_repeated_b${BATCH}`]: r1(grpoRepeated.tokensPerS),
+    // one native step of GRPO's shape, the prompts' columns shared by their groups or repeated
+    [`step_us_grpo_b${BATCH}`]: r1(grpo.stepUs),
+    [`step_us_grpo_repeated_b${BATCH}`]: r1(grpoRepeated.stepUs),
     grpo_shared_same_tokens: grpo.out.every((row, b) => same(row, grpoRepeated.out[b])),
     [`same_tokens_b${BATCH}`]:
       cachedBatch.out.every((row, b) => same(row, beforeBatch.out[b])) &&
