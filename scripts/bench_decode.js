@@ -159,7 +159,7 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
   const uncachedBatch = time(withoutCache, prompts, { warm: false }); // ~30 s: no warm-up (batch 1 warmed the kernels)
   const same = (a, b) => a.length === b.length && a.every((t, i) => t === b[i]);
   const sameCount = (a, b) => a.reduce((n, row, r) => n + row.filter((t, i) => t === b[r]?.[i]).length, 0);
-  const r1 = (x) => Math.round(x * 10) / 10;
+  const r1 = (x) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null); // null: not measured (no native step)
   const result = {
     prompt_tokens: prompt.length,
     new_tokens: newTokens,
@@ -241,8 +241,8 @@ export async function benchDecode({ tf, log = () => {}, peakGflops, torch }) {
       [`us_per_token_b${BATCH}`]: Math.round(fb.us * 100) / 100,
     };
     result.us_per_token_kv_cache = r1(1e6 / cached.tokensPerS);
-    result.latency_vs_floor_b1 = r1(step1 / f1.us);
-    result[`latency_vs_floor_b${BATCH}`] = r1(stepB / BATCH / fb.us);
+    result.latency_vs_floor_b1 = step1 === null ? null : r1(step1 / f1.us);
+    result[`latency_vs_floor_b${BATCH}`] = stepB === null ? null : r1(stepB / BATCH / fb.us);
     log(
       `decode floor: ${result.floor.us_per_token_b1} us/token at batch 1; a step is ${result.latency_vs_floor_b1}x ` +
         `it; batch ${BATCH}: ${result[`latency_vs_floor_b${BATCH}`]}x`,
